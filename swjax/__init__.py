@@ -1,0 +1,31 @@
+"""swjax: uncertainty for the capabilities correlations of AI-safety benchmarks.
+
+The Safetywashing analysis (Ren et al., 2024) as one pure JAX statistic of
+(model weights, capability mask), resampled thousands to millions of times at once.
+"""
+
+from .analysis import Analysis, analyze
+from .data import PAPER_CAPABILITIES, Dataset, load_dataset, read_csv
+from .errors import (
+    DegenerateResampleWarning,
+    DroppedBenchmarkWarning,
+    DroppedModelWarning,
+    SwjaxError,
+    SwjaxWarning,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Analysis",
+    "Dataset",
+    "DegenerateResampleWarning",
+    "DroppedBenchmarkWarning",
+    "DroppedModelWarning",
+    "PAPER_CAPABILITIES",
+    "SwjaxError",
+    "SwjaxWarning",
+    "analyze",
+    "load_dataset",
+    "read_csv",
+]

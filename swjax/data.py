@@ -1,0 +1,317 @@
+"""Benchmark matrices: the paper's public dataset registry, user CSVs, and their checks.
+
+pandas and numpy only: nothing here imports jax.
+
+A matrix is one row per model and one column per benchmark, higher meaning safer or more
+capable, plus optional metadata columns (``model_size``, ``FLOP``, ``name``, ``type``). The
+public matrices of the Safetywashing paper are fetched from their pinned public address and
+checked against their sha256; a folder named by ``data_dir`` or ``SWJAX_DATA_DIR`` that already
+holds them is used without network.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import SwjaxError
+
+__all__ = [
+    "PAPER_CAPABILITIES",
+    "METADATA_COLUMNS",
+    "DATASETS",
+    "Dataset",
+    "load_dataset",
+    "read_csv",
+    "data_dir",
+]
+
+#: The 12 capability benchmarks whose first principal component is the paper's capabilities score.
+PAPER_CAPABILITIES: tuple[str, ...] = (
+    "logiqa", "piqa", "hellaswag", "winogrande", "superglue_copa", "medqa_4options",
+    "arc_challenge", "mmlu", "minerva_math", "lambada_openai", "gsm8k", "bbh",
+)
+
+#: Columns that describe a model rather than score it.
+METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type")
+_NUMERIC_METADATA = ("model_size", "FLOP")
+
+_BASE_URL = (
+    "https://raw.githubusercontent.com/centerforaisafety/safetywashing/"
+    "bee302c11f174afb064d721123b16b810d34f4fd/data/"
+)
+#: File name -> sha256 of the public files, pinned to one commit of the released data.
+REGISTRY: dict[str, str] = {
+    "benchmarks_base_models.csv": "52b0af4f6d6c4426614f4b95d21086d25955fa8c978d88349bdeed82bdcb1be5",
+    "benchmarks_chat_models.csv": "5ede988872d8bba23d0bb87fcebb9704d7fe7d4e6f065226b691499333f57c58",
+    "benchmarks_info.csv": "a043fd235bff9b38897e7cd2a566dbdf041f56eb779dcdd0c45e55809e758470",
+}
+#: Model set name -> matrix file name.
+DATASETS: dict[str, str] = {
+    "base": "benchmarks_base_models.csv",
+    "chat": "benchmarks_chat_models.csv",
+}
+_INFO_FILE = "benchmarks_info.csv"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One model set: scores, model metadata and benchmark display information.
+
+    Attributes
+    ----------
+    label : str
+        ``"base"``, ``"chat"`` or the file name of a user matrix.
+    scores : pandas.DataFrame
+        Models x benchmarks, float64, NaN where a score is missing. Index: model ids.
+    meta : pandas.DataFrame
+        Models x metadata columns present in the file (``model_size``, ``FLOP``, ``name``,
+        ``type``), same index as ``scores``.
+    info : pandas.DataFrame
+        Indexed by benchmark column, columns ``name`` (display name) and ``metric``; may be empty.
+    """
+
+    label: str
+    scores: pd.DataFrame
+    meta: pd.DataFrame
+    info: pd.DataFrame
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.scores.index)
+
+    @property
+    def benchmarks(self) -> list[str]:
+        return list(self.scores.columns)
+
+    def display_name(self, benchmark: str) -> str:
+        """The benchmark's display name from ``info``, or its column name."""
+        if benchmark in self.info.index and isinstance(self.info.at[benchmark, "name"], str):
+            return self.info.at[benchmark, "name"]
+        return benchmark
+
+    def metric(self, benchmark: str) -> str:
+        if benchmark in self.info.index and isinstance(self.info.at[benchmark, "metric"], str):
+            return self.info.at[benchmark, "metric"]
+        return ""
+
+    def model_name(self, model: str) -> str:
+        if "name" in self.meta.columns and isinstance(self.meta.at[model, "name"], str):
+            return self.meta.at[model, "name"]
+        return model
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The folder that holds (or will cache) the public files.
+
+    ``path`` if given, else ``$SWJAX_DATA_DIR``, else the user cache folder of swjax.
+    """
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get("SWJAX_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    try:
+        import pooch
+
+        return Path(pooch.os_cache("swjax"))
+    except ImportError:  # pooch only matters for downloading; keep a sensible default
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "swjax"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
+    """Path of a public file, checked against its sha256; downloads it when it is not there.
+
+    Raises
+    ------
+    SwjaxError
+        When a file that is there does not match its hash, or it cannot be downloaded.
+    """
+    folder = data_dir(data_dir_)
+    expected = REGISTRY[filename]
+    path = folder / filename
+    if path.is_file():
+        actual = _sha256(path)
+        if actual != expected:
+            raise SwjaxError(
+                f"{path}: sha256 mismatch (expected {expected}, got {actual}); "
+                "the file is not the published one: delete it or point SWJAX_DATA_DIR elsewhere"
+            )
+        return path
+    try:
+        import pooch
+    except ImportError as err:
+        raise SwjaxError(
+            f"{filename} is not in {folder} and pooch, needed to download it, is not installed: "
+            "pip install pooch, or set SWJAX_DATA_DIR to a folder that holds the files"
+        ) from err
+    try:
+        fetched = pooch.retrieve(
+            _BASE_URL + filename, known_hash=f"sha256:{expected}", fname=filename,
+            path=folder, progressbar=False,
+        )
+    except Exception as err:  # network errors, hash mismatch of the download, unwritable folder
+        raise SwjaxError(f"could not fetch {filename} into {folder}: {err}") from err
+    return Path(fetched)
+
+
+def load_dataset(which: str, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """The paper's public benchmark matrix for one model set.
+
+    Parameters
+    ----------
+    which : {"base", "chat"}
+        The model set: 27 base models or 26 chat models.
+    data_dir : path, optional
+        A folder that holds the files (or will cache them). Default: ``$SWJAX_DATA_DIR``, else
+        the user cache folder.
+
+    Examples
+    --------
+    >>> ds = load_dataset("chat")
+    >>> ds.scores.shape
+    (26, 178)
+    """
+    if which not in DATASETS:
+        raise SwjaxError(f"set: expected one of {sorted(DATASETS)}, got {which!r}")
+    matrix = fetch(DATASETS[which], data_dir)
+    info = fetch(_INFO_FILE, data_dir)
+    return read_csv(matrix, info=info, label=which)
+
+
+# --------------------------------------------------------------------------- user files
+
+
+def _read_header(path: Path) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), None)
+    except FileNotFoundError:
+        raise SwjaxError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise SwjaxError(f"{path}: is a folder, expected a CSV file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SwjaxError(f"{path}: cannot read the file ({err})") from None
+    if not header:
+        raise SwjaxError(f"{path}: the file is empty")
+    return [h.strip() for h in header]
+
+
+def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
+    """Convert string cells to float64, naming the first non-numeric or infinite cell."""
+    out = {}
+    for col in columns:
+        raw = frame[col]
+        values = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = values.isna() & raw.notna()
+        if bad.any():
+            model = bad[bad].index[0]
+            raise SwjaxError(
+                f"{path}: column {col!r}, model {model!r}: non-numeric cell {raw[model]!r}"
+            )
+        inf = np.isinf(values.to_numpy())
+        if inf.any():
+            model = values.index[np.argmax(inf)]
+            raise SwjaxError(f"{path}: column {col!r}, model {model!r}: infinite value")
+        out[col] = values
+    return pd.DataFrame(out, index=frame.index, columns=columns)
+
+
+def read_info(path: str | os.PathLike) -> pd.DataFrame:
+    """A benchmark information CSV: columns ``benchmark``, ``name``, ``metric``."""
+    path = Path(path)
+    header = _read_header(path)
+    if "benchmark" not in header:
+        raise SwjaxError(f"{path}: no 'benchmark' column (expected benchmark,name,metric)")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame.columns = [c.strip() for c in frame.columns]
+    for col in ("name", "metric"):
+        if col not in frame.columns:
+            frame[col] = ""
+    frame = frame.drop_duplicates("benchmark", keep="first").set_index("benchmark")
+    return frame[["name", "metric"]]
+
+
+def read_csv(
+    path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None
+) -> Dataset:
+    """A user's benchmark matrix in the schema of the public files.
+
+    Parameters
+    ----------
+    path : path
+        CSV with a ``model`` column (the model ids), optional metadata columns
+        ``model_size``, ``FLOP``, ``name``, ``type``, and one numeric column per benchmark,
+        oriented so that higher is better. Empty cells are missing scores.
+    info : path, optional
+        CSV with columns ``benchmark``, ``name``, ``metric`` giving display names.
+    label : str, optional
+        Name of the model set in outputs; default: the file name.
+
+    Raises
+    ------
+    SwjaxError
+        Missing or unreadable file, no ``model`` column, duplicate model ids or benchmark
+        columns, a non-numeric or infinite cell; the message names file, column and model.
+    """
+    path = Path(path)
+    header = _read_header(path)
+    if "model" not in header:
+        raise SwjaxError(f"{path}: no 'model' column (the model ids); columns are {header[:5]}...")
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            raise SwjaxError(f"{path}: duplicate column {col!r}")
+        seen.add(col)
+    try:
+        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise SwjaxError(f"{path}: cannot parse the CSV ({err})") from None
+    frame.columns = header
+    ids = frame["model"]
+    if ids.isna().any():
+        raise SwjaxError(f"{path}: row {int(ids.isna().to_numpy().argmax()) + 2} has no model id")
+    ids = ids.str.strip()
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise SwjaxError(f"{path}: duplicate model id {dup.iloc[0]!r}")
+    frame.index = pd.Index(ids, name="model")
+    frame = frame.drop(columns="model")
+
+    bench_cols = [c for c in frame.columns if c not in METADATA_COLUMNS]
+    if not bench_cols:
+        raise SwjaxError(f"{path}: no benchmark columns")
+    scores = _numeric(frame, path, bench_cols)
+    meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns]
+    meta = frame[meta_cols].copy()
+    num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]
+    if num_meta:
+        meta[num_meta] = _numeric(frame, path, num_meta)
+    info_frame = read_info(info) if info is not None else pd.DataFrame(
+        columns=["name", "metric"], index=pd.Index([], name="benchmark")
+    )
+    return Dataset(label=label or path.name, scores=scores, meta=meta, info=info_frame)
+
+
+def flop(dataset: Dataset) -> pd.Series | None:
+    """Training FLOP per model where known, or None when the file has no FLOP column."""
+    if "FLOP" not in dataset.meta.columns:
+        return None
+    return dataset.meta["FLOP"].astype("float64")

@@ -1,0 +1,186 @@
+"""vmap + jit + chunking + devices: the one place that compiles the statistic.
+
+Two entry points:
+
+* :func:`evaluate` runs given (weights, masks) rows (full sample, jackknife, leave one
+  benchmark out, subsets);
+* :func:`resample` draws random weights on the device from a scheme of
+  :mod:`swjax.resample`, one key per resample index, and evaluates them.
+
+Both stream chunks of ``batch_size`` rows through one compiled function (the last chunk is
+padded, so a run compiles once), so memory is ``O(batch_size x columns x models)`` whatever the
+number of resamples, and results do not depend on ``batch_size``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import partial
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .core import Stats, statistic
+from .errors import SwjaxError
+from .problem import Problem
+
+__all__ = ["evaluate", "resample", "select_device", "default_batch_size", "precision"]
+
+#: Fields kept from every resample unless asked otherwise (small per resample).
+RESAMPLE_FIELDS = ("corr", "variance_explained", "eigenvalues", "mean_intercorr", "rule_flip", "cos_ref")
+
+_TARGET_BYTES = 64 * 2**20
+
+
+def default_batch_size(problem: Problem, n: int) -> int:
+    """Rows per chunk so that one chunk's work arrays take about 64 MiB.
+
+    The largest arrays of one row are a few (columns x models) arrays, so a chunk of ``B`` rows
+    takes about ``8 x B x columns x models`` numbers.
+    """
+    q, m = problem.obs.shape
+    per_row = 8 * q * m * np.dtype(problem.caps.dtype).itemsize
+    return int(max(1, min(n, 8192, _TARGET_BYTES // per_row)))
+
+
+def select_device(device: str = "auto") -> jax.Device:
+    """``"cpu"``, ``"gpu"`` or ``"auto"`` (a GPU when JAX sees one, else the CPU)."""
+    if device not in ("auto", "cpu", "gpu"):
+        raise SwjaxError(f"device: expected 'auto', 'cpu' or 'gpu', got {device!r}")
+    if device in ("auto", "gpu"):
+        try:
+            return jax.devices("gpu")[0]
+        except RuntimeError:
+            if device == "gpu":
+                raise SwjaxError(
+                    "device: 'gpu' was asked for but JAX sees no GPU (install jax[cuda12] or "
+                    "jax[cuda13], or use --device cpu)"
+                ) from None
+    return jax.devices("cpu")[0]
+
+
+def precision(x64: bool):
+    """Context in which arrays are float64 (``x64=True``) or the caller's default."""
+    return jax.enable_x64(True) if x64 else contextlib.nullcontext()
+
+
+def _select(stats: Stats, fields: Sequence[str] | None):
+    return stats if fields is None else {f: getattr(stats, f) for f in fields}
+
+
+@partial(jax.jit, static_argnames=("fields",))
+def _evaluate_chunk(problem, w, c, ref, fields):
+    stats = jax.vmap(statistic, in_axes=(None, 0, 0, None))(problem, w, c, ref)
+    return _select(stats, fields)
+
+
+@partial(jax.jit, static_argnames=("scheme", "fields"))
+def _resample_chunk(problem, key, index, c, ref, scheme, fields):
+    def one(i):
+        w = scheme(jax.random.fold_in(key, i)).astype(problem.caps.dtype)
+        return statistic(problem, w, c, ref)
+
+    return _select(jax.vmap(one)(index), fields)
+
+
+def _to_host(tree):
+    return jax.tree.map(np.asarray, tree)
+
+
+def _concat(chunks):
+    return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *chunks)
+
+
+def _put(problem: Problem, device) -> Problem:
+    return jax.device_put(problem, device)
+
+
+def evaluate(
+    problem: Problem,
+    weights: np.ndarray,
+    masks: np.ndarray,
+    ref: np.ndarray | None = None,
+    *,
+    batch_size: int | None = None,
+    device: str = "auto",
+    fields: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+):
+    """The statistic for each row of ``weights`` (n, m) and ``masks`` (n, k).
+
+    Either may have a single row, which is then used for every row of the other.
+    Returns :class:`~swjax.core.Stats` (or a dict of ``fields``) of numpy arrays with a
+    leading axis of n. Memory: ``O(batch_size x columns x models)``.
+    """
+    weights = np.atleast_2d(np.asarray(weights))
+    masks = np.atleast_2d(np.asarray(masks))
+    n = max(len(weights), len(masks))
+    weights = np.broadcast_to(weights, (n, weights.shape[1]))
+    masks = np.broadcast_to(masks, (n, masks.shape[1]))
+    dtype = problem.caps.dtype
+    batch = batch_size or default_batch_size(problem, n)
+    dev = select_device(device)
+    fields = tuple(fields) if fields is not None else None
+    with jax.default_device(dev):
+        prob = _put(problem, dev)
+        ref_arr = None if ref is None else jnp.asarray(ref, dtype)
+        chunks = []
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            pad = batch - (stop - start)
+            w = np.concatenate([weights[start:stop], np.repeat(weights[start:start + 1], pad, 0)])
+            c = np.concatenate([masks[start:stop], np.repeat(masks[start:start + 1], pad, 0)])
+            out = _evaluate_chunk(prob, jnp.asarray(w, dtype), jnp.asarray(c, dtype), ref_arr, fields)
+            out = _to_host(out)
+            chunks.append(jax.tree.map(lambda x: x[: stop - start], out))
+            if progress is not None:
+                progress(stop - start)
+    result = _concat(chunks)
+    return Stats(**result._asdict()) if fields is None else result
+
+
+def resample(
+    problem: Problem,
+    scheme,
+    n: int,
+    key: jax.Array,
+    mask: np.ndarray,
+    ref: np.ndarray | None,
+    *,
+    batch_size: int | None = None,
+    device: str = "auto",
+    fields: Sequence[str] = RESAMPLE_FIELDS,
+    progress: Callable[[int], None] | None = None,
+    sink: Callable[[dict], None] | None = None,
+):
+    """Evaluate ``n`` random resamples with weights from ``scheme(fold_in(key, r))``.
+
+    ``scheme`` must be hashable and stable between calls (the functions of
+    :mod:`swjax.resample` are cached per model count) so that repeated runs reuse the
+    compiled function. With ``sink``, each chunk's dict of fields is handed over instead of
+    kept (bounded memory for very large ``n``); the function then returns None.
+    """
+    dtype = problem.caps.dtype
+    batch = batch_size or default_batch_size(problem, n)
+    dev = select_device(device)
+    fields = tuple(fields)
+    chunks = []
+    with jax.default_device(dev):
+        prob = _put(problem, dev)
+        c = jnp.asarray(mask, dtype)
+        ref_arr = None if ref is None else jnp.asarray(ref, dtype)
+        key = jax.device_put(key, dev)
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            index = jnp.arange(start, start + batch, dtype=jnp.uint32)
+            out = _to_host(_resample_chunk(prob, key, index, c, ref_arr, scheme, fields))
+            out = {k: v[: stop - start] for k, v in out.items()}
+            if sink is not None:
+                sink(out)
+            else:
+                chunks.append(out)
+            if progress is not None:
+                progress(stop - start)
+    return None if sink is not None else _concat(chunks)

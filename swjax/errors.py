@@ -1,0 +1,28 @@
+"""The one error class and the warning classes of swjax.
+
+Lower layers raise :class:`SwjaxError` for anything a user can fix (a file, a column, an
+option); only ``cli.py`` turns it into a message and exit code 2. Data-dependent problems found
+inside compiled code never raise: they become NaN there and a named warning on the host.
+"""
+
+from __future__ import annotations
+
+
+class SwjaxError(ValueError):
+    """Bad input: a file, column, model or option that the analysis cannot use."""
+
+
+class SwjaxWarning(UserWarning):
+    """Base class of the warnings swjax emits."""
+
+
+class DroppedBenchmarkWarning(SwjaxWarning):
+    """A benchmark column was left out (all missing or constant), as the released analysis does."""
+
+
+class DroppedModelWarning(SwjaxWarning):
+    """A model was left out of the whole analysis (it lacks a capability score)."""
+
+
+class DegenerateResampleWarning(SwjaxWarning):
+    """Some resamples gave no correlation for a benchmark (constant among the drawn models)."""

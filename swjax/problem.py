@@ -1,0 +1,193 @@
+"""The arrays the statistic reads, built once on the host from a :class:`~swjax.data.Dataset`.
+
+Validation of an analysis request happens here, before anything is traced: unknown or too few
+capability benchmarks, too few models, an unknown ``against`` column. All-missing or constant
+benchmarks are dropped with a warning (as the released analysis drops them) and models without
+every capability score are left out of the whole analysis with a warning naming them.
+
+The comparison tensor ``cmp[j, i, u] = [x_u < x_i] + [x_u == x_i] / 2`` (zero where ``x_u`` is
+missing) turns weighted mid-ranks into a matrix product: for integer model weights ``u``,
+``rank_i = cmp[j, i] @ u + 1/2`` is exactly the mid-rank of model ``i`` among the models of
+``u`` with each repeated ``u`` times. Its memory is ``columns x models^2`` numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .data import PAPER_CAPABILITIES, Dataset, flop
+from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
+
+__all__ = ["Problem", "Layout", "build_problem", "MIN_MODELS", "FLOP_COLUMN"]
+
+MIN_MODELS = 5
+FLOP_COLUMN = "FLOP"
+
+
+class Problem(NamedTuple):
+    """Arrays of one analysis (a JAX pytree). ``m`` models, ``q`` ranked columns, ``k`` capabilities.
+
+    Attributes
+    ----------
+    caps : (m, k) raw capability scores, no missing values.
+    cap_index : (k,) int, position of each capability among the ranked columns.
+    cmp : (q, m, m) comparison tensor of every ranked column (module docstring).
+    obs : (q, m) 1 where the column has a score for the model, else 0.
+    target : (m,) the ``against`` column (NaN where missing), or None for the capabilities score.
+    """
+
+    caps: np.ndarray
+    cap_index: np.ndarray
+    cmp: np.ndarray
+    obs: np.ndarray
+    target: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Names that go with a :class:`Problem`'s axes.
+
+    ``columns`` lists the ranked columns: the ``n_benchmarks`` benchmarks first, then extra
+    columns correlated with the target but not reported as benchmarks (training FLOP).
+    """
+
+    label: str
+    models: tuple[str, ...]
+    columns: tuple[str, ...]
+    n_benchmarks: int
+    capabilities: tuple[str, ...]
+    against: str | None
+    dropped_models: tuple[str, ...]
+    dropped_benchmarks: tuple[str, ...]
+
+    @property
+    def benchmarks(self) -> tuple[str, ...]:
+        return self.columns[: self.n_benchmarks]
+
+    @property
+    def has_flop(self) -> bool:
+        return len(self.columns) > self.n_benchmarks
+
+
+def _unknown(name: str, choices, what: str) -> SwjaxError:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return SwjaxError(f"{what}: unknown benchmark {name!r}{hint}")
+
+
+def check_capabilities(dataset: Dataset, capabilities) -> tuple[str, ...]:
+    """Validate a capability list against a dataset's benchmark columns."""
+    caps = tuple(PAPER_CAPABILITIES if capabilities is None else capabilities)
+    if isinstance(capabilities, str):
+        caps = tuple(c.strip() for c in capabilities.split(",") if c.strip())
+    for name in caps:
+        if name not in dataset.scores.columns:
+            raise _unknown(name, dataset.scores.columns, "capabilities")
+    dup = [c for i, c in enumerate(caps) if c in caps[:i]]
+    if dup:
+        raise SwjaxError(f"capabilities: {dup[0]!r} is listed twice")
+    if len(caps) < 2:
+        raise SwjaxError(f"capabilities: need at least 2 capability benchmarks, got {len(caps)}")
+    return caps
+
+
+def comparisons(values: np.ndarray, dtype) -> np.ndarray:
+    """``cmp[..., i, u] = [x_u < x_i] + [x_u == x_i] / 2``, zero where ``x_u`` is NaN.
+
+    ``values`` has shape (..., m); the result (..., m, m).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    xi, xu = x[..., :, None], x[..., None, :]
+    out = (xu < xi) + 0.5 * (xu == xi)
+    return out.astype(dtype)
+
+
+def build_problem(
+    dataset: Dataset,
+    capabilities=None,
+    against: str | None = None,
+    dtype=np.float32,
+) -> tuple[Problem, Layout]:
+    """Check an analysis request and build its arrays.
+
+    Raises
+    ------
+    SwjaxError
+        Unknown capability or ``against`` benchmark, fewer than 2 capabilities, a capability
+        benchmark that is constant or has no scores, fewer than 5 models with every capability.
+    """
+    caps = check_capabilities(dataset, capabilities)
+    scores = dataset.scores
+
+    missing_cap = scores[list(caps)].isna().any(axis=1)
+    dropped_models = tuple(scores.index[missing_cap])
+    if dropped_models:
+        warnings.warn(
+            f"{dataset.label}: left out {len(dropped_models)} model(s) missing a capability "
+            f"score: {', '.join(dropped_models)}",
+            DroppedModelWarning,
+            stacklevel=3,
+        )
+        scores = scores.loc[~missing_cap]
+    if len(scores) < MIN_MODELS:
+        raise SwjaxError(
+            f"{dataset.label}: need at least {MIN_MODELS} models with every capability score, "
+            f"got {len(scores)}"
+        )
+
+    distinct = scores.nunique(dropna=True)
+    degenerate = distinct[distinct <= 1].index
+    for name in degenerate:
+        if name in caps:
+            state = "has no scores" if scores[name].isna().all() else "is constant"
+            raise SwjaxError(f"capabilities: capability benchmark {name!r} {state}")
+    if len(degenerate):
+        warnings.warn(
+            f"{dataset.label}: dropped {len(degenerate)} benchmark(s) that are all missing or "
+            f"constant: {', '.join(degenerate)}",
+            DroppedBenchmarkWarning,
+            stacklevel=3,
+        )
+        scores = scores.drop(columns=degenerate)
+
+    if against is not None and against not in scores.columns:
+        if against in degenerate:
+            raise SwjaxError(f"against: benchmark {against!r} is all missing or constant")
+        raise _unknown(against, scores.columns, "against")
+
+    columns = list(scores.columns)
+    values = scores.to_numpy(dtype=np.float64).T  # (q, m)
+    fl = flop(dataset)
+    if fl is not None:
+        fl = fl.reindex(scores.index)
+        if fl.notna().sum() >= 3 and fl.nunique() > 1:
+            columns.append(FLOP_COLUMN)
+            values = np.vstack([values, fl.to_numpy(dtype=np.float64)[None, :]])
+
+    obs = np.isfinite(values)
+    target = None
+    if against is not None:
+        target = values[columns.index(against)].astype(dtype)
+    problem = Problem(
+        caps=scores[list(caps)].to_numpy(dtype=np.float64).astype(dtype),
+        cap_index=np.array([columns.index(c) for c in caps], dtype=np.int32),
+        cmp=comparisons(values, dtype),
+        obs=obs.astype(dtype),
+        target=target,
+    )
+    layout = Layout(
+        label=dataset.label,
+        models=tuple(scores.index),
+        columns=tuple(columns),
+        n_benchmarks=scores.shape[1],
+        capabilities=caps,
+        against=against,
+        dropped_models=dropped_models,
+        dropped_benchmarks=tuple(degenerate),
+    )
+    return problem, layout
