@@ -5,6 +5,7 @@ The Safetywashing analysis (Ren et al., 2024) as one pure JAX statistic of
 """
 
 from .analysis import Analysis, analyze
+from .bootstrap import BootstrapResult, bootstrap
 from .data import PAPER_CAPABILITIES, Dataset, load_dataset, read_csv
 from .errors import (
     DegenerateResampleWarning,
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Analysis",
+    "BootstrapResult",
     "Dataset",
     "DegenerateResampleWarning",
     "DroppedBenchmarkWarning",
@@ -26,6 +28,7 @@ __all__ = [
     "SwjaxError",
     "SwjaxWarning",
     "analyze",
+    "bootstrap",
     "load_dataset",
     "read_csv",
 ]

@@ -1,0 +1,257 @@
+"""``bootstrap``: confidence intervals, p-values and verdicts for every capabilities correlation."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import jax
+import numpy as np
+import pandas as pd
+
+from . import engine, intervals, pvalues, resample
+from .analysis import Analysis, as_dataset, float_dtype, make_analysis
+from .errors import DegenerateResampleWarning, SwjaxError
+from .problem import FLOP_COLUMN, Layout, Problem, build_problem
+
+__all__ = ["BootstrapResult", "bootstrap", "check_positive_int"]
+
+#: Scalar statistics that get intervals beside the benchmarks (rows of ``BootstrapResult.summary``).
+SCALARS = ("variance_explained", "mean_intercorrelation", "compute_correlation")
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Resampling results of one model set.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed by benchmark: ``name``, ``metric``, ``estimate`` (the full-sample correlation,
+        the paper's point estimate), ``low``, ``high``, ``se``, ``bias``, ``n_models``,
+        ``n_valid`` and ``n_degenerate`` resamples, ``interval`` (the method used: BCa falls
+        back to percentile where it cannot be computed), ``p_value``, ``q_value`` (BH),
+        ``q_value_by`` (BY), ``verdict``, ``capability``.
+    distribution : numpy.ndarray
+        (n, benchmarks) resampled correlations, in the table's order; NaN where degenerate.
+    jackknife : numpy.ndarray
+        (models, benchmarks) leave-one-model-out correlations.
+    summary : pandas.DataFrame
+        The same interval columns for the scalar statistics (variance explained, mean
+        capability intercorrelation, compute correlation).
+    eigenvalues : numpy.ndarray
+        (n, capabilities) resampled eigenvalues of the capability correlation matrix.
+    analysis : Analysis
+        The full-sample analysis.
+    metadata : dict
+        seed, n, method, level, threshold, permutations, device, dtype, batch size, version,
+        seconds, the share of resamples whose PC1 the released sign rule would have flipped
+        and the smallest |cos| between a resample's PC1 and the full-sample one.
+    """
+
+    table: pd.DataFrame
+    distribution: np.ndarray = field(repr=False)
+    jackknife: np.ndarray = field(repr=False)
+    summary: pd.DataFrame = field(repr=False)
+    eigenvalues: np.ndarray = field(repr=False)
+    analysis: Analysis = field(repr=False)
+    metadata: dict = field(default_factory=dict)
+
+
+def check_positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SwjaxError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check(n, method, level, permutations, threshold, batch_size):
+    n = check_positive_int("n", n)
+    method = intervals.check_method(method)
+    level = intervals.check_level(level)
+    permutations = check_positive_int("permutations", permutations, minimum=0)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise SwjaxError(f"threshold: expected a number in (0, 1), got {threshold!r}")
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
+    return n, method, level, permutations, float(threshold), batch_size
+
+
+def _stat_columns(stats, layout: Layout) -> tuple[np.ndarray, list[str]]:
+    """Benchmarks, then the scalar statistics, as columns of one (rows, columns) array."""
+    get = stats.__getitem__ if isinstance(stats, dict) else lambda f: getattr(stats, f)
+    corr = np.asarray(get("corr"), np.float64)
+    cols = [corr[:, : layout.n_benchmarks]]
+    flop = corr[:, layout.columns.index(FLOP_COLUMN)] if layout.has_flop else np.full(len(corr), np.nan)
+    cols.append(np.stack([get("variance_explained"), get("mean_intercorr"), flop], axis=1))
+    return np.concatenate(cols, axis=1).astype(np.float64), list(layout.benchmarks) + list(SCALARS)
+
+
+def summarize(
+    dist: np.ndarray,
+    estimate: np.ndarray,
+    jack: np.ndarray,
+    *,
+    method: str,
+    level: float,
+    threshold: float,
+) -> pd.DataFrame:
+    """Interval columns (estimate, low, high, se, bias, n_valid, n_degenerate, interval, verdict)."""
+    low, high, used = intervals.interval(dist, estimate, level, method, jack)
+    finite = np.isfinite(dist)
+    n_valid = finite.sum(axis=0)
+    mean = np.where(finite, dist, 0).sum(axis=0) / np.maximum(n_valid, 1)
+    return pd.DataFrame(
+        {
+            "estimate": estimate,
+            "low": low,
+            "high": high,
+            "se": intervals.standard_error(dist),
+            "bias": np.where(n_valid > 0, mean - estimate, np.nan),
+            "n_valid": n_valid,
+            "n_degenerate": dist.shape[0] - n_valid,
+            "interval": used,
+            "verdict": intervals.verdicts(low, high, threshold),
+        }
+    )
+
+
+def bootstrap(
+    data,
+    *,
+    n: int = 10000,
+    seed: int = 0,
+    method: str = "bca",
+    level: float = 0.95,
+    permutations: int = 0,
+    threshold: float = 0.4,
+    capabilities=None,
+    against: str | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    x64: bool = False,
+    progress=None,
+) -> BootstrapResult:
+    """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
+
+    Each resample draws ``m`` models with replacement (multinomial counts as model weights)
+    and recomputes z-scores, Spearman matrix, PC1, capabilities score and every correlation.
+    PC1 of each resample is turned to point along the full-sample PC1. BCa's acceleration
+    comes from the whole-pipeline jackknife over models.
+
+    Parameters
+    ----------
+    data : Dataset or {"base", "chat"}
+    n : int
+        Number of bootstrap resamples.
+    seed : int
+        Resample ``r`` uses ``fold_in(key(seed), r)``: the same numbers for every batch size.
+    method : {"bca", "percentile", "basic"}
+    level : float
+        Confidence level in (0, 1).
+    permutations : int
+        Permutations for the p-values (0: none).
+    threshold : float
+        Verdict boundary t: entangled when the interval lies above t, anti-correlated below -t,
+        distinct inside (-t, t), indeterminate when it straddles.
+    capabilities, against : see :func:`swjax.analyze`.
+    device : {"auto", "cpu", "gpu"}
+    batch_size : int, optional
+        Resamples per compiled chunk; memory is about ``8 x batch x columns x models`` numbers.
+    x64 : bool
+        float64 instead of float32.
+    progress : callable, optional
+        Called with the number of resamples finished after each chunk.
+
+    Examples
+    --------
+    >>> res = bootstrap("chat", n=200, seed=1)
+    >>> res.table.loc["MT_Bench", ["estimate", "verdict"]].tolist()  # doctest: +ELLIPSIS
+    [0.78..., 'entangled']
+    """
+    n, method, level, permutations, threshold, batch_size = _check(
+        n, method, level, permutations, threshold, batch_size
+    )
+    dataset = as_dataset(data)
+    key = resample.key_from_seed(seed)
+    dev = engine.select_device(device)
+    started = time.perf_counter()
+    with engine.precision(x64):
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        m, k = len(layout.models), len(layout.capabilities)
+        ones_c = np.ones((1, k))
+        full = engine.evaluate(problem, np.ones((1, m)), ones_c, device=dev.platform)
+        analysis = make_analysis(full, layout, dataset)
+        ref = full.loadings[0]
+        jack = engine.evaluate(
+            problem, resample.jackknife_weights(m), ones_c, ref, device=dev.platform,
+            fields=engine.RESAMPLE_FIELDS,
+        )
+        draws = engine.resample(
+            problem, resample.bootstrap_scheme(m), n, key, np.ones(k), ref,
+            batch_size=batch_size, device=dev.platform, progress=progress,
+        )
+        pv = None
+        if permutations:
+            y = full.score[0] if problem.target is None else problem.target
+            pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
+    return _result(
+        analysis, layout, full, jack, draws, pv,
+        method=method, level=level, threshold=threshold,
+        metadata=dict(
+            set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
+            permutations=permutations, scheme="models", device=str(dev), dtype=analysis.dtype,
+            batch_size=batch_size or engine.default_batch_size(problem, n),
+            seconds=time.perf_counter() - started,
+        ),
+    )
+
+
+def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata):
+    from . import __version__
+
+    estimate, names = _stat_columns(full, layout)
+    jack_cols, _ = _stat_columns(jack, layout)
+    dist, _ = _stat_columns(draws, layout)
+    frame = summarize(dist, estimate[0], jack_cols, method=method, level=level, threshold=threshold)
+    frame.index = pd.Index(names, name="benchmark")
+    nb = layout.n_benchmarks
+    table = frame.iloc[:nb].copy()
+    table.insert(0, "name", analysis.info["name"])
+    table.insert(1, "metric", analysis.info["metric"])
+    table.insert(3, "n_models", analysis.n_models)
+    table["capability"] = [b in layout.capabilities and layout.against is None for b in table.index]
+    p = np.full(nb, np.nan) if pv is None else pv[:nb]
+    table["p_value"] = p
+    family = ~table["capability"].to_numpy()
+    table["q_value"] = np.nan
+    table["q_value_by"] = np.nan
+    table.loc[family, "q_value"] = pvalues.bh_qvalues(p[family])
+    table.loc[family, "q_value_by"] = pvalues.by_qvalues(p[family])
+    degenerate = table.loc[table["n_degenerate"] > 0, "n_degenerate"]
+    if len(degenerate):
+        listing = ", ".join(f"{b} ({c})" for b, c in degenerate.items())
+        warnings.warn(
+            f"{layout.label}: resamples with no correlation (constant among the drawn models), "
+            f"left out of the intervals: {listing}",
+            DegenerateResampleWarning,
+            stacklevel=3,
+        )
+    flips = np.asarray(draws["rule_flip"])
+    cos = np.asarray(draws["cos_ref"], np.float64)
+    metadata = dict(
+        metadata,
+        version=__version__,
+        n_models=len(layout.models),
+        pc1_rule_flip_share=float(flips.mean()),
+        pc1_min_abs_cos=float(np.nanmin(cos)) if np.isfinite(cos).any() else float("nan"),
+    )
+    return BootstrapResult(
+        table=table,
+        distribution=dist[:, :nb],
+        jackknife=jack_cols[:, :nb],
+        summary=frame.iloc[nb:].copy(),
+        eigenvalues=np.asarray(draws["eigenvalues"], np.float64),
+        analysis=analysis,
+        metadata=metadata,
+    )

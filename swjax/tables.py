@@ -1,0 +1,160 @@
+"""Results as terminal tables (rich), CSV and JSON. No jax."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from .outputs import dumps, frame_to_json, to_jsonable
+
+__all__ = ["analysis_long", "analysis_rich", "bootstrap_rich", "frames_csv"]
+
+
+def _fmt(x, digits=3) -> str:
+    return "" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}"
+
+
+def analysis_long(analysis) -> pd.DataFrame:
+    """Every field of an Analysis as one tidy frame: kind, key, value (+ name, metric, n_models)."""
+    rows = []
+    table = analysis.table()
+    for bench, row in table.iterrows():
+        rows.append(("correlation", bench, row["name"], row["metric"], row["correlation"], row["n_models"]))
+    for model, v in analysis.scores.items():
+        rows.append(("score", model, "", "", v, np.nan))
+    for cap, v in analysis.loadings.items():
+        rows.append(("loading", cap, "", "", v, np.nan))
+    for i, v in enumerate(analysis.eigenvalues):
+        rows.append(("eigenvalue", str(i + 1), "", "", v, np.nan))
+    for a in analysis.capability_matrix.index:
+        for b in analysis.capability_matrix.columns:
+            rows.append(("capability_matrix", f"{a}|{b}", "", "", analysis.capability_matrix.at[a, b], np.nan))
+    for key, v in analysis.summary().items():
+        if isinstance(v, (list, tuple)):
+            v = ";".join(v)
+        if key == "compute_correlation":
+            rows.append(("summary", key, "", "", v, analysis.compute_n_models))
+        elif key not in ("set", "compute_n_models"):
+            rows.append(("summary", key, "", "", v, np.nan))
+    frame = pd.DataFrame(rows, columns=["kind", "key", "name", "metric", "value", "n_models"])
+    frame.insert(0, "set", analysis.label)
+    return frame
+
+
+def frames_csv(frames: list[pd.DataFrame], index: bool = False) -> str:
+    buf = io.StringIO()
+    pd.concat(frames).to_csv(buf, index=index)
+    return buf.getvalue()
+
+
+def analysis_json(analyses) -> str:
+    return dumps({a.label: a.to_dict() for a in analyses})
+
+
+def _console(file=None, width=None):
+    from rich.console import Console
+
+    return Console(file=file, width=width or 140, soft_wrap=False)
+
+
+def analysis_rich(analysis, file=None) -> None:
+    """Print an Analysis as a table sorted by correlation."""
+    from rich.table import Table
+
+    s = analysis.summary()
+    against = f" against {analysis.against}" if analysis.against else ""
+    title = (
+        f"{analysis.label}: {s['n_models']} models, PC1 explains {s['variance_explained']:.1%}, "
+        f"mean capability intercorrelation {s['mean_intercorrelation']:.3f}, "
+        f"compute correlation {_fmt(s['compute_correlation'])} ({s['compute_n_models']} models)"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("benchmark")
+    table.add_column("name")
+    table.add_column("metric")
+    table.add_column(f"correlation{against}", justify="right")
+    table.add_column("n", justify="right")
+    for bench, row in analysis.table().iterrows():
+        label = f"{bench} (capability)" if row["capability"] and not analysis.against else bench
+        table.add_row(label, row["name"], row["metric"], _fmt(row["correlation"]), str(row["n_models"]))
+    _console(file).print(table)
+
+
+_COLOURS = {
+    "entangled": "red",
+    "anti-correlated": "magenta",
+    "distinct": "green",
+    "indeterminate": "yellow",
+    "no interval": "dim",
+}
+
+
+def bootstrap_rich(result, file=None) -> None:
+    """Print a BootstrapResult's table: estimate, interval, verdict, sorted by estimate."""
+    from rich.table import Table
+
+    md = result.metadata
+    title = (
+        f"{md['set']}: {md['n']:,} bootstrap resamples of {md['n_models']} models, "
+        f"{md['method']} {md['level']:.0%} intervals, threshold {md['threshold']}, "
+        f"{md['dtype']} on {md['device']}"
+    )
+    table = Table(title=title, title_justify="left")
+    for col, justify in [
+        ("benchmark", "left"), ("name", "left"), ("estimate", "right"), ("interval", "right"),
+        ("se", "right"), ("p", "right"), ("q (BH)", "right"), ("verdict", "left"), ("note", "left"),
+    ]:
+        table.add_column(col, justify=justify)
+    frame = result.table.sort_values("estimate", ascending=False, na_position="last")
+    for bench, row in frame.iterrows():
+        notes = []
+        if row["capability"]:
+            notes.append("capability")
+        if row["n_degenerate"]:
+            notes.append(f"{row['n_degenerate']} degenerate resamples")
+        if row["interval"] != md["method"]:
+            notes.append(row["interval"])
+        colour = _COLOURS.get(row["verdict"], "")
+        table.add_row(
+            bench, row["name"], _fmt(row["estimate"]),
+            f"[{_fmt(row['low'])}, {_fmt(row['high'])}]", _fmt(row["se"]),
+            _fmt(row["p_value"], 4), _fmt(row["q_value"], 4),
+            f"[{colour}]{row['verdict']}[/]" if colour else row["verdict"], "; ".join(notes),
+        )
+    console = _console(file)
+    console.print(table)
+    for stat, row in result.summary.iterrows():
+        console.print(
+            f"{stat}: {_fmt(row['estimate'])} [{_fmt(row['low'])}, {_fmt(row['high'])}]"
+        )
+    console.print(
+        f"PC1 sign: the released rule would have flipped {md['pc1_rule_flip_share']:.2%} of "
+        f"resamples; smallest |cos| to the full-sample PC1 {md['pc1_min_abs_cos']:.3f}"
+    )
+
+
+def bootstrap_json(results) -> str:
+    return dumps(
+        {
+            r.metadata["set"]: {
+                "metadata": r.metadata,
+                "table": frame_to_json(r.table),
+                "summary": frame_to_json(r.summary),
+            }
+            for r in results
+        }
+    )
+
+
+def bootstrap_frame(results) -> pd.DataFrame:
+    frames = []
+    for r in results:
+        f = r.table.copy()
+        f.insert(0, "set", r.metadata["set"])
+        frames.append(f)
+    return pd.concat(frames)
+
+
+__all__ += ["analysis_json", "bootstrap_json", "bootstrap_frame", "to_jsonable"]
