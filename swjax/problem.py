@@ -112,8 +112,14 @@ def build_problem(
     capabilities=None,
     against: str | None = None,
     dtype=np.float32,
+    drop_degenerate: bool = True,
 ) -> tuple[Problem, Layout]:
     """Check an analysis request and build its arrays.
+
+    The shapes of the arrays depend only on (models, ranked columns, capabilities), so problems
+    of datasets with the same shape stack along a new leading axis (``jax.tree.map(np.stack, ...)``)
+    for vmap. ``drop_degenerate=False`` keeps all-missing or constant benchmarks (their
+    correlation is NaN) so that simulated datasets of one design always have the same shape.
 
     Raises
     ------
@@ -146,6 +152,8 @@ def build_problem(
         if name in caps:
             state = "has no scores" if scores[name].isna().all() else "is constant"
             raise SwjaxError(f"capabilities: capability benchmark {name!r} {state}")
+    if not drop_degenerate:
+        degenerate = degenerate[:0]
     if len(degenerate):
         warnings.warn(
             f"{dataset.label}: dropped {len(degenerate)} benchmark(s) that are all missing or "
