@@ -37,7 +37,7 @@ from jax import Array
 
 from .problem import Problem
 
-__all__ = ["Stats", "statistic", "MIN_PAIRS"]
+__all__ = ["Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS"]
 
 #: A correlation needs at least this many distinct models with weight.
 MIN_PAIRS = 3
@@ -73,6 +73,23 @@ class Stats(NamedTuple):
     cos_ref: Array
 
 
+class WeightState(NamedTuple):
+    """Everything that depends on the model weights but not on the capability mask.
+
+    :func:`finish` turns it into :class:`Stats` for one mask, so many masks can share it
+    (capability subsets x bootstrap resamples).
+    """
+
+    total: Array  # () total weight
+    cap_corr: Array  # (k, k) Spearman matrix of all capability columns
+    cap_sd: Array  # (k,) rank spread of each capability column (0: constant)
+    z: Array  # (m, k) weighted z-scores (0 where a column is constant)
+    ranks: Array  # (q, m) centred mid-ranks of every column over its pair set
+    va: Array  # (q,) weighted sum of squared centred ranks
+    n_pat: Array  # (P,) total weight of each pattern
+    distinct_pat: Array  # (P,) models with weight in each pattern
+
+
 def _released_sign(v: Array) -> Array:
     """+1 where the largest-magnitude loading is positive (the released rule), else -1."""
     return jnp.where(jnp.max(v) >= jnp.max(jnp.abs(v)), 1.0, -1.0).astype(v.dtype)
@@ -92,14 +109,87 @@ def _pc1(corr: Array, c: Array, ref: Array | None):
     return v * sign, vals[::-1], rule != sign, jnp.abs(dot)
 
 
-def _weighted_corr(a: Array, b: Array, u: Array, tol) -> Array:
-    """Pearson correlation of centred ranks ``a``, ``b`` (..., m) under weights ``u`` (..., m)."""
-    cov = jnp.sum(u * a * b, axis=-1)
-    va = jnp.sum(u * a * a, axis=-1)
-    vb = jnp.sum(u * b * b, axis=-1)
-    ok = (va > tol) & (vb > tol) & (jnp.sum(u > 0, axis=-1) >= MIN_PAIRS)
-    r = cov / jnp.sqrt(jnp.where(ok, va * vb, 1.0))
-    return jnp.where(ok, jnp.clip(r, -1.0, 1.0), jnp.nan)
+def weight_state(problem: Problem, w: Array) -> WeightState:
+    """The mask-independent part of the statistic for model weights ``w`` (m,)."""
+    dtype = problem.caps.dtype
+    w = jnp.asarray(w, dtype)
+    total = jnp.sum(w)
+    q, m = problem.obs.shape
+
+    # Spearman matrix of the capability columns: weighted Pearson of centred mid-ranks.
+    cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
+    a = cap_cmp @ w - total / 2  # (k, m)
+    cov = (a * w) @ a.T
+    sd = jnp.sqrt(jnp.diag(cov))
+    cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
+
+    # Weighted z-scores (ddof 0).
+    x = problem.caps
+    mean = (w @ x) / total
+    sdx = jnp.sqrt((w @ (x - mean) ** 2) / total)
+    z = jnp.where(sdx > 0, (x - mean) / jnp.where(sdx > 0, sdx, 1.0), 0.0)
+
+    # Centred mid-ranks of every column over its pair set, by one product with the fixed
+    # comparison tensor (one large matrix product over a vmapped batch).
+    u_pat = problem.patterns * w  # (P, m)
+    n_pat = jnp.sum(u_pat, axis=-1)
+    n_pairs = n_pat[problem.col_pattern]
+    y_obs = jnp.max(problem.patterns, axis=0)  # models in some pair set
+    ranks = (problem.cmp.reshape(q * m, m) @ (w * y_obs)).reshape(q, m) - n_pairs[:, None] / 2
+    va = jnp.sum(problem.patterns[problem.col_pattern] * w * ranks * ranks, axis=-1)
+    return WeightState(
+        total=total, cap_corr=cap_corr, cap_sd=sd, z=z, ranks=ranks, va=va, n_pat=n_pat,
+        distinct_pat=jnp.sum(u_pat > 0, axis=-1),
+    )
+
+
+def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None) -> Stats:
+    """The statistic for capability mask ``c`` from the weights' :class:`WeightState`."""
+    dtype = problem.caps.dtype
+    w = jnp.asarray(w, dtype)
+    c = jnp.asarray(c, dtype)
+    kept = c > 0
+    valid = jnp.all(jnp.where(kept, state.cap_sd > 0, True))
+    corr = jnp.where(valid, state.cap_corr, jnp.eye(c.shape[0], dtype=dtype))
+
+    # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
+    v, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref)
+    variance_explained = eigenvalues[0] / jnp.sum(c)
+    pair = jnp.triu(c[:, None] * c[None, :], 1)
+    n_pair = jnp.sum(pair)
+    mean_ic = jnp.sum(pair * corr) / n_pair
+    std_ic = jnp.sqrt(jnp.sum(pair * (corr - mean_ic) ** 2) / n_pair)
+
+    score = (state.z * c) @ v
+
+    # Target ranks once per pair set (pattern); correlation of every column with the target.
+    y = score if problem.target is None else problem.target
+    y_cmp = ((y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])).astype(dtype)
+    u_pat = problem.patterns * w
+    b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
+    g_pat = u_pat * b_pat
+    vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
+    cov = jnp.sum(state.ranks * g_pat[problem.col_pattern], axis=-1)
+    # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
+    tol = jnp.asarray(0.25, dtype)
+    ok = (state.va > tol) & (vb > tol) & (state.distinct_pat[problem.col_pattern] >= MIN_PAIRS)
+    col_corr = jnp.where(ok, jnp.clip(cov / jnp.sqrt(jnp.where(ok, state.va * vb, 1.0)), -1.0, 1.0), jnp.nan)
+
+    nan = jnp.asarray(jnp.nan, dtype)
+    invalid = ~valid
+    return Stats(
+        corr=jnp.where(invalid, nan, col_corr),
+        n_pairs=state.n_pat[problem.col_pattern],
+        score=jnp.where(invalid, nan, score),
+        loadings=jnp.where(invalid, nan, v),
+        eigenvalues=jnp.where(invalid, nan, eigenvalues),
+        variance_explained=jnp.where(invalid, nan, variance_explained),
+        cap_corr=jnp.where(invalid, nan, corr * c[:, None] * c[None, :]),
+        mean_intercorr=jnp.where(invalid, nan, mean_ic),
+        std_intercorr=jnp.where(invalid, nan, std_ic),
+        rule_flip=rule_flip & valid,
+        cos_ref=jnp.where(invalid, nan, cos_ref),
+    )
 
 
 def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None) -> Stats:
@@ -122,66 +212,4 @@ def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None) ->
     -------
     Stats
     """
-    dtype = problem.caps.dtype
-    w = jnp.asarray(w, dtype)
-    c = jnp.asarray(c, dtype)
-    total = jnp.sum(w)
-    # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
-    tol = jnp.asarray(0.25, dtype)
-
-    # 1-2. Spearman matrix of the capability columns: weighted Pearson of centred mid-ranks.
-    cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
-    a = cap_cmp @ w - total / 2  # (k, m)
-    cov = (a * w) @ a.T
-    sd = jnp.sqrt(jnp.diag(cov))
-    kept = c > 0
-    valid = jnp.all(jnp.where(kept, sd > 0, True))
-    denom = jnp.where(valid, sd[:, None] * sd[None, :], 1.0)
-    corr = jnp.where(valid, cov / denom, jnp.eye(cov.shape[0], dtype=dtype))
-
-    # 3. PC1 of the masked matrix.
-    v, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref)
-    n_kept = jnp.sum(c)
-    variance_explained = eigenvalues[0] / n_kept
-
-    pair = jnp.triu(c[:, None] * c[None, :], 1)
-    n_pair = jnp.sum(pair)
-    mean_ic = jnp.sum(pair * corr) / n_pair
-    std_ic = jnp.sqrt(jnp.sum(pair * (corr - mean_ic) ** 2) / n_pair)
-
-    # 1, 4. Weighted z-scores (ddof 0) and the capabilities score.
-    x = problem.caps
-    mean = (w @ x) / total
-    sdx = jnp.sqrt((w @ (x - mean) ** 2) / total)
-    use = kept & (sdx > 0)
-    z = jnp.where(use, (x - mean) / jnp.where(use, sdx, 1.0), 0.0)
-    score = z @ v
-
-    # 5. Pairwise-complete weighted Spearman of every column with the target.
-    if problem.target is None:
-        y, y_obs = score, jnp.ones_like(w)
-    else:
-        y = problem.target
-        y_obs = jnp.isfinite(y).astype(dtype)
-    y_cmp = (y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])  # (m, m)
-    u = w * problem.obs * y_obs  # (q, m) pair weights of each column
-    n_pairs = jnp.sum(u, axis=-1)
-    ranks = jnp.einsum("qiu,u->qi", problem.cmp, w * y_obs) - n_pairs[:, None] / 2
-    y_ranks = (u @ y_cmp.astype(dtype).T) - n_pairs[:, None] / 2  # (q, m)
-    col_corr = _weighted_corr(ranks, y_ranks, u, tol)
-
-    nan = jnp.asarray(jnp.nan, dtype)
-    invalid = ~valid
-    return Stats(
-        corr=jnp.where(invalid, nan, col_corr),
-        n_pairs=n_pairs,
-        score=jnp.where(invalid, nan, score),
-        loadings=jnp.where(invalid, nan, v),
-        eigenvalues=jnp.where(invalid, nan, eigenvalues),
-        variance_explained=jnp.where(invalid, nan, variance_explained),
-        cap_corr=jnp.where(invalid, nan, corr * c[:, None] * c[None, :]),
-        mean_intercorr=jnp.where(invalid, nan, mean_ic),
-        std_intercorr=jnp.where(invalid, nan, std_ic),
-        rule_flip=rule_flip & valid,
-        cos_ref=jnp.where(invalid, nan, cos_ref),
-    )
+    return finish(problem, weight_state(problem, w), w, c, ref)

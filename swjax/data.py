@@ -12,6 +12,7 @@ holds them is used without network.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -193,7 +194,17 @@ def load_dataset(which: str, data_dir: str | os.PathLike | None = None) -> Datas
         raise SwjaxError(f"set: expected one of {sorted(DATASETS)}, got {which!r}")
     matrix = fetch(DATASETS[which], data_dir)
     info = fetch(_INFO_FILE, data_dir)
+    return _copy(_parse_public(matrix, info, which, matrix.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_public(matrix: Path, info: Path, which: str, mtime: int) -> Dataset:
     return read_csv(matrix, info=info, label=which)
+
+
+def _copy(ds: Dataset) -> Dataset:
+    """A copy of a cached dataset, so that callers may change its frames freely."""
+    return Dataset(label=ds.label, scores=ds.scores.copy(), meta=ds.meta.copy(), info=ds.info.copy())
 
 
 # --------------------------------------------------------------------------- user files

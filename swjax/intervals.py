@@ -50,32 +50,39 @@ def check_method(method) -> str:
     return name
 
 
-def quantiles(dist: np.ndarray, probs: np.ndarray) -> np.ndarray:
+def quantiles(dist: np.ndarray, probs) -> np.ndarray:
     """Column-wise quantiles with linear interpolation (numpy's default), NaNs left out.
 
-    ``probs`` has one probability per column; columns without a finite value give NaN.
+    ``probs`` has shape (columns,) or (n_probs, columns): one probability per column (per row
+    of ``probs``). The distribution is sorted once for all of them. Columns without a finite
+    value give NaN.
     """
-    dist = np.asarray(dist, dtype=np.float64)
-    probs = np.broadcast_to(np.asarray(probs, np.float64), dist.shape[1:])
+    dist = np.asarray(dist)
+    probs = np.asarray(probs, np.float64)
+    squeeze = probs.ndim == 1
+    probs = np.atleast_2d(probs)
     ordered = np.sort(np.where(np.isfinite(dist), dist, np.nan), axis=0)  # NaN last
     n_valid = np.isfinite(ordered).sum(axis=0)
-    virtual = probs * (n_valid - 1)
-    lo = np.clip(np.floor(virtual).astype(np.int64), 0, None)
-    hi = np.minimum(lo + 1, np.maximum(n_valid - 1, 0))
-    t = virtual - lo
     cols = np.arange(dist.shape[1])
-    a = ordered[lo, cols]
-    b = ordered[hi, cols]
-    diff = b - a
-    out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
-    bad = (n_valid == 0) | ~np.isfinite(probs)
-    return np.where(bad, np.nan, out)
+    out = np.empty(probs.shape)
+    for row, p in enumerate(probs):
+        virtual = np.where(np.isfinite(p), p, 0.0) * (n_valid - 1)
+        lo = np.clip(np.floor(virtual).astype(np.int64), 0, None)
+        hi = np.minimum(lo + 1, np.maximum(n_valid - 1, 0))
+        t = virtual - lo
+        a = ordered[lo, cols].astype(np.float64)
+        b = ordered[hi, cols].astype(np.float64)
+        diff = b - a
+        value = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
+        out[row] = np.where((n_valid == 0) | ~np.isfinite(p), np.nan, value)
+    return out[0] if squeeze else out
 
 
 def percentile_interval(dist, level):
     alpha = (1 - check_level(level)) / 2
     n_cols = np.shape(dist)[1]
-    return quantiles(dist, np.full(n_cols, alpha)), quantiles(dist, np.full(n_cols, 1 - alpha))
+    low, high = quantiles(dist, np.array([np.full(n_cols, alpha), np.full(n_cols, 1 - alpha)]))
+    return low, high
 
 
 def basic_interval(dist, estimate, level):
@@ -116,10 +123,11 @@ def bca_interval(dist, estimate, jackknife, level):
         alpha_1 = ndtr(z0 + (z0 + za) / (1 - a * (z0 + za)))
         alpha_2 = ndtr(z0 + (z0 - za) / (1 - a * (z0 - za)))
     ok = np.isfinite(alpha_1) & np.isfinite(alpha_2)
-    p_low, p_high = percentile_interval(dist, level)
-    low = np.where(ok, quantiles(dist, np.where(ok, alpha_1, 0.5)), p_low)
-    high = np.where(ok, quantiles(dist, np.where(ok, alpha_2, 0.5)), p_high)
-    return low, high, ok
+    q = quantiles(
+        dist,
+        np.array([np.where(ok, alpha_1, alpha), np.where(ok, alpha_2, 1 - alpha)]),
+    )
+    return q[0], q[1], ok
 
 
 def standard_error(dist) -> np.ndarray:

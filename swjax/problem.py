@@ -23,7 +23,7 @@ import numpy as np
 from .data import PAPER_CAPABILITIES, Dataset, flop
 from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
 
-__all__ = ["Problem", "Layout", "build_problem", "MIN_MODELS", "FLOP_COLUMN"]
+__all__ = ["Problem", "Layout", "build_problem", "stack_problems", "MIN_MODELS", "FLOP_COLUMN"]
 
 MIN_MODELS = 5
 FLOP_COLUMN = "FLOP"
@@ -38,13 +38,20 @@ class Problem(NamedTuple):
     cap_index : (k,) int, position of each capability among the ranked columns.
     cmp : (q, m, m) comparison tensor of every ranked column (module docstring).
     obs : (q, m) 1 where the column has a score for the model, else 0.
+    patterns : (P, m) the distinct pair sets: models observed in a column (and in ``target``).
+    col_pattern : (q,) int, the pattern of each column.
     target : (m,) the ``against`` column (NaN where missing), or None for the capabilities score.
+
+    Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
+    that problems of same-shaped datasets stack.
     """
 
     caps: np.ndarray
     cap_index: np.ndarray
     cmp: np.ndarray
     obs: np.ndarray
+    patterns: np.ndarray
+    col_pattern: np.ndarray
     target: np.ndarray | None
 
 
@@ -179,13 +186,18 @@ def build_problem(
 
     obs = np.isfinite(values)
     target = None
+    pairs = obs
     if against is not None:
         target = values[columns.index(against)].astype(dtype)
+        pairs = obs & np.isfinite(target)[None, :]
+    patterns, col_pattern = np.unique(pairs, axis=0, return_inverse=True)
     problem = Problem(
         caps=scores[list(caps)].to_numpy(dtype=np.float64).astype(dtype),
         cap_index=np.array([columns.index(c) for c in caps], dtype=np.int32),
         cmp=comparisons(values, dtype),
         obs=obs.astype(dtype),
+        patterns=patterns.astype(dtype),
+        col_pattern=col_pattern.reshape(-1).astype(np.int32),
         target=target,
     )
     layout = Layout(
@@ -199,3 +211,19 @@ def build_problem(
         dropped_benchmarks=tuple(degenerate),
     )
     return problem, layout
+
+
+def stack_problems(problems: list[Problem]) -> Problem:
+    """Stack problems of same-shaped datasets along a new leading axis (for vmap).
+
+    Pattern tables are padded with empty patterns to the largest count.
+    """
+    n_pat = max(p.patterns.shape[0] for p in problems)
+    padded = [
+        p._replace(patterns=np.pad(p.patterns, ((0, n_pat - p.patterns.shape[0]), (0, 0))))
+        for p in problems
+    ]
+    shapes = {tuple(np.shape(x) for x in p if x is not None) for p in padded}
+    if len(shapes) != 1:
+        raise SwjaxError("problems: cannot stack datasets of different shapes")
+    return Problem(*(None if xs[0] is None else np.stack(xs) for xs in zip(*padded)))
