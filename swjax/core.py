@@ -160,7 +160,9 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     mean_ic = jnp.sum(pair * corr) / n_pair
     std_ic = jnp.sqrt(jnp.sum(pair * (corr - mean_ic) ** 2) / n_pair)
 
-    score = (state.z * c) @ v
+    # An elementwise product and a per-row sum, not a matrix product: identical rows (copies of
+    # a model in the data) must get bit-identical scores, or their ties break at random.
+    score = jnp.sum(state.z * (c * v), axis=-1)
 
     # Target ranks once per pair set (pattern); correlation of every column with the target.
     y = score if problem.target is None else problem.target
