@@ -171,7 +171,9 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
-    cov = jnp.sum(state.ranks * g_pat[problem.col_pattern], axis=-1)
+    # One (q, m) @ (m, P) product, then each column's own pattern: under vmap over masks this is
+    # a single large matrix product, far cheaper than gathering g_pat to (q, m) per mask.
+    cov = jnp.take_along_axis(state.ranks @ g_pat.T, problem.col_pattern[:, None], axis=1)[:, 0]
     # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
     tol = jnp.asarray(0.25, dtype)
     ok = (state.va > tol) & (vb > tol) & (state.distinct_pat[problem.col_pattern] >= MIN_PAIRS)

@@ -169,7 +169,11 @@ def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
             path=folder, progressbar=False,
         )
     except Exception as err:  # network errors, hash mismatch of the download, unwritable folder
-        raise SwjaxError(f"could not fetch {filename} into {folder}: {err}") from err
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+        raise SwjaxError(
+            f"could not fetch {filename} into {folder} ({reason}); without network, set "
+            "SWJAX_DATA_DIR to a folder that holds the files"
+        ) from err
     return Path(fetched)
 
 

@@ -1,14 +1,6 @@
-"""Test set-up: the public data from ../shared/data when it is there (no download)."""
-
-import os
-from pathlib import Path
+"""Shared fixtures (the data folder is set in the root conftest.py)."""
 
 import pytest
-
-_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-if "SWJAX_DATA_DIR" not in os.environ and _SHARED.is_dir():
-    os.environ["SWJAX_DATA_DIR"] = str(_SHARED)
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

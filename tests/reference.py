@@ -28,7 +28,9 @@ def reference(scores: pd.DataFrame, caps, against=None, flop=None) -> dict:
     vals, vecs = np.linalg.eigh(rho)
     pc = vecs[:, -1]
     pc = pc if np.abs(pc).max() == pc.max() else -pc
-    score = z @ pc
+    # Row by row (not z @ pc): copies of a model must get identical scores, so their ranks tie;
+    # a BLAS matrix-vector product can split them in the last bit.
+    score = (z * pc).sum(axis=1)
     target = pd.Series(score, index=scores.index) if against is None else scores[against]
     corr = {}
     for col in scores.columns:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 import swjax
@@ -161,6 +161,7 @@ def test_integer_weights_equal_repeated_rows(seed, data):
     if np.count_nonzero(counts) < 6:
         counts[:6] = np.maximum(counts[:6], 1)
     caps = list(ds.scores.columns[:4])
+    note(f"counts={counts.tolist()}")
     rep = _repeat_rows(ds, counts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", swjax.SwjaxWarning)
