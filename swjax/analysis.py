@@ -204,7 +204,7 @@ def analyze(
     Examples
     --------
     >>> a = analyze("chat", x64=True)
-    >>> round(a.variance_explained, 3), round(a.correlations["MT_Bench"], 3)
+    >>> round(a.variance_explained, 3), round(float(a.correlations["MT_Bench"]), 3)
     (0.708, 0.787)
     """
     with engine.precision(x64):
