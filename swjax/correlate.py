@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .data import METADATA_COLUMNS, Dataset, read_csv
-from .errors import SwjaxError, SwjaxWarning
+from .errors import DegenerateResampleWarning, SwjaxError, SwjaxWarning
 
 __all__ = [
     "MIN_MODELS",
@@ -297,15 +297,25 @@ def correlate(
 
     dataset = as_dataset(data)
     combined, matches, unmatched, missing, new = combine(dataset, scores)
-    result = bootstrap(
-        combined, n=n, seed=seed, method=method, level=level, threshold=threshold,
-        permutations=permutations, capabilities=capabilities, device=device, x64=x64,
-        progress=progress,
-    )
+    with warnings.catch_warnings():  # about the public columns: not the author's concern here
+        warnings.simplefilter("ignore", DegenerateResampleWarning)
+        result = bootstrap(
+            combined, n=n, seed=seed, method=method, level=level, threshold=threshold,
+            permutations=permutations, capabilities=capabilities, device=device, x64=x64,
+            progress=progress,
+        )
     table = result.table
     lost = [c for c in new if c not in table.index]
     if lost:
         raise SwjaxError(f"scores: column {lost[0]!r} was left out of the analysis (constant or empty)")
+    degenerate = [f"{b} ({int(table.at[b, 'n_degenerate'])})" for b in new if table.at[b, "n_degenerate"]]
+    if degenerate:
+        warnings.warn(
+            f"{dataset.label}: resamples with no correlation (constant among the drawn models), "
+            f"left out of the intervals: {', '.join(degenerate)}",
+            DegenerateResampleWarning,
+            stacklevel=2,
+        )
     public = [b for b in table.index if b not in new]
     rows = []
     for b in new:
