@@ -32,3 +32,8 @@ __all__ = [
     "load_dataset",
     "read_csv",
 ]
+
+from .correlate import CorrelateResult, correlate  # noqa: E402
+from .report import write_report  # noqa: E402
+
+__all__ += ["CorrelateResult", "correlate", "write_report"]

@@ -235,6 +235,214 @@ def bootstrap(
         typer.echo(f"wrote {out}/", err=True)
 
 
+# ------------------------------------------------------------------------- benchmark authors
+
+ScoresOpt = Annotated[
+    Path, typer.Option("--scores", help="CSV: a 'model' column and one column per new benchmark (higher = safer).")
+]
+
+
+class PlotKind(str, Enum):
+    forest = "forest"
+    scatter = "scatter"
+    scree = "scree"
+    heatmap = "heatmap"
+    spec_curve = "spec-curve"
+    distribution = "distribution"
+
+
+def _public_sets(model_set: ModelSet, data_dir: Path | None):
+    from .data import load_dataset
+
+    names = ["base", "chat"] if model_set is ModelSet.both else [model_set.value]
+    return [load_dataset(name, data_dir) for name in names]
+
+
+def _correlate_all(scores, model_set, data_dir, **kw):
+    from .correlate import correlate as run
+
+    results = []
+    for ds in _public_sets(model_set, data_dir):
+        with progress_bar(kw["n"], f"{ds.label}: resampling") as advance:
+            results.append(run(scores, ds, progress=advance, **kw))
+    return results
+
+
+@app.command()
+@handle_errors
+def correlate(
+    scores: ScoresOpt,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set to place the new benchmarks in.")] = ModelSet.chat,
+    data_dir: DataDirOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")] = None,
+):
+    """A new benchmark's capabilities correlation, interval and verdict, placed among the paper's."""
+    from .correlate import correlate_frame, correlate_rich
+    from .outputs import dumps, frame_to_json
+
+    results = _correlate_all(
+        scores, model_set, data_dir, n=n, seed=seed, method=method.value, level=level,
+        threshold=threshold, device=device.value,
+    )
+    if fmt is Format.json:
+        text = dumps({
+            r.set: {
+                "metadata": r.result.metadata, "table": frame_to_json(r.table),
+                "unmatched": list(r.unmatched), "missing": list(r.missing),
+                "matches": frame_to_json(r.matches),
+            } for r in results
+        })
+    elif fmt is Format.csv:
+        text = correlate_frame(results).to_csv()
+    else:
+        text = render(lambda f: [correlate_rich(r, file=f) for r in results])
+    emit(text, out)
+
+
+@app.command()
+@handle_errors
+def check(
+    scores: ScoresOpt,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set to check against.")] = ModelSet.chat,
+    data_dir: DataDirOpt = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Fail when a whole interval lies above this.")] = 0.4,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
+    summary: Annotated[Optional[Path], typer.Option("--summary", help="Also write the markdown summary here.")] = None,
+):
+    """CI gate: exit 1 when a new benchmark is entangled with capabilities, 0 otherwise, 2 on bad input.
+
+    Prints a markdown summary (append it to $GITHUB_STEP_SUMMARY in a CI job).
+    """
+    from . import check as gate
+    from .outputs import write_text
+
+    results = _correlate_all(
+        scores, model_set, data_dir, n=n, seed=seed, method=method.value, level=level,
+        threshold=threshold, device="cpu",
+    )
+    text = gate.markdown_summary(results)
+    sys.stdout.write(text)
+    if summary is not None:
+        write_text(summary, text)
+        typer.echo(f"wrote {summary}", err=True)
+    if junit is not None:
+        write_text(junit, gate.junit_xml(results))
+        typer.echo(f"wrote {junit}", err=True)
+    raise typer.Exit(gate.exit_code(results))
+
+
+@app.command()
+@handle_errors
+def plot(
+    kind: Annotated[PlotKind, typer.Argument(help="forest | scatter | scree | heatmap | spec-curve | distribution")],
+    out: Annotated[Path, typer.Option("--out", help="Figure file: .png or .svg.")],
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set (base or chat).")] = ModelSet.chat,
+    benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Benchmark for scatter, spec-curve, distribution.")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Add your new benchmarks (CSV).")] = None,
+    show: Annotated[str, typer.Option("--benchmarks", help="forest: 'headline', 'all' or a comma-separated list.")] = "headline",
+    data_dir: DataDirOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
+    subsets: Annotated[int, typer.Option("--subsets", help="spec-curve: capability subsets to evaluate.")] = 200,
+):
+    """Draw one figure (PNG or SVG) of a bootstrap run."""
+    from . import figures
+
+    if model_set is ModelSet.both:
+        raise SwjaxError("set: plot draws one model set, expected base or chat")
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise SwjaxError(f"out: expected a .png or .svg file, got {out.name!r}")
+    needs = kind in (PlotKind.scatter, PlotKind.spec_curve, PlotKind.distribution)
+    if needs and benchmark is None:
+        raise SwjaxError(f"benchmark: '{kind.value}' needs --benchmark")
+    (ds,) = _public_sets(model_set, data_dir)
+    if kind is PlotKind.spec_curve:
+        from .correlate import combine, subset_correlations
+
+        if scores is not None:
+            ds = combine(ds, scores)[0]
+        if benchmark not in ds.scores.columns:
+            raise SwjaxError(f"benchmark: {benchmark!r} is not a column of the {ds.label} set")
+        frame = subset_correlations(ds, [benchmark], n_subsets=subsets, seed=seed)
+        full = frame.loc[frame["size"] == frame["size"].max(), "correlation"]
+        fig = figures.spec_curve(
+            frame, benchmark, estimate=float(full.iloc[0]), threshold=threshold,
+            label=ds.display_name(benchmark),
+        )
+    else:
+        if scores is not None:
+            from .correlate import correlate as run
+
+            result = run(scores, ds, n=n, seed=seed, level=level, threshold=threshold)
+            data = result.dataset
+        else:
+            from .bootstrap import bootstrap as run
+
+            result = run(ds, n=n, seed=seed, level=level, threshold=threshold)
+            data = ds
+        if kind is PlotKind.forest:
+            which = show if show in ("headline", "all") else parse_list(show)
+            fig = figures.forest(result, benchmarks=which)
+        elif kind is PlotKind.scatter:
+            fig = figures.scatter(result, benchmark, data)
+        elif kind is PlotKind.scree:
+            fig = figures.scree(result)
+        elif kind is PlotKind.heatmap:
+            fig = figures.heatmap(result)
+        else:
+            fig = figures.distribution(result, benchmark)
+    figures.save(fig, out)
+    typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+@handle_errors
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, figures and manifest.json.")],
+    model_set: SetOpt = ModelSet.both,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Include your new benchmarks (CSV).")] = None,
+    data_dir: DataDirOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    published: Annotated[
+        Optional[Path],
+        typer.Option("--published", help="JSON of published estimates (default: $SWJAX_PAPER_TARGETS or paper_targets.json beside the data)."),
+    ] = None,
+):
+    """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
+    from .report import write_report
+
+    kw = dict(n=n, seed=seed, method=method.value, level=level, threshold=threshold, device=device.value)
+    if scores is not None:
+        results = _correlate_all(scores, model_set, data_dir, **kw)
+    else:
+        from .bootstrap import bootstrap as run
+
+        results = []
+        for ds in _public_sets(model_set, data_dir):
+            with progress_bar(n, f"{ds.label}: resampling") as advance:
+                results.append(run(ds, progress=advance, **kw))
+    write_report(out, results, published=published, command=" ".join(sys.argv))
+    typer.echo(f"wrote {out}/report.html and {out}/report.md", err=True)
+
+
 def write_bootstrap(results, out: Path, argv=None) -> None:
     """table.csv, table.json, distributions.npz and manifest.json, all or nothing."""
     import numpy as np

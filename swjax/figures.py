@@ -1,0 +1,472 @@
+"""Figures of bootstrap results: matplotlib only (no jax), each function returns a Figure.
+
+Colours are by verdict (Okabe-Ito palette, legible to colour-blind readers) and every figure
+draws the verdict threshold where it applies. :func:`save` writes PNG or SVG by suffix,
+atomically.
+
+- :func:`forest`: every benchmark's correlation and interval, grouped by safety area;
+- :func:`scatter`: a benchmark against the capabilities score, with a bootstrap band;
+- :func:`scree`: eigenvalues of the capability correlation matrix with intervals;
+- :func:`heatmap`: the capability correlation matrix;
+- :func:`spec_curve`: a benchmark's correlation over capability-benchmark subsets;
+- :func:`distribution`: a benchmark's bootstrap distribution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from .errors import SwjaxError  # noqa: E402
+
+__all__ = [
+    "VERDICT_COLOURS",
+    "KINDS",
+    "areas",
+    "forest",
+    "scatter",
+    "scree",
+    "heatmap",
+    "spec_curve",
+    "distribution",
+    "save",
+]
+
+#: Verdict -> colour (Okabe-Ito).
+VERDICT_COLOURS = {
+    "entangled": "#D55E00",
+    "anti-correlated": "#CC79A7",
+    "distinct": "#009E73",
+    "indeterminate": "#7F7F7F",
+    "no interval": "#C8C8C8",
+}
+#: Figure kinds of ``swjax plot``.
+KINDS = ("forest", "scatter", "scree", "heatmap", "spec-curve", "distribution")
+NEW_AREA = "new"
+
+
+@lru_cache(maxsize=1)
+def areas() -> pd.DataFrame:
+    """The documented safety-area map of the public benchmarks (``resources/areas.csv``).
+
+    Indexed by benchmark: ``area`` and ``headline`` (1 for the safety benchmarks of the
+    paper's main tables). See ``swjax/resources/README.md``.
+    """
+    with resources.files("swjax").joinpath("resources/areas.csv").open("r", encoding="utf-8") as fh:
+        frame = pd.read_csv(fh, dtype={"benchmark": str, "area": str, "headline": int})
+    return frame.set_index("benchmark")
+
+
+def _unpack(result):
+    """(BootstrapResult, new benchmark names, combined dataset or None) of either result kind."""
+    if hasattr(result, "new") and hasattr(result, "result"):
+        return result.result, tuple(result.new), result.dataset
+    if hasattr(result, "table") and hasattr(result, "distribution"):
+        return result, (), None
+    raise SwjaxError(f"result: expected a BootstrapResult or CorrelateResult, got {type(result).__name__}")
+
+
+def _row(table: pd.DataFrame, benchmark: str) -> pd.Series:
+    if benchmark not in table.index:
+        raise SwjaxError(f"benchmark: {benchmark!r} is not in the results")
+    return table.loc[benchmark]
+
+
+def _subtitle(md: dict) -> str:
+    return (
+        f"{md['set']} models (n={md['n_models']}), {md['n']:,} bootstrap resamples, "
+        f"{md['method']} {md['level']:.0%} intervals"
+    )
+
+
+def _threshold_lines(ax, t: float, vertical: bool = True) -> None:
+    line = ax.axvline if vertical else ax.axhline
+    span = ax.axvspan if vertical else ax.axhspan
+    span(-t, t, color="#009E73", alpha=0.07, lw=0, zorder=0)
+    for v in (-t, t):
+        line(v, color="0.45", lw=0.8, ls="--", zorder=1)
+    line(0, color="0.2", lw=0.8, zorder=1)
+
+
+def forest_rows(result, benchmarks="headline", capabilities: bool = True) -> pd.DataFrame:
+    """The rows a forest plot draws, in order: area, then estimate (largest first).
+
+    ``benchmarks``: ``"headline"`` (the paper's main-table safety benchmarks, the new ones,
+    and the capability benchmarks when ``capabilities``), ``"all"``, or a list of keys.
+    """
+    res, new, _ = _unpack(result)
+    table = res.table
+    amap = areas()
+    if isinstance(benchmarks, str) and benchmarks == "all":
+        keys = list(table.index)
+    elif isinstance(benchmarks, str) and benchmarks == "headline":
+        head = set(amap.index[amap["headline"] == 1])
+        keys = [b for b in table.index if b in head or b in new or (capabilities and table.at[b, "capability"])]
+    else:
+        keys = list(benchmarks)
+        for b in keys:
+            _row(table, b)
+    for b in new:
+        if b not in keys:
+            keys.append(b)
+    frame = table.loc[keys].copy()
+    frame["area"] = [
+        NEW_AREA if b in new else (
+            "capabilities" if frame.at[b, "capability"] else
+            amap["area"].get(b, "other")
+        )
+        for b in frame.index
+    ]
+    order = [NEW_AREA] + list(dict.fromkeys(amap["area"])) + ["other"]
+    if "capabilities" in order:  # the reference group goes last
+        order.remove("capabilities")
+        order.append("capabilities")
+    frame["_o"] = frame["area"].map(order.index)
+    frame = frame.sort_values(["_o", "estimate"], ascending=[True, False], na_position="last")
+    return frame.drop(columns="_o")
+
+
+def forest(result, *, benchmarks="headline", capabilities: bool = True, title: str | None = None) -> Figure:
+    """Forest plot: each benchmark's correlation (dot) and interval (bar), grouped by area.
+
+    Parameters
+    ----------
+    result : BootstrapResult or CorrelateResult
+        New benchmarks of a CorrelateResult come first, in the area "new", labelled in bold.
+    benchmarks : "headline", "all" or list of str
+        See :func:`forest_rows`.
+    capabilities : bool
+        Include the capability benchmarks as a reference group (with ``"headline"``).
+
+    The axes carry one errorbar container per verdict present (``ax.containers``) and the
+    rows' display names as y tick labels, top to bottom in the order of :func:`forest_rows`.
+    """
+    res, new, _ = _unpack(result)
+    md = res.metadata
+    t = float(md["threshold"])
+    rows = forest_rows(result, benchmarks, capabilities)
+    n = len(rows)
+    fig = Figure(figsize=(8.5, 1.3 + 0.24 * n + 0.12 * rows["area"].nunique()), layout="constrained")
+    ax = fig.add_subplot()
+    # y positions: a gap between areas
+    y, pos, prev = 0.0, [], None
+    for area in rows["area"]:
+        if prev is not None and area != prev:
+            y += 0.7
+        pos.append(y)
+        prev = area
+        y += 1
+    pos = np.array(pos)
+    _threshold_lines(ax, t)
+    for verdict, colour in VERDICT_COLOURS.items():
+        sel = (rows["verdict"] == verdict).to_numpy()
+        if not sel.any():
+            continue
+        est = rows["estimate"].to_numpy()[sel]
+        lo = rows["low"].to_numpy()[sel]
+        hi = rows["high"].to_numpy()[sel]
+        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+        xerr = np.where(np.isfinite(xerr), xerr, 0)
+        ax.errorbar(
+            est, pos[sel], xerr=xerr, fmt="o", color=colour, ecolor=colour, ms=5, lw=1.8,
+            capsize=2.5, label=verdict, zorder=3,
+        )
+    labels = [
+        rows.at[b, "name"] if isinstance(rows.at[b, "name"], str) and rows.at[b, "name"] else b
+        for b in rows.index
+    ]
+    ax.set_yticks(pos, labels, fontsize=8)
+    for tick, b in zip(ax.get_yticklabels(), rows.index):
+        if b in new:
+            tick.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(pos.max() + 0.8 if n else 1, -0.8)
+    # area labels on the right, separators between areas
+    for area, grp in pd.Series(pos, index=rows["area"].to_numpy()).groupby(level=0, sort=False):
+        ax.text(
+            1.07, grp.mean(), area, transform=ax.get_yaxis_transform(), fontsize=8,
+            va="center", ha="left", color="0.25", style="italic",
+        )
+        if grp.min() > 0:
+            ax.axhline(grp.min() - 0.85, color="0.85", lw=0.6, zorder=0)
+    ax.set_xlabel("Spearman correlation with the capabilities score")
+    ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    ax.set_title(title or f"Capabilities correlations: {_subtitle(md)}", fontsize=10, loc="left")
+    handles = [
+        Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
+        for v in VERDICT_COLOURS if v in set(rows["verdict"])
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
+               title=f"verdict ({md['level']:.0%} interval against |r| = {t})", title_fontsize=8)
+    return fig
+
+
+def _scatter_band(x, y, grid, n_band: int, seed: int, level: float):
+    """Least-squares line of y on x and its pointwise bootstrap band over models."""
+    rng = np.random.default_rng(seed)
+    m = len(x)
+    fits = []
+    for _ in range(n_band):
+        idx = rng.integers(0, m, m)
+        xs, ys = x[idx], y[idx]
+        if np.ptp(xs) == 0:
+            continue
+        slope, icpt = np.polyfit(xs, ys, 1)
+        fits.append(icpt + slope * grid)
+    fits = np.array(fits)
+    alpha = (1 - level) / 2
+    slope, icpt = np.polyfit(x, y, 1)
+    return icpt + slope * grid, np.quantile(fits, alpha, axis=0), np.quantile(fits, 1 - alpha, axis=0)
+
+
+def scatter(
+    result, benchmark: str, dataset=None, *, label_models: bool = True, n_band: int = 1000, seed: int = 0,
+) -> Figure:
+    """A benchmark's scores against the capabilities score, one point per model.
+
+    The line is the least-squares fit; the band its pointwise interval over a bootstrap of the
+    models (``n_band`` resamples at the result's level, the capabilities score held at its
+    full-sample value). The title carries the Spearman correlation with the interval and
+    verdict of ``result``. ``dataset`` gives the raw scores (a CorrelateResult carries its own).
+    """
+    res, _, combined = _unpack(result)
+    dataset = dataset if dataset is not None else combined
+    if dataset is None:
+        raise SwjaxError("dataset: the scatter plot needs the scores (pass the Dataset)")
+    row = _row(res.table, benchmark)
+    if benchmark not in dataset.scores.columns:
+        raise SwjaxError(f"benchmark: {benchmark!r} is not a column of {dataset.label}")
+    score = res.analysis.scores
+    y_all = dataset.scores[benchmark].reindex(score.index)
+    ok = y_all.notna().to_numpy()
+    x, y = score.to_numpy()[ok], y_all.to_numpy()[ok]
+    md = res.metadata
+    colour = VERDICT_COLOURS.get(row["verdict"], "0.3")
+    fig = Figure(figsize=(7, 5), layout="constrained")
+    ax = fig.add_subplot()
+    if len(x) >= 3 and np.ptp(x) > 0:
+        grid = np.linspace(x.min(), x.max(), 100)
+        fit, lo, hi = _scatter_band(x, y, grid, n_band, seed, float(md["level"]))
+        ax.fill_between(grid, lo, hi, color=colour, alpha=0.18, lw=0, label=f"{md['level']:.0%} bootstrap band")
+        ax.plot(grid, fit, color=colour, lw=1.5, label="least-squares line")
+    ax.scatter(x, y, s=28, color=colour, edgecolor="white", linewidth=0.6, zorder=3, label="models")
+    if label_models:
+        for model, xi, yi in zip(score.index[ok], x, y):
+            ax.annotate(
+                dataset.model_name(model) if hasattr(dataset, "model_name") else model,
+                (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=6, color="0.35",
+            )
+    metric = row.get("metric", "") if hasattr(row, "get") else ""
+    ax.set_xlabel("capabilities score (PC1 of the capability benchmarks)")
+    ax.set_ylabel(f"{row['name']}" + (f" ({metric})" if isinstance(metric, str) and metric else ""))
+    ax.set_title(
+        f"{row['name']}: Spearman {row['estimate']:.2f} [{row['low']:.2f}, {row['high']:.2f}], "
+        f"{row['verdict']}\n{_subtitle(md)}, {int(row['n_models'])} models with a score",
+        fontsize=9, loc="left",
+    )
+    ax.grid(color="0.92", lw=0.6)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def scree(result) -> Figure:
+    """Eigenvalues of the capability correlation matrix with their bootstrap intervals.
+
+    The title carries PC1's share of variance with its interval. Percentile intervals of the
+    resampled eigenvalues (sorted largest first within each resample).
+    """
+    res, _, _ = _unpack(result)
+    md = res.metadata
+    ev = np.asarray(res.analysis.eigenvalues, np.float64)
+    dist = np.asarray(res.eigenvalues, np.float64)
+    alpha = (1 - float(md["level"])) / 2
+    lo = np.nanquantile(dist, alpha, axis=0)
+    hi = np.nanquantile(dist, 1 - alpha, axis=0)
+    k = np.arange(1, len(ev) + 1)
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(k, ev, color="0.6", lw=1, zorder=2)
+    ax.errorbar(
+        k, ev, yerr=np.vstack([np.clip(ev - lo, 0, None), np.clip(hi - ev, 0, None)]),
+        fmt="o", color="#0072B2", ms=6, capsize=3, lw=1.5, zorder=3,
+        label=f"eigenvalue, {md['level']:.0%} percentile interval",
+    )
+    ax.axhline(1, color="0.45", ls="--", lw=0.8, label="1 (Kaiser)")
+    ve = res.summary.loc["variance_explained"] if "variance_explained" in res.summary.index else None
+    share = (
+        f"PC1 explains {ve['estimate']:.1%} [{ve['low']:.1%}, {ve['high']:.1%}]" if ve is not None
+        else f"PC1 explains {res.analysis.variance_explained:.1%}"
+    )
+    ax.set_title(f"Scree plot of the {len(ev)} capability benchmarks: {share}\n{_subtitle(md)}", fontsize=9, loc="left")
+    ax.set_xlabel("component")
+    ax.set_ylabel("eigenvalue of the Spearman matrix")
+    ax.set_xticks(k)
+    ax.grid(color="0.92", lw=0.6)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def heatmap(result) -> Figure:
+    """The Spearman correlation matrix of the capability benchmarks, annotated."""
+    analysis = result.analysis if hasattr(result, "analysis") else result
+    if hasattr(result, "result"):
+        analysis = result.result.analysis
+    mat = analysis.capability_matrix
+    names = [
+        analysis.info["name"].get(b, b) if isinstance(analysis.info["name"].get(b, b), str) else b
+        for b in mat.index
+    ]
+    k = len(mat)
+    fig = Figure(figsize=(1.2 + 0.55 * k, 0.8 + 0.5 * k), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(mat.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    for i in range(k):
+        for j in range(k):
+            v = mat.iat[i, j]
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+                    color="white" if abs(v) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="Spearman correlation")
+    ax.set_title(
+        f"Capability benchmarks ({analysis.label}): mean intercorrelation "
+        f"{analysis.mean_intercorrelation:.2f}", fontsize=9, loc="left",
+    )
+    return fig
+
+
+_SPEC_ALIASES = {
+    "subset": ("subset", "subset_id", "spec", "specification"),
+    "size": ("size", "subset_size", "n_capabilities", "k"),
+    "benchmark": ("benchmark",),
+    "correlation": ("correlation", "estimate", "corr"),
+}
+
+
+def _spec_columns(frame: pd.DataFrame) -> dict:
+    cols = {}
+    for role, names in _SPEC_ALIASES.items():
+        hit = next((c for c in names if c in frame.columns), None)
+        if hit is None:
+            raise SwjaxError(
+                f"frame: expected a column {' or '.join(repr(c) for c in names)} "
+                f"(long format: subset, size, benchmark, correlation), got {list(frame.columns)}"
+            )
+        cols[role] = hit
+    return cols
+
+
+def spec_curve(
+    frame: pd.DataFrame, benchmark: str, *, estimate: float | None = None, threshold: float = 0.4,
+    label: str | None = None,
+) -> Figure:
+    """Specification curve: a benchmark's correlation for each subset of capability benchmarks.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Long format, one row per (subset, benchmark): columns ``subset`` (id), ``size``
+        (number of capability benchmarks), ``benchmark``, ``correlation``.
+    benchmark : str
+    estimate : float, optional
+        The correlation with all capability benchmarks (drawn as a line).
+    threshold : float
+        Verdict boundary drawn at +-t.
+
+    The subsets are sorted by correlation; points are coloured by subset size.
+    """
+    c = _spec_columns(frame)
+    sub = frame[frame[c["benchmark"]] == benchmark]
+    if sub.empty:
+        raise SwjaxError(f"benchmark: {benchmark!r} is not in the subsets frame")
+    sub = sub.sort_values(c["correlation"], kind="stable")
+    r = sub[c["correlation"]].to_numpy(np.float64)
+    size = sub[c["size"]].to_numpy()
+    fig = Figure(figsize=(8, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    _threshold_lines(ax, threshold, vertical=False)
+    pts = ax.scatter(np.arange(1, len(r) + 1), r, c=size, cmap="viridis", s=14, zorder=3)
+    fig.colorbar(pts, ax=ax, label="capability benchmarks in the subset")
+    if estimate is not None and np.isfinite(estimate):
+        ax.axhline(estimate, color="#D55E00", lw=1.2, label=f"all capability benchmarks: {estimate:.2f}")
+        ax.legend(fontsize=8, loc="lower right")
+    share = np.mean(r > threshold) if len(r) else np.nan
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("subset of capability benchmarks (sorted by correlation)")
+    ax.set_ylabel("Spearman correlation with the capabilities score")
+    ax.set_title(
+        f"Specification curve of {label or benchmark}: {len(r)} capability subsets, "
+        f"{share:.0%} above {threshold}", fontsize=9, loc="left",
+    )
+    ax.grid(color="0.92", lw=0.6)
+    return fig
+
+
+def distribution(result, benchmark: str, *, bins: int = 60) -> Figure:
+    """A benchmark's bootstrap distribution with the estimate, interval and thresholds."""
+    res, _, _ = _unpack(result)
+    row = _row(res.table, benchmark)
+    md = res.metadata
+    j = list(res.table.index).index(benchmark)
+    d = res.distribution[:, j]
+    d = d[np.isfinite(d)]
+    colour = VERDICT_COLOURS.get(row["verdict"], "0.3")
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    t = float(md["threshold"])
+    _threshold_lines(ax, t)
+    ax.hist(d, bins=np.linspace(-1, 1, bins + 1), color=colour, alpha=0.75, label=f"{len(d):,} resamples")
+    ax.axvline(row["estimate"], color="black", lw=1.5, label=f"estimate {row['estimate']:.3f}")
+    if np.isfinite(row["low"]) and np.isfinite(row["high"]):
+        ax.axvspan(row["low"], row["high"], color=colour, alpha=0.15, lw=0,
+                   label=f"{md['level']:.0%} {row['interval']} interval [{row['low']:.2f}, {row['high']:.2f}]")
+    ax.set_xlim(-1.02, 1.02)
+    ax.set_xlabel("Spearman correlation with the capabilities score")
+    ax.set_ylabel("resamples")
+    ax.set_title(f"{row['name']}: bootstrap distribution, {row['verdict']}\n{_subtitle(md)}", fontsize=9, loc="left")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def save(fig: Figure, path, dpi: int = 130) -> Path:
+    """Write ``fig`` to ``path`` (``.png`` or ``.svg``) atomically."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise SwjaxError(f"out: expected a .png or .svg file, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def to_bytes(fig: Figure, fmt: str = "png", dpi: int = 110) -> bytes:
+    """The figure as PNG or SVG bytes (for embedding)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()

@@ -1,0 +1,140 @@
+"""figures: each kind renders with the right elements, and PNG/SVG files are written."""
+
+import warnings
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+import pytest
+
+import swjax
+from swjax import figures
+from swjax.errors import SwjaxError
+
+
+@pytest.fixture(scope="module")
+def res(chat):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", swjax.DegenerateResampleWarning)
+        return swjax.bootstrap(chat, n=300, seed=0)
+
+
+def test_areas_cover_the_public_benchmarks(chat, base):
+    amap = figures.areas()
+    assert set(chat.benchmarks) | set(base.benchmarks) <= set(amap.index)
+    assert amap["headline"].sum() == 25
+    assert set(amap.loc[list(swjax.PAPER_CAPABILITIES), "area"]) == {"capabilities"}
+
+
+def test_forest_elements_and_colours(res):
+    fig = figures.forest(res)
+    ax = fig.axes[0]
+    rows = figures.forest_rows(res)
+    assert len(rows) == 25 + 12
+    # one errorbar container per verdict present, coloured by verdict, one point per row
+    present = list(dict.fromkeys(v for v in figures.VERDICT_COLOURS if v in set(rows["verdict"])))
+    assert len(ax.containers) == len(present)
+    assert sum(len(c.lines[0].get_xdata()) for c in ax.containers) == len(rows)
+    for c, verdict in zip(ax.containers, present):
+        assert mcolors.same_color(c.lines[0].get_color(), figures.VERDICT_COLOURS[verdict])
+        assert c.get_label() == verdict
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == rows["name"].iloc[0] and len(labels) == len(rows)
+    assert "MT Bench" in labels and "WMDP Biological Split" in labels
+    assert ax.get_xlabel() == "Spearman correlation with the capabilities score"
+    assert "300 bootstrap resamples" in ax.get_title(loc="left")
+    areas_drawn = {t.get_text() for t in ax.texts}
+    assert {"alignment", "weaponization", "capabilities"} <= areas_drawn
+
+
+def test_forest_all_and_list(res):
+    assert len(figures.forest_rows(res, "all")) == len(res.table)
+    fig = figures.forest(res, benchmarks=["MT_Bench", "wmdp_bio"])
+    assert len(fig.axes[0].get_yticklabels()) == 2
+    with pytest.raises(SwjaxError, match="not in the results"):
+        figures.forest(res, benchmarks=["nope"])
+
+
+def test_scatter(res, chat):
+    fig = figures.scatter(res, "MT_Bench", chat, n_band=100)
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2  # the band and the points
+    pts = ax.collections[1]
+    assert len(pts.get_offsets()) == int(res.table.at["MT_Bench", "n_models"])
+    assert ax.get_xlabel().startswith("capabilities score")
+    assert "MT Bench" in ax.get_ylabel() and "entangled" in ax.get_title(loc="left")
+    with pytest.raises(SwjaxError, match="needs the scores"):
+        figures.scatter(res, "MT_Bench")
+
+
+def test_scree(res):
+    ax = figures.scree(res).axes[0]
+    (bars,) = ax.containers
+    assert len(bars.lines[0].get_xdata()) == 12
+    assert "PC1 explains" in ax.get_title(loc="left")
+    assert ax.get_ylabel() == "eigenvalue of the Spearman matrix"
+
+
+def test_heatmap(res):
+    fig = figures.heatmap(res)
+    ax = fig.axes[0]
+    assert ax.images[0].get_array().shape == (12, 12)
+    assert len(ax.texts) == 144 and len(fig.axes) == 2  # annotations and colour bar
+
+
+def test_spec_curve_long_format():
+    frame = pd.DataFrame(
+        {"subset": np.repeat(np.arange(10), 2), "size": np.repeat(np.arange(3, 13), 2),
+         "benchmark": ["a", "b"] * 10, "correlation": np.linspace(-0.5, 0.9, 20)}
+    )
+    fig = figures.spec_curve(frame, "a", estimate=0.3)
+    ax = fig.axes[0]
+    pts = ax.collections[0]
+    y = pts.get_offsets()[:, 1]
+    assert len(y) == 10 and np.all(np.diff(y) >= 0)
+    assert "10 capability subsets" in ax.get_title(loc="left")
+    renamed = frame.rename(columns={"subset": "subset_id", "size": "subset_size"})
+    figures.spec_curve(renamed, "b")
+    with pytest.raises(SwjaxError, match="long format"):
+        figures.spec_curve(frame.drop(columns="size"), "a")
+
+
+def test_spec_curve_from_subsets(chat):
+    from swjax.correlate import subset_correlations
+
+    frame = subset_correlations(chat, ["MT_Bench"], n_subsets=3, min_size=11, seed=1)
+    assert set(frame.columns) >= {"subset", "size", "benchmark", "correlation"}
+    assert frame["size"].max() == 12 and len(frame) == 3
+    figures.spec_curve(frame, "MT_Bench")
+
+
+def test_distribution(res):
+    ax = figures.distribution(res, "MT_Bench").axes[0]
+    heights = [p.get_height() for p in ax.patches if hasattr(p, "get_height") and p.get_width() < 0.1]
+    assert sum(heights) == res.table.at["MT_Bench", "n_valid"]
+    assert "bootstrap distribution" in ax.get_title(loc="left")
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_save_png_and_svg(res, tmp_path, suffix, magic):
+    path = figures.save(figures.scree(res), tmp_path / f"scree{suffix}")
+    data = path.read_bytes()
+    assert data.startswith(magic) and len(data) > 5000
+    with pytest.raises(SwjaxError, match=".png or .svg"):
+        figures.save(figures.scree(res), tmp_path / "scree.jpg")
+
+
+def test_cli_plot(tmp_path):
+    from typer.testing import CliRunner
+
+    from swjax.cli import app
+
+    runner = CliRunner()
+    for kind, extra in [("forest", []), ("distribution", ["--benchmark", "MT_Bench"]),
+                        ("spec-curve", ["--benchmark", "MT_Bench", "--subsets", "2"])]:
+        out = tmp_path / f"{kind}.svg"
+        res = runner.invoke(app, ["plot", kind, "--set", "chat", "--n", "300", "--out", str(out), *extra])
+        assert res.exit_code == 0, res.output
+        assert out.stat().st_size > 5000
+    res = runner.invoke(app, ["plot", "scatter", "--out", str(tmp_path / "s.png")])
+    assert res.exit_code == 2 and "needs --benchmark" in res.stderr
