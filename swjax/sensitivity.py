@@ -319,7 +319,7 @@ def subsets(
     Examples
     --------
     >>> res = subsets("chat", min_size=11)
-    >>> len(res.masks), res.table.loc["MT_Bench", "keep_share"]
+    >>> len(res.masks), float(res.table.loc["MT_Bench", "keep_share"])
     (13, 1.0)
     """
     min_size = check_positive_int("min_size", min_size, minimum=2)
