@@ -121,7 +121,7 @@ def bootstrap(
     *,
     n: int = 10000,
     seed: int = 0,
-    method: str = "bca",
+    method: str | None = None,
     level: float = 0.95,
     permutations: int = 0,
     threshold: float = 0.4,
@@ -131,6 +131,7 @@ def bootstrap(
     batch_size: int | None = None,
     x64: bool = False,
     progress=None,
+    clusters=None,
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -146,7 +147,8 @@ def bootstrap(
         Number of bootstrap resamples.
     seed : int
         Resample ``r`` uses ``fold_in(key(seed), r)``: the same numbers for every batch size.
-    method : {"bca", "percentile", "basic"}
+    method : {"bca", "percentile", "basic"}, optional
+        Default "bca", or "percentile" with ``clusters``.
     level : float
         Confidence level in (0, 1).
     permutations : int
@@ -162,6 +164,10 @@ def bootstrap(
         float64 instead of float32.
     progress : callable, optional
         Called with the number of resamples finished after each chunk.
+    clusters : pandas.Series, optional
+        Model id -> cluster label (model family): resample whole clusters instead of models
+        (:func:`swjax.resample.cluster_scheme`); the jackknife for BCa then leaves out one
+        cluster at a time. See :mod:`swjax.families`.
 
     Examples
     --------
@@ -170,6 +176,8 @@ def bootstrap(
     >>> round(float(row["estimate"]), 3), row["verdict"]
     (0.787, 'entangled')
     """
+    if method is None:
+        method = "percentile" if clusters is not None else "bca"
     n, method, level, permutations, threshold, batch_size = _check(
         n, method, level, permutations, threshold, batch_size
     )
@@ -184,12 +192,17 @@ def bootstrap(
         full = engine.evaluate(problem, np.ones((1, m)), ones_c, device=dev.platform)
         analysis = make_analysis(full, layout, dataset)
         ref = full.loadings[0]
+        scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
+        if clusters is not None:  # model families: resample whole clusters (swjax.families)
+            from .families import cluster_setup
+
+            scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
         jack = engine.evaluate(
-            problem, resample.jackknife_weights(m), ones_c, ref, device=dev.platform,
+            problem, jack_w, ones_c, ref, device=dev.platform,
             fields=engine.RESAMPLE_FIELDS,
         )
         draws = engine.resample(
-            problem, resample.bootstrap_scheme(m), n, key, np.ones(k), ref,
+            problem, scheme, n, key, np.ones(k), ref,
             batch_size=batch_size, device=dev.platform, progress=progress,
         )
         pv = None
@@ -201,7 +214,8 @@ def bootstrap(
         method=method, level=level, threshold=threshold,
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
-            permutations=permutations, scheme="models", device=str(dev), dtype=analysis.dtype,
+            permutations=permutations, device=str(dev), dtype=analysis.dtype,
+            **({"scheme": "models"} | scheme_meta),
             batch_size=batch_size or engine.default_batch_size(problem, n),
             seconds=time.perf_counter() - started,
         ),

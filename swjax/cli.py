@@ -70,6 +70,13 @@ AgainstOpt = Annotated[
 ]
 X64Opt = Annotated[bool, typer.Option("--x64", help="Compute in float64.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+ClusterByOpt = Annotated[
+    Optional[str], typer.Option("--cluster-by", help="Resample whole clusters given by this data column.")
+]
+FamiliesOpt = Annotated[
+    Optional[str],
+    typer.Option("--families", help="CSV of model,family (or 'public', the shipped map): resample whole families."),
+]
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):
@@ -193,7 +200,7 @@ def bootstrap(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    method: Annotated[Optional[Method], typer.Option("--method", help="Interval method (default bca; percentile with families).")] = None,
     level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
     permutations: Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")] = 0,
     threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
@@ -206,6 +213,8 @@ def bootstrap(
     out: Annotated[
         Optional[Path], typer.Option("--out", help="Folder for table.csv, table.json, distributions.npz, manifest.json.")
     ] = None,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -218,9 +227,10 @@ def bootstrap(
         with progress_bar(n, f"{ds.label}: resampling") as advance:
             results.append(
                 run(
-                    ds, n=n, seed=seed, method=method.value, level=level, permutations=permutations,
+                    ds, n=n, seed=seed, method=method and method.value, level=level, permutations=permutations,
                     threshold=threshold, capabilities=caps, against=against, device=device.value,
                     batch_size=batch_size, x64=x64, progress=advance,
+                    clusters=cluster_labels(ds, cluster_by, families),
                 )
             )
     if fmt is Format.json:
@@ -441,6 +451,165 @@ def report(
                 results.append(run(ds, progress=advance, **kw))
     write_report(out, results, published=published, command=" ".join(sys.argv))
     typer.echo(f"wrote {out}/report.html and {out}/report.md", err=True)
+
+
+# ------------------------------------------------------------------ sensitivity analyses
+
+
+def cluster_labels(dataset, cluster_by, families):
+    """Model -> family for --cluster-by/--families, or None."""
+    if cluster_by is None and families is None:
+        return None
+    from .families import family_labels
+
+    return family_labels(dataset, cluster_by=cluster_by, families=families)
+
+
+def frame_text(frame, fmt: Format, title: str = "") -> str:
+    """A DataFrame as a plain table, CSV or JSON records."""
+    import pandas as pd
+
+    from .outputs import dumps, frame_to_json
+
+    if fmt is Format.csv:
+        return frame.to_csv()
+    if fmt is Format.json:
+        return dumps(frame_to_json(frame))
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 400):
+        body = frame.to_string(float_format=lambda x: f"{x:.3f}")
+    return (f"{title}\n" if title else "") + body + "\n\n"
+
+
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")]
+
+
+@app.command()
+@handle_errors
+def lobo(
+    model_set: SetOpt = ModelSet.both,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples per variant (0: point estimates).")] = 0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.percentile,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
+    capabilities: CapsOpt = None,
+    against: AgainstOpt = None,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+):
+    """Leave each capability benchmark out of the score in turn: range and largest move."""
+    import pandas as pd
+
+    from .sensitivity import lobo as run
+
+    caps = parse_list(capabilities)
+    parts = []
+    for ds in load_sets(model_set, data, info, data_dir):
+        res = run(ds, capabilities=caps, against=against, n=n, seed=seed, method=method.value,
+                  level=level, threshold=threshold, device=device.value, x64=x64)
+        frame = res.table.join(res.correlations.drop(columns="full"))
+        if res.intervals is not None:
+            wide = res.intervals.pivot(index="benchmark", columns="variant", values=["low", "high"])
+            wide.columns = [f"{v}:{s}" for s, v in wide.columns]
+            frame = frame.join(wide)
+        if fmt is Format.table:
+            frame = res.table
+        frame.insert(0, "set", ds.label)
+        parts.append(frame)
+    emit(frame_text(pd.concat(parts), fmt, "leave one capability benchmark out"), out)
+
+
+@app.command()
+@handle_errors
+def subsets(
+    model_set: SetOpt = ModelSet.both,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    min_size: Annotated[int, typer.Option("--min-size", help="Smallest capability subset.")] = 3,
+    max_subsets: Annotated[Optional[int], typer.Option("--max-subsets", help="Sample this many subsets at random.")] = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples of the whole curve (0: none).")] = 0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
+    capabilities: CapsOpt = None,
+    against: AgainstOpt = None,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Resamples per compiled chunk.")] = None,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+):
+    """Every capability subset as the score (a specification curve): spread and verdict stability."""
+    import pandas as pd
+
+    from .sensitivity import subsets as run
+
+    caps = parse_list(capabilities)
+    parts = []
+    for ds in load_sets(model_set, data, info, data_dir):
+        res = run(ds, capabilities=caps, against=against, min_size=min_size, max_subsets=max_subsets,
+                  n=n, seed=seed, level=level, threshold=threshold, device=device.value,
+                  batch_size=batch_size, x64=x64)
+        frame = res.table.copy()
+        frame.insert(0, "set", ds.label)
+        parts.append(frame)
+        typer.echo(f"{ds.label}: {res.metadata['n_subsets']} of {res.metadata['n_subsets_total']} subsets", err=True)
+    emit(frame_text(pd.concat(parts), fmt, "capability subsets (specification curve)"), out)
+
+
+@app.command()
+@handle_errors
+def compare(
+    a: Annotated[str, typer.Argument(help="Benchmark (or 'compute').")],
+    b: Annotated[Optional[str], typer.Argument(help="Second benchmark: the difference A - B.")] = None,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")] = ModelSet.chat,
+    between: Annotated[
+        Optional[tuple[str, str]], typer.Option("--between", help="Two model sets: A in the first minus A in the second.")
+    ] = None,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.percentile,
+    level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
+    capabilities: CapsOpt = None,
+    against: AgainstOpt = None,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+):
+    """Interval and p-value of A - B on the same resamples, of A across sets, or of A alone."""
+    from .compare import compare as run_pair
+    from .compare import compare_between
+
+    caps = parse_list(capabilities)
+    common = dict(n=n, seed=seed, method=method.value, level=level, capabilities=caps,
+                  against=against, device=device.value, x64=x64)
+    if between is not None:
+        if b is not None:
+            raise SwjaxError("between: compare one benchmark across sets (got two benchmarks)")
+        from .analysis import as_dataset
+
+        sets = [as_dataset(s) if s in ("base", "chat") else None for s in between]
+        if None in sets:
+            raise SwjaxError(f"between: expected two of base, chat, got {between[0]} {between[1]}")
+        res = compare_between(a, tuple(sets), **common)
+    else:
+        if model_set is ModelSet.both:
+            raise SwjaxError("set: compare runs on one set (use --between base chat across sets)")
+        (ds,) = load_sets(model_set, data, info, data_dir)
+        res = run_pair(ds, a, b, clusters=cluster_labels(ds, cluster_by, families), **common)
+    emit(frame_text(res.table, fmt, f"n={n} seed={seed} ({res.metadata['pairing']})"), out)
 
 
 def write_bootstrap(results, out: Path, argv=None) -> None:

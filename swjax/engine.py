@@ -184,3 +184,141 @@ def resample(
             if progress is not None:
                 progress(stop - start)
     return None if sink is not None else _concat(chunks)
+
+
+# ------------------------------------------------------------------ many masks per weight row
+#
+# Capability subsets and leave-one-benchmark-out evaluate many masks for each model-weight row.
+# The mask-independent part (ranks of every column, the capability Spearman matrix, z-scores)
+# is computed once per weight row and ``finish`` is vmapped over the masks, each with its own
+# PC1 reference. Outputs have a leading axis of weight rows, then masks.
+
+
+def _mask_batch(problem, w, masks, refs, fields):
+    from .core import finish, weight_state
+
+    def per_weight(wi):
+        state = weight_state(problem, wi)
+        if refs is None:
+            stats = jax.vmap(lambda c: finish(problem, state, wi, c, None))(masks)
+        else:
+            stats = jax.vmap(lambda c, r: finish(problem, state, wi, c, r))(masks, refs)
+        return _select(stats, fields)
+
+    return jax.vmap(per_weight)(w)
+
+
+@partial(jax.jit, static_argnames=("fields", "reduce"))
+def _masks_chunk(problem, w, masks, refs, fields, reduce):
+    out = _mask_batch(problem, w, masks, refs, fields)
+    return out if reduce is None else reduce(out)
+
+
+@partial(jax.jit, static_argnames=("scheme", "fields", "reduce"))
+def _masks_resample_chunk(problem, key, index, masks, refs, scheme, fields, reduce):
+    w = jax.vmap(lambda i: scheme(jax.random.fold_in(key, i)))(index).astype(problem.caps.dtype)
+    out = _mask_batch(problem, w, masks, refs, fields)
+    return out if reduce is None else reduce(out)
+
+
+def default_mask_batch_size(problem: Problem, n_masks: int, n: int) -> int:
+    """Weight rows per chunk so that one chunk's per-mask arrays take about 64 MiB.
+
+    One (weight row, mask) pair needs a few (columns x models) arrays: a chunk of ``B`` rows
+    and ``M`` masks takes about ``4 x B x M x columns x models`` numbers.
+    """
+    q, m = problem.obs.shape
+    per_row = 4 * n_masks * q * m * np.dtype(problem.caps.dtype).itemsize
+    return int(max(1, min(n, 4096, _TARGET_BYTES // max(per_row, 1))))
+
+
+def evaluate_masks(
+    problem: Problem,
+    weights: np.ndarray,
+    masks: np.ndarray,
+    refs: np.ndarray | None = None,
+    *,
+    batch_size: int | None = None,
+    device: str = "auto",
+    fields: Sequence[str] | None = ("corr",),
+    reduce=None,
+    sink: Callable | None = None,
+):
+    """The statistic for every (weight row, mask) pair: ``weights`` (n, m) x ``masks`` (M, k).
+
+    ``refs`` (M, k) gives each mask its own PC1 reference (None: the released sign rule).
+    Returns a dict of ``fields`` with leading axes (n, M), or, with ``reduce`` (a hashable
+    function of that dict applied on the device to each chunk), the reduced chunks
+    concatenated on the first axis. With ``sink`` each chunk is handed over instead of kept.
+    Memory: ``O(batch_size x M x columns x models)``.
+    """
+    weights = np.atleast_2d(np.asarray(weights))
+    masks = np.atleast_2d(np.asarray(masks))
+    n = len(weights)
+    dtype = problem.caps.dtype
+    batch = batch_size or default_mask_batch_size(problem, len(masks), n)
+    dev = select_device(device)
+    fields = tuple(fields) if fields is not None else None
+    chunks = []
+    with jax.default_device(dev):
+        prob = _put(problem, dev)
+        c = jnp.asarray(masks, dtype)
+        r = None if refs is None else jnp.asarray(refs, dtype)
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            pad = batch - (stop - start)
+            w = np.concatenate([weights[start:stop], np.repeat(weights[start:start + 1], pad, 0)])
+            out = _to_host(_masks_chunk(prob, jnp.asarray(w, dtype), c, r, fields, reduce))
+            out = jax.tree.map(lambda x: x[: stop - start], out)
+            if sink is not None:
+                sink(out)
+            else:
+                chunks.append(out)
+    return None if sink is not None else _concat(chunks)
+
+
+def resample_masks(
+    problem: Problem,
+    scheme,
+    n: int,
+    key: jax.Array,
+    masks: np.ndarray,
+    refs: np.ndarray | None,
+    *,
+    batch_size: int | None = None,
+    device: str = "auto",
+    fields: Sequence[str] = ("corr",),
+    reduce=None,
+    sink: Callable | None = None,
+    progress: Callable[[int], None] | None = None,
+):
+    """``n`` random weight rows from ``scheme(fold_in(key, r))``, each with every mask.
+
+    Resample ``r`` draws the same weights as :func:`resample` with the same key, whatever the
+    batch size, so a mask's distribution here equals :func:`resample` with that mask.
+    ``reduce`` and ``sink`` as in :func:`evaluate_masks` (``reduce`` sees a leading axis of
+    resamples and must keep it, so that padded rows can be cut off).
+    """
+    masks = np.atleast_2d(np.asarray(masks))
+    dtype = problem.caps.dtype
+    batch = batch_size or default_mask_batch_size(problem, len(masks), n)
+    dev = select_device(device)
+    fields = tuple(fields)
+    chunks = []
+    with jax.default_device(dev):
+        prob = _put(problem, dev)
+        c = jnp.asarray(masks, dtype)
+        r = None if refs is None else jnp.asarray(refs, dtype)
+        key = jax.device_put(key, dev)
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            index = jnp.arange(start, start + batch, dtype=jnp.uint32)
+            out = _to_host(_masks_resample_chunk(prob, key, index, c, r, scheme, fields, reduce))
+            out = jax.tree.map(lambda x: x[: stop - start], out)
+            if sink is not None:
+                sink(out)
+            else:
+                chunks.append(out)
+            if progress is not None:
+                progress(stop - start)
+    return None if sink is not None else _concat(chunks)

@@ -26,3 +26,7 @@ class DroppedModelWarning(SwjaxWarning):
 
 class DegenerateResampleWarning(SwjaxWarning):
     """Some resamples gave no correlation for a benchmark (constant among the drawn models)."""
+
+
+class FewClustersWarning(SwjaxWarning):
+    """A cluster bootstrap with fewer than 10 clusters (model families): intervals are rough."""

@@ -1,0 +1,453 @@
+"""Specification sensitivity: leave one capability benchmark out, and every capability subset.
+
+Both are capability masks for the same compiled statistic (:func:`swjax.engine.evaluate_masks`):
+the ranks of every column and the capability Spearman matrix are computed once per model-weight
+row and shared by all masks.
+
+Point estimates of a mask use the released PC1 sign rule on the masked vector, so the
+correlations of a subset equal ``analyze(capabilities=subset)``. In bootstrap resamples each
+mask's PC1 is turned to point along that mask's own full-sample PC1.
+
+Verdict of a specification (point estimates; the paper's threshold ``t``): ``correlated`` when
+r > t, ``anti-correlated`` when r < -t, ``low`` otherwise. *Share of specifications that keep the
+verdict* = among the specifications where the benchmark has a correlation, the share whose
+label equals the label of the full capability set.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from . import engine, intervals, resample
+from .analysis import as_dataset, float_dtype
+from .bootstrap import check_positive_int, summarize
+from .errors import SwjaxError
+from .problem import build_problem
+
+__all__ = ["LoboResult", "SubsetsResult", "lobo", "subsets", "point_labels", "sample_subset_masks"]
+
+
+def point_labels(r, threshold: float) -> np.ndarray:
+    """``correlated`` (r > t), ``anti-correlated`` (r < -t), ``low``, or ``none`` (NaN)."""
+    r = np.asarray(r, np.float64)
+    out = np.full(r.shape, "low", dtype=object)
+    out[r > threshold] = "correlated"
+    out[r < -threshold] = "anti-correlated"
+    out[~np.isfinite(r)] = "none"
+    return out
+
+
+def _check_threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise SwjaxError(f"threshold: expected a number in (0, 1), got {threshold!r}")
+    return float(threshold)
+
+
+def _full_sample(problem, layout, masks, device):
+    """Point estimates of every mask (released sign rule) and their PC1s (refs for resamples)."""
+    m = len(layout.models)
+    out = engine.evaluate_masks(
+        problem, np.ones((1, m)), masks, None, device=device, fields=("corr", "loadings"),
+    )
+    return out["corr"][0].astype(np.float64), out["loadings"][0]
+
+
+# --------------------------------------------------------------------------- leave one out
+
+
+@dataclass(frozen=True)
+class LoboResult:
+    """Leave-one-capability-benchmark-out results of one model set.
+
+    Attributes
+    ----------
+    correlations : pandas.DataFrame
+        Benchmarks x variants: ``full`` (all capability benchmarks) then ``-CAP`` for each
+        capability benchmark dropped from the score.
+    table : pandas.DataFrame
+        Per benchmark: ``full``, ``min``, ``max``, ``range`` (max - min over the variants,
+        full included), ``most_moved_by`` (the dropped capability that changes it most) and
+        ``max_change`` (that signed change).
+    intervals : pandas.DataFrame or None
+        With ``n``: one row per (variant, benchmark): estimate, low, high, se, verdict, ...
+        from the same ``n`` model resamples for every variant.
+    metadata : dict
+    """
+
+    correlations: pd.DataFrame
+    table: pd.DataFrame
+    intervals: pd.DataFrame | None = field(default=None, repr=False)
+    metadata: dict = field(default_factory=dict)
+
+
+def lobo(
+    data,
+    *,
+    capabilities=None,
+    against: str | None = None,
+    n: int = 0,
+    seed: int = 0,
+    method: str = "percentile",
+    level: float = 0.95,
+    threshold: float = 0.4,
+    device: str = "auto",
+    batch_size: int | None = None,
+    x64: bool = False,
+) -> LoboResult:
+    """Drop each capability benchmark from the score in turn.
+
+    Parameters
+    ----------
+    data : Dataset or {"base", "chat"}
+    capabilities, against : see :func:`swjax.analyze` (at least 3 capability benchmarks).
+    n : int
+        Bootstrap resamples per variant (0: point estimates only). Every variant uses the same
+        resamples; each variant's PC1 is aligned with its own full-sample PC1.
+    seed, method, level, threshold : as in :func:`swjax.bootstrap` (BCa uses the jackknife over
+        models of each variant).
+
+    Examples
+    --------
+    >>> res = lobo("chat")
+    >>> res.correlations.shape[1]
+    13
+    """
+    n = check_positive_int("n", n, minimum=0)
+    method = intervals.check_method(method)
+    level = intervals.check_level(level)
+    threshold = _check_threshold(threshold)
+    dataset = as_dataset(data)
+    dev = engine.select_device(device).platform
+    started = time.perf_counter()
+    with engine.precision(x64):
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        k, m, nb = len(layout.capabilities), len(layout.models), layout.n_benchmarks
+        if k < 3:
+            raise SwjaxError(f"capabilities: leaving one out needs at least 3 capability benchmarks, got {k}")
+        masks = np.vstack([np.ones((1, k), np.int32), resample.lobo_masks(k)])
+        est, refs = _full_sample(problem, layout, masks, dev)
+        variants = ["full"] + [f"-{c}" for c in layout.capabilities]
+        bench = list(layout.benchmarks)
+        corr = pd.DataFrame(est[:, :nb].T, index=pd.Index(bench, name="benchmark"), columns=variants)
+        frame = None
+        if n:
+            key = resample.key_from_seed(seed)
+            draws = engine.resample_masks(
+                problem, resample.bootstrap_scheme(m), n, key, masks, refs,
+                batch_size=batch_size, device=dev,
+            )["corr"].astype(np.float64)  # (n, variants, columns)
+            jack = None
+            if method == "bca":
+                jack = engine.evaluate_masks(
+                    problem, resample.jackknife_weights(m), masks, refs, device=dev,
+                )["corr"].astype(np.float64)
+            rows = []
+            for v, name in enumerate(variants):
+                part = summarize(
+                    draws[:, v, :nb], est[v, :nb], None if jack is None else jack[:, v, :nb],
+                    method=method, level=level, threshold=threshold,
+                )
+                part.insert(0, "benchmark", bench)
+                part.insert(0, "variant", name)
+                rows.append(part)
+            frame = pd.concat(rows, ignore_index=True)
+    changes = corr.iloc[:, 1:].sub(corr["full"], axis=0)
+    absch = changes.abs().fillna(-1.0)
+    which = absch.to_numpy().argmax(axis=1)
+    table = pd.DataFrame(
+        {
+            "full": corr["full"],
+            "min": corr.min(axis=1),
+            "max": corr.max(axis=1),
+            "range": corr.max(axis=1) - corr.min(axis=1),
+            "most_moved_by": [layout.capabilities[j] for j in which],
+            "max_change": changes.to_numpy()[np.arange(len(which)), which],
+        },
+        index=corr.index,
+    )
+    return LoboResult(
+        correlations=corr,
+        table=table.sort_values("range", ascending=False),
+        intervals=frame,
+        metadata=dict(
+            set=layout.label, n=n, seed=seed, method=method, level=level, threshold=threshold,
+            capabilities=list(layout.capabilities), seconds=time.perf_counter() - started,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- every subset
+
+
+@dataclass(frozen=True)
+class SubsetsResult:
+    """Every capability subset (a specification curve) of one model set.
+
+    Attributes
+    ----------
+    masks : numpy.ndarray
+        (S, k) 0/1 capability masks, one row per specification.
+    estimates : numpy.ndarray
+        (S, benchmarks) correlation of every benchmark under every specification.
+    benchmarks, capabilities : tuple of str
+    table : pandas.DataFrame
+        Per benchmark: ``full`` (all capabilities) and its ``label``; across specifications
+        ``median``, ``q025``, ``q975`` (2.5 and 97.5 % quantiles), ``min``, ``max``, ``spread``
+        (q975 - q025, the *specification spread*), ``keep_share`` (share of specifications
+        that keep the full set's verdict). With ``n`` resamples, the *sampling spread* beside
+        it: ``full_low``/``full_high`` (percentile interval of the full-set correlation),
+        ``median_low``/``median_high`` (percentile interval of the across-specification median
+        over resamples), ``sampling_sd`` (bootstrap standard deviation of one specification's
+        correlation, averaged over specifications) and ``spread_resampled`` (median over
+        resamples of each resample's own specification spread). The two spreads answer
+        different questions and are never added.
+    by_size : pandas.DataFrame
+        Rows (benchmark, size): ``n_specs``, ``median``, ``q025``, ``q975``, ``keep_share``.
+    inclusion : pandas.DataFrame
+        Benchmarks x capability benchmarks: mean correlation over the specifications that
+        include that capability minus the mean over those that leave it out.
+    metadata : dict
+    """
+
+    masks: np.ndarray = field(repr=False)
+    estimates: np.ndarray = field(repr=False)
+    benchmarks: tuple[str, ...]
+    capabilities: tuple[str, ...]
+    table: pd.DataFrame
+    by_size: pd.DataFrame = field(repr=False)
+    inclusion: pd.DataFrame = field(repr=False)
+    metadata: dict = field(default_factory=dict)
+
+
+def sample_subset_masks(k: int, min_size: int, max_subsets: int | None, seed: int) -> np.ndarray:
+    """Every subset with at least ``min_size`` members, or ``max_subsets`` of them at random.
+
+    The random sample (numpy ``default_rng(seed)``, without replacement, uniform over the
+    subsets) is returned in the order of :func:`swjax.resample.subset_masks`.
+    """
+    total = resample.n_subsets(k, min_size)
+    if not 2 <= min_size <= k:
+        raise SwjaxError(f"min-size: expected 2 <= min-size <= {k}, got {min_size}")
+    if max_subsets is None or max_subsets >= total:
+        if total > 2**22:
+            raise SwjaxError(f"max-subsets: {total} subsets are too many to enumerate; give --max-subsets")
+        return resample.subset_masks(k, min_size)
+    check_positive_int("max_subsets", max_subsets)
+    rng = np.random.default_rng(seed)
+    if total <= 2**22:
+        all_masks = resample.subset_masks(k, min_size)
+        pick = np.sort(rng.choice(total, size=max_subsets, replace=False))
+        return all_masks[pick]
+    seen: dict[bytes, np.ndarray] = {}
+    while len(seen) < max_subsets:
+        row = rng.integers(0, 2, k).astype(np.int32)
+        if row.sum() >= min_size:
+            seen.setdefault(row.tobytes(), row)
+    rows = np.stack(list(seen.values()))
+    # Order of subset_masks: by size, then earlier members first (np.lexsort: last key first).
+    return rows[np.lexsort(tuple(-rows[:, ::-1].T) + (rows.sum(axis=1),))]
+
+
+def _nanquantile(x, probs, axis):
+    """NaN-skipping quantiles by sorting (NaN last) on the device."""
+    x = jnp.sort(x, axis=axis)
+    n = jnp.sum(jnp.isfinite(x), axis=axis, keepdims=True)
+    out = []
+    for p in probs:
+        pos = p * (n - 1).astype(x.dtype)
+        lo = jnp.clip(jnp.floor(pos).astype(jnp.int32), 0, None)
+        hi = jnp.minimum(lo + 1, jnp.maximum(n - 1, 0))
+        t = pos - lo
+        a = jnp.take_along_axis(x, lo, axis=axis)
+        b = jnp.take_along_axis(x, hi, axis=axis)
+        out.append(jnp.squeeze(jnp.where(n > 0, a + (b - a) * t, jnp.nan), axis=axis))
+    return jnp.stack(out, axis=-2)
+
+
+def _curve_reduce(out):
+    """Per resample: across-specification quantiles; per specification: sums over resamples.
+
+    Keeps O(resamples x columns + specifications x columns) numbers instead of the whole
+    (resamples x specifications x columns) array.
+    """
+    corr = out["corr"]  # (B, S, q)
+    finite = jnp.isfinite(corr)
+    quant = _nanquantile(corr, (0.025, 0.5, 0.975), axis=1)  # (B, 3, q)
+    z = jnp.where(finite, corr, 0.0)
+    return {"quant": quant, "sum": z, "sq": z * z, "count": finite.astype(corr.dtype)}
+
+
+def subsets(
+    data,
+    *,
+    capabilities=None,
+    against: str | None = None,
+    min_size: int = 2,
+    max_subsets: int | None = None,
+    n: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    threshold: float = 0.4,
+    device: str = "auto",
+    batch_size: int | None = None,
+    x64: bool = False,
+) -> SubsetsResult:
+    """Every capability subset with at least ``min_size`` members as the capabilities score.
+
+    Parameters
+    ----------
+    data : Dataset or {"base", "chat"}
+    min_size : int
+        Smallest subset (2 to k). 12 capability benchmarks give 4,083 subsets at 2, 4,017 at 3.
+    max_subsets, seed : int, optional
+        Evaluate this many subsets drawn at random (seeded) instead of all of them. ``seed``
+        also seeds the bootstrap (``fold_in(key(seed), r)``, as :func:`swjax.bootstrap`).
+    n : int
+        Bootstrap resamples (0: point estimates only). Each resample recomputes the whole curve;
+        see :class:`SubsetsResult` for the sampling spread kept (memory O((n + S) x columns)).
+    level : float
+        Of the sampling intervals.
+    threshold : float
+        Verdict boundary t of :func:`point_labels`.
+
+    Examples
+    --------
+    >>> res = subsets("chat", min_size=11)
+    >>> len(res.masks), float(res.table.loc["MT_Bench", "keep_share"])
+    (13, 1.0)
+    """
+    min_size = check_positive_int("min_size", min_size, minimum=2)
+    n = check_positive_int("n", n, minimum=0)
+    level = intervals.check_level(level)
+    threshold = _check_threshold(threshold)
+    if max_subsets is not None:
+        max_subsets = check_positive_int("max_subsets", max_subsets)
+    dataset = as_dataset(data)
+    dev = engine.select_device(device).platform
+    started = time.perf_counter()
+    with engine.precision(x64):
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        k, m, nb = len(layout.capabilities), len(layout.models), layout.n_benchmarks
+        masks = sample_subset_masks(k, min_size, max_subsets, seed)
+        full_est, _ = _full_sample(problem, layout, np.ones((1, k), np.int32), dev)
+        est, refs = _full_sample(problem, layout, masks, dev)
+        full = full_est[0, :nb]
+        est = est[:, :nb]
+        sampling = None
+        if n:
+            sampling = _resample_curve(problem, layout, masks, refs, n, seed, level, batch_size, dev)
+    table, by_size, inclusion = _summaries(est, full, masks, layout, threshold)
+    if sampling is not None:
+        for name, values in sampling.items():
+            table[name] = values
+    table = table.sort_values("median", ascending=False, na_position="last")
+    return SubsetsResult(
+        masks=masks,
+        estimates=est,
+        benchmarks=tuple(layout.benchmarks),
+        capabilities=tuple(layout.capabilities),
+        table=table,
+        by_size=by_size,
+        inclusion=inclusion,
+        metadata=dict(
+            set=layout.label, min_size=min_size, n_subsets=len(masks),
+            n_subsets_total=resample.n_subsets(k, min_size), max_subsets=max_subsets, n=n,
+            seed=seed, level=level, threshold=threshold, seconds=time.perf_counter() - started,
+        ),
+    )
+
+
+def _resample_curve(problem, layout, masks, refs, n, seed, level, batch_size, dev):
+    """Bootstrap the whole curve, keeping per-resample quantiles and per-specification sums."""
+    nb, m = layout.n_benchmarks, len(layout.models)
+    S = len(masks)
+    quant = []
+    acc = {"sum": np.zeros((S, nb)), "sq": np.zeros((S, nb)), "count": np.zeros((S, nb))}
+
+    def sink(out):
+        quant.append(np.asarray(out["quant"][:, :, :nb], np.float64))
+        for name in acc:
+            acc[name] += np.asarray(out[name][:, :, :nb], np.float64).sum(axis=0)
+
+    full_index = np.flatnonzero(masks.sum(axis=1) == masks.shape[1])
+    engine.resample_masks(
+        problem, resample.bootstrap_scheme(m), n, resample.key_from_seed(seed), masks, refs,
+        batch_size=batch_size, device=dev, reduce=_curve_reduce, sink=sink,
+    )
+    quant = np.concatenate(quant)  # (n, 3, nb)
+    cnt = acc["count"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = acc["sum"] / cnt
+        var = (acc["sq"] - cnt * mean**2) / (cnt - 1)
+    sd = np.sqrt(np.clip(var, 0, None))
+    alpha = (1 - level) / 2
+    probs = np.array([np.full(nb, alpha), np.full(nb, 1 - alpha)])
+    out = {}
+    if len(full_index):
+        # The full set is one specification among the masks: its interval from the same draws.
+        dist = engine.resample(
+            problem, resample.bootstrap_scheme(m), n, resample.key_from_seed(seed),
+            masks[full_index[0]], refs[full_index[0]], device=dev, fields=("corr",),
+        )["corr"][:, :nb].astype(np.float64)
+        out["full_low"], out["full_high"] = intervals.quantiles(dist, probs)
+    out["median_low"], out["median_high"] = intervals.quantiles(quant[:, 1], probs)
+    with np.errstate(invalid="ignore"):
+        out["sampling_sd"] = np.nanmean(np.where(cnt > 1, sd, np.nan), axis=0)
+        out["spread_resampled"] = np.nanmedian(quant[:, 2] - quant[:, 0], axis=0)
+    return out
+
+
+def _summaries(est, full, masks, layout, threshold):
+    bench = pd.Index(list(layout.benchmarks), name="benchmark")
+    finite = np.isfinite(est)
+    full_label = point_labels(full, threshold)
+    labels = point_labels(est, threshold)
+    same = (labels == full_label[None, :]) & finite
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = same.sum(axis=0) / finite.sum(axis=0)
+    q = intervals.quantiles(est, np.array([np.full(est.shape[1], p) for p in (0.025, 0.5, 0.975)]))
+    table = pd.DataFrame(
+        {
+            "full": full,
+            "label": full_label,
+            "median": q[1],
+            "q025": q[0],
+            "q975": q[2],
+            "min": np.nanmin(np.where(finite, est, np.nan), axis=0) if finite.any() else np.nan,
+            "max": np.nanmax(np.where(finite, est, np.nan), axis=0) if finite.any() else np.nan,
+            "spread": q[2] - q[0],
+            "keep_share": keep,
+        },
+        index=bench,
+    )
+    sizes = masks.sum(axis=1)
+    rows = []
+    for size in np.unique(sizes):
+        sel = sizes == size
+        part = est[sel]
+        qs = intervals.quantiles(part, np.array([np.full(part.shape[1], p) for p in (0.025, 0.5, 0.975)]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ks = same[sel].sum(axis=0) / finite[sel].sum(axis=0)
+        rows.append(
+            pd.DataFrame(
+                {"benchmark": bench, "size": int(size), "n_specs": int(sel.sum()), "median": qs[1],
+                 "q025": qs[0], "q975": qs[2], "keep_share": ks}
+            )
+        )
+    by_size = pd.concat(rows, ignore_index=True).set_index(["benchmark", "size"])
+    z = np.where(finite, est, 0.0)
+    inc = np.empty((est.shape[1], masks.shape[1]))
+    for j in range(masks.shape[1]):
+        with_j = masks[:, j] > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_in = z[with_j].sum(axis=0) / finite[with_j].sum(axis=0)
+            mean_out = z[~with_j].sum(axis=0) / finite[~with_j].sum(axis=0)
+        inc[:, j] = mean_in - mean_out
+    inclusion = pd.DataFrame(inc, index=bench, columns=list(layout.capabilities))
+    return table, by_size, inclusion
