@@ -289,8 +289,9 @@ def correlate(
     >>> chat = swjax.load_dataset("chat")
     >>> mine = pd.DataFrame({"my_bench": chat.scores["MT_Bench"] * 2 + 1})
     >>> res = correlate(mine, chat, n=200)
-    >>> res.table.loc["my_bench", ["verdict", "n_models"]].tolist()
-    ['entangled', 26]
+    >>> row = res.table.loc["my_bench"]
+    >>> row["verdict"], int(row["n_models"])
+    ('entangled', 26)
     """
     from .analysis import as_dataset
     from .bootstrap import bootstrap
