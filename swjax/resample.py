@@ -46,7 +46,7 @@ def bootstrap_scheme(m: int) -> WeightScheme:
     """Ordinary bootstrap over models: multinomial counts of ``m`` draws with replacement."""
 
     def weights(key):
-        draws = jax.random.randint(key, (m,), 0, m)
+        draws = jax.random.randint(key, (m,), 0, m, dtype=jnp.int32)
         return jnp.bincount(draws, length=m)
 
     return weights
@@ -64,7 +64,7 @@ def cluster_scheme(cluster_of_model: tuple[int, ...]) -> WeightScheme:
     n_clusters = int(codes.max()) + 1
 
     def weights(key):
-        draws = jax.random.randint(key, (n_clusters,), 0, n_clusters)
+        draws = jax.random.randint(key, (n_clusters,), 0, n_clusters, dtype=jnp.int32)
         return jnp.bincount(draws, length=n_clusters)[codes]
 
     return weights
