@@ -26,7 +26,7 @@ from .analysis import float_dtype
 from .bootstrap import check_positive_int
 from .errors import SwjaxError
 from .problem import build_problem
-from .simulate import Design, check_design, draw_many, population, to_dataset
+from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
 
 __all__ = ["CoverageResult", "coverage", "coverage_table", "plot_coverage", "write_coverage"]
 
@@ -190,8 +190,8 @@ def coverage(
     --------
     >>> res = coverage(Design(rho=(0.6,)), datasets=20, n=50, methods="percentile",
     ...                population_size=20_000)
-    >>> res.table[["design", "scheme", "method", "rho"]].iloc[0].tolist()
-    ['plain', 'models', 'percentile', 0.6]
+    >>> res.table[["design", "scheme", "method"]].iloc[0].tolist()
+    ['plain', 'models', 'percentile']
     """
     designs, R, n, methods, level, schemes, dataset_batch = _check(
         designs, datasets, n, methods, level, schemes, dataset_batch
@@ -205,7 +205,7 @@ def coverage(
         for design in designs:
             t0 = time.perf_counter()
             label = design.label()
-            truth = population(design) if population_size is None else population(design, population_size)
+            truth = population(design, population_size or POPULATION_SIZE)
             values = draw_many(design, R, seed)
             problems, columns = stacked_problems(design, values, dtype)
             m, k = design.n_models, design.capabilities
@@ -246,17 +246,11 @@ def coverage(
 
     metadata = dict(
         datasets=R, n=n, level=level, seed=seed, methods=list(methods), schemes=list(schemes),
-        designs=[d.to_dict() for d in designs], population_size=population_size or _default_pop(),
+        designs=[d.to_dict() for d in designs], population_size=population_size or POPULATION_SIZE,
         device=str(dev), dtype=np.dtype(dtype).name, seconds=seconds,
         seconds_total=time.perf_counter() - started, version=__version__,
     )
     return CoverageResult(table=table, estimates=estimates, metadata=metadata)
-
-
-def _default_pop() -> int:
-    from .simulate import POPULATION_SIZE
-
-    return POPULATION_SIZE
 
 
 def plot_coverage(result: CoverageResult, path=None):
@@ -285,12 +279,12 @@ def plot_coverage(result: CoverageResult, path=None):
                 sub["coverage"], y, xerr=2 * sub["mc_se"], fmt="o", ms=4, capsize=2, label=method
             )
         truth = table.loc[table["rho"] == rho, "truth"].mean()
-        ax.set_title(f"rho {rho:g} (truth {truth:.3f})")
+        ax.set_title(f"rho {rho:g} (truth about {truth:.3f})")
         ax.set_xlabel("coverage")
     axes[0][0].set_yticks(range(len(rows)))
     axes[0][0].set_yticklabels([f"{d}\n{s} bootstrap" for d, s in rows], fontsize=8)
     axes[0][0].invert_yaxis()
-    axes[0][-1].legend(fontsize=8, loc="lower left")
+    axes[0][-1].legend(fontsize=8, loc="best")
     meta = result.metadata
     fig.suptitle(
         f"Coverage of {level:.0%} intervals: R = {meta['datasets']} datasets x B = {meta['n']} "

@@ -244,14 +244,14 @@ def _first_guess(design: Design) -> np.ndarray:
 def safety_loadings_of(design: Design) -> tuple[float, ...]:
     """Loadings of the safety benchmarks that put the pipeline's population value near ``rho``.
 
-    A Gaussian first guess, then two corrections in Pearson space measured on 50,000 models
+    A Gaussian first guess, then two corrections in Pearson space measured on 20,000 models
     (the link, ties and heteroscedasticity move the pipeline's value away from the guess).
     """
     a = _first_guess(design)
     rng = np.random.default_rng(20240731)
     target = _spearman_to_pearson(design.rho)
     for _ in range(2):
-        got = pipeline_correlations(draw(design, 50_000, rng, a), design.capabilities)
+        got = pipeline_correlations(draw(design, 20_000, rng, a), design.capabilities)
         got = _spearman_to_pearson(got[design.capabilities:])
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(np.abs(got) > 1e-3, target / got, 1.0)
@@ -372,8 +372,8 @@ def simulate(
     >>> sim = simulate(26, rho=(0.5,), seed=1, population_size=20_000)
     >>> sim.dataset.scores.shape
     (26, 9)
-    >>> abs(sim.truth["safety_1"] - 0.5) < 0.05
-    True
+    >>> round(float(sim.truth["safety_1"]), 1)
+    0.5
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SwjaxError(f"seed: expected a non-negative integer, got {seed!r}")
