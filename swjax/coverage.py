@@ -7,7 +7,8 @@ jackknife), and compare with the design's population value (the pipeline on 200,
 
 Each dataset is analysed as :func:`swjax.bootstrap` does: the estimate with the released sign
 rule, resamples and jackknife with PC1 turned along the dataset's own PC1. Designs with model
-families are also resampled with the cluster bootstrap over families (``scheme="families"``).
+families are also resampled with the cluster bootstrap over families (``scheme="families"``),
+whose BCa acceleration comes from the leave-one-family-out jackknife.
 """
 
 from __future__ import annotations
@@ -81,6 +82,16 @@ def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
     if dataset_batch is not None:
         dataset_batch = check_positive_int("dataset_batch", dataset_batch)
     return designs, datasets, n, methods, level, schemes, dataset_batch
+
+
+def family_jackknife_weights(codes) -> np.ndarray:
+    """(families, models) weights leaving out one whole family per row.
+
+    BCa's acceleration under the cluster bootstrap comes from this jackknife over the units that
+    are resampled, as the leave-one-model-out jackknife goes with the bootstrap over models.
+    """
+    codes = np.asarray(codes)
+    return (codes[None, :] != np.unique(codes)[:, None]).astype(np.int32)
 
 
 def stacked_problems(design: Design, values: np.ndarray, dtype):
@@ -228,11 +239,19 @@ def coverage(
                     resample.bootstrap_scheme(m) if scheme_name == "models"
                     else resample.cluster_scheme(tuple(int(c) for c in design.family_codes()))
                 )
+                jack_scheme = jack
+                if scheme_name == "families":
+                    jack_scheme = engine.evaluate_stacked(
+                        problems, family_jackknife_weights(design.family_codes()), mask, refs,
+                        columns=columns, dataset_batch=dataset_batch, device=dev.platform,
+                    )["corr"].astype(np.float64)
                 dist = engine.resample_stacked(
                     problems, scheme, n, key, mask, refs, columns=columns,
                     dataset_batch=dataset_batch, device=dev.platform,
                 )["corr"].astype(np.float64)
-                frame, bounds = coverage_table(truth.to_numpy(), estimate, dist, jack, methods=methods, level=level)
+                frame, bounds = coverage_table(
+                    truth.to_numpy(), estimate, dist, jack_scheme, methods=methods, level=level
+                )
                 frame.insert(0, "design", label)
                 frame.insert(1, "scheme", scheme_name)
                 frame.insert(4, "rho", [design.rho[int(b.split("_")[1]) - 1] for b in frame["benchmark"]])

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from swjax import engine, resample
 from swjax.cli import app
-from swjax.coverage import coverage, coverage_table, stacked_problems
+from swjax.coverage import coverage, coverage_table, family_jackknife_weights, stacked_problems
 from swjax.errors import SwjaxError
 
 S = importlib.import_module("swjax.simulate")  # the module; swjax.simulate is the function
@@ -61,6 +61,11 @@ def test_stacked_resample_equals_per_dataset(stack, scheme_name):
         one = engine.resample(_one(problems, r), scheme, 40, jax.random.fold_in(key, r), np.ones(k), None,
                               fields=("corr",), batch_size=16)
         np.testing.assert_allclose(a["corr"][r], one["corr"][:, list(columns)], atol=1e-6)
+
+
+def test_family_jackknife_leaves_out_whole_families():
+    w = family_jackknife_weights([0, 0, 1, 2, 2, 2])
+    np.testing.assert_array_equal(w, [[0, 0, 1, 1, 1, 1], [1, 1, 0, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
 
 
 def test_coverage_table_counts():
@@ -134,3 +139,12 @@ def test_cli_coverage_bad_input():
     res = CliRunner().invoke(app, ["coverage", "--datasets", "10", "--n", "20", "--families", "1.5"])
     assert res.exit_code == 2
     assert "families: expected comma-separated integers" in res.output
+
+
+@pytest.mark.slow
+def test_default_interval_covers_every_rho_on_a_plain_design():
+    """R = 1000 x B = 1000 (minutes): BCa within a binomial test of 95 % at each true rho."""
+    res = coverage(S.Design(), datasets=1000, n=1000, methods="bca", seed=5)
+    for _, row in res.table.iterrows():
+        hits = round(row["coverage"] * 1000)
+        assert sps.binomtest(hits, 1000, 0.95).pvalue > 0.001, row.to_dict()
