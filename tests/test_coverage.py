@@ -148,3 +148,16 @@ def test_default_interval_covers_every_rho_on_a_plain_design():
     for _, row in res.table.iterrows():
         hits = round(row["coverage"] * 1000)
         assert sps.binomtest(hits, 1000, 0.95).pvalue > 0.001, row.to_dict()
+
+
+def test_second_call_does_not_recompile(stack):
+    design, problems, columns = stack
+    m, k = design.n_models, design.capabilities
+    scheme = resample.bootstrap_scheme(m)
+    run = lambda seed: engine.resample_stacked(  # noqa: E731
+        problems, scheme, 16, resample.key_from_seed(seed), np.ones(k), None, columns=columns, dataset_batch=3
+    )
+    run(0)
+    size = engine._resample_stacked_chunk._cache_size()
+    run(1)
+    assert engine._resample_stacked_chunk._cache_size() == size
