@@ -6,51 +6,59 @@ The Safetywashing analysis (Ren et al., 2024) as one pure JAX statistic of
 
 from .analysis import Analysis, analyze
 from .bootstrap import BootstrapResult, bootstrap
-from .data import PAPER_CAPABILITIES, Dataset, load_dataset, read_csv
 from .compare import CompareResult, compare, compare_between
+from .correlate import CorrelateResult, correlate
+from .coverage import CoverageResult, coverage
+from .data import PAPER_CAPABILITIES, Dataset, load_dataset, read_csv
 from .errors import (
     DegenerateResampleWarning,
-    FewClustersWarning,
     DroppedBenchmarkWarning,
     DroppedModelWarning,
+    FewClustersWarning,
     SwjaxError,
     SwjaxWarning,
 )
 from .families import FamilyResult, family_bootstrap, family_labels, leave_one_family_out, load_family_map
+from .report import write_report
 from .sensitivity import LoboResult, SubsetsResult, lobo, subsets
+from .simulate import Design, Simulation, population, simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PAPER_CAPABILITIES",
     "Analysis",
     "BootstrapResult",
+    "CompareResult",
+    "CorrelateResult",
+    "CoverageResult",
     "Dataset",
     "DegenerateResampleWarning",
+    "Design",
     "DroppedBenchmarkWarning",
     "DroppedModelWarning",
-    "PAPER_CAPABILITIES",
+    "FamilyResult",
+    "FewClustersWarning",
+    "LoboResult",
+    "Simulation",
+    "SubsetsResult",
     "SwjaxError",
     "SwjaxWarning",
     "analyze",
     "bootstrap",
-    "load_dataset",
-    "read_csv",
-    "CompareResult",
-    "FamilyResult",
-    "FewClustersWarning",
-    "LoboResult",
-    "SubsetsResult",
     "compare",
     "compare_between",
+    "correlate",
+    "coverage",
     "family_bootstrap",
     "family_labels",
     "leave_one_family_out",
+    "load_dataset",
     "load_family_map",
     "lobo",
+    "population",
+    "read_csv",
+    "simulate",
     "subsets",
+    "write_report",
 ]
-
-from .correlate import CorrelateResult, correlate  # noqa: E402
-from .report import write_report  # noqa: E402
-
-__all__ += ["CorrelateResult", "correlate", "write_report"]

@@ -612,6 +612,148 @@ def compare(
     emit(frame_text(res.table, fmt, f"n={n} seed={seed} ({res.metadata['pairing']})"), out)
 
 
+def _floats(name: str, value: str) -> list[float]:
+    try:
+        items = [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise SwjaxError(f"{name}: expected comma-separated numbers, got {value!r}") from None
+    if not items:
+        raise SwjaxError(f"{name}: expected at least one number, got {value!r}")
+    return items
+
+
+def _ints(name: str, value: str) -> list[int]:
+    numbers = _floats(name, value)
+    if any(v != int(v) for v in numbers):
+        raise SwjaxError(f"{name}: expected comma-separated integers, got {value!r}")
+    return [int(v) for v in numbers]
+
+
+class Link(str, Enum):
+    linear = "linear"
+    logistic = "logistic"
+
+
+ModelsOpt = Annotated[int, typer.Option("--models", help="Models per simulated dataset.")]
+SimCapsOpt = Annotated[int, typer.Option("--capabilities", help="Capability benchmarks.")]
+LoadingOpt = Annotated[float, typer.Option("--loading", help="Loading of each capability benchmark on the latent.")]
+LinkOpt = Annotated[Link, typer.Option("--link", help="linear scores or bounded accuracies (logistic).")]
+StepOpt = Annotated[Optional[float], typer.Option("--step", help="Round scores to this grid (ties).")]
+MissingOpt = Annotated[float, typer.Option("--missing", help="Share of safety cells missing at random.")]
+ShareOpt = Annotated[float, typer.Option("--family-share", help="Share of variance from the family effect.")]
+
+
+@app.command()
+@handle_errors
+def simulate(
+    models: ModelsOpt = 26,
+    capabilities: SimCapsOpt = 8,
+    rho: Annotated[str, typer.Option("--rho", help="Population capabilities correlations of the safety benchmarks.")] = "0.3,0.65,0.87",
+    loading: LoadingOpt = 0.85,
+    link: LinkOpt = Link.linear,
+    step: StepOpt = None,
+    missing: MissingOpt = 0.0,
+    hetero: Annotated[float, typer.Option("--hetero", help="Heteroscedasticity of the noise (0: none).")] = 0.0,
+    families: Annotated[int, typer.Option("--families", help="Model families sharing random effects (0: none).")] = 0,
+    family_share: ShareOpt = 0.5,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    population: Annotated[int, typer.Option("--population", help="Models in the sample that defines the truth.")] = 200_000,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for scores.csv, info.csv, families.csv, truth.json.")
+    ] = None,
+):
+    """A benchmark matrix from a latent-factor model, with its population correlations.
+
+    Prints the matrix as CSV (readable by --data); the truth goes to stderr, or with --out to
+    truth.json beside the matrix, its benchmark names and each model's family.
+    """
+    from .outputs import atomic_dir, dumps
+    from .simulate import simulate as run
+
+    sim = run(
+        models, capabilities=capabilities, rho=_floats("rho", rho), loading=loading, link=link.value,
+        step=step, missing=missing, hetero=hetero, families=families, family_share=family_share,
+        seed=seed, population_size=population,
+    )
+    scores = sim.dataset.scores.rename_axis("model")
+    truth = {"design": sim.design.to_dict(), "seed": seed, "truth": sim.truth.to_dict()}
+    if out is None:
+        sys.stdout.write(scores.to_csv())
+        listing = ", ".join(f"{b} {v:.3f}" for b, v in sim.truth.items())
+        typer.echo(f"population capabilities correlations: {listing}", err=True)
+        return
+    with atomic_dir(out) as tmp:
+        scores.to_csv(tmp / "scores.csv")
+        sim.dataset.info.rename_axis("benchmark").to_csv(tmp / "info.csv")
+        sim.dataset.meta[["family"]].rename_axis("model").to_csv(tmp / "families.csv")
+        (tmp / "truth.json").write_text(dumps(truth), encoding="utf-8")
+    typer.echo(f"wrote {out}/", err=True)
+
+
+@app.command()
+@handle_errors
+def coverage(
+    datasets: Annotated[int, typer.Option("--datasets", help="R: simulated datasets per design.")] = 2000,
+    n: Annotated[int, typer.Option("--n", help="B: bootstrap resamples per dataset.")] = 1000,
+    methods: Annotated[str, typer.Option("--methods", help="Interval methods, comma-separated.")] = "bca,percentile,basic",
+    rho: Annotated[str, typer.Option("--rho", help="Population correlations of the safety benchmarks.")] = "0.3,0.65,0.87",
+    families: Annotated[str, typer.Option("--families", help="Family counts, one design each (0: independent models).")] = "0",
+    hetero: Annotated[str, typer.Option("--hetero", help="Heteroscedasticity values, one design each.")] = "0",
+    models: ModelsOpt = 26,
+    capabilities: SimCapsOpt = 8,
+    loading: LoadingOpt = 0.85,
+    link: LinkOpt = Link.linear,
+    step: StepOpt = None,
+    missing: MissingOpt = 0.0,
+    family_share: ShareOpt = 0.5,
+    level: Annotated[float, typer.Option("--level", help="Nominal coverage.")] = 0.95,
+    population: Annotated[int, typer.Option("--population", help="Models in the sample that defines the truth.")] = 200_000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for coverage.json, coverage.csv, coverage.png.")
+    ] = None,
+):
+    """Coverage study: R simulated datasets x B resamples per design, against the known truth.
+
+    One design per (families, hetero) pair; designs with families are bootstrapped over models
+    and over families. Reports coverage with its Monte Carlo s.e., misses below and above,
+    mean width and degenerate resamples per design, scheme, method and true correlation.
+    """
+    import itertools
+
+    from .coverage import coverage as run, format_table, write_coverage
+    from .outputs import dumps, frame_to_json
+    from .simulate import Design
+
+    rhos = tuple(_floats("rho", rho))
+    designs = [
+        Design(
+            n_models=models, capabilities=capabilities, rho=rhos, loading=loading, link=link.value,
+            step=step, missing=missing, hetero=h, families=f, family_share=family_share,
+        )
+        for f, h in itertools.product(_ints("families", families), _floats("hetero", hetero))
+    ]
+    echo = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    result = run(
+        designs, datasets=datasets, n=n, methods=methods, level=level, seed=seed,
+        population_size=population, device=device.value, x64=x64, progress=echo,
+    )
+    if fmt is Format.json:
+        text = dumps({"metadata": result.metadata, "rows": frame_to_json(result.table.set_index("design"))})
+    elif fmt is Format.csv:
+        text = result.table.to_csv(index=False)
+    else:
+        text = format_table(result.table).to_string(index=False) + "\n"
+        text += f"{result.metadata['seconds_total']:.1f} s\n"
+    sys.stdout.write(text)
+    if out is not None:
+        write_coverage(result, out, argv=sys.argv)
+        typer.echo(f"wrote {out}/", err=True)
+
+
 def write_bootstrap(results, out: Path, argv=None) -> None:
     """table.csv, table.json, distributions.npz and manifest.json, all or nothing."""
     import numpy as np

@@ -322,3 +322,167 @@ def resample_masks(
             if progress is not None:
                 progress(stop - start)
     return None if sink is not None else _concat(chunks)
+
+
+# ------------------------------------------------------- many datasets at once (coverage studies)
+
+__all__ += ["evaluate_stacked", "resample_stacked", "default_dataset_batch"]
+
+
+def _float_dtype(problems) -> np.dtype:
+    """The floating dtype of a (stacked) problem: that of its first floating-point array."""
+    for leaf in jax.tree.leaves(problems):
+        if jnp.issubdtype(leaf.dtype, jnp.floating):
+            return leaf.dtype
+    raise SwjaxError("problems: no floating-point array in the problem")
+
+
+def _pick(stats: Stats, fields: tuple[str, ...], columns: tuple[int, ...] | None):
+    out = {f: getattr(stats, f) for f in fields}
+    if columns is not None:
+        idx = jnp.asarray(columns)
+        for f in ("corr", "n_pairs"):
+            if f in out:
+                out[f] = out[f][..., idx]
+    return out
+
+
+@partial(jax.jit, static_argnames=("fields", "columns"))
+def _evaluate_stacked_chunk(problems, w, c, refs, fields, columns):
+    def one_dataset(problem, ref):
+        stats = jax.vmap(statistic, in_axes=(None, 0, None, None))(problem, w, c, ref)
+        return _pick(stats, fields, columns)
+
+    return jax.vmap(one_dataset)(problems, refs)
+
+
+@partial(jax.jit, static_argnames=("scheme", "fields", "columns"))
+def _resample_stacked_chunk(problems, key, datasets, index, c, refs, scheme, fields, columns):
+    dtype = _float_dtype(problems)
+
+    def one_dataset(problem, d, ref):
+        key_d = jax.random.fold_in(key, d)
+
+        def one(i):
+            w = scheme(jax.random.fold_in(key_d, i)).astype(dtype)
+            return statistic(problem, w, c, ref)
+
+        return _pick(jax.vmap(one)(index), fields, columns)
+
+    return jax.vmap(one_dataset)(problems, datasets, refs)
+
+
+def _n_datasets(problems) -> int:
+    return int(jax.tree.leaves(problems)[0].shape[0])
+
+
+def _dataset_chunks(problems, refs, per_chunk: int):
+    """(start, stop, padded problems, padded refs) chunks over the leading (dataset) axis.
+
+    The last chunk repeats dataset ``start`` up to ``per_chunk`` so that one compilation serves
+    every chunk.
+    """
+    total = _n_datasets(problems)
+    for start in range(0, total, per_chunk):
+        stop = min(start + per_chunk, total)
+        pad = per_chunk - (stop - start)
+
+        def cut(x):
+            x = np.asarray(x)
+            part = x[start:stop]
+            return np.concatenate([part, np.repeat(x[start:start + 1], pad, 0)]) if pad else part
+
+        yield start, stop, jax.tree.map(cut, problems), None if refs is None else cut(refs)
+
+
+def default_dataset_batch(problems, rows_per_dataset: int) -> int:
+    """Datasets per chunk so that a chunk's work arrays take about 64 MiB.
+
+    One (dataset, row) pair takes about ``8 x columns x models + 2 x models^2`` numbers.
+    """
+    leaves = jax.tree.leaves(problems)
+    m = max(int(x.shape[-1]) for x in leaves if x.ndim >= 2)
+    q = max(int(x.shape[1]) for x in leaves if x.ndim >= 3)
+    itemsize = np.dtype(_float_dtype(problems)).itemsize
+    per_row = (8 * q * m + 2 * m * m) * itemsize
+    return int(max(1, min(_n_datasets(problems), _TARGET_BYTES // (per_row * max(1, rows_per_dataset)))))
+
+
+def evaluate_stacked(
+    problems: Problem,
+    weights: np.ndarray,
+    mask: np.ndarray,
+    refs: np.ndarray | None = None,
+    *,
+    fields: Sequence[str] = ("corr",),
+    columns: Sequence[int] | None = None,
+    dataset_batch: int | None = None,
+    device: str = "auto",
+) -> dict:
+    """The statistic of every weight row (n, m) on each of R stacked problems.
+
+    ``problems`` are problems of same-shaped datasets stacked along a new leading axis
+    (:func:`swjax.problem.build_problem` with ``drop_degenerate=False``, then
+    ``jax.tree.map(lambda *x: np.stack(x), *problems)``); ``refs`` is (R, k) or None. Returns a
+    dict of ``fields`` with leading axes (R, n); ``corr`` and ``n_pairs`` keep only
+    ``columns`` when given. Memory: ``O(dataset_batch x n x (columns x models + models^2))``.
+    """
+    weights = np.atleast_2d(np.asarray(weights))
+    dtype = _float_dtype(problems)
+    fields = tuple(fields)
+    columns = None if columns is None else tuple(int(j) for j in columns)
+    per_chunk = dataset_batch or default_dataset_batch(problems, len(weights))
+    dev = select_device(device)
+    chunks = []
+    with jax.default_device(dev):
+        w = jnp.asarray(weights, dtype)
+        c = jnp.asarray(mask, dtype)
+        for start, stop, probs, ref in _dataset_chunks(problems, refs, per_chunk):
+            ref = None if ref is None else jnp.asarray(ref, dtype)
+            out = _to_host(_evaluate_stacked_chunk(_put(probs, dev), w, c, ref, fields, columns))
+            chunks.append({k: v[: stop - start] for k, v in out.items()})
+    return _concat(chunks)
+
+
+def resample_stacked(
+    problems: Problem,
+    scheme,
+    n: int,
+    key: jax.Array,
+    mask: np.ndarray,
+    refs: np.ndarray | None,
+    *,
+    fields: Sequence[str] = ("corr",),
+    columns: Sequence[int] | None = None,
+    dataset_batch: int | None = None,
+    device: str = "auto",
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """``n`` random resamples of each of R stacked problems, vectorized over both axes.
+
+    Resample ``r`` of dataset ``d`` uses weights ``scheme(fold_in(fold_in(key, d), r))``, so
+    results do not depend on ``dataset_batch``. Returns a dict of ``fields`` with leading axes
+    (R, n). Datasets are streamed in chunks of ``dataset_batch`` through one compiled function
+    (the last chunk is padded); memory is ``O(dataset_batch x n x (columns x models + models^2))``.
+    ``progress`` is called with the number of datasets finished after each chunk.
+    """
+    dtype = _float_dtype(problems)
+    fields = tuple(fields)
+    columns = None if columns is None else tuple(int(j) for j in columns)
+    per_chunk = dataset_batch or default_dataset_batch(problems, n)
+    dev = select_device(device)
+    chunks = []
+    with jax.default_device(dev):
+        c = jnp.asarray(mask, dtype)
+        key = jax.device_put(key, dev)
+        index = jnp.arange(n, dtype=jnp.uint32)
+        for start, stop, probs, ref in _dataset_chunks(problems, refs, per_chunk):
+            ref = None if ref is None else jnp.asarray(ref, dtype)
+            datasets = jnp.arange(start, start + per_chunk, dtype=jnp.uint32)
+            out = _to_host(
+                _resample_stacked_chunk(_put(probs, dev), key, datasets, index, c, ref, scheme, fields, columns)
+            )
+            chunks.append({k: v[: stop - start] for k, v in out.items()})
+            if progress is not None:
+                progress(stop - start)
+    return _concat(chunks)

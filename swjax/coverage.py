@@ -1,0 +1,345 @@
+"""Coverage study: how often do swjax's intervals cover the true capabilities correlation?
+
+For each design of :mod:`swjax.simulate`, draw ``R`` datasets, bootstrap each ``B`` times (all
+``R x B`` resamples vectorized in one compiled function, :func:`swjax.engine.resample_stacked`),
+build every interval method from the same resamples (BCa's acceleration from each dataset's own
+jackknife), and compare with the design's population value (the pipeline on 200,000 models).
+
+Each dataset is analysed as :func:`swjax.bootstrap` does: the estimate with the released sign
+rule, resamples and jackknife with PC1 turned along the dataset's own PC1. Designs with model
+families are also resampled with the cluster bootstrap over families (``scheme="families"``),
+whose BCa acceleration comes from the leave-one-family-out jackknife.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import jax
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from . import engine, intervals, resample
+from .analysis import float_dtype
+from .bootstrap import check_positive_int
+from .errors import SwjaxError
+from .problem import build_problem
+from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
+
+__all__ = ["CoverageResult", "coverage", "coverage_table", "plot_coverage", "write_coverage"]
+
+SCHEMES = ("models", "families")
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """Coverage of every (design, scheme, method, safety benchmark).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (design, scheme, method, benchmark): ``rho`` (requested), ``truth``
+        (population value), ``coverage`` (share of datasets whose interval holds the truth),
+        ``mc_se`` (its Monte Carlo standard error ``sqrt(p (1 - p) / R)``), ``miss_below``
+        (share of intervals lying entirely below the truth), ``miss_above`` (entirely above),
+        ``width`` (mean interval width), ``bias`` (mean estimate minus truth), ``p_binom``
+        (two-sided binomial test of coverage = level), ``no_interval`` (datasets without an
+        interval), ``bca_fallback`` (BCa fell back to percentile), ``degenerate`` (resamples
+        without a correlation, over all datasets) and ``degenerate_datasets`` (datasets with any).
+    estimates : dict
+        Per design label: (R, safety) estimates, and per scheme and method the (R, safety)
+        lower and upper bounds, for further study.
+    metadata : dict
+        datasets, n, level, seed, methods, seconds per design and in all, device, dtype.
+    """
+
+    table: pd.DataFrame
+    estimates: dict = field(repr=False)
+    metadata: dict = field(default_factory=dict)
+
+
+def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
+    if isinstance(designs, Design):
+        designs = [designs]
+    designs = [check_design(d) for d in designs]
+    if not designs:
+        raise SwjaxError("designs: expected at least one design")
+    datasets = check_positive_int("datasets", datasets, minimum=2)
+    n = check_positive_int("n", n, minimum=10)
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    methods = tuple(dict.fromkeys(intervals.check_method(m) for m in methods))
+    if not methods:
+        raise SwjaxError("methods: expected at least one of bca, percentile, basic")
+    level = intervals.check_level(level)
+    schemes = tuple(schemes)
+    for s in schemes:
+        if s not in SCHEMES:
+            raise SwjaxError(f"schemes: expected some of {', '.join(SCHEMES)}, got {s!r}")
+    if dataset_batch is not None:
+        dataset_batch = check_positive_int("dataset_batch", dataset_batch)
+    return designs, datasets, n, methods, level, schemes, dataset_batch
+
+
+def family_jackknife_weights(codes) -> np.ndarray:
+    """(families, models) weights leaving out one whole family per row.
+
+    BCa's acceleration under the cluster bootstrap comes from this jackknife over the units that
+    are resampled, as the leave-one-model-out jackknife goes with the bootstrap over models.
+    """
+    codes = np.asarray(codes)
+    return (codes[None, :] != np.unique(codes)[:, None]).astype(np.int32)
+
+
+def stacked_problems(design: Design, values: np.ndarray, dtype):
+    """Problems of the (R, models, benchmarks) draws, stacked, and the safety columns' positions."""
+    problems = []
+    layout = None
+    for r in range(values.shape[0]):
+        problem, layout = build_problem(
+            to_dataset(design, values[r]), list(design.capability_names), dtype=dtype,
+            drop_degenerate=False,
+        )
+        problems.append(problem)
+    stacked = jax.tree.map(lambda *x: np.stack(x), *problems)
+    columns = tuple(layout.columns.index(s) for s in design.safety_names)
+    return stacked, columns
+
+
+def coverage_table(truth, estimate, dist, jack, *, methods, level) -> tuple[pd.DataFrame, dict]:
+    """Coverage rows (one per method and safety benchmark) of one design and scheme.
+
+    ``truth`` (s,), ``estimate`` (R, s), ``dist`` (R, B, s) resampled correlations (NaN where
+    degenerate), ``jack`` (R, m, s) jackknife values. Intervals come from
+    :func:`swjax.intervals.interval`, column-wise over all R x s (dataset, benchmark) pairs.
+    """
+    truth = np.asarray(truth, np.float64)
+    R, B, s = dist.shape
+    flat_dist = np.transpose(dist, (1, 0, 2)).reshape(B, R * s)
+    flat_jack = np.transpose(jack, (1, 0, 2)).reshape(jack.shape[1], R * s)
+    flat_est = estimate.reshape(R * s).astype(np.float64)
+    degenerate = (~np.isfinite(dist)).sum(axis=1)  # (R, s)
+    rows, bounds = [], {}
+    for method in methods:
+        low, high, used = intervals.interval(flat_dist, flat_est, level, method, flat_jack)
+        low, high, used = low.reshape(R, s), high.reshape(R, s), used.reshape(R, s)
+        bounds[method] = {"low": low, "high": high}
+        ok = np.isfinite(low) & np.isfinite(high)
+        covered = ok & (low <= truth) & (truth <= high)
+        below = ok & (high < truth)
+        above = ok & (low > truth)
+        for j in range(s):
+            hits = int(covered[:, j].sum())
+            p = hits / R
+            rows.append(
+                {
+                    "method": method,
+                    "benchmark": f"safety_{j + 1}",
+                    "truth": truth[j],
+                    "coverage": p,
+                    "mc_se": np.sqrt(p * (1 - p) / R),
+                    "miss_below": below[:, j].mean(),
+                    "miss_above": above[:, j].mean(),
+                    "width": float(np.nanmean(np.where(ok[:, j], high[:, j] - low[:, j], np.nan)))
+                    if ok[:, j].any() else np.nan,
+                    "bias": float(np.nanmean(estimate[:, j]) - truth[j]),
+                    "p_binom": sps.binomtest(hits, R, level).pvalue,
+                    "no_interval": int((~ok[:, j]).sum()),
+                    "bca_fallback": int((used[:, j] == "percentile (bca failed)").sum()),
+                    "degenerate": int(degenerate[:, j].sum()),
+                    "degenerate_datasets": int((degenerate[:, j] > 0).sum()),
+                }
+            )
+    return pd.DataFrame(rows), bounds
+
+
+def coverage(
+    designs: Design | Sequence[Design],
+    *,
+    datasets: int = 2000,
+    n: int = 1000,
+    methods: Sequence[str] | str = ("bca", "percentile", "basic"),
+    level: float = 0.95,
+    seed: int = 0,
+    schemes: Sequence[str] = SCHEMES,
+    population_size: int | None = None,
+    dataset_batch: int | None = None,
+    device: str = "auto",
+    x64: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> CoverageResult:
+    """Coverage of the bootstrap intervals on simulated data with a known truth.
+
+    Parameters
+    ----------
+    designs : Design or sequence of Design
+        Data-generating designs (:mod:`swjax.simulate`).
+    datasets : int
+        R, simulated datasets per design; dataset ``r`` is drawn with seed ``(seed, r)``.
+    n : int
+        B, bootstrap resamples per dataset; resample ``b`` of dataset ``r`` uses
+        ``fold_in(fold_in(key(seed), r), b)``.
+    methods : sequence of {"bca", "percentile", "basic"}
+        Interval methods, all computed from the same resamples.
+    level : float
+        Nominal coverage.
+    schemes : sequence of {"models", "families"}
+        Resampling schemes: the ordinary bootstrap over models, and (for designs with
+        families only) the cluster bootstrap over families.
+    population_size : int, optional
+        Models in the sample that defines the truth (default 200,000).
+    dataset_batch : int, optional
+        Datasets per compiled chunk; memory is about
+        ``dataset_batch x n x (8 x columns x models + 2 x models^2)`` numbers.
+    progress : callable, optional
+        Called with a line of text after each design and scheme.
+
+    Examples
+    --------
+    >>> res = coverage(Design(rho=(0.6,)), datasets=20, n=50, methods="percentile",
+    ...                population_size=20_000)
+    >>> res.table[["design", "scheme", "method"]].iloc[0].tolist()
+    ['plain', 'models', 'percentile']
+    """
+    designs, R, n, methods, level, schemes, dataset_batch = _check(
+        designs, datasets, n, methods, level, schemes, dataset_batch
+    )
+    key = resample.key_from_seed(seed)
+    dev = engine.select_device(device)
+    frames, estimates, seconds = [], {}, {}
+    started = time.perf_counter()
+    with engine.precision(x64):
+        dtype = float_dtype(x64)
+        for design in designs:
+            t0 = time.perf_counter()
+            label = design.label()
+            truth = population(design, population_size or POPULATION_SIZE)
+            values = draw_many(design, R, seed)
+            problems, columns = stacked_problems(design, values, dtype)
+            m, k = design.n_models, design.capabilities
+            mask = np.ones(k)
+            full = engine.evaluate_stacked(
+                problems, np.ones((1, m)), mask, None, fields=("corr", "loadings"), columns=columns,
+                dataset_batch=dataset_batch, device=dev.platform,
+            )
+            estimate = full["corr"][:, 0].astype(np.float64)  # (R, s)
+            refs = full["loadings"][:, 0]  # (R, k)
+            jack = engine.evaluate_stacked(
+                problems, resample.jackknife_weights(m), mask, refs, columns=columns,
+                dataset_batch=dataset_batch, device=dev.platform,
+            )["corr"].astype(np.float64)
+            estimates[label] = {"estimate": estimate}
+            for scheme_name in schemes:
+                if scheme_name == "families" and not design.families:
+                    continue
+                scheme = (
+                    resample.bootstrap_scheme(m) if scheme_name == "models"
+                    else resample.cluster_scheme(tuple(int(c) for c in design.family_codes()))
+                )
+                jack_scheme = jack
+                if scheme_name == "families":
+                    jack_scheme = engine.evaluate_stacked(
+                        problems, family_jackknife_weights(design.family_codes()), mask, refs,
+                        columns=columns, dataset_batch=dataset_batch, device=dev.platform,
+                    )["corr"].astype(np.float64)
+                dist = engine.resample_stacked(
+                    problems, scheme, n, key, mask, refs, columns=columns,
+                    dataset_batch=dataset_batch, device=dev.platform,
+                )["corr"].astype(np.float64)
+                frame, bounds = coverage_table(
+                    truth.to_numpy(), estimate, dist, jack_scheme, methods=methods, level=level
+                )
+                frame.insert(0, "design", label)
+                frame.insert(1, "scheme", scheme_name)
+                frame.insert(4, "rho", [design.rho[int(b.split("_")[1]) - 1] for b in frame["benchmark"]])
+                frames.append(frame)
+                estimates[label][scheme_name] = bounds
+                if progress is not None:
+                    progress(f"{label} / {scheme_name}: {time.perf_counter() - t0:.1f} s")
+            seconds[label] = time.perf_counter() - t0
+    table = pd.concat(frames, ignore_index=True)
+    from . import __version__
+
+    metadata = dict(
+        datasets=R, n=n, level=level, seed=seed, methods=list(methods), schemes=list(schemes),
+        designs=[d.to_dict() for d in designs], population_size=population_size or POPULATION_SIZE,
+        device=str(dev), dtype=np.dtype(dtype).name, seconds=seconds,
+        seconds_total=time.perf_counter() - started, version=__version__,
+    )
+    return CoverageResult(table=table, estimates=estimates, metadata=metadata)
+
+
+def plot_coverage(result: CoverageResult, path=None):
+    """Coverage with 2 Monte Carlo standard errors against the nominal level, one panel per rho."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    table = result.table
+    level = result.metadata["level"]
+    rhos = sorted(table["rho"].unique())
+    rows = list(dict.fromkeys(zip(table["design"], table["scheme"])))
+    methods = list(dict.fromkeys(table["method"]))
+    fig, axes = plt.subplots(
+        1, len(rhos), figsize=(4 * len(rhos), 0.5 * len(rows) + 1.6), sharey=True, squeeze=False
+    )
+    for ax, rho in zip(axes[0], rhos):
+        ax.axvspan(level - 0.015, level + 0.015, color="0.9")
+        ax.axvline(level, color="0.4", lw=1)
+        for i, method in enumerate(methods):
+            sub = table[(table["rho"] == rho) & (table["method"] == method)]
+            pos = {r: y for y, r in enumerate(rows)}
+            y = np.array([pos[(d, s)] for d, s in zip(sub["design"], sub["scheme"])]) + (i - 1) * 0.2
+            ax.errorbar(
+                sub["coverage"], y, xerr=2 * sub["mc_se"], fmt="o", ms=4, capsize=2, label=method
+            )
+        truth = table.loc[table["rho"] == rho, "truth"].mean()
+        ax.set_title(f"rho {rho:g} (truth about {truth:.3f})")
+        ax.set_xlabel("coverage")
+    axes[0][0].set_yticks(range(len(rows)))
+    axes[0][0].set_yticklabels([f"{d}\n{s} bootstrap" for d, s in rows], fontsize=8)
+    axes[0][0].invert_yaxis()
+    axes[0][-1].legend(fontsize=8, loc="best")
+    meta = result.metadata
+    fig.suptitle(
+        f"Coverage of {level:.0%} intervals: R = {meta['datasets']} datasets x B = {meta['n']} "
+        f"resamples, m = {meta['designs'][0]['n_models']} models (bars: 2 MC s.e.)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def write_coverage(result: CoverageResult, out, argv=None) -> None:
+    """coverage.json, coverage.csv and coverage.png in folder ``out``, all or nothing."""
+    from .outputs import atomic_dir, dumps, frame_to_json
+
+    with atomic_dir(out) as tmp:
+        result.table.to_csv(tmp / "coverage.csv", index=False)
+        payload = {
+            "command": " ".join(argv or []),
+            "metadata": result.metadata,
+            "rows": frame_to_json(result.table.set_index("design")),
+        }
+        (tmp / "coverage.json").write_text(dumps(payload), encoding="utf-8")
+        plot_coverage(result, tmp / "coverage.png")
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table in percent, for reading (README, terminal)."""
+    out = table[["design", "scheme", "method", "rho", "truth"]].copy()
+    out["truth"] = out["truth"].round(3)
+    out["coverage %"] = (100 * table["coverage"]).round(1)
+    out["± MC s.e."] = (100 * table["mc_se"]).round(1)
+    out["miss below %"] = (100 * table["miss_below"]).round(1)
+    out["miss above %"] = (100 * table["miss_above"]).round(1)
+    out["width"] = table["width"].round(3)
+    out["degenerate"] = table["degenerate"]
+    return out
