@@ -26,7 +26,7 @@ from . import engine, intervals, resample
 from .analysis import float_dtype
 from .bootstrap import check_positive_int
 from .errors import SwjaxError
-from .problem import build_problem
+from .problem import build_problem, stack_problems
 from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
 
 __all__ = ["CoverageResult", "coverage", "coverage_table", "plot_coverage", "write_coverage"]
@@ -104,7 +104,7 @@ def stacked_problems(design: Design, values: np.ndarray, dtype):
             drop_degenerate=False,
         )
         problems.append(problem)
-    stacked = jax.tree.map(lambda *x: np.stack(x), *problems)
+    stacked = stack_problems(problems)
     columns = tuple(layout.columns.index(s) for s in design.safety_names)
     return stacked, columns
 

@@ -423,7 +423,7 @@ def evaluate_stacked(
 
     ``problems`` are problems of same-shaped datasets stacked along a new leading axis
     (:func:`swjax.problem.build_problem` with ``drop_degenerate=False``, then
-    ``jax.tree.map(lambda *x: np.stack(x), *problems)``); ``refs`` is (R, k) or None. Returns a
+    :func:`swjax.problem.stack_problems`); ``refs`` is (R, k) or None. Returns a
     dict of ``fields`` with leading axes (R, n); ``corr`` and ``n_pairs`` keep only
     ``columns`` when given. Memory: ``O(dataset_batch x n x (columns x models + models^2))``.
     """

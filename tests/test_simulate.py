@@ -41,7 +41,7 @@ def test_host_pipeline_equals_swjax(options, seed):
 
 
 def test_host_pipeline_matches_independent_reference():
-    from reference import reference
+    from .reference import reference
 
     sim = S.simulate(seed=4, missing=0.2, step=0.05, population_size=POP)
     ref = reference(sim.dataset.scores, _caps(sim))["correlations"]
