@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -34,7 +35,8 @@ class BootstrapResult:
         back to percentile where it cannot be computed), ``p_value``, ``q_value`` (BH),
         ``q_value_by`` (BY), ``verdict``, ``capability``.
     distribution : numpy.ndarray
-        (n, benchmarks) resampled correlations, in the table's order; NaN where degenerate.
+        (n, benchmarks) resampled correlations, in the table's order and the computation's
+        dtype (float32 unless x64); NaN where degenerate.
     jackknife : numpy.ndarray
         (models, benchmarks) leave-one-model-out correlations.
     summary : pandas.DataFrame
@@ -185,30 +187,16 @@ def bootstrap(
     key = resample.key_from_seed(seed)
     dev = engine.select_device(device)
     started = time.perf_counter()
-    with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
-        m, k = len(layout.models), len(layout.capabilities)
-        ones_c = np.ones((1, k))
-        full = engine.evaluate(problem, np.ones((1, m)), ones_c, device=dev.platform)
-        analysis = make_analysis(full, layout, dataset)
-        ref = full.loadings[0]
-        scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
-        if clusters is not None:  # model families: resample whole clusters (swjax.families)
-            from .families import cluster_setup
-
-            scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
-        jack = engine.evaluate(
-            problem, jack_w, ones_c, ref, device=dev.platform,
-            fields=engine.RESAMPLE_FIELDS,
-        )
-        draws = engine.resample(
-            problem, scheme, n, key, np.ones(k), ref,
-            batch_size=batch_size, device=dev.platform, progress=progress,
-        )
-        pv = None
-        if permutations:
-            y = full.score[0] if problem.target is None else problem.target
-            pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
+    run = resample_pipeline(
+        dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
+        batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
+    )
+    problem, layout, full, jack, draws, scheme_meta = run
+    analysis = make_analysis(full, layout, dataset)
+    pv = None
+    if permutations:
+        y = full.score[0] if problem.target is None else problem.target
+        pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
     return _result(
         analysis, layout, full, jack, draws, pv,
         method=method, level=level, threshold=threshold,
@@ -220,6 +208,56 @@ def bootstrap(
             seconds=time.perf_counter() - started,
         ),
     )
+
+
+def full_and_jackknife(problem, jack_weights, mask, device):
+    """The full sample (released sign rule) and the jackknife rows, in one compiled call.
+
+    Jackknife rows are turned to point along the full-sample PC1 afterwards: flipping PC1
+    negates the score and so every correlation, which is what aligning inside the kernel does.
+    Returns (full Stats with one row, dict of the jackknife's resample fields).
+    """
+    m = problem.caps.shape[0]
+    weights = np.vstack([np.ones((1, m)), np.asarray(jack_weights)])
+    stats = engine.evaluate(problem, weights, np.asarray(mask)[None], device=device)
+    full = jax.tree.map(lambda x: x[:1], stats)
+    sign = np.where(stats.loadings[1:] @ stats.loadings[0] < 0, -1.0, 1.0)
+    jack = {f: np.asarray(getattr(stats, f))[1:] for f in engine.RESAMPLE_FIELDS}
+    jack["corr"] = jack["corr"] * sign[:, None]
+    return full, jack
+
+
+class PipelineRun(NamedTuple):
+    problem: Problem
+    layout: Layout
+    full: object
+    jack: dict
+    draws: dict
+    scheme_meta: dict
+
+
+def resample_pipeline(
+    dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None
+) -> PipelineRun:
+    """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
+
+    Over models, or over whole clusters when ``clusters`` (model -> family) is given; every
+    resample's PC1 is turned to point along the full-sample PC1.
+    """
+    with engine.precision(x64):
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        m, k = len(layout.models), len(layout.capabilities)
+        scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
+        if clusters is not None:  # model families: resample whole clusters (swjax.families)
+            from .families import cluster_setup
+
+            scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
+        full, jack = full_and_jackknife(problem, jack_w, np.ones(k), device)
+        draws = engine.resample(
+            problem, scheme, n, key, np.ones(k), full.loadings[0],
+            batch_size=batch_size, device=device, progress=progress,
+        )
+    return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
 
 
 def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata):
@@ -263,7 +301,7 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     )
     return BootstrapResult(
         table=table,
-        distribution=dist[:, :nb],
+        distribution=dist[:, :nb].astype(np.asarray(draws["corr"]).dtype),
         jackknife=jack_cols[:, :nb],
         summary=frame.iloc[nb:].copy(),
         eigenvalues=np.asarray(draws["eigenvalues"], np.float64),

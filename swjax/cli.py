@@ -772,7 +772,7 @@ def write_bootstrap(results, out: Path, argv=None) -> None:
             arrays[f"{s}/eigenvalues"] = r.eigenvalues
             arrays[f"{s}/benchmarks"] = np.array(r.table.index, dtype=str)
         with open(tmp / "distributions.npz", "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            np.savez(fh, **arrays)
         manifest = {
             "command": " ".join(argv or []),
             "files": ["table.csv", "table.json", "distributions.npz", "manifest.json"],
@@ -783,7 +783,32 @@ def write_bootstrap(results, out: Path, argv=None) -> None:
         (tmp / "manifest.json").write_text(dumps(manifest), encoding="utf-8")
 
 
+def use_compile_cache() -> None:
+    """Keep compiled functions between runs (JAX's persistent cache) in the user cache folder.
+
+    A repeated command then skips most of its compilation. ``SWJAX_COMPILE_CACHE=0`` turns
+    it off; ``SWJAX_COMPILE_CACHE=DIR`` puts it elsewhere. Only the command line does this:
+    the library never changes JAX's configuration.
+    """
+    import os
+
+    setting = os.environ.get("SWJAX_COMPILE_CACHE", "")
+    if setting == "0":
+        return
+    folder = Path(setting) if setting else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "swjax" / "xla"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def main() -> None:
+    use_compile_cache()
     app()
 
 

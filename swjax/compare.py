@@ -23,10 +23,9 @@ import numpy as np
 import pandas as pd
 
 from . import engine, intervals, resample
-from .analysis import as_dataset, float_dtype
-from .bootstrap import SCALARS, _stat_columns, check_positive_int
+from .analysis import as_dataset
+from .bootstrap import _stat_columns, check_positive_int, resample_pipeline
 from .errors import SwjaxError
-from .problem import build_problem
 
 __all__ = ["CompareResult", "compare", "compare_between", "bootstrap_pvalue", "ALIASES"]
 
@@ -79,19 +78,10 @@ def _name(stat: str, names: list[str], label: str) -> str:
 
 def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None):
     """(names, estimate, jackknife, distribution, label) of every benchmark and scalar statistic."""
-    with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
-        m, k = len(layout.models), len(layout.capabilities)
-        ones_c = np.ones((1, k))
-        full = engine.evaluate(problem, np.ones((1, m)), ones_c, device=device)
-        ref = full.loadings[0]
-        scheme, jack_w = resample.bootstrap_scheme(m), resample.jackknife_weights(m)
-        if clusters is not None:
-            from .families import cluster_setup
-
-            scheme, jack_w, _ = cluster_setup(clusters, layout)
-        jack = engine.evaluate(problem, jack_w, ones_c, ref, device=device, fields=engine.RESAMPLE_FIELDS)
-        draws = engine.resample(problem, scheme, n, key, np.ones(k), ref, batch_size=batch_size, device=device)
+    _, layout, full, jack, draws, _ = resample_pipeline(
+        dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
+        batch_size=batch_size, x64=x64, clusters=clusters,
+    )
     estimate, names = _stat_columns(full, layout)
     jack_cols, _ = _stat_columns(jack, layout)
     dist, _ = _stat_columns(draws, layout)

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-import jax
 import numpy as np
 import pandas as pd
 from scipy import stats as sps

@@ -120,7 +120,9 @@ def evaluate(
     weights = np.broadcast_to(weights, (n, weights.shape[1]))
     masks = np.broadcast_to(masks, (n, masks.shape[1]))
     dtype = problem.caps.dtype
-    batch = batch_size or default_batch_size(problem, n)
+    # Chunks are padded to a multiple of 32 rows, so that the full sample, the jackknife and
+    # leave-one-benchmark-out runs of one problem share a compiled function.
+    batch = batch_size or default_batch_size(problem, -(-n // 32) * 32)
     dev = select_device(device)
     fields = tuple(fields) if fields is not None else None
     with jax.default_device(dev):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -333,7 +332,7 @@ def subsets(
     started = time.perf_counter()
     with engine.precision(x64):
         problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
-        k, m, nb = len(layout.capabilities), len(layout.models), layout.n_benchmarks
+        k, nb = len(layout.capabilities), layout.n_benchmarks
         masks = sample_subset_masks(k, min_size, max_subsets, seed)
         full_est, _ = _full_sample(problem, layout, np.ones((1, k), np.int32), dev)
         est, refs = _full_sample(problem, layout, masks, dev)

@@ -1,6 +1,5 @@
 """Family map, cluster resampling, design effect and leave one family out."""
 
-import warnings
 
 import jax
 import numpy as np

@@ -1,0 +1,200 @@
+"""Time swjax.bootstrap against a numpy/scipy loop over resamples, side by side in one run.
+
+    python benchmarks/bench_bootstrap.py [--n 10000] [--loop-n 300] [--repeats 3] [--out FILE]
+
+Measured, for both public model sets:
+
+* swjax warm: ``swjax.bootstrap(set, n)`` (BCa with the whole-pipeline jackknife, intervals,
+  table), best of ``--repeats`` calls after a first one that compiles;
+* swjax cold: the same in a fresh process (import, data, compile, run), first call only;
+* the CLI process: ``swjax bootstrap --set both --n N --out DIR`` end to end (subprocess),
+  first with an empty compilation cache, then again (the command line keeps compiled
+  functions in JAX's persistent cache);
+* a numpy/scipy loop: the released pipeline per resample (rows drawn, z-scores, scipy Spearman
+  matrix, numpy eigh, score, scipy rank correlations vectorized over benchmarks), on
+  ``--loop-n`` resamples per set, timed and scaled to n per resample. The loop replays the
+  resamples swjax drew (same model counts), and the benchmark checks that both give the same
+  correlations, so the comparison is between two implementations of one computation.
+
+Prints a table and writes JSON (default benchmarks/results/bench_bootstrap.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+HERE = Path(__file__).resolve().parent
+SETS = ("base", "chat")
+
+
+def numpy_pipeline(values: np.ndarray, caps: list[int], ref: np.ndarray) -> np.ndarray:
+    """The pipeline on a resampled matrix (rows = drawn models), correlations of every column."""
+    cap = values[:, caps]
+    sd = cap.std(axis=0)
+    z = (cap - cap.mean(axis=0)) / sd
+    rho = stats.spearmanr(cap).statistic
+    _, vecs = np.linalg.eigh(rho)
+    pc = vecs[:, -1]
+    pc = pc if pc @ ref >= 0 else -pc
+    score = (z * pc).sum(axis=1)
+    out = np.full(values.shape[1], np.nan)
+    complete = ~np.isnan(values).any(axis=0)
+    # Complete columns: one vectorized rank + Pearson for all of them.
+    r = stats.rankdata(values[:, complete], axis=0)
+    s = stats.rankdata(score)
+    rc = r - r.mean(axis=0)
+    sc = s - s.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[complete] = (rc * sc[:, None]).sum(axis=0) / np.sqrt((rc**2).sum(axis=0) * (sc**2).sum())
+    for j in np.flatnonzero(~complete):  # pairwise-complete columns (one or two per set)
+        ok = ~np.isnan(values[:, j])
+        if ok.sum() >= 3:
+            out[j] = stats.spearmanr(values[ok, j], score[ok]).statistic
+    return out
+
+
+def loop_bootstrap(which: str, n_loop: int, seed: int):
+    """Time the numpy loop on the first ``n_loop`` resamples swjax draws for ``seed``."""
+    import jax
+
+    import swjax
+    from swjax import resample
+    from swjax.analysis import prepare
+
+    ds = swjax.load_dataset(which)
+    problem, layout = prepare(ds, x64=True)
+    values = ds.scores.loc[list(layout.models), list(layout.benchmarks)].to_numpy()
+    caps = [layout.benchmarks.index(c) for c in layout.capabilities]
+    ref = swjax.analyze(ds, x64=True).loadings.to_numpy()
+    m = len(layout.models)
+    key = resample.key_from_seed(seed)
+    scheme = resample.bootstrap_scheme(m)
+    counts = [np.asarray(scheme(jax.random.fold_in(key, r))) for r in range(n_loop)]
+    rows = [np.repeat(np.arange(m), c) for c in counts]
+    start = time.perf_counter()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.stack([numpy_pipeline(values[idx], caps, ref) for idx in rows])
+    return time.perf_counter() - start, dist
+
+
+def swjax_warm(n: int, seed: int, repeats: int):
+    import swjax
+
+    runs = {}
+    for which in SETS:
+        swjax.bootstrap(which, n=n, seed=seed)  # compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for which in SETS:
+            runs[which] = swjax.bootstrap(which, n=n, seed=seed)
+        times.append(time.perf_counter() - start)
+    return min(times), times, runs
+
+
+COLD = """
+import time, warnings
+t = time.perf_counter()
+import swjax
+warnings.simplefilter("ignore")
+for s in ("base", "chat"):
+    swjax.bootstrap(s, n={n}, seed={seed})
+print(time.perf_counter() - t)
+"""
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--loop-n", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_bootstrap.json")
+    args = parser.parse_args(argv)
+
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import jax
+
+    cold = float(subprocess.run(
+        [sys.executable, "-c", COLD.format(n=args.n, seed=args.seed)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()[-1])
+    cli_times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, SWJAX_COMPILE_CACHE=str(Path(tmp) / "xla"))  # starts empty
+        for i in range(2):
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "swjax.cli", "bootstrap", "--set", "both", "--n", str(args.n),
+                 "--seed", str(args.seed), "--out", str(Path(tmp) / f"run{i}")],
+                capture_output=True, check=True, env=env,
+            )
+            cli_times.append(time.perf_counter() - start)
+    cli_first, cli = cli_times
+
+    warm, warm_all, runs = swjax_warm(args.n, args.seed, args.repeats)
+
+    loop_seconds, max_diff = 0.0, 0.0
+    for which in SETS:
+        seconds, dist = loop_bootstrap(which, args.loop_n, args.seed)
+        loop_seconds += seconds
+        ours = runs[which].distribution[: args.loop_n]
+        max_diff = max(max_diff, float(np.nanmax(np.abs(ours - dist))))
+    loop_scaled = loop_seconds / args.loop_n * args.n
+
+    result = {
+        "n": args.n,
+        "sets": list(SETS),
+        "method": "bca",
+        "swjax_warm_seconds": warm,
+        "swjax_warm_all_seconds": warm_all,
+        "swjax_cold_seconds": cold,
+        "cli_process_seconds_first_run": cli_first,
+        "cli_process_seconds": cli,
+        "numpy_loop_resamples_timed": args.loop_n,
+        "numpy_loop_seconds_timed": loop_seconds,
+        "numpy_loop_seconds_scaled_to_n": loop_scaled,
+        "speedup_warm_vs_numpy_loop": loop_scaled / warm,
+        "max_abs_diff_vs_numpy_loop": max_diff,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "jax": jax.__version__,
+            "device": str(jax.devices()[0]),
+            "loadavg_1min": os.getloadavg()[0],
+        },
+    }
+    rows = [
+        ("swjax.bootstrap, both sets, warm (best)", f"{warm:.3f} s"),
+        ("swjax.bootstrap, both sets, cold process", f"{cold:.2f} s"),
+        ("CLI process, first run (empty compile cache)", f"{cli_first:.2f} s"),
+        ("CLI process, later runs (swjax bootstrap --set both --out)", f"{cli:.2f} s"),
+        (f"numpy/scipy loop, {args.loop_n} resamples/set, scaled to n", f"{loop_scaled:.1f} s"),
+        ("speed-up, warm swjax vs numpy loop", f"{loop_scaled / warm:.0f}x"),
+        ("max |swjax - numpy loop| on the same resamples", f"{max_diff:.1e}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"bootstrap n={args.n}, BCa, both sets; {jax.devices()[0]}; load {os.getloadavg()[0]:.1f}")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value:>10}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
