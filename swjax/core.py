@@ -36,8 +36,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
-from jax import Array
+from jax import Array, lax
 
 from . import ranks as _ranks
 from .problem import Problem
@@ -100,10 +101,24 @@ def _released_sign(v: Array) -> Array:
     return jnp.where(jnp.max(v) >= jnp.max(jnp.abs(v)), 1.0, -1.0).astype(v.dtype)
 
 
+@jax.custom_batching.custom_vmap
+def _eigh(x: Array):
+    return tuple(jnp.linalg.eigh(x))
+
+
+@_eigh.def_vmap
+def _eigh_vmap(axis_size, in_batched, x):
+    # One symmetric eigensolver call per matrix in a loop, not one batched call: the batched
+    # CPU kernel splits its batch over the shared thread pool and waits for it, which
+    # deadlocks when several CPU devices (sharded resamples) run it at once on few cores.
+    # Each matrix goes through the same LAPACK routine either way: the same bits.
+    return lax.map(_eigh, x), (True, True)
+
+
 def _pc1(corr: Array, c: Array, ref: Array | None):
     """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule."""
     masked = corr * c[:, None] * c[None, :]
-    vals, vecs = jnp.linalg.eigh(masked)
+    vals, vecs = _eigh(masked)
     v = vecs[:, -1] * c
     v = v / jnp.linalg.norm(v)
     rule = _released_sign(v)
