@@ -131,6 +131,7 @@ def bootstrap(
     batch_size: int | None = None,
     x64: bool = False,
     progress=None,
+    stream_to=None,
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -162,6 +163,11 @@ def bootstrap(
         float64 instead of float32.
     progress : callable, optional
         Called with the number of resamples finished after each chunk.
+    stream_to : path, optional
+        Write the resample distribution to this file (float32, column-major; see
+        :mod:`swjax.streaming`) instead of keeping it in memory, and compute the intervals a
+        few columns at a time: the same numbers in bounded memory (n = 1,000,000 in well under
+        1.5 GB). ``distribution`` is then a read-only memory map of the file.
 
     Examples
     --------
@@ -187,16 +193,22 @@ def bootstrap(
             problem, resample.jackknife_weights(m), ones_c, ref, device=dev.platform,
             fields=engine.RESAMPLE_FIELDS,
         )
+        store = sink = None
+        if stream_to is not None:
+            store, sink, kept = _stream_sink(stream_to, n, layout)
         draws = engine.resample(
             problem, resample.bootstrap_scheme(m), n, key, np.ones(k), ref,
-            batch_size=batch_size, device=dev.platform, progress=progress,
+            batch_size=batch_size, device=dev.platform, progress=progress, sink=sink,
         )
+        if store is not None:
+            store.close()
+            draws = {f: np.concatenate(v) for f, v in kept.items()}
         pv = None
         if permutations:
             y = full.score[0] if problem.target is None else problem.target
             pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
     return _result(
-        analysis, layout, full, jack, draws, pv,
+        analysis, layout, full, jack, draws, pv, store=store,
         method=method, level=level, threshold=threshold,
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
@@ -207,13 +219,36 @@ def bootstrap(
     )
 
 
-def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata):
+def _stream_sink(path, n: int, layout: Layout):
+    """A column store for the distribution and a sink that fills it chunk by chunk."""
+    from .streaming import ColumnStore
+
+    store = ColumnStore(path, n, layout.n_benchmarks + len(SCALARS))
+    kept = {f: [] for f in ("eigenvalues", "rule_flip", "cos_ref")}
+
+    def sink(chunk):
+        store.append(_stat_columns(chunk, layout)[0])
+        for f in kept:
+            kept[f].append(chunk[f])
+
+    return store, sink, kept
+
+
+def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, store=None):
     from . import __version__
 
     estimate, names = _stat_columns(full, layout)
     jack_cols, _ = _stat_columns(jack, layout)
-    dist, _ = _stat_columns(draws, layout)
-    frame = summarize(dist, estimate[0], jack_cols, method=method, level=level, threshold=threshold)
+    opts = dict(method=method, level=level, threshold=threshold)
+    if store is None:
+        dist, _ = _stat_columns(draws, layout)
+        frame = summarize(dist, estimate[0], jack_cols, **opts)
+    else:  # a few columns at a time: every interval formula is column-wise
+        frame = pd.concat(
+            [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts) for lo, hi, block in store.blocks()],
+            ignore_index=True,
+        )
+        dist = store.array()
     frame.index = pd.Index(names, name="benchmark")
     nb = layout.n_benchmarks
     table = frame.iloc[:nb].copy()

@@ -206,6 +206,11 @@ def bootstrap(
     out: Annotated[
         Optional[Path], typer.Option("--out", help="Folder for table.csv, table.json, distributions.npz, manifest.json.")
     ] = None,
+    # Scale: keep the distribution on disk for very large --n (bounded memory).
+    stream_to: Annotated[
+        Optional[Path],
+        typer.Option("--stream-to", help="Folder for SET.f32 distributions on disk (bounded memory for large --n)."),
+    ] = None,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -221,6 +226,7 @@ def bootstrap(
                     ds, n=n, seed=seed, method=method.value, level=level, permutations=permutations,
                     threshold=threshold, capabilities=caps, against=against, device=device.value,
                     batch_size=batch_size, x64=x64, progress=advance,
+                    stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
                 )
             )
     if fmt is Format.json:
