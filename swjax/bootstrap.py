@@ -134,6 +134,7 @@ def bootstrap(
     x64: bool = False,
     progress=None,
     clusters=None,
+    stream_to=None,
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -170,6 +171,11 @@ def bootstrap(
         Model id -> cluster label (model family): resample whole clusters instead of models
         (:func:`swjax.resample.cluster_scheme`); the jackknife for BCa then leaves out one
         cluster at a time. See :mod:`swjax.families`.
+    stream_to : path, optional
+        Write the resample distribution to this file (float32, column-major; see
+        :mod:`swjax.streaming`) instead of keeping it in memory, and compute the intervals a
+        few columns at a time: the same numbers in bounded memory (n = 1,000,000 in well under
+        1.5 GB). ``distribution`` is then a read-only memory map of the file.
 
     Examples
     --------
@@ -187,18 +193,30 @@ def bootstrap(
     key = resample.key_from_seed(seed)
     dev = engine.select_device(device)
     started = time.perf_counter()
+    streamed = {}
+
+    def sink_for(layout):
+        store, sink, kept = _stream_sink(stream_to, n, layout)
+        streamed.update(store=store, kept=kept)
+        return sink
+
     run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
+        sink_for=None if stream_to is None else sink_for,
     )
     problem, layout, full, jack, draws, scheme_meta = run
+    store = streamed.get("store")
+    if store is not None:
+        store.close()
+        draws = {f: np.concatenate(v) for f, v in streamed["kept"].items()}
     analysis = make_analysis(full, layout, dataset)
     pv = None
     if permutations:
         y = full.score[0] if problem.target is None else problem.target
         pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
     return _result(
-        analysis, layout, full, jack, draws, pv,
+        analysis, layout, full, jack, draws, pv, store=store,
         method=method, level=level, threshold=threshold,
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
@@ -237,12 +255,15 @@ class PipelineRun(NamedTuple):
 
 
 def resample_pipeline(
-    dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None
+    dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
+    sink_for=None,
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
     Over models, or over whole clusters when ``clusters`` (model -> family) is given; every
-    resample's PC1 is turned to point along the full-sample PC1.
+    resample's PC1 is turned to point along the full-sample PC1. ``sink_for(layout)``, if
+    given, returns a sink that receives each chunk of resamples instead of keeping them
+    (``draws`` is then None).
     """
     with engine.precision(x64):
         problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
@@ -256,17 +277,41 @@ def resample_pipeline(
         draws = engine.resample(
             problem, scheme, n, key, np.ones(k), full.loadings[0],
             batch_size=batch_size, device=device, progress=progress,
+            sink=None if sink_for is None else sink_for(layout),
         )
     return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
 
 
-def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata):
+def _stream_sink(path, n: int, layout: Layout):
+    """A column store for the distribution and a sink that fills it chunk by chunk."""
+    from .streaming import ColumnStore
+
+    store = ColumnStore(path, n, layout.n_benchmarks + len(SCALARS))
+    kept = {f: [] for f in ("eigenvalues", "rule_flip", "cos_ref")}
+
+    def sink(chunk):
+        store.append(_stat_columns(chunk, layout)[0])
+        for f in kept:
+            kept[f].append(chunk[f])
+
+    return store, sink, kept
+
+
+def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, store=None):
     from . import __version__
 
     estimate, names = _stat_columns(full, layout)
     jack_cols, _ = _stat_columns(jack, layout)
-    dist, _ = _stat_columns(draws, layout)
-    frame = summarize(dist, estimate[0], jack_cols, method=method, level=level, threshold=threshold)
+    opts = dict(method=method, level=level, threshold=threshold)
+    if store is None:
+        dist, _ = _stat_columns(draws, layout)
+        frame = summarize(dist, estimate[0], jack_cols, **opts)
+    else:  # a few columns at a time: every interval formula is column-wise
+        frame = pd.concat(
+            [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts) for lo, hi, block in store.blocks()],
+            ignore_index=True,
+        )
+        dist = store.array()
     frame.index = pd.Index(names, name="benchmark")
     nb = layout.n_benchmarks
     table = frame.iloc[:nb].copy()

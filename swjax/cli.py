@@ -215,6 +215,11 @@ def bootstrap(
     ] = None,
     cluster_by: ClusterByOpt = None,
     families: FamiliesOpt = None,
+    # Scale: keep the distribution on disk for very large --n (bounded memory).
+    stream_to: Annotated[
+        Optional[Path],
+        typer.Option("--stream-to", help="Folder for SET.f32 distributions on disk (bounded memory for large --n)."),
+    ] = None,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -231,6 +236,7 @@ def bootstrap(
                     threshold=threshold, capabilities=caps, against=against, device=device.value,
                     batch_size=batch_size, x64=x64, progress=advance,
                     clusters=cluster_labels(ds, cluster_by, families),
+                    stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
                 )
             )
     if fmt is Format.json:

@@ -23,6 +23,10 @@ Mid-ranks need no sort: ``rank = cmp @ u + 1/2`` (see :mod:`swjax.problem`), and
 mean mid-rank over total weight ``W`` is exactly ``(W + 1) / 2``, the centred ranks are
 ``cmp @ u - W / 2``: small multiples of 1/2, exact in float32.
 
+Problems too large for the comparison tensor carry sort tables instead (:mod:`swjax.ranks`):
+the same ranks from a cumulative sum in sort order, and the target's ranks from an argsort of
+the score per resample; the choice is static (``problem.cmp is None``), the numbers identical.
+
 Data-dependent failures never raise here: a column constant among the drawn models, or with
 fewer than 3 distinct drawn models, gets NaN; a resample in which a kept capability benchmark
 is constant gets NaN everywhere.
@@ -32,9 +36,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
-from jax import Array
+from jax import Array, lax
 
+from . import ranks as _ranks
 from .problem import Problem
 
 __all__ = ["Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS"]
@@ -95,10 +101,24 @@ def _released_sign(v: Array) -> Array:
     return jnp.where(jnp.max(v) >= jnp.max(jnp.abs(v)), 1.0, -1.0).astype(v.dtype)
 
 
+@jax.custom_batching.custom_vmap
+def _eigh(x: Array):
+    return tuple(jnp.linalg.eigh(x))
+
+
+@_eigh.def_vmap
+def _eigh_vmap(axis_size, in_batched, x):
+    # One symmetric eigensolver call per matrix in a loop, not one batched call: the batched
+    # CPU kernel splits its batch over the shared thread pool and waits for it, which
+    # deadlocks when several CPU devices (sharded resamples) run it at once on few cores.
+    # Each matrix goes through the same LAPACK routine either way: the same bits.
+    return lax.map(_eigh, x), (True, True)
+
+
 def _pc1(corr: Array, c: Array, ref: Array | None):
     """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule."""
     masked = corr * c[:, None] * c[None, :]
-    vals, vecs = jnp.linalg.eigh(masked)
+    vals, vecs = _eigh(masked)
     v = vecs[:, -1] * c
     v = v / jnp.linalg.norm(v)
     rule = _released_sign(v)
@@ -117,8 +137,12 @@ def weight_state(problem: Problem, w: Array) -> WeightState:
     q, m = problem.obs.shape
 
     # Spearman matrix of the capability columns: weighted Pearson of centred mid-ranks.
-    cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
-    a = cap_cmp @ w - total / 2  # (k, m)
+    if problem.cmp is None:
+        ci = problem.cap_index
+        a = _ranks.column_ranks(problem.order[ci], problem.tie_lo[ci], problem.tie_hi[ci], w) - total / 2
+    else:
+        cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
+        a = cap_cmp @ w - total / 2  # (k, m)
     cov = (a * w) @ a.T
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
@@ -135,7 +159,11 @@ def weight_state(problem: Problem, w: Array) -> WeightState:
     n_pat = jnp.sum(u_pat, axis=-1)
     n_pairs = n_pat[problem.col_pattern]
     y_obs = jnp.max(problem.patterns, axis=0)  # models in some pair set
-    ranks = (problem.cmp.reshape(q * m, m) @ (w * y_obs)).reshape(q, m) - n_pairs[:, None] / 2
+    if problem.cmp is None:
+        raw = _ranks.column_ranks(problem.order, problem.tie_lo, problem.tie_hi, w * y_obs)
+    else:
+        raw = (problem.cmp.reshape(q * m, m) @ (w * y_obs)).reshape(q, m)
+    ranks = raw - n_pairs[:, None] / 2
     va = jnp.sum(problem.patterns[problem.col_pattern] * w * ranks * ranks, axis=-1)
     return WeightState(
         total=total, cap_corr=cap_corr, cap_sd=sd, z=z, ranks=ranks, va=va, n_pat=n_pat,
@@ -166,9 +194,12 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
 
     # Target ranks once per pair set (pattern); correlation of every column with the target.
     y = score if problem.target is None else problem.target
-    y_cmp = ((y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])).astype(dtype)
     u_pat = problem.patterns * w
-    b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
+    if problem.cmp is None:
+        b_pat = _ranks.target_ranks(y, u_pat) - state.n_pat[:, None] / 2  # (P, m) centred target ranks
+    else:
+        y_cmp = ((y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])).astype(dtype)
+        b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
     # One (q, m) @ (m, P) product, then each column's own pattern: under vmap over masks this is

@@ -10,6 +10,17 @@ Two entry points:
 Both stream chunks of ``batch_size`` rows through one compiled function (the last chunk is
 padded, so a run compiles once), so memory is ``O(batch_size x columns x models)`` whatever the
 number of resamples, and results do not depend on ``batch_size``.
+
+Several devices. When more than one device of the chosen platform is visible (several GPUs,
+several hosts under ``jax.distributed``, or CPU devices simulated with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N``), each chunk's rows are laid out on a
+one-axis mesh ``Mesh(devices, ("r",))`` with ``NamedSharding(mesh, P("r"))``, the problem is
+replicated, and jit runs the vmapped statistic data-parallel. Resample ``r`` still uses
+``fold_in(key, r)`` and each device takes ``batch_size`` rows (the rows and the shape of one
+single-device chunk), so the numbers equal the single-device ones exactly. Under
+``jax.distributed`` every process runs the same call, feeds only its addressable shard
+(``jax.make_array_from_callback``) and receives every chunk whole
+(``multihost_utils.process_allgather``).
 """
 
 from __future__ import annotations
@@ -21,12 +32,17 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from .core import Stats, statistic
 from .errors import SwjaxError
 from .problem import Problem
 
-__all__ = ["evaluate", "resample", "select_device", "default_batch_size", "precision"]
+__all__ = [
+    "evaluate", "resample", "select_device", "select_devices", "default_batch_size", "precision",
+]
 
 #: Fields kept from every resample unless asked otherwise (small per resample).
 RESAMPLE_FIELDS = ("corr", "variance_explained", "eigenvalues", "mean_intercorr", "rule_flip", "cos_ref")
@@ -61,6 +77,66 @@ def select_device(device: str = "auto") -> jax.Device:
     return jax.devices("cpu")[0]
 
 
+def select_devices(device: str = "auto", shard: bool = True) -> list[jax.Device]:
+    """Every device (of every process) of the platform :func:`select_device` picks.
+
+    ``shard=False``: only that one device.
+    """
+    first = select_device(device)
+    return list(jax.devices(first.platform)) if shard else [first]
+
+
+class _Layout:
+    """Where a chunk's arrays go: one device, or rows split over a mesh of several."""
+
+    def __init__(self, devices: list[jax.Device]):
+        self.devices = devices
+        self.n = len(devices)
+        if self.n > 1:
+            mesh = Mesh(np.array(devices), ("r",))
+            self.rows = NamedSharding(mesh, P("r"))
+            self.replicated = NamedSharding(mesh, P())
+
+    def batch(self, batch: int) -> int:
+        """Rows per chunk: ``batch`` rows on every device.
+
+        Each device then runs the single-device program at the single-device shape on the
+        very rows a single-device run would put in one chunk, so every number is the same bit
+        for bit (XLA may round a product differently at another batch shape).
+        """
+        return batch * self.n
+
+    def put(self, tree):
+        """Replicate small arrays (problem, mask, key) on every device."""
+        if self.n == 1:
+            return jax.device_put(tree, self.devices[0])
+        return jax.device_put(tree, self.replicated)
+
+    def put_key(self, key: jax.Array) -> jax.Array:
+        """A typed key, replicated from its raw data (host numpy, the same on every process)."""
+        if self.n == 1:
+            return jax.device_put(key, self.devices[0])
+        data = self.put(np.asarray(jax.random.key_data(key)))
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(key))
+
+    def put_rows(self, rows: np.ndarray, dtype=None):
+        """Rows of the chunk, each device (each process) placing only its own shard."""
+        rows = np.asarray(rows) if dtype is None else np.asarray(rows, dtype)
+        if self.n == 1:
+            return jax.device_put(rows, self.devices[0])
+        return jax.make_array_from_callback(rows.shape, self.rows, lambda idx: rows[idx])
+
+    def to_host(self, tree):
+        if self.n > 1 and jax.process_count() > 1:
+            return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+        return _to_host(tree)
+
+
+def _put(tree, device):
+    """Place arrays on one device (the many-mask and stacked-problem runs are single-device)."""
+    return jax.device_put(tree, device)
+
+
 def precision(x64: bool):
     """Context in which arrays are float64 (``x64=True``) or the caller's default."""
     return jax.enable_x64(True) if x64 else contextlib.nullcontext()
@@ -93,10 +169,6 @@ def _concat(chunks):
     return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *chunks)
 
 
-def _put(problem: Problem, device) -> Problem:
-    return jax.device_put(problem, device)
-
-
 def evaluate(
     problem: Problem,
     weights: np.ndarray,
@@ -107,12 +179,14 @@ def evaluate(
     device: str = "auto",
     fields: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    shard: bool = True,
 ):
     """The statistic for each row of ``weights`` (n, m) and ``masks`` (n, k).
 
     Either may have a single row, which is then used for every row of the other.
     Returns :class:`~swjax.core.Stats` (or a dict of ``fields``) of numpy arrays with a
-    leading axis of n. Memory: ``O(batch_size x columns x models)``.
+    leading axis of n. Memory: ``O(batch_size x columns x models)``. ``shard``: split the
+    rows over every visible device of the platform (module docstring); False: one device.
     """
     weights = np.atleast_2d(np.asarray(weights))
     masks = np.atleast_2d(np.asarray(masks))
@@ -122,20 +196,21 @@ def evaluate(
     dtype = problem.caps.dtype
     # Chunks are padded to a multiple of 32 rows, so that the full sample, the jackknife and
     # leave-one-benchmark-out runs of one problem share a compiled function.
-    batch = batch_size or default_batch_size(problem, -(-n // 32) * 32)
-    dev = select_device(device)
+    lay = _Layout(select_devices(device, shard))
+    batch = lay.batch(batch_size or default_batch_size(problem, -(-n // 32) * 32))
+    dev = lay.devices[0]
     fields = tuple(fields) if fields is not None else None
     with jax.default_device(dev):
-        prob = _put(problem, dev)
-        ref_arr = None if ref is None else jnp.asarray(ref, dtype)
+        prob = lay.put(problem)
+        ref_arr = None if ref is None else lay.put(np.asarray(ref, dtype))
         chunks = []
         for start in range(0, n, batch):
             stop = min(start + batch, n)
             pad = batch - (stop - start)
             w = np.concatenate([weights[start:stop], np.repeat(weights[start:start + 1], pad, 0)])
             c = np.concatenate([masks[start:stop], np.repeat(masks[start:start + 1], pad, 0)])
-            out = _evaluate_chunk(prob, jnp.asarray(w, dtype), jnp.asarray(c, dtype), ref_arr, fields)
-            out = _to_host(out)
+            out = _evaluate_chunk(prob, lay.put_rows(w, dtype), lay.put_rows(c, dtype), ref_arr, fields)
+            out = lay.to_host(out)
             chunks.append(jax.tree.map(lambda x: x[: stop - start], out))
             if progress is not None:
                 progress(stop - start)
@@ -156,6 +231,7 @@ def resample(
     fields: Sequence[str] = RESAMPLE_FIELDS,
     progress: Callable[[int], None] | None = None,
     sink: Callable[[dict], None] | None = None,
+    shard: bool = True,
 ):
     """Evaluate ``n`` random resamples with weights from ``scheme(fold_in(key, r))``.
 
@@ -163,21 +239,24 @@ def resample(
     :mod:`swjax.resample` are cached per model count) so that repeated runs reuse the
     compiled function. With ``sink``, each chunk's dict of fields is handed over instead of
     kept (bounded memory for very large ``n``); the function then returns None.
+    ``shard``: split each chunk over every visible device of the platform (module docstring),
+    ``batch_size`` rows per device; the numbers are the same as on one device.
     """
     dtype = problem.caps.dtype
-    batch = batch_size or default_batch_size(problem, n)
-    dev = select_device(device)
+    lay = _Layout(select_devices(device, shard))
+    batch = lay.batch(batch_size or default_batch_size(problem, n))
+    dev = lay.devices[0]
     fields = tuple(fields)
     chunks = []
     with jax.default_device(dev):
-        prob = _put(problem, dev)
-        c = jnp.asarray(mask, dtype)
-        ref_arr = None if ref is None else jnp.asarray(ref, dtype)
-        key = jax.device_put(key, dev)
+        prob = lay.put(problem)
+        c = lay.put(np.asarray(mask, dtype))
+        ref_arr = None if ref is None else lay.put(np.asarray(ref, dtype))
+        key = lay.put_key(key)
         for start in range(0, n, batch):
             stop = min(start + batch, n)
-            index = jnp.arange(start, start + batch, dtype=jnp.uint32)
-            out = _to_host(_resample_chunk(prob, key, index, c, ref_arr, scheme, fields))
+            index = lay.put_rows(np.arange(start, start + batch, dtype=np.uint32))
+            out = lay.to_host(_resample_chunk(prob, key, index, c, ref_arr, scheme, fields))
             out = {k: v[: stop - start] for k, v in out.items()}
             if sink is not None:
                 sink(out)

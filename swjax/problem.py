@@ -8,7 +8,9 @@ every capability score are left out of the whole analysis with a warning naming 
 The comparison tensor ``cmp[j, i, u] = [x_u < x_i] + [x_u == x_i] / 2`` (zero where ``x_u`` is
 missing) turns weighted mid-ranks into a matrix product: for integer model weights ``u``,
 ``rank_i = cmp[j, i] @ u + 1/2`` is exactly the mid-rank of model ``i`` among the models of
-``u`` with each repeated ``u`` times. Its memory is ``columns x models^2`` numbers.
+``u`` with each repeated ``u`` times. Its memory is ``columns x models^2`` numbers; beyond
+:data:`swjax.ranks.COMPARE_BUDGET_BYTES` the problem carries sort tables instead (``columns x
+models`` integers, same ranks bit for bit; see :mod:`swjax.ranks`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .data import PAPER_CAPABILITIES, Dataset, flop
+from . import ranks as _ranks
 from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
 
 __all__ = ["Problem", "Layout", "build_problem", "stack_problems", "MIN_MODELS", "FLOP_COLUMN"]
@@ -36,14 +39,17 @@ class Problem(NamedTuple):
     ----------
     caps : (m, k) raw capability scores, no missing values.
     cap_index : (k,) int, position of each capability among the ranked columns.
-    cmp : (q, m, m) comparison tensor of every ranked column (module docstring).
+    cmp : (q, m, m) comparison tensor of every ranked column (module docstring), or None on
+        the sort path.
     obs : (q, m) 1 where the column has a score for the model, else 0.
     patterns : (P, m) the distinct pair sets: models observed in a column (and in ``target``).
     col_pattern : (q,) int, the pattern of each column.
     target : (m,) the ``against`` column (NaN where missing), or None for the capabilities score.
+    order, tie_lo, tie_hi : (q, m) int32 sort tables of every ranked column (:mod:`swjax.ranks`)
+        on the sort path, None on the comparison path.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
-    that problems of same-shaped datasets stack.
+    that problems of same-shaped datasets stack (built on the same rank path).
     """
 
     caps: np.ndarray
@@ -53,6 +59,14 @@ class Problem(NamedTuple):
     patterns: np.ndarray
     col_pattern: np.ndarray
     target: np.ndarray | None
+    order: np.ndarray | None = None
+    tie_lo: np.ndarray | None = None
+    tie_hi: np.ndarray | None = None
+
+    @property
+    def rank_path(self) -> str:
+        """``"compare"`` or ``"sort"``: how the ranks of the fixed columns are computed."""
+        return "sort" if self.cmp is None else "compare"
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,7 @@ def build_problem(
     against: str | None = None,
     dtype=np.float32,
     drop_degenerate: bool = True,
+    ranks: str = "auto",
 ) -> tuple[Problem, Layout]:
     """Check an analysis request and build its arrays.
 
@@ -127,6 +142,9 @@ def build_problem(
     of datasets with the same shape stack along a new leading axis (``jax.tree.map(np.stack, ...)``)
     for vmap. ``drop_degenerate=False`` keeps all-missing or constant benchmarks (their
     correlation is NaN) so that simulated datasets of one design always have the same shape.
+    ``ranks`` is ``"auto"`` (the comparison tensor up to
+    :data:`swjax.ranks.COMPARE_BUDGET_BYTES`, sort tables beyond), ``"compare"`` or ``"sort"``;
+    both paths give the same numbers.
 
     Raises
     ------
@@ -136,6 +154,7 @@ def build_problem(
     """
     caps = check_capabilities(dataset, capabilities)
     scores = dataset.scores
+    _ranks.choose(1, 1, dtype, ranks)  # validate before any work
 
     missing_cap = scores[list(caps)].isna().any(axis=1)
     dropped_models = tuple(scores.index[missing_cap])
@@ -191,14 +210,19 @@ def build_problem(
         target = values[columns.index(against)].astype(dtype)
         pairs = obs & np.isfinite(target)[None, :]
     patterns, col_pattern = np.unique(pairs, axis=0, return_inverse=True)
+    path = _ranks.choose(values.shape[0], values.shape[1], dtype, ranks)
+    tables = _ranks.sort_tables(values) if path == "sort" else (None, None, None)
     problem = Problem(
         caps=scores[list(caps)].to_numpy(dtype=np.float64).astype(dtype),
         cap_index=np.array([columns.index(c) for c in caps], dtype=np.int32),
-        cmp=comparisons(values, dtype),
+        cmp=comparisons(values, dtype) if path == "compare" else None,
         obs=obs.astype(dtype),
         patterns=patterns.astype(dtype),
         col_pattern=col_pattern.reshape(-1).astype(np.int32),
         target=target,
+        order=tables[0],
+        tie_lo=tables[1],
+        tie_hi=tables[2],
     )
     layout = Layout(
         label=dataset.label,

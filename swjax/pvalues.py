@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import SwjaxError
+from .ranks import column_ranks_host
 
 __all__ = ["permutation_pvalues", "bh_qvalues", "by_qvalues"]
 
@@ -25,13 +26,12 @@ _CHUNK = 16384
 
 def _centred_ranks(problem, y: np.ndarray):
     """Full-sample centred mid-ranks of each column and of ``y`` over the column's pairs."""
-    cmp = np.asarray(problem.cmp, np.float64)
     obs = np.asarray(problem.obs, np.float64)
     y = np.asarray(y, np.float64)
     y_obs = np.isfinite(y).astype(np.float64)
     u = obs * y_obs  # (q, m)
     n = u.sum(axis=1, keepdims=True)
-    a = np.einsum("qiu,u->qi", cmp, y_obs) - n / 2
+    a = column_ranks_host(problem, y_obs) - n / 2
     y_cmp = (y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])
     b = u @ y_cmp.T - n / 2
     return a, b, u > 0

@@ -1,0 +1,131 @@
+"""Weighted mid-ranks without an ``models x models`` comparison matrix: the sort-based path.
+
+The comparison form of :mod:`swjax.problem` stores ``cmp[j, i, u] = [x_u < x_i] + [x_u == x_i]/2``
+for every ranked column, ``columns x models^2`` numbers: 26 models x 180 columns is 0.5 MB, but
+2,000 models x 2,000 columns would be 32 GB. The sort form stores, per column, ``columns x
+models`` integers computed once on the host:
+
+* ``order[j]``: the models sorted by their value in column ``j``, missing values last;
+* ``tie_lo[j, i]``, ``tie_hi[j, i]``: the first and one-past-last position, in that order, of
+  the group of models tied with model ``i`` (``0, 0`` where model ``i`` is missing).
+
+For any model weights ``v``, the weighted mid-rank of model ``i`` is then
+
+    S = exclusive cumsum of v[order[j]]            (S[p] = weight sorted before position p)
+    rank_i = S[tie_lo] + (S[tie_hi] - S[tie_lo]) / 2
+
+which is ``cmp[j, i] @ v`` exactly: with integer weights every term is an integer or a half
+(exact in float32 below 2^23), so both forms give the same bits. The target (capabilities
+score) changes with every resample: its ranks come from an argsort of the score per resample
+and the same cumsum, with the tie groups found by comparing neighbours in sorted order, so
+exactly equal scores tie exactly as in the comparison form.
+
+:func:`choose` picks the form: the comparison tensor while it takes at most
+:data:`COMPARE_BUDGET_BYTES`, the sort form beyond.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+import numpy as np
+from jax import Array
+
+from .errors import SwjaxError
+
+__all__ = [
+    "COMPARE_BUDGET_BYTES",
+    "RANK_PATHS",
+    "choose",
+    "sort_tables",
+    "column_ranks",
+    "target_ranks",
+    "column_ranks_host",
+]
+
+#: Largest comparison tensor (columns x models^2 numbers) built before switching to the sort
+#: form. 256 MiB: the public matrices (180 x 27^2 numbers, 0.5 MB) stay on the comparison
+#: form; 400 models x 400 columns (256 MB in float32) is the last size that does.
+COMPARE_BUDGET_BYTES = 256 * 2**20
+
+RANK_PATHS = ("auto", "compare", "sort")
+
+
+def choose(q: int, m: int, dtype, ranks: str = "auto") -> str:
+    """``"compare"`` or ``"sort"`` for ``q`` columns of ``m`` models (``ranks`` may force one)."""
+    if ranks not in RANK_PATHS:
+        raise SwjaxError(f"ranks: expected one of {', '.join(RANK_PATHS)}, got {ranks!r}")
+    if ranks != "auto":
+        return ranks
+    return "compare" if q * m * m * np.dtype(dtype).itemsize <= COMPARE_BUDGET_BYTES else "sort"
+
+
+def sort_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(order, tie_lo, tie_hi)`` of the columns ``values`` (q, m), NaN as missing; int32."""
+    x = np.asarray(values, np.float64)
+    q, m = x.shape
+    order = np.argsort(x, axis=1, kind="stable")  # NaN last
+    xs = np.take_along_axis(x, order, axis=1)
+    finite = np.isfinite(xs)
+    pos = np.broadcast_to(np.arange(m), (q, m))
+    new = np.ones((q, m), bool)
+    new[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    lo_sorted = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    end = np.ones((q, m), bool)
+    end[:, :-1] = new[:, 1:]
+    hi_sorted = np.minimum.accumulate(np.where(end, pos + 1, m)[:, ::-1], axis=1)[:, ::-1]
+    lo_sorted = np.where(finite, lo_sorted, 0)
+    hi_sorted = np.where(finite, hi_sorted, 0)
+    tie_lo = np.empty((q, m), np.int64)
+    tie_hi = np.empty((q, m), np.int64)
+    np.put_along_axis(tie_lo, order, lo_sorted, axis=1)
+    np.put_along_axis(tie_hi, order, hi_sorted, axis=1)
+    return order.astype(np.int32), tie_lo.astype(np.int32), tie_hi.astype(np.int32)
+
+
+def _exclusive_cumsum(v: Array) -> Array:
+    """(..., m) -> (..., m + 1), starting with 0."""
+    zero = jnp.zeros(v.shape[:-1] + (1,), v.dtype)
+    return jnp.concatenate([zero, jnp.cumsum(v, axis=-1)], axis=-1)
+
+
+def column_ranks(order: Array, tie_lo: Array, tie_hi: Array, v: Array) -> Array:
+    """``cmp @ v`` for every column of the sort tables (q, m), weights ``v`` (m,): (q, m)."""
+    s = _exclusive_cumsum(v[order])
+    lo = jnp.take_along_axis(s, tie_lo, axis=-1)
+    hi = jnp.take_along_axis(s, tie_hi, axis=-1)
+    return lo + (hi - lo) / 2
+
+
+def target_ranks(y: Array, u: Array) -> Array:
+    """``u @ cmp(y).T`` for one target ``y`` (m,) and weights ``u`` (P, m): (P, m).
+
+    ``cmp(y)[i, v] = [y_v < y_i] + [y_v == y_i] / 2``; NaN targets compare false both ways, so
+    their own rank is 0 and they add nothing to others (their weight must be 0 in ``u``).
+    """
+    m = y.shape[0]
+    order = jnp.argsort(y)  # NaN last
+    ys = y[order]
+    pos = jnp.arange(m)
+    same = ys[1:] == ys[:-1]
+    new = jnp.concatenate([jnp.ones((1,), bool), ~same])
+    end = jnp.concatenate([~same, jnp.ones((1,), bool)])
+    lo = lax.cummax(jnp.where(new, pos, 0), axis=0)
+    hi = lax.cummin(jnp.where(end, pos + 1, m), axis=0, reverse=True)
+    finite = jnp.isfinite(ys)
+    s = _exclusive_cumsum(u[:, order])
+    r_sorted = s[:, lo] + (s[:, hi] - s[:, lo]) / 2
+    r_sorted = jnp.where(finite, r_sorted, 0)
+    return jnp.zeros_like(r_sorted).at[:, order].set(r_sorted)
+
+
+def column_ranks_host(problem, v: np.ndarray) -> np.ndarray:
+    """``cmp @ v`` of every ranked column on the host in float64, for either form of ``problem``."""
+    v = np.asarray(v, np.float64)
+    if problem.cmp is not None:
+        return np.einsum("qiu,u->qi", np.asarray(problem.cmp, np.float64), v)
+    order = np.asarray(problem.order)
+    s = np.concatenate([np.zeros((order.shape[0], 1)), np.cumsum(v[order], axis=1)], axis=1)
+    lo = np.take_along_axis(s, np.asarray(problem.tie_lo), axis=1)
+    hi = np.take_along_axis(s, np.asarray(problem.tie_hi), axis=1)
+    return lo + (hi - lo) / 2

@@ -1,0 +1,87 @@
+"""Resample distributions kept on disk, column by column: bounded memory for any ``n``.
+
+A bootstrap of ``n`` resamples and ``c`` statistics is an (n, c) array: 720 MB in float32 for a
+million resamples of the public sets, and more again while intervals sort it. With
+``stream_to``, :func:`swjax.bootstrap` hands each chunk to a :class:`ColumnStore` instead of
+keeping it: the file holds the statistics column after column (each column's ``n`` values
+contiguous), so intervals read a few columns at a time. Quantiles stay exact (the same
+numbers as in memory): every interval formula works column by column.
+
+Memory: one write buffer of :data:`BUFFER_ROWS` rows plus, while summarising, ``BLOCK_COLUMNS``
+columns of ``n`` float64 values and their sorted copy: about 200 MB at n = 1,000,000.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ColumnStore", "BUFFER_ROWS", "BLOCK_COLUMNS"]
+
+#: Rows gathered in memory before one write per column.
+BUFFER_ROWS = 65536
+#: Columns read back together while computing intervals.
+BLOCK_COLUMNS = 8
+
+
+class ColumnStore:
+    """An (n, columns) float32 array on disk, stored column-major, filled by row blocks.
+
+    Values are stored as float32: the statistics are float32 (or, under ``x64``, stored
+    rounded; use x64 without ``stream_to`` where every float64 bit matters).
+    """
+
+    def __init__(self, path, n: int, n_columns: int):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.n, self.n_columns = int(n), int(n_columns)
+        self._fh = open(self.path, "w+b")
+        self._fh.truncate(self.n * self.n_columns * 4)
+        self._buf: list[np.ndarray] = []
+        self._buf_rows = 0
+        self._start = 0  # first row not yet written
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append (b, columns) rows, in order."""
+        rows = np.asarray(rows, np.float32)
+        self._buf.append(rows)
+        self._buf_rows += len(rows)
+        if self._buf_rows >= BUFFER_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        block = np.concatenate(self._buf)
+        stop = self._start + len(block)
+        if stop > self.n:
+            raise ValueError(f"ColumnStore: {stop} rows written, room for {self.n}")
+        cols = np.ascontiguousarray(block.T)
+        for j in range(self.n_columns):
+            self._fh.seek((j * self.n + self._start) * 4)
+            self._fh.write(cols[j].tobytes())
+        self._start = stop
+        self._buf, self._buf_rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+
+    def columns(self, lo: int, hi: int) -> np.ndarray:
+        """Columns ``lo:hi`` as a C-ordered (n, hi - lo) float64 array."""
+        data = np.fromfile(self.path, np.float32, count=(hi - lo) * self.n, offset=lo * self.n * 4)
+        return np.ascontiguousarray(data.reshape(hi - lo, self.n).T, dtype=np.float64)
+
+    def array(self) -> np.ndarray:
+        """The whole (n, columns) array as a read-only memory map (nothing read yet)."""
+        return np.memmap(self.path, np.float32, "r", shape=(self.n_columns, self.n)).T
+
+    def blocks(self, size: int = BLOCK_COLUMNS):
+        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns."""
+        for lo in range(0, self.n_columns, size):
+            hi = min(lo + size, self.n_columns)
+            yield lo, hi, self.columns(lo, hi)

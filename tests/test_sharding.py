@@ -1,0 +1,78 @@
+"""The resample axis sharded over several (simulated) CPU devices gives the single-device numbers.
+
+The device count is fixed when JAX starts, so the check runs in a subprocess started with
+``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, warnings
+    import jax, numpy as np
+    import swjax
+    from swjax import engine, resample
+    from swjax.problem import build_problem
+
+    warnings.simplefilter("ignore")
+    assert len(jax.devices()) == 4, jax.devices()
+    out = {}
+    ds = swjax.load_dataset("chat")
+    for path in ("compare", "sort") if len(jax.devices()) > 1 else ():
+        p, lay = build_problem(ds, ranks=path)
+        m, k = len(lay.models), len(lay.capabilities)
+        full = engine.evaluate(p, np.ones((1, m)), np.ones((1, k)), shard=False)
+        ref = full.loadings[0]
+        key = resample.key_from_seed(11)
+        kw = dict(batch_size=50)
+        a = engine.resample(p, resample.bootstrap_scheme(m), 237, key, np.ones(k), ref, **kw)
+        b = engine.resample(p, resample.bootstrap_scheme(m), 237, key, np.ones(k), ref, shard=False, **kw)
+        same = [bool(np.array_equal(a[f], b[f], equal_nan=True)) for f in a]
+        ja = engine.evaluate(p, resample.jackknife_weights(m), np.ones((1, k)), ref,
+                             fields=engine.RESAMPLE_FIELDS)
+        jb = engine.evaluate(p, resample.jackknife_weights(m), np.ones((1, k)), ref,
+                             fields=engine.RESAMPLE_FIELDS, shard=False)
+        same += [bool(np.array_equal(ja[f], jb[f], equal_nan=True)) for f in ja]
+        out[path] = all(same)
+    # Whole pipeline: bootstrap() shards on its own when several devices are visible.
+    r = swjax.bootstrap("chat", n=300, seed=3, batch_size=40)
+    out["bootstrap"] = r.distribution.tolist()
+    out["low"] = r.table["low"].tolist()
+    print("RESULT" + json.dumps(out))
+    """
+)
+
+
+def _run(env_extra):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **env_extra)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][0]
+    return json.loads(line[len("RESULT"):])
+
+
+def test_sharded_equals_unsharded_exactly():
+    sharded = _run({"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+    assert sharded["compare"] and sharded["sort"]
+    script_one = SCRIPT.replace("assert len(jax.devices()) == 4", "assert True")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    proc = subprocess.run([sys.executable, "-c", script_one], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    single = json.loads([x for x in proc.stdout.splitlines() if x.startswith("RESULT")][0][6:])
+    # NaN-aware exact comparison of the whole bootstrap distribution and intervals.
+    import numpy as np
+
+    a, b = np.array(sharded["bootstrap"], float), np.array(single["bootstrap"], float)
+    assert np.array_equal(a, b, equal_nan=True)
+    assert np.array_equal(np.array(sharded["low"], float), np.array(single["low"], float), equal_nan=True)
