@@ -306,6 +306,7 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     if store is None:
         dist, _ = _stat_columns(draws, layout)
         frame = summarize(dist, estimate[0], jack_cols, **opts)
+        dist = dist.astype(np.dtype(analysis.dtype), copy=False)  # kept in the computation's dtype
     else:  # a few columns at a time: every interval formula is column-wise
         frame = pd.concat(
             [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts) for lo, hi, block in store.blocks()],
@@ -346,7 +347,7 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     )
     return BootstrapResult(
         table=table,
-        distribution=dist[:, :nb].astype(np.asarray(draws["corr"]).dtype),
+        distribution=dist[:, :nb],
         jackknife=jack_cols[:, :nb],
         summary=frame.iloc[nb:].copy(),
         eigenvalues=np.asarray(draws["eigenvalues"], np.float64),
