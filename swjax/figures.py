@@ -14,23 +14,17 @@ atomically.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # figures are built without pyplot: no backend is touched
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg", force=False)
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from .errors import SwjaxError  # noqa: E402
+from .errors import SwjaxError
+from .outputs import atomic_file
 
 __all__ = [
     "VERDICT_COLOURS",
@@ -449,17 +443,8 @@ def save(fig: Figure, path, dpi: int = 130) -> Path:
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
         raise SwjaxError(f"out: expected a .png or .svg file, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path, suffix=f".{fmt}") as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
 
 
