@@ -80,13 +80,17 @@ def _check(n, method, level, permutations, threshold, batch_size):
 
 
 def _stat_columns(stats, layout: Layout) -> tuple[np.ndarray, list[str]]:
-    """Benchmarks, then the scalar statistics, as columns of one (rows, columns) array."""
+    """Benchmarks, then the scalar statistics, as columns of one (rows, columns) array.
+
+    In the computation's dtype (float32 unless x64): a million resamples stay half the size,
+    and the interval code interpolates in float64 on the few values it picks.
+    """
     get = stats.__getitem__ if isinstance(stats, dict) else lambda f: getattr(stats, f)
-    corr = np.asarray(get("corr"), np.float64)
+    corr = np.asarray(get("corr"))
     cols = [corr[:, : layout.n_benchmarks]]
-    flop = corr[:, layout.columns.index(FLOP_COLUMN)] if layout.has_flop else np.full(len(corr), np.nan)
-    cols.append(np.stack([get("variance_explained"), get("mean_intercorr"), flop], axis=1))
-    return np.concatenate(cols, axis=1).astype(np.float64), list(layout.benchmarks) + list(SCALARS)
+    flop = corr[:, layout.columns.index(FLOP_COLUMN)] if layout.has_flop else np.full(len(corr), np.nan, corr.dtype)
+    cols.append(np.stack([get("variance_explained"), get("mean_intercorr"), flop], axis=1).astype(corr.dtype))
+    return np.concatenate(cols, axis=1), list(layout.benchmarks) + list(SCALARS)
 
 
 def summarize(
@@ -99,10 +103,11 @@ def summarize(
     threshold: float,
 ) -> pd.DataFrame:
     """Interval columns (estimate, low, high, se, bias, n_valid, n_degenerate, interval, verdict)."""
+    estimate = np.asarray(estimate, np.float64)
     low, high, used = intervals.interval(dist, estimate, level, method, jack)
     finite = np.isfinite(dist)
     n_valid = finite.sum(axis=0)
-    mean = np.where(finite, dist, 0).sum(axis=0) / np.maximum(n_valid, 1)
+    mean = np.where(finite, dist, 0).sum(axis=0, dtype=np.float64) / np.maximum(n_valid, 1)
     return pd.DataFrame(
         {
             "estimate": estimate,

@@ -372,7 +372,7 @@ def plot(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     level: Annotated[float, typer.Option("--level", help="Confidence level.")] = 0.95,
     threshold: Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")] = 0.4,
-    subsets: Annotated[int, typer.Option("--subsets", help="spec-curve: capability subsets to evaluate.")] = 200,
+    subsets: Annotated[Optional[int], typer.Option("--subsets", help="spec-curve: sample this many capability subsets (default: all of at least 3).")] = None,
 ):
     """Draw one figure (PNG or SVG) of a bootstrap run."""
     from . import figures

@@ -387,45 +387,40 @@ def correlate_rich(result: CorrelateResult, file=None) -> None:
 
 
 def subset_correlations(
-    data, benchmarks=None, *, n_subsets: int = 200, min_size: int = 3, seed: int = 0, capabilities=None,
+    data, benchmarks=None, *, n_subsets: int | None = None, min_size: int = 3, seed: int = 0,
+    capabilities=None,
 ) -> pd.DataFrame:
-    """Point estimates over random subsets of the capability benchmarks (long format).
+    """Point estimates over capability subsets (long format), for the specification curve.
 
-    A light stand-in for a full subsets analysis, for the specification-curve figure: draws
-    ``n_subsets`` distinct subsets (sizes uniform in ``min_size``..k, the full set included)
-    and runs :func:`swjax.analyze` with each as the capability benchmarks.
+    Every subset with at least ``min_size`` members, or ``n_subsets`` of them at random, through
+    :func:`swjax.subsets` (one compiled function for all masks); the full capability set is
+    always included.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``subset``, ``size``, ``members`` (";"-joined), ``benchmark``, ``correlation``.
     """
-    from .analysis import analyze, as_dataset
-    from .data import PAPER_CAPABILITIES
+    from .analysis import as_dataset
+    from .sensitivity import subsets
 
-    dataset = as_dataset(data)
-    caps = list(capabilities or PAPER_CAPABILITIES)
-    k = len(caps)
-    if not 2 <= min_size <= k:
-        raise SwjaxError(f"min_size: expected 2..{k}, got {min_size}")
-    rng = np.random.default_rng(seed)
-    subsets = {tuple(range(k))}
-    tries = 0
-    while len(subsets) < n_subsets and tries < 50 * n_subsets:
-        size = int(rng.integers(min_size, k + 1))
-        subsets.add(tuple(sorted(rng.choice(k, size, replace=False).tolist())))
-        tries += 1
-    frames = []
-    for i, sub in enumerate(sorted(subsets, key=lambda s: (len(s), s))):
-        members = [caps[j] for j in sub]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SwjaxWarning)
-            a = analyze(dataset, capabilities=members)
-        corr = a.correlations if benchmarks is None else a.correlations.reindex(list(benchmarks))
-        frames.append(
-            pd.DataFrame(
-                {"subset": i, "size": len(sub), "members": ";".join(members),
-                 "benchmark": corr.index, "correlation": corr.to_numpy()}
-            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SwjaxWarning)
+        res = subsets(as_dataset(data), capabilities=capabilities, min_size=min_size,
+                      max_subsets=n_subsets, seed=seed)
+    masks, est = res.masks, res.estimates
+    if not (masks.sum(axis=1) == masks.shape[1]).any():
+        masks = np.vstack([masks, np.ones((1, masks.shape[1]), masks.dtype)])
+        est = np.vstack([est, res.table["full"].reindex(list(res.benchmarks)).to_numpy()[None]])
+    names = list(res.benchmarks)
+    cols = names if benchmarks is None else list(benchmarks)
+    idx = [names.index(b) for b in cols]
+    caps = list(res.capabilities)
+    frames = [
+        pd.DataFrame(
+            {"subset": i, "size": int(mask.sum()), "members": ";".join(c for c, on in zip(caps, mask) if on),
+             "benchmark": cols, "correlation": est[i, idx]}
         )
+        for i, mask in enumerate(masks)
+    ]
     return pd.concat(frames, ignore_index=True)

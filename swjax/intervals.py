@@ -132,11 +132,11 @@ def bca_interval(dist, estimate, jackknife, level):
 
 def standard_error(dist) -> np.ndarray:
     """Sample standard deviation (ddof 1) of the finite resample values of each column."""
-    dist = np.asarray(dist, dtype=np.float64)
+    dist = np.asarray(dist)
     finite = np.isfinite(dist)
     n = finite.sum(axis=0)
-    mean = np.where(finite, dist, 0).sum(axis=0) / np.maximum(n, 1)
-    ss = np.where(finite, (dist - mean) ** 2, 0).sum(axis=0)
+    mean = np.where(finite, dist, 0).sum(axis=0, dtype=np.float64) / np.maximum(n, 1)
+    ss = np.where(finite, (dist - mean) ** 2, 0).sum(axis=0)  # float64: mean is
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 1, np.sqrt(ss / (n - 1)), np.nan)
 

@@ -102,9 +102,15 @@ def test_spec_curve_long_format():
 def test_spec_curve_from_subsets(chat):
     from swjax.correlate import subset_correlations
 
+    from swjax.sensitivity import sample_subset_masks
+
     frame = subset_correlations(chat, ["MT_Bench"], n_subsets=3, min_size=11, seed=1)
     assert set(frame.columns) >= {"subset", "size", "benchmark", "correlation"}
-    assert frame["size"].max() == 12 and len(frame) == 3
+    drawn = sample_subset_masks(12, 11, 3, 1)
+    full_drawn = bool((drawn.sum(axis=1) == 12).any())
+    assert frame["size"].max() == 12 and len(frame) == 3 + (not full_drawn)
+    full = frame.loc[frame["size"] == 12, "correlation"].iloc[0]
+    assert full == pytest.approx(swjax.analyze(chat).correlations["MT_Bench"], abs=1e-6)
     figures.spec_curve(frame, "MT_Bench")
 
 
