@@ -108,11 +108,18 @@ def _eigh(x: Array):
 
 @_eigh.def_vmap
 def _eigh_vmap(axis_size, in_batched, x):
-    # One symmetric eigensolver call per matrix in a loop, not one batched call: the batched
-    # CPU kernel splits its batch over the shared thread pool and waits for it, which
-    # deadlocks when several CPU devices (sharded resamples) run it at once on few cores.
-    # Each matrix goes through the same LAPACK routine either way: the same bits.
-    return lax.map(_eigh, x), (True, True)
+    # With several CPU devices (sharded resamples), one eigensolver call per matrix in a loop:
+    # the batched CPU kernel splits its batch over the shared thread pool and waits for it,
+    # which deadlocks when several CPU devices run it at once on few cores. Each matrix goes
+    # through the same LAPACK routine either way: the same bits. Elsewhere (one CPU device,
+    # GPUs) the batched solver, which is faster and, on a GPU, one kernel instead of a loop.
+    def batched(x):
+        return tuple(jnp.linalg.eigh(x))
+
+    def on_cpu(x):
+        return lax.map(_eigh, x) if len(jax.devices("cpu")) > 1 else batched(x)
+
+    return lax.platform_dependent(x, cpu=on_cpu, default=batched), (True, True)
 
 
 def _pc1(corr: Array, c: Array, ref: Array | None):
