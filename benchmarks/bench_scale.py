@@ -1,6 +1,6 @@
 """Time and peak memory against resamples, models and benchmarks, on the local devices.
 
-    PYTHONPATH=$PWD python benchmarks/bench_scale.py [--full] [--out benchmarks/out]
+    PYTHONPATH=$PWD python benchmarks/bench_scale.py [--full] [--out benchmarks/results/scale]
 
 Each point runs in its own process (peak RSS = that process's ru_maxrss): a random matrix of
 m models x p benchmarks (a few ties and 5% missing values; 12 capability columns) and ``n``
@@ -59,7 +59,7 @@ def run_point(n, m, p):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "out"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale"))
     args = ap.parse_args()
     grid = {
         "resamples": [(n, 26, 170) for n in ([1000, 10000, 100000] + ([1000000] if args.full else []))],
