@@ -15,7 +15,7 @@ Steps (shared/design.md):
 1. weighted z-scores of the capability columns (ddof = 0);
 2. weighted Spearman matrix of the capability columns (weighted Pearson of mid-ranks);
 3. PC1 of that matrix with rows and columns of masked capabilities zeroed;
-4. capabilities score = z-scores @ PC1;
+4. capabilities score = z-scores . PC1, row by row (identical rows get identical scores);
 5. weighted Spearman correlation of every ranked column with the score (or the ``against``
    column), pairwise-complete: ranks of both sides over the models where the column is observed.
 

@@ -138,8 +138,18 @@ def _put(tree, device):
 
 
 def precision(x64: bool):
-    """Context in which arrays are float64 (``x64=True``) or the caller's default."""
-    return jax.enable_x64(True) if x64 else contextlib.nullcontext()
+    """Context in which arrays are float64 (``x64=True``) or the caller's default.
+
+    Scoped: JAX's global setting is left as it was (``jax.enable_x64`` on recent JAX,
+    ``jax.experimental.enable_x64`` on older releases).
+    """
+    if not x64:
+        return contextlib.nullcontext()
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # JAX releases before the top-level context
+
+    return enable_x64()
 
 
 def _select(stats: Stats, fields: Sequence[str] | None):
