@@ -179,6 +179,37 @@ def _concat(chunks):
     return jax.tree.map(lambda *xs: np.concatenate(xs, axis=0), *chunks)
 
 
+def _padded(x, start: int, stop: int, size: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``x``, padded to ``size`` rows by repeating row ``start``.
+
+    Every chunk then has the same shape, so one compilation serves a whole run.
+    """
+    x = np.asarray(x)
+    pad = size - (stop - start)
+    part = x[start:stop]
+    return np.concatenate([part, np.repeat(x[start:start + 1], pad, 0)]) if pad else part
+
+
+def _run_chunks(n: int, batch: int, compute, sink=None, progress=None):
+    """Stream ``n`` rows in chunks of ``batch``: the one loop of every entry point here.
+
+    ``compute(start, stop)`` returns the host results of one padded chunk; they are cut to
+    ``stop - start`` rows, handed to ``sink`` (then None is returned) or kept and concatenated,
+    and ``progress`` is told how many rows were finished.
+    """
+    chunks = []
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        out = jax.tree.map(lambda x: x[: stop - start], compute(start, stop))
+        if sink is not None:
+            sink(out)
+        else:
+            chunks.append(out)
+        if progress is not None:
+            progress(stop - start)
+    return None if sink is not None else _concat(chunks)
+
+
 def evaluate(
     problem: Problem,
     weights: np.ndarray,
@@ -213,18 +244,13 @@ def evaluate(
     with jax.default_device(dev):
         prob = lay.put(problem)
         ref_arr = None if ref is None else lay.put(np.asarray(ref, dtype))
-        chunks = []
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            pad = batch - (stop - start)
-            w = np.concatenate([weights[start:stop], np.repeat(weights[start:start + 1], pad, 0)])
-            c = np.concatenate([masks[start:stop], np.repeat(masks[start:start + 1], pad, 0)])
-            out = _evaluate_chunk(prob, lay.put_rows(w, dtype), lay.put_rows(c, dtype), ref_arr, fields)
-            out = lay.to_host(out)
-            chunks.append(jax.tree.map(lambda x: x[: stop - start], out))
-            if progress is not None:
-                progress(stop - start)
-    result = _concat(chunks)
+
+        def compute(start, stop):
+            w = lay.put_rows(_padded(weights, start, stop, batch), dtype)
+            c = lay.put_rows(_padded(masks, start, stop, batch), dtype)
+            return lay.to_host(_evaluate_chunk(prob, w, c, ref_arr, fields))
+
+        result = _run_chunks(n, batch, compute, progress=progress)
     return Stats(**result._asdict()) if fields is None else result
 
 
@@ -257,24 +283,17 @@ def resample(
     batch = lay.batch(batch_size or default_batch_size(problem, n))
     dev = lay.devices[0]
     fields = tuple(fields)
-    chunks = []
     with jax.default_device(dev):
         prob = lay.put(problem)
         c = lay.put(np.asarray(mask, dtype))
         ref_arr = None if ref is None else lay.put(np.asarray(ref, dtype))
         key = lay.put_key(key)
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
+
+        def compute(start, stop):
             index = lay.put_rows(np.arange(start, start + batch, dtype=np.uint32))
-            out = lay.to_host(_resample_chunk(prob, key, index, c, ref_arr, scheme, fields))
-            out = {k: v[: stop - start] for k, v in out.items()}
-            if sink is not None:
-                sink(out)
-            else:
-                chunks.append(out)
-            if progress is not None:
-                progress(stop - start)
-    return None if sink is not None else _concat(chunks)
+            return lay.to_host(_resample_chunk(prob, key, index, c, ref_arr, scheme, fields))
+
+        return _run_chunks(n, batch, compute, sink=sink, progress=progress)
 
 
 # ------------------------------------------------------------------ many masks per weight row
@@ -350,22 +369,16 @@ def evaluate_masks(
     batch = batch_size or default_mask_batch_size(problem, len(masks), n)
     dev = select_device(device)
     fields = tuple(fields) if fields is not None else None
-    chunks = []
     with jax.default_device(dev):
         prob = _put(problem, dev)
         c = jnp.asarray(masks, dtype)
         r = None if refs is None else jnp.asarray(refs, dtype)
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
-            pad = batch - (stop - start)
-            w = np.concatenate([weights[start:stop], np.repeat(weights[start:start + 1], pad, 0)])
-            out = _to_host(_masks_chunk(prob, jnp.asarray(w, dtype), c, r, fields, reduce))
-            out = jax.tree.map(lambda x: x[: stop - start], out)
-            if sink is not None:
-                sink(out)
-            else:
-                chunks.append(out)
-    return None if sink is not None else _concat(chunks)
+
+        def compute(start, stop):
+            w = jnp.asarray(_padded(weights, start, stop, batch), dtype)
+            return _to_host(_masks_chunk(prob, w, c, r, fields, reduce))
+
+        return _run_chunks(n, batch, compute, sink=sink)
 
 
 def resample_masks(
@@ -395,24 +408,17 @@ def resample_masks(
     batch = batch_size or default_mask_batch_size(problem, len(masks), n)
     dev = select_device(device)
     fields = tuple(fields)
-    chunks = []
     with jax.default_device(dev):
         prob = _put(problem, dev)
         c = jnp.asarray(masks, dtype)
         r = None if refs is None else jnp.asarray(refs, dtype)
         key = jax.device_put(key, dev)
-        for start in range(0, n, batch):
-            stop = min(start + batch, n)
+
+        def compute(start, stop):
             index = jnp.arange(start, start + batch, dtype=jnp.uint32)
-            out = _to_host(_masks_resample_chunk(prob, key, index, c, r, scheme, fields, reduce))
-            out = jax.tree.map(lambda x: x[: stop - start], out)
-            if sink is not None:
-                sink(out)
-            else:
-                chunks.append(out)
-            if progress is not None:
-                progress(stop - start)
-    return None if sink is not None else _concat(chunks)
+            return _to_host(_masks_resample_chunk(prob, key, index, c, r, scheme, fields, reduce))
+
+        return _run_chunks(n, batch, compute, sink=sink, progress=progress)
 
 
 # ------------------------------------------------------- many datasets at once (coverage studies)
@@ -467,23 +473,10 @@ def _n_datasets(problems) -> int:
     return int(jax.tree.leaves(problems)[0].shape[0])
 
 
-def _dataset_chunks(problems, refs, per_chunk: int):
-    """(start, stop, padded problems, padded refs) chunks over the leading (dataset) axis.
-
-    The last chunk repeats dataset ``start`` up to ``per_chunk`` so that one compilation serves
-    every chunk.
-    """
-    total = _n_datasets(problems)
-    for start in range(0, total, per_chunk):
-        stop = min(start + per_chunk, total)
-        pad = per_chunk - (stop - start)
-
-        def cut(x):
-            x = np.asarray(x)
-            part = x[start:stop]
-            return np.concatenate([part, np.repeat(x[start:start + 1], pad, 0)]) if pad else part
-
-        yield start, stop, jax.tree.map(cut, problems), None if refs is None else cut(refs)
+def _dataset_chunk(problems, refs, start: int, stop: int, per_chunk: int):
+    """Problems (and refs) ``start:stop`` along the dataset axis, padded to ``per_chunk``."""
+    cut = lambda x: _padded(x, start, stop, per_chunk)  # noqa: E731
+    return jax.tree.map(cut, problems), None if refs is None else cut(refs)
 
 
 def default_dataset_batch(problems, rows_per_dataset: int) -> int:
@@ -524,15 +517,16 @@ def evaluate_stacked(
     columns = None if columns is None else tuple(int(j) for j in columns)
     per_chunk = dataset_batch or default_dataset_batch(problems, len(weights))
     dev = select_device(device)
-    chunks = []
     with jax.default_device(dev):
         w = jnp.asarray(weights, dtype)
         c = jnp.asarray(mask, dtype)
-        for start, stop, probs, ref in _dataset_chunks(problems, refs, per_chunk):
+
+        def compute(start, stop):
+            probs, ref = _dataset_chunk(problems, refs, start, stop, per_chunk)
             ref = None if ref is None else jnp.asarray(ref, dtype)
-            out = _to_host(_evaluate_stacked_chunk(_put(probs, dev), w, c, ref, fields, columns))
-            chunks.append({k: v[: stop - start] for k, v in out.items()})
-    return _concat(chunks)
+            return _to_host(_evaluate_stacked_chunk(_put(probs, dev), w, c, ref, fields, columns))
+
+        return _run_chunks(_n_datasets(problems), per_chunk, compute)
 
 
 def resample_stacked(
@@ -562,18 +556,17 @@ def resample_stacked(
     columns = None if columns is None else tuple(int(j) for j in columns)
     per_chunk = dataset_batch or default_dataset_batch(problems, n)
     dev = select_device(device)
-    chunks = []
     with jax.default_device(dev):
         c = jnp.asarray(mask, dtype)
         key = jax.device_put(key, dev)
         index = jnp.arange(n, dtype=jnp.uint32)
-        for start, stop, probs, ref in _dataset_chunks(problems, refs, per_chunk):
+
+        def compute(start, stop):
+            probs, ref = _dataset_chunk(problems, refs, start, stop, per_chunk)
             ref = None if ref is None else jnp.asarray(ref, dtype)
             datasets = jnp.arange(start, start + per_chunk, dtype=jnp.uint32)
-            out = _to_host(
+            return _to_host(
                 _resample_stacked_chunk(_put(probs, dev), key, datasets, index, c, ref, scheme, fields, columns)
             )
-            chunks.append({k: v[: stop - start] for k, v in out.items()})
-            if progress is not None:
-                progress(stop - start)
-    return _concat(chunks)
+
+        return _run_chunks(_n_datasets(problems), per_chunk, compute, progress=progress)
