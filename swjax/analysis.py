@@ -207,11 +207,12 @@ def analyze(
     >>> round(a.variance_explained, 3), round(float(a.correlations["MT_Bench"]), 3)
     (0.708, 0.787)
     """
+    dataset = as_dataset(data)
     with engine.precision(x64):
-        problem, layout = prepare(data, capabilities=capabilities, against=against, x64=x64)
+        problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64)
         w = model_weights(weights, layout)
         stats = engine.evaluate(problem, w[None], np.ones((1, len(layout.capabilities))), device=device)
-    return make_analysis(stats, layout, as_dataset(data), row=0)
+    return make_analysis(stats, layout, dataset, row=0)
 
 
 def make_analysis(stats, layout: Layout, dataset: Dataset, row: int = 0) -> Analysis:
