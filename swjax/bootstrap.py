@@ -42,8 +42,9 @@ class BootstrapResult:
     summary : pandas.DataFrame
         The same interval columns for the scalar statistics (variance explained, mean
         capability intercorrelation, compute correlation).
-    eigenvalues : numpy.ndarray
-        (n, capabilities) resampled eigenvalues of the capability correlation matrix.
+    eigenvalues : numpy.ndarray or None
+        (n, capabilities) resampled eigenvalues of the capability correlation matrix, largest
+        first; None unless asked for (``bootstrap(..., eigenvalues=True)``).
     analysis : Analysis
         The full-sample analysis.
     metadata : dict
@@ -56,7 +57,7 @@ class BootstrapResult:
     distribution: np.ndarray = field(repr=False)
     jackknife: np.ndarray = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
-    eigenvalues: np.ndarray = field(repr=False)
+    eigenvalues: np.ndarray | None = field(repr=False)
     analysis: Analysis = field(repr=False)
     metadata: dict = field(default_factory=dict)
 
@@ -140,6 +141,7 @@ def bootstrap(
     progress=None,
     clusters=None,
     stream_to=None,
+    eigenvalues: bool = False,
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -181,6 +183,11 @@ def bootstrap(
         :mod:`swjax.streaming`) instead of keeping it in memory, and compute the intervals a
         few columns at a time: the same numbers in bounded memory (n = 1,000,000 in well under
         1.5 GB). ``distribution`` is then a read-only memory map of the file.
+    eigenvalues : bool
+        Also keep every resample's whole spectrum (``BootstrapResult.eigenvalues``, for the
+        scree plot's intervals). Off by default: it takes an eigensolver call per resample,
+        which costs more than the rest of the statistic; PC1 itself needs only the leading
+        eigenpair (certified power iteration, :mod:`swjax.core`).
 
     Examples
     --------
@@ -200,15 +207,17 @@ def bootstrap(
     started = time.perf_counter()
     streamed = {}
 
+    fields = engine.RESAMPLE_FIELDS + (("eigenvalues",) if eigenvalues else ())
+
     def sink_for(layout):
-        store, sink, kept = _stream_sink(stream_to, n, layout)
+        store, sink, kept = _stream_sink(stream_to, n, layout, fields)
         streamed.update(store=store, kept=kept)
         return sink
 
     run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
-        sink_for=None if stream_to is None else sink_for,
+        sink_for=None if stream_to is None else sink_for, fields=fields,
     )
     problem, layout, full, jack, draws, scheme_meta = run
     store = streamed.get("store")
@@ -261,7 +270,7 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None,
+    sink_for=None, fields=engine.RESAMPLE_FIELDS,
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
@@ -281,18 +290,18 @@ def resample_pipeline(
         full, jack = full_and_jackknife(problem, jack_w, np.ones(k), device)
         draws = engine.resample(
             problem, scheme, n, key, np.ones(k), full.loadings[0],
-            batch_size=batch_size, device=device, progress=progress,
+            batch_size=batch_size, device=device, progress=progress, fields=fields,
             sink=None if sink_for is None else sink_for(layout),
         )
     return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
 
 
-def _stream_sink(path, n: int, layout: Layout):
+def _stream_sink(path, n: int, layout: Layout, fields):
     """A column store for the distribution and a sink that fills it chunk by chunk."""
     from .streaming import ColumnStore
 
     store = ColumnStore(path, n, layout.n_benchmarks + len(SCALARS))
-    kept = {f: [] for f in ("eigenvalues", "rule_flip", "cos_ref")}
+    kept = {f: [] for f in ("eigenvalues", "rule_flip", "cos_ref") if f in fields}
 
     def sink(chunk):
         store.append(_stat_columns(chunk, layout)[0])
@@ -355,7 +364,7 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
         distribution=dist[:, :nb],
         jackknife=jack_cols[:, :nb],
         summary=frame.iloc[nb:].copy(),
-        eigenvalues=np.asarray(draws["eigenvalues"], np.float64),
+        eigenvalues=np.asarray(draws["eigenvalues"], np.float64) if "eigenvalues" in draws else None,
         analysis=analysis,
         metadata=metadata,
     )

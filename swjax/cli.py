@@ -225,6 +225,9 @@ def bootstrap(
         Optional[Path],
         typer.Option("--stream-to", help="Folder for SET.f32 distributions on disk (bounded memory for large --n)."),
     ] = None,
+    eigenvalues: Annotated[
+        bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
+    ] = False,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -242,6 +245,7 @@ def bootstrap(
                     batch_size=batch_size, x64=x64, progress=advance,
                     clusters=cluster_labels(ds, cluster_by, families),
                     stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
+                    eigenvalues=eigenvalues,
                 )
             )
     if fmt is Format.json:
@@ -404,15 +408,16 @@ def plot(
             label=ds.display_name(benchmark),
         )
     else:
+        spectrum = kind is PlotKind.scree  # resampled eigenvalues cost extra: only for the scree plot
         if scores is not None:
             from .correlate import correlate as run
 
-            result = run(scores, ds, n=n, seed=seed, level=level, threshold=threshold)
+            result = run(scores, ds, n=n, seed=seed, level=level, threshold=threshold, eigenvalues=spectrum)
             data = result.dataset
         else:
             from .bootstrap import bootstrap as run
 
-            result = run(ds, n=n, seed=seed, level=level, threshold=threshold)
+            result = run(ds, n=n, seed=seed, level=level, threshold=threshold, eigenvalues=spectrum)
             data = ds
         if kind is PlotKind.forest:
             which = show if show in ("headline", "all") else parse_list(show)
@@ -450,7 +455,8 @@ def report(
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
 
-    kw = dict(n=n, seed=seed, method=method.value, level=level, threshold=threshold, device=device.value)
+    kw = dict(n=n, seed=seed, method=method.value, level=level, threshold=threshold, device=device.value,
+              eigenvalues=True)  # for the scree plot
     if scores is not None:
         results = _correlate_all(scores, model_set, data_dir, **kw)
     else:
@@ -780,7 +786,8 @@ def write_bootstrap(results, out: Path, argv=None) -> None:
             s = r.metadata["set"]
             arrays[f"{s}/distribution"] = r.distribution
             arrays[f"{s}/jackknife"] = r.jackknife
-            arrays[f"{s}/eigenvalues"] = r.eigenvalues
+            if r.eigenvalues is not None:
+                arrays[f"{s}/eigenvalues"] = r.eigenvalues
             arrays[f"{s}/benchmarks"] = np.array(r.table.index, dtype=str)
         with open(tmp / "distributions.npz", "wb") as fh:
             np.savez(fh, **arrays)

@@ -96,6 +96,34 @@ class WeightState(NamedTuple):
     distinct_pat: Array  # (P,) models with weight in each pattern
 
 
+# Sums and norms of floats over a short axis, written as elementwise additions in a fixed order.
+#
+# XLA vectorizes a reduction differently for different array shapes and device layouts, which
+# can change the last bit of a sum. Written as pairwise additions of slices, every resample's
+# numbers are the same bits whatever the batch size, the number of devices or the rest of the
+# program (tests/test_bootstrap.py checks every field). Matrix products (dot_general) keep one
+# order per element already, and sums of ranks and weights need none of this: their terms are
+# small multiples of 1/4, exact in any order. A division by a per-resample scalar is written
+# as a product with its reciprocal for the same reason: XLA makes that rewrite itself in some
+# programs and not in others.
+
+
+def _fsum(x: Array) -> Array:
+    """Sum along the last axis by pairwise additions of its slices (a short, fixed axis)."""
+    parts = [x[..., i] for i in range(x.shape[-1])]
+    while len(parts) > 1:
+        parts = [a + b for a, b in zip(parts[::2], parts[1::2])] + parts[len(parts) - len(parts) % 2:]
+    return parts[0]
+
+
+def _dot(x: Array, y: Array) -> Array:
+    return _fsum(x * y)
+
+
+def _norm(x: Array) -> Array:
+    return jnp.sqrt(_dot(x, x))
+
+
 def _released_sign(v: Array) -> Array:
     """+1 where the largest-magnitude loading is positive (the released rule), else -1."""
     return jnp.where(jnp.max(v) >= jnp.max(jnp.abs(v)), 1.0, -1.0).astype(v.dtype)
@@ -122,18 +150,114 @@ def _eigh_vmap(axis_size, in_batched, x):
     return lax.platform_dependent(x, cpu=on_cpu, default=batched), (True, True)
 
 
-def _pc1(corr: Array, c: Array, ref: Array | None):
-    """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule."""
+# Leading eigenpair by power iteration, with a certificate; the eigensolver where it fails.
+#
+# A general eigensolver costs far more than the rest of the statistic on a 12 x 12 matrix,
+# and only PC1 and its eigenvalue enter the score. Power iteration with M^4, started from the
+# reference direction (the full-sample PC1, which every resample's PC1 is close to), reaches
+# rounding level in a few steps. Each step is checked: the pair (rho, v) is accepted when
+#
+#   * the residual ||M v - rho v|| is at most RESIDUAL_TOL * eps * ||M||_F, and
+#   * the gap between rho and every other eigenvalue is provably larger than four times that,
+#     by the Laguerre-Samuelson bound on the other eigenvalues from their sum (trace - rho) and
+#     sum of squares (||M||_F^2 - rho^2).
+#
+# Then v is exactly the leading eigenvector of a symmetric matrix within 2 ||r|| of M (the
+# residual folded back into M), the same guarantee a backward-stable eigensolver gives.
+# Pairs that are not accepted after POWER_STEPS steps (no clear gap, or a start orthogonal to
+# PC1) go to the eigensolver; in a batch it runs only when some member needs it, and each
+# member's result depends only on that member, so results do not depend on the batch.
+
+RESIDUAL_TOL = 8
+POWER_STEPS = 16
+
+
+def _power_pair(a: Array, x0: Array, kept: Array):
+    """(rho, v, accepted) for symmetric ``a`` (masked rows zero), ``kept`` nonzero rows."""
+    eps = jnp.finfo(a.dtype).eps
+    fro2 = _fsum(_fsum(a * a))
+    tol = RESIDUAL_TOL * eps * jnp.sqrt(fro2)
+    p = a @ a
+    p = p * (1 / jnp.max(jnp.abs(p)))
+    p = p @ p
+    p = p * (1 / jnp.max(jnp.abs(p)))
+
+    def measure(x):
+        y = a @ x
+        rho = _dot(x, y)
+        return rho, _norm(y - rho * x)
+
+    def unfinished(s):
+        i, _, _, res = s
+        return (i < POWER_STEPS) & ~(res <= tol)  # NaN residuals stop too
+
+    def step(s):
+        i, x, _, _ = s
+        x = p @ x
+        x = x * (1 / _norm(x))
+        return (i + 1, x, *measure(x))
+
+    x = x0 * (1 / _norm(x0))
+    _, x, rho, res = lax.while_loop(unfinished, step, (0, x, *measure(x)))
+    # Laguerre-Samuelson: n values with sum s and sum of squares t are all at most
+    # s/n + sqrt((n-1)/n * (t - s^2/n)). Here the kept - 1 other eigenvalues of the kept block.
+    n = jnp.maximum(kept - 1, 1)
+    s = _fsum(jnp.diagonal(a)) - rho
+    t = fro2 - rho * rho
+    second = s / n + jnp.sqrt(jnp.maximum((n - 1) / n * (t - s * s / n), 0))
+    accepted = (res <= tol) & (rho - jnp.maximum(second, 0) > 4 * tol)
+    return rho, x, accepted
+
+
+def _solver_pair(a: Array):
+    vals, vecs = _eigh(a)
+    return vals[-1], vecs[:, -1]
+
+
+@jax.custom_batching.custom_vmap
+def _leading_pair(a: Array, x0: Array, kept: Array, needed: Array):
+    """Largest eigenvalue and its unit eigenvector of symmetric ``a`` (sign not fixed).
+
+    ``needed`` False: the caller discards the result, so no eigensolver call is made for it.
+    """
+    rho, v, accepted = _power_pair(a, x0, kept)
+    return lax.cond(needed & ~accepted, _solver_pair, lambda a: (rho, v), a)
+
+
+@_leading_pair.def_vmap
+def _leading_pair_vmap(axis_size, in_batched, a, x0, kept, needed):
+    a, x0, kept, needed = (
+        x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+        for x, b in zip((a, x0, kept, needed), in_batched)
+    )
+    rho, v, accepted = jax.vmap(_power_pair)(a, x0, kept)
+    fall = needed & ~accepted
+
+    def with_solver(a):
+        r, u = jax.vmap(_solver_pair)(a)
+        return jnp.where(fall, r, rho), jnp.where(fall[:, None], u, v)
+
+    return lax.cond(jnp.any(fall), with_solver, lambda a: (rho, v), a), (True, True)
+
+
+def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
+    """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule.
+
+    Returns (v, leading eigenvalue, every eigenvalue largest first, rule_flip, cos_ref); the
+    whole spectrum costs an eigensolver call, made only where it is used.
+    """
     masked = corr * c[:, None] * c[None, :]
-    vals, vecs = _eigh(masked)
-    v = vecs[:, -1] * c
-    v = v / jnp.linalg.norm(v)
+    start = c if ref is None else ref * c
+    lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
+    v = v * c
+    v = v * (1 / _norm(v))
+    spectrum = _eigh(masked)[0][::-1].at[0].set(lead)
     rule = _released_sign(v)
     if ref is None:
-        return v * rule, vals[::-1], jnp.zeros((), bool), jnp.ones((), v.dtype)
-    dot = jnp.dot(v, ref) / jnp.linalg.norm(ref)
+        return v * rule, lead, spectrum, jnp.zeros((), bool), jnp.ones((), v.dtype)
+    dot = _dot(v, ref) * (1 / _norm(ref))
     sign = jnp.where(dot < 0, -1.0, 1.0).astype(v.dtype)
-    return v * sign, vals[::-1], rule != sign, jnp.abs(dot)
+    return v * sign, lead, spectrum, rule != sign, jnp.abs(dot)
 
 
 def weight_state(problem: Problem, w: Array) -> WeightState:
@@ -156,8 +280,9 @@ def weight_state(problem: Problem, w: Array) -> WeightState:
 
     # Weighted z-scores (ddof 0).
     x = problem.caps
-    mean = (w @ x) / total
-    sdx = jnp.sqrt((w @ (x - mean) ** 2) / total)
+    inv_total = 1 / total
+    mean = (w @ x) * inv_total
+    sdx = jnp.sqrt((w @ (x - mean) ** 2) * inv_total)
     z = jnp.where(sdx > 0, (x - mean) / jnp.where(sdx > 0, sdx, 1.0), 0.0)
 
     # Centred mid-ranks of every column over its pair set, by one product with the fixed
@@ -188,16 +313,16 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     corr = jnp.where(valid, state.cap_corr, jnp.eye(c.shape[0], dtype=dtype))
 
     # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
-    v, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref)
-    variance_explained = eigenvalues[0] / jnp.sum(c)
+    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid)
+    variance_explained = lead * (1 / jnp.sum(c))
     pair = jnp.triu(c[:, None] * c[None, :], 1)
     n_pair = jnp.sum(pair)
-    mean_ic = jnp.sum(pair * corr) / n_pair
-    std_ic = jnp.sqrt(jnp.sum(pair * (corr - mean_ic) ** 2) / n_pair)
+    mean_ic = _fsum(_fsum(pair * corr)) * (1 / n_pair)
+    std_ic = jnp.sqrt(_fsum(_fsum(pair * (corr - mean_ic) ** 2)) * (1 / n_pair))
 
     # An elementwise product and a per-row sum, not a matrix product: identical rows (copies of
     # a model in the data) must get bit-identical scores, or their ties break at random.
-    score = jnp.sum(state.z * (c * v), axis=-1)
+    score = _fsum(state.z * (c * v))
 
     # Target ranks once per pair set (pattern); correlation of every column with the target.
     y = score if problem.target is None else problem.target

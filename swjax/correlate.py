@@ -268,6 +268,7 @@ def correlate(
     device: str = "auto",
     x64: bool = False,
     progress=None,
+    eigenvalues: bool = False,
 ) -> CorrelateResult:
     """Capabilities correlation, interval and verdict of new benchmarks, placed among the paper's.
 
@@ -280,7 +281,7 @@ def correlate(
         without a score are missing (pairwise-complete correlations).
     data : Dataset or {"base", "chat"}
         The public set the new benchmarks are placed in.
-    n, seed, method, level, threshold, permutations, capabilities, device, x64, progress
+    n, seed, method, level, threshold, permutations, capabilities, device, x64, progress, eigenvalues
         As in :func:`swjax.bootstrap`.
 
     Examples
@@ -303,7 +304,7 @@ def correlate(
         result = bootstrap(
             combined, n=n, seed=seed, method=method, level=level, threshold=threshold,
             permutations=permutations, capabilities=capabilities, device=device, x64=x64,
-            progress=progress,
+            progress=progress, eigenvalues=eigenvalues,
         )
     table = result.table
     lost = [c for c in new if c not in table.index]

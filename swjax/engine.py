@@ -44,8 +44,10 @@ __all__ = [
     "evaluate", "resample", "select_device", "select_devices", "default_batch_size", "precision",
 ]
 
-#: Fields kept from every resample unless asked otherwise (small per resample).
-RESAMPLE_FIELDS = ("corr", "variance_explained", "eigenvalues", "mean_intercorr", "rule_flip", "cos_ref")
+#: Fields kept from every resample unless asked otherwise (small per resample). The whole
+#: spectrum (``"eigenvalues"``) is left out: it costs an eigensolver call per resample, which
+#: is then most of the work (:func:`swjax.core.finish` needs only the leading pair).
+RESAMPLE_FIELDS = ("corr", "variance_explained", "mean_intercorr", "rule_flip", "cos_ref")
 
 _TARGET_BYTES = 64 * 2**20
 

@@ -286,6 +286,11 @@ def scree(result) -> Figure:
     """
     res, _, _ = _unpack(result)
     md = res.metadata
+    if res.eigenvalues is None:
+        raise SwjaxError(
+            "scree: this bootstrap result kept no resampled eigenvalues; run "
+            "swjax.bootstrap(..., eigenvalues=True)"
+        )
     ev = np.asarray(res.analysis.eigenvalues, np.float64)
     dist = np.asarray(res.eigenvalues, np.float64)
     alpha = (1 - float(md["level"])) / 2

@@ -236,6 +236,9 @@ def build_report(results, *, published=None, command: str | None = None, scatter
         The command line, for the manifest.
     scatter_for : dict, optional
         set -> (benchmark, Dataset): add a scatter figure of that benchmark.
+
+    The scree plot is drawn for results that kept their resampled eigenvalues
+    (``bootstrap(..., eigenvalues=True)``, as ``swjax report`` does).
     """
     results = list(results)
     if not results:
@@ -253,10 +256,11 @@ def build_report(results, *, published=None, command: str | None = None, scatter
             (f"forest_{s}.png", figures.forest(r), "Capabilities correlation of the paper's main-table "
              "safety benchmarks (and capability benchmarks for reference) with the bootstrap interval, "
              "coloured by verdict, grouped by safety area."),
-            (f"scree_{s}.png", figures.scree(r), "Eigenvalues of the capability correlation matrix "
-             "with bootstrap percentile intervals."),
             (f"heatmap_{s}.png", figures.heatmap(r), "Spearman correlations between the capability benchmarks."),
         ]
+        if res.eigenvalues is not None:  # kept by bootstrap(..., eigenvalues=True)
+            figs.insert(1, (f"scree_{s}.png", figures.scree(r), "Eigenvalues of the capability correlation "
+                            "matrix with bootstrap percentile intervals."))
         if scatter_for and s in scatter_for:
             bench, ds = scatter_for[s]
             figs.append((f"scatter_{s}.png", figures.scatter(r, bench, ds), f"{bench} against the capabilities score."))

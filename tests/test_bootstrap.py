@@ -67,6 +67,7 @@ def test_same_seed_same_numbers_for_every_batch_size(chat):
     c = swjax.bootstrap(chat, n=130, seed=6, batch_size=130)
     np.testing.assert_array_equal(a.distribution, b.distribution)
     pd.testing.assert_frame_equal(a.table, b.table)
+    pd.testing.assert_frame_equal(a.summary, b.summary)  # PC1 summaries too, to the last bit
     assert not np.allclose(a.distribution, c.distribution, equal_nan=True)
 
 
@@ -218,3 +219,21 @@ def test_no_recompile_on_second_run(chat):
         warnings.simplefilter("ignore")
         swjax.bootstrap(chat, n=96, seed=9, batch_size=32)
     assert engine._resample_chunk._cache_size() == before
+
+
+def test_resampled_spectrum_is_opt_in_and_changes_nothing_else(chat):
+    plain = swjax.bootstrap(chat, n=120, seed=2)
+    full = swjax.bootstrap(chat, n=120, seed=2, eigenvalues=True)
+    assert plain.eigenvalues is None
+    pd.testing.assert_frame_equal(plain.table, full.table)
+    pd.testing.assert_frame_equal(plain.summary, full.summary)
+    ev = full.eigenvalues
+    assert ev.shape == (120, 12)
+    assert (np.diff(ev, axis=1) <= 1e-6).all()  # largest first
+    np.testing.assert_allclose(ev.sum(axis=1), 12, atol=1e-4)  # the trace of a correlation matrix
+    # The leading one is PC1's eigenvalue, the one behind the variance explained.
+    m = len(chat.models)
+    key = resample.key_from_seed(2)
+    counts = np.asarray(resample.bootstrap_scheme(m)(jax.random.fold_in(key, 7)))
+    direct = swjax.analyze(chat, weights=counts)
+    np.testing.assert_allclose(ev[7], direct.eigenvalues, rtol=1e-6)

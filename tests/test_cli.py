@@ -96,13 +96,14 @@ def test_analyze_user_csv_and_capabilities(good_csv):
 
 def test_bootstrap_writes_all_files(tmp_path):
     out = tmp_path / "run"
-    res = run("bootstrap", "--set", "chat", "--n", "200", "--out", str(out), "--permutations", "50")
+    res = run("bootstrap", "--set", "chat", "--n", "200", "--out", str(out), "--permutations", "50", "--eigenvalues")
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["distributions.npz", "manifest.json", "table.csv", "table.json"]
     table = pd.read_csv(out / "table.csv", index_col="benchmark")
     assert {"estimate", "low", "high", "verdict", "p_value", "q_value"} <= set(table.columns)
     arrays = np.load(out / "distributions.npz")
     assert arrays["chat/distribution"].shape == (200, len(table))
+    assert arrays["chat/eigenvalues"].shape == (200, 12)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"][0]["metadata"]["n"] == 200
     assert "entangled" in res.output

@@ -1,5 +1,6 @@
 """figures: each kind renders with the right elements, and PNG/SVG files are written."""
 
+import dataclasses
 import warnings
 
 import matplotlib.colors as mcolors
@@ -16,7 +17,7 @@ from swjax.errors import SwjaxError
 def res(chat):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", swjax.DegenerateResampleWarning)
-        return swjax.bootstrap(chat, n=300, seed=0)
+        return swjax.bootstrap(chat, n=300, seed=0, eigenvalues=True)
 
 
 def test_areas_cover_the_public_benchmarks(chat, base):
@@ -73,6 +74,9 @@ def test_scree(res):
     assert len(bars.lines[0].get_xdata()) == 12
     assert "PC1 explains" in ax.get_title(loc="left")
     assert ax.get_ylabel() == "eigenvalue of the Spearman matrix"
+    without = dataclasses.replace(res, eigenvalues=None)  # a run that did not keep them
+    with pytest.raises(SwjaxError, match="eigenvalues=True"):
+        figures.scree(without)
 
 
 def test_heatmap(res):

@@ -20,7 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 def results(chat, base):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", swjax.DegenerateResampleWarning)
-        return [swjax.bootstrap(d, n=300, seed=0) for d in (base, chat)]
+        return [swjax.bootstrap(d, n=300, seed=0, eigenvalues=True) for d in (base, chat)]
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,7 @@ def test_build_report_with_new_benchmark(chat):
     parts = build_report([res], published={}, scatter_for={"chat": ("mine", res.dataset)})
     assert "New benchmarks" in parts["html"] and "scatter_chat.png" in parts["figures"]
     assert "| mine |" in parts["markdown"]
+    assert "scree_chat.png" not in parts["figures"]  # the run kept no resampled eigenvalues
 
 
 def _chromium(*args, tmp):
