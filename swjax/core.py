@@ -23,6 +23,11 @@ Mid-ranks need no sort: ``rank = cmp @ u + 1/2`` (see :mod:`swjax.problem`), and
 mean mid-rank over total weight ``W`` is exactly ``(W + 1) / 2``, the centred ranks are
 ``cmp @ u - W / 2``: small multiples of 1/2, exact in float32.
 
+The columns of the most common pair set are not even ranked (:class:`swjax.problem.Pairs`):
+their covariance with the target's ranks is the bilinear form ``<S_j, g w^T>`` of a fixed
+sign matrix, one matrix product for all of them, and their rank variance the tie formula
+``(n^3 - sum t^3) / 12``; exact too, so the numbers are those of the ranks bit for bit.
+
 Problems too large for the comparison tensor carry sort tables instead (:mod:`swjax.ranks`):
 the same ranks from a cumulative sum in sort order, and the target's ranks from an argsort of
 the score per resample; the choice is static (``problem.cmp is None``), the numbers identical.
@@ -90,7 +95,8 @@ class WeightState(NamedTuple):
     cap_corr: Array  # (k, k) Spearman matrix of all capability columns
     cap_sd: Array  # (k,) rank spread of each capability column (0: constant)
     z: Array  # (m, k) weighted z-scores (0 where a column is constant)
-    ranks: Array  # (q, m) centred mid-ranks of every column over its pair set
+    ranks: Array  # (q, m) centred mid-ranks of every column over its pair set (only of the
+    #               columns outside problem.pairs when the state was built with pairs)
     va: Array  # (q,) weighted sum of squared centred ranks
     n_pat: Array  # (P,) total weight of each pattern
     distinct_pat: Array  # (P,) models with weight in each pattern
@@ -260,8 +266,26 @@ def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
     return v * sign, lead, spectrum, rule != sign, jnp.abs(dot)
 
 
-def weight_state(problem: Problem, w: Array) -> WeightState:
-    """The mask-independent part of the statistic for model weights ``w`` (m,)."""
+def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
+    """Weighted sum of squared centred mid-ranks, ``(n^3 - sum of t^3 over tie groups) / 12``.
+
+    ``u`` (m,) integer weights on the pair set, total ``n``; ``pairs.groups`` the groups of two
+    or more tied models (of the column ``pairs.group_col``), every other model a group of its
+    own weight. Integers throughout (12 times a multiple of 1/4, so divisible by 3): exact.
+    """
+    excess = (pairs.groups @ u) ** 3 - pairs.groups @ u**3  # (G,) a group's t^3 beyond its members'
+    cubes = jnp.sum(u**3) + excess @ pairs.group_col
+    return jnp.round((n**3 - cubes) / 3) * 0.25
+
+
+def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightState:
+    """The mask-independent part of the statistic for model weights ``w`` (m,).
+
+    With ``problem.pairs`` (and not ``per_mask``) the columns of the main pair set are not
+    ranked: :func:`finish` takes their covariances as bilinear forms. ``per_mask=True`` ranks
+    every column, so that :func:`finish` costs little per capability mask when many masks
+    share one state (the same numbers either way).
+    """
     dtype = problem.caps.dtype
     w = jnp.asarray(w, dtype)
     total = jnp.sum(w)
@@ -291,12 +315,22 @@ def weight_state(problem: Problem, w: Array) -> WeightState:
     n_pat = jnp.sum(u_pat, axis=-1)
     n_pairs = n_pat[problem.col_pattern]
     y_obs = jnp.max(problem.patterns, axis=0)  # models in some pair set
+    pairs = None if per_mask else problem.pairs
     if problem.cmp is None:
         raw = _ranks.column_ranks(problem.order, problem.tie_lo, problem.tie_hi, w * y_obs)
-    else:
+    elif pairs is None:
         raw = (problem.cmp.reshape(q * m, m) @ (w * y_obs)).reshape(q, m)
+    else:  # only the columns outside the main pair set
+        rest = pairs.rest
+        raw = (problem.cmp[rest].reshape(-1, m) @ (w * y_obs)).reshape(rest.shape[0], m)
+        n_pairs = n_pairs[rest]
     ranks = raw - n_pairs[:, None] / 2
-    va = jnp.sum(problem.patterns[problem.col_pattern] * w * ranks * ranks, axis=-1)
+    col_pattern = problem.col_pattern if pairs is None else problem.col_pattern[pairs.rest]
+    va = jnp.sum(problem.patterns[col_pattern] * w * ranks * ranks, axis=-1)
+    if pairs is not None:
+        main = pairs.main
+        va_main = _tied_rank_variance(pairs, u_pat[main], n_pat[main])
+        va = jnp.concatenate([va_main, va])[pairs.order]
     return WeightState(
         total=total, cap_corr=cap_corr, cap_sd=sd, z=z, ranks=ranks, va=va, n_pat=n_pat,
         distinct_pat=jnp.sum(u_pat > 0, axis=-1),
@@ -336,7 +370,13 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
     # One (q, m) @ (m, P) product, then each column's own pattern: under vmap over masks this is
     # a single large matrix product, far cheaper than gathering g_pat to (q, m) per mask.
-    cov = jnp.take_along_axis(state.ranks @ g_pat.T, problem.col_pattern[:, None], axis=1)[:, 0]
+    pairs = problem.pairs if state.ranks.shape[0] < problem.obs.shape[0] else None
+    col_pattern = problem.col_pattern if pairs is None else problem.col_pattern[pairs.rest]
+    cov = jnp.take_along_axis(state.ranks @ g_pat.T, col_pattern[:, None], axis=1)[:, 0]
+    if pairs is not None:
+        # The main pair set's columns: <S_j, g w^T> for all of them in one product.
+        outer = g_pat[pairs.main][:, None] * w[None, :]
+        cov = jnp.concatenate([pairs.sign @ outer.reshape(-1), cov])[pairs.order]
     # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
     tol = jnp.asarray(0.25, dtype)
     ok = (state.va > tol) & (vb > tol) & (state.distinct_pat[problem.col_pattern] >= MIN_PAIRS)

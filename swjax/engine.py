@@ -310,7 +310,7 @@ def _mask_batch(problem, w, masks, refs, fields):
     from .core import finish, weight_state
 
     def per_weight(wi):
-        state = weight_state(problem, wi)
+        state = weight_state(problem, wi, per_mask=True)
         if refs is None:
             stats = jax.vmap(lambda c: finish(problem, state, wi, c, None))(masks)
         else:

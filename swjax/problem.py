@@ -26,10 +26,45 @@ from .data import PAPER_CAPABILITIES, Dataset, flop
 from . import ranks as _ranks
 from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
 
-__all__ = ["Problem", "Layout", "build_problem", "stack_problems", "MIN_MODELS", "FLOP_COLUMN"]
+__all__ = ["Problem", "Pairs", "Layout", "build_problem", "stack_problems", "MIN_MODELS", "FLOP_COLUMN"]
 
 MIN_MODELS = 5
 FLOP_COLUMN = "FLOP"
+#: Problems of at most this many models carry :class:`Pairs` (on the comparison path): their
+#: sums stay exact in float32 for total weights up to about 200.
+PAIRS_MAX_MODELS = 128
+
+
+class Pairs(NamedTuple):
+    """The columns of the most common pair set as bilinear forms (a JAX pytree).
+
+    For a column ``j`` observed (with the target) on the pair set ``p`` and integer weights
+    ``w``, the centred mid-ranks are ``r = S_j @ w`` with ``S_j[i, u] = sign(x_i - x_u) / 2``
+    on pairs of ``p`` (zero elsewhere), so its covariance with any ``g`` supported on ``p`` is
+    ``g @ S_j @ w = <S_j, g w^T>``: for all such columns at once one product of ``sign`` with
+    the outer product ``g w^T``, with no (columns x models) ranks. Their rank variance needs no
+    ranks either: ``(n^3 - sum over tie groups of t^3) / 12`` with ``n`` the weight of ``p``
+    and ``t`` the weight of each group of tied models (a model alone is a group, and so are
+    the copies of a model). Every term is a small integer or a multiple of 1/4: the numbers
+    equal those of the ranks bit for bit (:mod:`swjax.core`).
+
+    Attributes
+    ----------
+    sign : (q_p, m * m) ``S_j`` flattened, for the ``q_p`` columns of the most common pair set.
+    cols : (q_p,) int, those columns; ``rest`` : (q_r,) int, the other columns (ranked).
+    order : (q,) int, the position of each column in ``cols`` followed by ``rest``.
+    main : () int, the index of that pair set among ``Problem.patterns``.
+    groups : (G, m) 0/1, every group of two or more tied models in these columns (zero rows pad).
+    group_col : (G, q_p) 0/1, the column of each group.
+    """
+
+    sign: np.ndarray
+    cols: np.ndarray
+    rest: np.ndarray
+    order: np.ndarray
+    main: np.ndarray
+    groups: np.ndarray
+    group_col: np.ndarray
 
 
 class Problem(NamedTuple):
@@ -47,6 +82,8 @@ class Problem(NamedTuple):
     target : (m,) the ``against`` column (NaN where missing), or None for the capabilities score.
     order, tie_lo, tie_hi : (q, m) int32 sort tables of every ranked column (:mod:`swjax.ranks`)
         on the sort path, None on the comparison path.
+    pairs : :class:`Pairs` of the most common pair set on the comparison path for at most
+        :data:`PAIRS_MAX_MODELS` models, else None.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
     that problems of same-shaped datasets stack (built on the same rank path).
@@ -62,6 +99,7 @@ class Problem(NamedTuple):
     order: np.ndarray | None = None
     tie_lo: np.ndarray | None = None
     tie_hi: np.ndarray | None = None
+    pairs: Pairs | None = None
 
     @property
     def rank_path(self) -> str:
@@ -115,6 +153,38 @@ def check_capabilities(dataset: Dataset, capabilities) -> tuple[str, ...]:
     if len(caps) < 2:
         raise SwjaxError(f"capabilities: need at least 2 capability benchmarks, got {len(caps)}")
     return caps
+
+
+def pair_tables(values: np.ndarray, pairs: np.ndarray, col_pattern: np.ndarray, dtype) -> Pairs:
+    """:class:`Pairs` for ranked columns ``values`` (q, m) with pair sets ``pairs`` (q, m)."""
+    q, m = values.shape
+    main = int(np.bincount(col_pattern).argmax())
+    cols = np.flatnonzero(col_pattern == main)
+    rest = np.flatnonzero(col_pattern != main)
+    order = np.empty(q, np.int32)
+    order[np.concatenate([cols, rest])] = np.arange(q)
+    x = np.where(pairs[cols], values[cols], np.nan)
+    both = pairs[cols][:, :, None] & pairs[cols][:, None, :]
+    sign = np.where(both, np.sign(x[:, :, None] - x[:, None, :]) / 2, 0.0)
+    groups, owner = [np.zeros((0, m), bool)], []
+    for j, (row, obs) in enumerate(zip(x, pairs[cols])):
+        uniq, inverse, counts = np.unique(row[obs], return_inverse=True, return_counts=True)
+        members = np.zeros((len(uniq), m), bool)
+        members[inverse, np.flatnonzero(obs)] = True
+        groups.append(members[counts > 1])
+        owner += [j] * int(np.sum(counts > 1))
+    groups = np.concatenate(groups)
+    group_col = np.zeros((len(groups), len(cols)), dtype)
+    group_col[np.arange(len(groups)), owner] = 1
+    return Pairs(
+        sign=sign.reshape(len(cols), m * m).astype(dtype),
+        cols=cols.astype(np.int32),
+        rest=rest.astype(np.int32),
+        order=order,
+        main=np.asarray(main, np.int32),
+        groups=groups.astype(dtype),
+        group_col=group_col,
+    )
 
 
 def comparisons(values: np.ndarray, dtype) -> np.ndarray:
@@ -223,6 +293,8 @@ def build_problem(
         order=tables[0],
         tie_lo=tables[1],
         tie_hi=tables[2],
+        pairs=pair_tables(values, pairs, col_pattern.reshape(-1), dtype)
+        if path == "compare" and values.shape[1] <= PAIRS_MAX_MODELS else None,
     )
     layout = Layout(
         label=dataset.label,
@@ -240,14 +312,31 @@ def build_problem(
 def stack_problems(problems: list[Problem]) -> Problem:
     """Stack problems of same-shaped datasets along a new leading axis (for vmap).
 
-    Pattern tables are padded with empty patterns to the largest count.
+    Pattern tables are padded with empty patterns to the largest count, the tie groups of
+    :class:`Pairs` with empty groups. Problems whose most common pair sets differ in size
+    are stacked without their :class:`Pairs` (the ranks give the same numbers).
     """
     n_pat = max(p.patterns.shape[0] for p in problems)
     padded = [
         p._replace(patterns=np.pad(p.patterns, ((0, n_pat - p.patterns.shape[0]), (0, 0))))
         for p in problems
     ]
+    pairs = [p.pairs for p in padded]
+    if any(x is None for x in pairs) or len({x.cols.shape for x in pairs}) != 1:
+        stacked_pairs = None
+    else:
+        n_groups = max(len(x.groups) for x in pairs)
+        pairs = [
+            x._replace(
+                groups=np.pad(x.groups, ((0, n_groups - len(x.groups)), (0, 0))),
+                group_col=np.pad(x.group_col, ((0, n_groups - len(x.groups)), (0, 0))),
+            )
+            for x in pairs
+        ]
+        stacked_pairs = Pairs(*(np.stack(xs) for xs in zip(*pairs)))
+    padded = [p._replace(pairs=None) for p in padded]
     shapes = {tuple(np.shape(x) for x in p if x is not None) for p in padded}
     if len(shapes) != 1:
         raise SwjaxError("problems: cannot stack datasets of different shapes")
-    return Problem(*(None if xs[0] is None else np.stack(xs) for xs in zip(*padded)))
+    stacked = Problem(*(None if xs[0] is None else np.stack(xs) for xs in zip(*padded)))
+    return stacked._replace(pairs=stacked_pairs)
