@@ -221,13 +221,7 @@ def make_analysis(stats, layout: Layout, dataset: Dataset, row: int = 0) -> Anal
     bench = list(layout.benchmarks)
     corr = stats.corr[row].astype(np.float64)
     n_pairs = stats.n_pairs[row]
-    info = pd.DataFrame(
-        {
-            "name": [dataset.display_name(b) for b in bench],
-            "metric": [dataset.metric(b) for b in bench],
-        },
-        index=pd.Index(bench, name="benchmark"),
-    )
+    info = dataset.describe(bench)
     caps = list(layout.capabilities)
     flop_corr, flop_n = float("nan"), 0
     if layout.has_flop:

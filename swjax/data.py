@@ -93,14 +93,25 @@ class Dataset:
 
     def display_name(self, benchmark: str) -> str:
         """The benchmark's display name from ``info``, or its column name."""
-        if benchmark in self.info.index and isinstance(self.info.at[benchmark, "name"], str):
-            return self.info.at[benchmark, "name"]
-        return benchmark
+        return self.describe([benchmark])["name"].iloc[0]
 
     def metric(self, benchmark: str) -> str:
-        if benchmark in self.info.index and isinstance(self.info.at[benchmark, "metric"], str):
-            return self.info.at[benchmark, "metric"]
-        return ""
+        return self.describe([benchmark])["metric"].iloc[0]
+
+    def describe(self, benchmarks) -> pd.DataFrame:
+        """``name`` (display name, else the column name) and ``metric`` (else "") of benchmarks."""
+        index = pd.Index(list(benchmarks), name="benchmark")
+        info = self.info[~self.info.index.duplicated()].reindex(index)
+        name = info["name"] if "name" in info else pd.Series(np.nan, index=index)
+        metric = info["metric"] if "metric" in info else pd.Series(np.nan, index=index)
+        is_text = np.vectorize(lambda v: isinstance(v, str), otypes=[bool])
+        return pd.DataFrame(
+            {
+                "name": np.where(is_text(name.to_numpy(object)), name.to_numpy(object), index.to_numpy(object)),
+                "metric": np.where(is_text(metric.to_numpy(object)), metric.to_numpy(object), ""),
+            },
+            index=index,
+        )
 
     def model_name(self, model: str) -> str:
         if "name" in self.meta.columns and isinstance(self.meta.at[model, "name"], str):

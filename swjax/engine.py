@@ -164,8 +164,14 @@ def _evaluate_chunk(problem, w, c, ref, fields):
     return _select(stats, fields)
 
 
-@partial(jax.jit, static_argnames=("scheme", "fields"))
-def _resample_chunk(problem, key, index, c, ref, scheme, fields):
+@partial(jax.jit, static_argnames=("scheme", "fields", "batch", "rows"))
+def _resample_chunk(problem, key, start, c, ref, scheme, fields, batch, rows):
+    # Resample indices made on the device (laid out over the devices' rows when sharded):
+    # nothing but a scalar crosses from the host per chunk.
+    index = start + jnp.arange(batch, dtype=jnp.uint32)
+    if rows is not None:
+        index = jax.lax.with_sharding_constraint(index, rows)
+
     def one(i):
         w = scheme(jax.random.fold_in(key, i)).astype(problem.caps.dtype)
         return statistic(problem, w, c, ref)
@@ -292,8 +298,8 @@ def resample(
         key = lay.put_key(key)
 
         def compute(start, stop):
-            index = lay.put_rows(np.arange(start, start + batch, dtype=np.uint32))
-            return lay.to_host(_resample_chunk(prob, key, index, c, ref_arr, scheme, fields))
+            rows = lay.rows if lay.n > 1 else None
+            return lay.to_host(_resample_chunk(prob, key, np.uint32(start), c, ref_arr, scheme, fields, batch, rows))
 
         return _run_chunks(n, batch, compute, sink=sink, progress=progress)
 

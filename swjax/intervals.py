@@ -134,11 +134,15 @@ def standard_error(dist) -> np.ndarray:
     """Sample standard deviation (ddof 1) of the finite resample values of each column."""
     dist = np.asarray(dist)
     finite = np.isfinite(dist)
-    n = finite.sum(axis=0)
-    mean = np.where(finite, dist, 0).sum(axis=0, dtype=np.float64) / np.maximum(n, 1)
-    ss = np.where(finite, (dist - mean) ** 2, 0).sum(axis=0)  # float64: mean is
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 1, np.sqrt(ss / (n - 1)), np.nan)
+    clean = finite.all(axis=0)
+    out = np.full(dist.shape[1], np.nan)
+    if clean.any() and len(dist) > 1:  # in float64, in one pass over the columns without NaN
+        out[clean] = np.sqrt((dist if clean.all() else dist[:, clean]).var(axis=0, ddof=1, dtype=np.float64))
+    for j in np.flatnonzero(~clean):
+        values = dist[finite[:, j], j]
+        if len(values) > 1:
+            out[j] = np.sqrt(values.var(ddof=1, dtype=np.float64))
+    return out
 
 
 def interval(dist, estimate, level, method, jackknife=None):

@@ -166,14 +166,11 @@ def pair_tables(values: np.ndarray, pairs: np.ndarray, col_pattern: np.ndarray, 
     x = np.where(pairs[cols], values[cols], np.nan)
     both = pairs[cols][:, :, None] & pairs[cols][:, None, :]
     sign = np.where(both, np.sign(x[:, :, None] - x[:, None, :]) / 2, 0.0)
-    groups, owner = [np.zeros((0, m), bool)], []
-    for j, (row, obs) in enumerate(zip(x, pairs[cols])):
-        uniq, inverse, counts = np.unique(row[obs], return_inverse=True, return_counts=True)
-        members = np.zeros((len(uniq), m), bool)
-        members[inverse, np.flatnonzero(obs)] = True
-        groups.append(members[counts > 1])
-        owner += [j] * int(np.sum(counts > 1))
-    groups = np.concatenate(groups)
+    # Tie groups: each group is the row of its first model in the "same value" matrix.
+    same = both & (x[:, :, None] == x[:, None, :])  # (q_p, m, m), NaN equal to nothing
+    first = np.argmax(same, axis=2) == np.arange(m)
+    owner, lead = np.nonzero(first & (same.sum(axis=2) > 1))
+    groups = same[owner, lead]
     group_col = np.zeros((len(groups), len(cols)), dtype)
     group_col[np.arange(len(groups)), owner] = 1
     return Pairs(
@@ -242,8 +239,11 @@ def build_problem(
             f"got {len(scores)}"
         )
 
-    distinct = scores.nunique(dropna=True)
-    degenerate = distinct[distinct <= 1].index
+    x = scores.to_numpy(dtype=np.float64)
+    seen = np.isfinite(x)
+    lowest = np.where(seen, x, np.inf).min(axis=0)
+    highest = np.where(seen, x, -np.inf).max(axis=0)
+    degenerate = scores.columns[~seen.any(axis=0) | (lowest == highest)]  # at most one value
     for name in degenerate:
         if name in caps:
             state = "has no scores" if scores[name].isna().all() else "is constant"
