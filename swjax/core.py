@@ -298,7 +298,7 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
     else:
         cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
         a = cap_cmp @ w - total / 2  # (k, m)
-    cov = (a * w) @ a.T
+    cov = jnp.sum((a * w).T[:, :, None] * a.T[:, None, :], axis=0)  # exact: sums of multiples of 1/4
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
 
