@@ -198,23 +198,37 @@ def _padded(x, start: int, stop: int, size: int) -> np.ndarray:
     return np.concatenate([part, np.repeat(x[start:start + 1], pad, 0)]) if pad else part
 
 
-def _run_chunks(n: int, batch: int, compute, sink=None, progress=None):
+def _run_chunks(n: int, batch: int, compute, sink=None, progress=None, fetch=None):
     """Stream ``n`` rows in chunks of ``batch``: the one loop of every entry point here.
 
-    ``compute(start, stop)`` returns the host results of one padded chunk; they are cut to
-    ``stop - start`` rows, handed to ``sink`` (then None is returned) or kept and concatenated,
-    and ``progress`` is told how many rows were finished.
+    ``compute(start, stop)`` dispatches one padded chunk and returns its device arrays;
+    ``fetch`` (default: copy to host numpy) brings them back. The next chunk is dispatched
+    before the previous one is fetched, so the device never waits for the host in between.
+    Results are cut to ``stop - start`` rows, handed to ``sink`` (then None is returned) or
+    kept and concatenated, and ``progress`` is told how many rows were finished.
     """
+    fetch = fetch or _to_host
     chunks = []
-    for start in range(0, n, batch):
-        stop = min(start + batch, n)
-        out = jax.tree.map(lambda x: x[: stop - start], compute(start, stop))
+
+    def finish(pending):
+        out, rows = pending
+        out = jax.tree.map(lambda x: x[:rows], fetch(out))
         if sink is not None:
             sink(out)
         else:
             chunks.append(out)
         if progress is not None:
-            progress(stop - start)
+            progress(rows)
+
+    pending = None
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        dispatched = (compute(start, stop), stop - start)
+        if pending is not None:
+            finish(pending)
+        pending = dispatched
+    if pending is not None:
+        finish(pending)
     return None if sink is not None else _concat(chunks)
 
 
@@ -256,9 +270,9 @@ def evaluate(
         def compute(start, stop):
             w = lay.put_rows(_padded(weights, start, stop, batch), dtype)
             c = lay.put_rows(_padded(masks, start, stop, batch), dtype)
-            return lay.to_host(_evaluate_chunk(prob, w, c, ref_arr, fields))
+            return _evaluate_chunk(prob, w, c, ref_arr, fields)
 
-        result = _run_chunks(n, batch, compute, progress=progress)
+        result = _run_chunks(n, batch, compute, progress=progress, fetch=lay.to_host)
     return Stats(**result._asdict()) if fields is None else result
 
 
@@ -299,9 +313,9 @@ def resample(
 
         def compute(start, stop):
             rows = lay.rows if lay.n > 1 else None
-            return lay.to_host(_resample_chunk(prob, key, np.uint32(start), c, ref_arr, scheme, fields, batch, rows))
+            return _resample_chunk(prob, key, np.uint32(start), c, ref_arr, scheme, fields, batch, rows)
 
-        return _run_chunks(n, batch, compute, sink=sink, progress=progress)
+        return _run_chunks(n, batch, compute, sink=sink, progress=progress, fetch=lay.to_host)
 
 
 # ------------------------------------------------------------------ many masks per weight row
@@ -384,7 +398,7 @@ def evaluate_masks(
 
         def compute(start, stop):
             w = jnp.asarray(_padded(weights, start, stop, batch), dtype)
-            return _to_host(_masks_chunk(prob, w, c, r, fields, reduce))
+            return _masks_chunk(prob, w, c, r, fields, reduce)
 
         return _run_chunks(n, batch, compute, sink=sink)
 
@@ -424,7 +438,7 @@ def resample_masks(
 
         def compute(start, stop):
             index = jnp.arange(start, start + batch, dtype=jnp.uint32)
-            return _to_host(_masks_resample_chunk(prob, key, index, c, r, scheme, fields, reduce))
+            return _masks_resample_chunk(prob, key, index, c, r, scheme, fields, reduce)
 
         return _run_chunks(n, batch, compute, sink=sink, progress=progress)
 
@@ -532,7 +546,7 @@ def evaluate_stacked(
         def compute(start, stop):
             probs, ref = _dataset_chunk(problems, refs, start, stop, per_chunk)
             ref = None if ref is None else jnp.asarray(ref, dtype)
-            return _to_host(_evaluate_stacked_chunk(_put(probs, dev), w, c, ref, fields, columns))
+            return _evaluate_stacked_chunk(_put(probs, dev), w, c, ref, fields, columns)
 
         return _run_chunks(_n_datasets(problems), per_chunk, compute)
 
@@ -573,8 +587,6 @@ def resample_stacked(
             probs, ref = _dataset_chunk(problems, refs, start, stop, per_chunk)
             ref = None if ref is None else jnp.asarray(ref, dtype)
             datasets = jnp.arange(start, start + per_chunk, dtype=jnp.uint32)
-            return _to_host(
-                _resample_stacked_chunk(_put(probs, dev), key, datasets, index, c, ref, scheme, fields, columns)
-            )
+            return _resample_stacked_chunk(_put(probs, dev), key, datasets, index, c, ref, scheme, fields, columns)
 
         return _run_chunks(_n_datasets(problems), per_chunk, compute, progress=progress)
