@@ -270,11 +270,12 @@ def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
     """Weighted sum of squared centred mid-ranks, ``(n^3 - sum of t^3 over tie groups) / 12``.
 
     ``u`` (m,) integer weights on the pair set, total ``n``; ``pairs.groups`` the groups of two
-    or more tied models (of the column ``pairs.group_col``), every other model a group of its
-    own weight. Integers throughout (12 times a multiple of 1/4, so divisible by 3): exact.
+    or more tied models (of the column ``pairs.owner``), every other model a group of its own
+    weight. Integers throughout (12 times a multiple of 1/4, so divisible by 3): exact.
     """
     excess = (pairs.groups @ u) ** 3 - pairs.groups @ u**3  # (G,) a group's t^3 beyond its members'
-    cubes = jnp.sum(u**3) + excess @ pairs.group_col
+    per_column = jax.ops.segment_sum(excess, pairs.owner, pairs.cols.shape[0], indices_are_sorted=True)
+    cubes = jnp.sum(u**3) + per_column
     return jnp.round((n**3 - cubes) / 3) * 0.25
 
 

@@ -55,7 +55,7 @@ class Pairs(NamedTuple):
     order : (q,) int, the position of each column in ``cols`` followed by ``rest``.
     main : () int, the index of that pair set among ``Problem.patterns``.
     groups : (G, m) 0/1, every group of two or more tied models in these columns (zero rows pad).
-    group_col : (G, q_p) 0/1, the column of each group.
+    owner : (G,) int, the column (position in ``cols``) of each group, in increasing order.
     """
 
     sign: np.ndarray
@@ -64,7 +64,7 @@ class Pairs(NamedTuple):
     order: np.ndarray
     main: np.ndarray
     groups: np.ndarray
-    group_col: np.ndarray
+    owner: np.ndarray
 
 
 class Problem(NamedTuple):
@@ -171,8 +171,6 @@ def pair_tables(values: np.ndarray, pairs: np.ndarray, col_pattern: np.ndarray, 
     first = np.argmax(same, axis=2) == np.arange(m)
     owner, lead = np.nonzero(first & (same.sum(axis=2) > 1))
     groups = same[owner, lead]
-    group_col = np.zeros((len(groups), len(cols)), dtype)
-    group_col[np.arange(len(groups)), owner] = 1
     return Pairs(
         sign=sign.reshape(len(cols), m * m).astype(dtype),
         cols=cols.astype(np.int32),
@@ -180,7 +178,7 @@ def pair_tables(values: np.ndarray, pairs: np.ndarray, col_pattern: np.ndarray, 
         order=order,
         main=np.asarray(main, np.int32),
         groups=groups.astype(dtype),
-        group_col=group_col,
+        owner=owner.astype(np.int32),
     )
 
 
@@ -329,7 +327,7 @@ def stack_problems(problems: list[Problem]) -> Problem:
         pairs = [
             x._replace(
                 groups=np.pad(x.groups, ((0, n_groups - len(x.groups)), (0, 0))),
-                group_col=np.pad(x.group_col, ((0, n_groups - len(x.groups)), (0, 0))),
+                owner=np.pad(x.owner, (0, n_groups - len(x.owner)), mode="edge" if len(x.owner) else "constant"),
             )
             for x in pairs
         ]

@@ -72,7 +72,7 @@ def test_pair_route_equals_rank_route_exactly(x64, against):
 def test_stacking_keeps_pairs_of_one_shape_and_drops_them_otherwise():
     a, lay = build_problem(tied_dataset(0), CAPS, drop_degenerate=False)
     b, _ = build_problem(tied_dataset(1), CAPS, drop_degenerate=False)
-    same = [a, a._replace(pairs=a.pairs._replace(groups=a.pairs.groups[:3], group_col=a.pairs.group_col[:3]))]
+    same = [a, a._replace(pairs=a.pairs._replace(groups=a.pairs.groups[:3], owner=a.pairs.owner[:3]))]
     stacked = stack_problems(same)
     assert stacked.pairs is not None
     assert stacked.pairs.groups.shape == (2, len(a.pairs.groups), len(lay.models))
