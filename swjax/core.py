@@ -246,18 +246,23 @@ def _leading_pair_vmap(axis_size, in_batched, a, x0, kept, needed):
     return lax.cond(jnp.any(fall), with_solver, lambda a: (rho, v), a), (True, True)
 
 
-def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
+def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array, solver: bool = False):
     """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule.
 
     Returns (v, leading eigenvalue, every eigenvalue largest first, rule_flip, cos_ref); the
-    whole spectrum costs an eigensolver call, made only where it is used.
+    whole spectrum costs an eigensolver call, made only where it is used. ``solver=True``
+    takes the leading pair from that call too (see :func:`finish`).
     """
     masked = corr * c[:, None] * c[None, :]
-    start = c if ref is None else ref * c
-    lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
+    vals, vecs = _eigh(masked)
+    if solver:
+        lead, v = vals[-1], vecs[:, -1]
+    else:
+        start = c if ref is None else ref * c
+        lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
     v = v * c
     v = v * (1 / _norm(v))
-    spectrum = _eigh(masked)[0][::-1].at[0].set(lead)
+    spectrum = vals[::-1].at[0].set(lead)
     rule = _released_sign(v)
     if ref is None:
         return v * rule, lead, spectrum, jnp.zeros((), bool), jnp.ones((), v.dtype)
@@ -338,8 +343,15 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
     )
 
 
-def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None) -> Stats:
-    """The statistic for capability mask ``c`` from the weights' :class:`WeightState`."""
+def finish(
+    problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None, solver: bool = False
+) -> Stats:
+    """The statistic for capability mask ``c`` from the weights' :class:`WeightState`.
+
+    ``solver=True``: PC1 from the eigensolver rather than certified power iteration (the
+    same pair to rounding). For many masks per weight row, vmapped twice, where the power
+    iteration's fallback could not be skipped and would run the solver anyway.
+    """
     dtype = problem.caps.dtype
     w = jnp.asarray(w, dtype)
     c = jnp.asarray(c, dtype)
@@ -348,7 +360,7 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     corr = jnp.where(valid, state.cap_corr, jnp.eye(c.shape[0], dtype=dtype))
 
     # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
-    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid)
+    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid, solver)
     variance_explained = lead * (1 / jnp.sum(c))
     pair = jnp.triu(c[:, None] * c[None, :], 1)
     n_pair = jnp.sum(pair)

@@ -137,7 +137,10 @@ def standard_error(dist) -> np.ndarray:
     clean = finite.all(axis=0)
     out = np.full(dist.shape[1], np.nan)
     if clean.any() and len(dist) > 1:  # in float64, in one pass over the columns without NaN
-        out[clean] = np.sqrt((dist if clean.all() else dist[:, clean]).var(axis=0, ddof=1, dtype=np.float64))
+        # C order: numpy then sums each column row by row, the same bits for any block of columns
+        # (a column-major block would be summed pairwise).
+        block = np.ascontiguousarray(dist if clean.all() else dist[:, clean])
+        out[clean] = np.sqrt(block.var(axis=0, ddof=1, dtype=np.float64))
     for j in np.flatnonzero(~clean):
         values = dist[finite[:, j], j]
         if len(values) > 1:
