@@ -284,6 +284,11 @@ def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
     return jnp.round((n**3 - cubes) / 3) * 0.25
 
 
+def _ranked_patterns(problem: Problem, pairs) -> Array:
+    """The pair set of each column that :func:`weight_state` ranks (all, or those outside pairs)."""
+    return problem.col_pattern if pairs is None else problem.col_pattern[pairs.rest]
+
+
 def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightState:
     """The mask-independent part of the statistic for model weights ``w`` (m,).
 
@@ -331,8 +336,7 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
         raw = (problem.cmp[rest].reshape(-1, m) @ (w * y_obs)).reshape(rest.shape[0], m)
         n_pairs = n_pairs[rest]
     ranks = raw - n_pairs[:, None] / 2
-    col_pattern = problem.col_pattern if pairs is None else problem.col_pattern[pairs.rest]
-    va = jnp.sum(problem.patterns[col_pattern] * w * ranks * ranks, axis=-1)
+    va = jnp.sum(problem.patterns[_ranked_patterns(problem, pairs)] * w * ranks * ranks, axis=-1)
     if pairs is not None:
         main = pairs.main
         va_main = _tied_rank_variance(pairs, u_pat[main], n_pat[main])
@@ -381,10 +385,11 @@ def finish(
         b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
-    # One (q, m) @ (m, P) product, then each column's own pattern: under vmap over masks this is
-    # a single large matrix product, far cheaper than gathering g_pat to (q, m) per mask.
+    # The ranked columns: one (columns, m) @ (m, P) product, then each column's own pattern;
+    # under vmap over masks a single large matrix product, far cheaper than gathering g_pat to
+    # (q, m) per mask. A state built with pairs ranked only the columns outside them.
     pairs = problem.pairs if state.ranks.shape[0] < problem.obs.shape[0] else None
-    col_pattern = problem.col_pattern if pairs is None else problem.col_pattern[pairs.rest]
+    col_pattern = _ranked_patterns(problem, pairs)
     cov = jnp.take_along_axis(state.ranks @ g_pat.T, col_pattern[:, None], axis=1)[:, 0]
     if pairs is not None:
         # The main pair set's columns: <S_j, g w^T> for all of them in one product.
