@@ -208,3 +208,16 @@ def test_cli_families_default_is_cluster_t_and_says_why():
     result = runner.invoke(app, ["bootstrap", "--set", "chat", "--n", "30", "--families", "public"])
     assert result.exit_code == 0, result.output
     assert "cluster-t" in result.output and "never narrower" in " ".join(result.output.split())
+
+
+def test_compare_with_families_defaults_to_cluster_t(chat):
+    fam = swjax.family_labels(chat, families="public")
+    ct = swjax.compare(chat, "adv_glue", "glue", n=30, clusters=fam)
+    jt = swjax.compare(chat, "adv_glue", "glue", n=30, clusters=fam, method="jackknife-t")
+    bca = swjax.compare(chat, "adv_glue", "glue", n=30, method="bca")
+    assert ct.metadata["method"] == "cluster-t" and (ct.table["interval"] == "cluster-t").all()
+    np.testing.assert_array_equal(ct.table["low"], np.fmin(jt.table["low"], bca.table["low"]))
+    np.testing.assert_array_equal(ct.table["high"], np.fmax(jt.table["high"], bca.table["high"]))
+    # the difference's t interval is on the raw scale: symmetric about the estimate
+    d = jt.table.loc["difference"]
+    assert math.isclose(d["high"] - d["estimate"], d["estimate"] - d["low"], rel_tol=1e-9)
