@@ -14,7 +14,10 @@ Measured, for both public model sets:
   matrix, numpy eigh, score, scipy rank correlations vectorized over benchmarks), on
   ``--loop-n`` resamples per set, timed and scaled to n per resample. The loop replays the
   resamples swjax drew (same model counts), and the benchmark checks that both give the same
-  correlations, so the comparison is between two implementations of one computation.
+  correlations, so the comparison is between two implementations of one computation;
+* the family-aware intervals, warm in the same process, as a ratio to BCa's warm time:
+  ``cluster-t`` (the default with ``--families public``: the cluster bootstrap, the model
+  bootstrap for its BCa interval, and both jackknives) and ``jackknife-t`` over families.
 
 Prints a table and writes JSON (default benchmarks/results/bench_bootstrap.json).
 """
@@ -103,6 +106,22 @@ def swjax_warm(n: int, seed: int, repeats: int):
     return min(times), times, runs
 
 
+def swjax_warm_families(n: int, seed: int, repeats: int, method: str):
+    """Best warm time of both sets with ``--families public`` and ``method``."""
+    import swjax
+
+    fams = {which: swjax.family_labels(which, families="public") for which in SETS}
+    for which in SETS:
+        swjax.bootstrap(which, n=n, seed=seed, clusters=fams[which], method=method)  # compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for which in SETS:
+            swjax.bootstrap(which, n=n, seed=seed, clusters=fams[which], method=method)
+        times.append(time.perf_counter() - start)
+    return min(times), times
+
+
 COLD = """
 import time, warnings
 t = time.perf_counter()
@@ -146,6 +165,11 @@ def main(argv=None) -> dict:
     cli_first, cli = cli_times
 
     warm, warm_all, runs = swjax_warm(args.n, args.seed, args.repeats)
+    family_methods = {}
+    for method in ("cluster-t", "jackknife-t"):
+        best, every = swjax_warm_families(args.n, args.seed, args.repeats, method)
+        family_methods[method] = {"warm_seconds": best, "warm_all_seconds": every, "ratio_to_bca": best / warm}
+    warm_again, _, _ = swjax_warm(args.n, args.seed, args.repeats)  # BCa again: the load did not drift
 
     loop_seconds, max_diff = 0.0, 0.0
     for which in SETS:
@@ -169,6 +193,8 @@ def main(argv=None) -> dict:
         "numpy_loop_seconds_scaled_to_n": loop_scaled,
         "speedup_warm_vs_numpy_loop": loop_scaled / warm,
         "max_abs_diff_vs_numpy_loop": max_diff,
+        "families_public": family_methods,
+        "swjax_warm_seconds_after_families": warm_again,
         "machine": {
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
@@ -185,6 +211,9 @@ def main(argv=None) -> dict:
         (f"numpy/scipy loop, {args.loop_n} resamples/set, scaled to n", f"{loop_scaled:.1f} s"),
         ("speed-up, warm swjax vs numpy loop", f"{loop_scaled / warm:.0f}x"),
         ("max |swjax - numpy loop| on the same resamples", f"{max_diff:.1e}"),
+        *[(f"--families public, {m}, warm (best); ratio to BCa", f"{v['warm_seconds']:.3f} s  {v['ratio_to_bca']:.2f}x")
+          for m, v in family_methods.items()],
+        ("BCa warm again after the family runs", f"{warm_again:.3f} s"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"bootstrap n={args.n}, BCa, both sets; {jax.devices()[0]}; load {os.getloadavg()[0]:.1f}")

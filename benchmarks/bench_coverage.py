@@ -2,11 +2,13 @@
 
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py                # R = 2000, B = 1000
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --datasets 200 --n 200
+    PYTHONPATH=$PWD python benchmarks/bench_coverage.py --large-families 20   # + m = 60 designs
 
 Designs: m = 26 models (the public chat set's size), 8 capability benchmarks loading 0.85,
 three safety benchmarks at population correlations near 0.3, 0.65 and 0.87, each plain, with
 heteroscedastic noise, with 9 model families, and with both; family designs are resampled by
-models and by families. Prints the table and the seconds per design and writes
+models and by families. ``--large-families G`` adds m = 60 models in G families, without and
+with heteroscedastic noise. Methods: BCa, percentile, jackknife-t and cluster-t (``--methods``). Prints the table and the seconds per design and writes
 coverage.json, coverage.csv and coverage.png to --out. Timings depend on what else runs on the
 machine: the JSON records the CPU count and the load average at the start and the end.
 """
@@ -22,13 +24,17 @@ from swjax.coverage import coverage, format_table, write_coverage
 from swjax.simulate import Design, population
 
 
-def designs(hetero: float, families: int):
-    return [
+def designs(hetero: float, families: int, large_families: int = 0):
+    out = [
         Design(),
         Design(hetero=hetero),
         Design(families=families),
         Design(families=families, hetero=hetero),
     ]
+    if large_families:
+        out += [Design(n_models=60, families=large_families),
+                Design(n_models=60, families=large_families, hetero=hetero)]
+    return out
 
 
 def main() -> None:
@@ -38,17 +44,19 @@ def main() -> None:
     parser.add_argument("--hetero", type=float, default=0.5)
     parser.add_argument("--families", type=int, default=9)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--large-families", type=int, default=0, help="add m = 60 designs with this many families")
+    parser.add_argument("--methods", default="bca,percentile,jackknife-t,cluster-t")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/coverage"))
     args = parser.parse_args()
 
-    ds = designs(args.hetero, args.families)
+    ds = designs(args.hetero, args.families, args.large_families)
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     for d in ds:  # populations (200,000 models each) are cached; timed apart from the study
         population(d)
     t_pop = time.perf_counter() - t0
     t1 = time.perf_counter()
-    result = coverage(ds, datasets=args.datasets, n=args.n, seed=args.seed, progress=print)
+    result = coverage(ds, datasets=args.datasets, n=args.n, seed=args.seed, methods=args.methods, progress=print)
     t_study = time.perf_counter() - t1
     result.metadata.update(
         populations_seconds=t_pop, study_seconds=t_study, cpu_count=os.cpu_count(),

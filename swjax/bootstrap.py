@@ -90,6 +90,21 @@ def _stat_columns(stats, layout: Layout) -> tuple[np.ndarray, list[str]]:
     return np.concatenate(cols, axis=1), list(layout.benchmarks) + list(SCALARS)
 
 
+def column_scales(names) -> np.ndarray:
+    """Scale of each statistic for the t intervals: logit for variance explained, else Fisher's z."""
+    return np.array(["logit" if n == "variance_explained" else "fisher" for n in names], dtype=object)
+
+
+#: How the family-aware default differs from the model bootstrap (in the result's metadata).
+CLUSTER_T_NOTE = (
+    "cluster-t: the interval is the jackknife-t interval over model families (Fisher's z, "
+    "leave-one-family-out standard error, t quantiles with G - 1 degrees of freedom), widened "
+    "where needed to contain the BCa interval of the bootstrap over models. Families make it "
+    "wider than the model bootstrap when family members are alike; it is never narrower, "
+    "because a narrower family interval would rest on a variance estimated from only G families."
+)
+
+
 def summarize(
     dist: np.ndarray,
     estimate: np.ndarray,
@@ -98,10 +113,16 @@ def summarize(
     method: str,
     level: float,
     threshold: float,
+    scale=None,
+    models=None,
 ) -> pd.DataFrame:
-    """Interval columns (estimate, low, high, se, bias, n_valid, n_degenerate, interval, verdict)."""
+    """Interval columns (estimate, low, high, se, bias, n_valid, n_degenerate, interval, verdict).
+
+    ``scale`` and ``models`` (the model bootstrap's (low, high)) as in
+    :func:`swjax.intervals.interval`.
+    """
     estimate = np.asarray(estimate, np.float64)
-    low, high, used = intervals.interval(dist, estimate, level, method, jack)
+    low, high, used = intervals.interval(dist, estimate, level, method, jack, scale=scale, models=models)
     finite = np.isfinite(dist)
     n_valid = finite.sum(axis=0)
     mean = np.where(finite, dist, 0).sum(axis=0, dtype=np.float64) / np.maximum(n_valid, 1)
@@ -153,8 +174,13 @@ def bootstrap(
         Number of bootstrap resamples.
     seed : int
         Resample ``r`` uses ``fold_in(key(seed), r)``: the same numbers for every batch size.
-    method : {"bca", "percentile", "basic"}, optional
-        Default "bca", or "percentile" with ``clusters``.
+    method : {"bca", "percentile", "basic", "jackknife-t", "cluster-t"}, optional
+        Default "bca", or "cluster-t" with ``clusters`` (the family-aware interval: the
+        jackknife-t interval over families, widened to contain the BCa interval of the
+        bootstrap over models, which is then run too; see :func:`swjax.intervals.interval`
+        and README "How good are the intervals?"). "jackknife-t" alone is the studentized
+        interval on Fisher's z scale from the jackknife over models, or over families with
+        ``clusters``.
     level : float
         Confidence level in (0, 1).
     permutations : int
@@ -193,10 +219,14 @@ def bootstrap(
     (0.787, 'entangled')
     """
     if method is None:
-        method = "percentile" if clusters is not None else "bca"
+        method = "cluster-t" if clusters is not None else "bca"
     n, method, level, permutations, threshold, batch_size = _check(
         n, method, level, permutations, threshold, batch_size
     )
+    if method in intervals.CLUSTER_METHODS and clusters is None:
+        raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")
+    if method in intervals.CLUSTER_METHODS and stream_to is not None:
+        raise SwjaxError(f"method: {method!r} cannot stream the distribution to disk; use 'jackknife-t' with stream_to")
     dataset = as_dataset(data)
     key = resample.key_from_seed(seed)
     dev = engine.select_device(device)
@@ -221,12 +251,19 @@ def bootstrap(
         store.close()
         draws = {f: np.concatenate(v) for f, v in streamed["kept"].items()}
     analysis = make_analysis(full, layout, dataset)
+    models = None
+    if method in intervals.CLUSTER_METHODS:  # the model bootstrap on the same seed, for its BCa interval
+        model_run = resample_pipeline(
+            dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
+            batch_size=batch_size, x64=x64,
+        )
+        models = _model_interval(model_run, level)
     pv = None
     if permutations:
         y = full.score[0] if problem.target is None else problem.target
         pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
     return _result(
-        analysis, layout, full, jack, draws, pv, store=store,
+        analysis, layout, full, jack, draws, pv, store=store, models=models,
         method=method, level=level, threshold=threshold,
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
@@ -296,6 +333,15 @@ def resample_pipeline(
     return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
 
 
+def _model_interval(run: PipelineRun, level: float) -> dict:
+    """BCa interval, standard error and variance of the bootstrap over models, per column."""
+    estimate, _ = _stat_columns(run.full, run.layout)
+    jack_cols, _ = _stat_columns(run.jack, run.layout)
+    dist, _ = _stat_columns(run.draws, run.layout)
+    low, high, _ = intervals.interval(dist, estimate[0], level, "bca", jack_cols)
+    return {"low": low, "high": high, "se": intervals.standard_error(dist)}
+
+
 def _stream_sink(path, n: int, layout: Layout, fields):
     """A column store for the distribution and a sink that fills it chunk by chunk."""
     from .streaming import ColumnStore
@@ -311,19 +357,34 @@ def _stream_sink(path, n: int, layout: Layout, fields):
     return store, sink, kept
 
 
-def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, store=None):
+def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, store=None,
+            models=None):
     from . import __version__
 
     estimate, names = _stat_columns(full, layout)
     jack_cols, _ = _stat_columns(jack, layout)
+    scales = column_scales(names)
     opts = dict(method=method, level=level, threshold=threshold)
     if store is None:
         dist, _ = _stat_columns(draws, layout)
-        frame = summarize(dist, estimate[0], jack_cols, **opts)
+        frame = summarize(dist, estimate[0], jack_cols, **opts, scale=scales,
+                          models=None if models is None else (models["low"], models["high"]))
+        if models is not None:  # how the family-aware interval differs from the model bootstrap
+            fam_low, fam_high, _ = intervals.jackknife_t_interval(estimate[0], jack_cols, level, scales)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                extra = {
+                    "low_models": models["low"], "high_models": models["high"],
+                    "low_families": fam_low, "high_families": fam_high,
+                    "design_effect": (frame["se"].to_numpy() / models["se"]) ** 2,
+                    "widened_to_models": (models["low"] < fam_low) | (models["high"] > fam_high),
+                }
+            for col, values in extra.items():
+                frame[col] = values
         dist = dist.astype(np.dtype(analysis.dtype), copy=False)  # kept in the computation's dtype
     else:  # a few columns at a time: every interval formula is column-wise
         frame = pd.concat(
-            [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts) for lo, hi, block in store.blocks()],
+            [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts, scale=scales[lo:hi])
+             for lo, hi, block in store.blocks()],
             ignore_index=True,
         )
         dist = store.array()
@@ -359,6 +420,8 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
         pc1_rule_flip_share=float(flips.mean()),
         pc1_min_abs_cos=float(np.nanmin(cos)) if np.isfinite(cos).any() else float("nan"),
     )
+    if models is not None:
+        metadata["interval_note"] = CLUSTER_T_NOTE
     return BootstrapResult(
         table=table,
         distribution=dist[:, :nb],

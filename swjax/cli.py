@@ -49,6 +49,8 @@ class Method(str, Enum):
     bca = "bca"
     percentile = "percentile"
     basic = "basic"
+    jackknife_t = "jackknife-t"
+    cluster_t = "cluster-t"
 
 
 # ------------------------------------------------------------------------- shared options
@@ -205,7 +207,7 @@ def bootstrap(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: SeedOpt = 0,
-    method: Annotated[Optional[Method], typer.Option("--method", help="Interval method (default bca; percentile with families).")] = None,
+    method: Annotated[Optional[Method], typer.Option("--method", help="Interval method (default bca; cluster-t with families).")] = None,
     level: LevelOpt = 0.95,
     permutations: Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")] = 0,
     threshold: ThresholdOpt = 0.4,
@@ -243,7 +245,7 @@ def bootstrap(
                     ds, n=n, seed=seed, method=method and method.value, level=level, permutations=permutations,
                     threshold=threshold, capabilities=caps, against=against, device=device.value,
                     batch_size=batch_size, x64=x64, progress=advance,
-                    clusters=cluster_labels(ds, cluster_by, families),
+                    clusters=cluster_labels(ds, cluster_by, families, known=datasets),
                     stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
                     eigenvalues=eigenvalues,
                 )
@@ -473,13 +475,13 @@ def report(
 # ------------------------------------------------------------------ sensitivity analyses
 
 
-def cluster_labels(dataset, cluster_by, families):
-    """Model -> family for --cluster-by/--families, or None."""
+def cluster_labels(dataset, cluster_by, families, known=None):
+    """Model -> family for --cluster-by/--families, or None (``known``: all datasets of the run)."""
     if cluster_by is None and families is None:
         return None
     from .families import family_labels
 
-    return family_labels(dataset, cluster_by=cluster_by, families=families)
+    return family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
 
 
 def frame_text(frame, fmt: Format, title: str = "") -> str:
@@ -594,7 +596,7 @@ def compare(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: SeedOpt = 0,
-    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.percentile,
+    method: Annotated[Optional[Method], typer.Option("--method", help="Interval method (default percentile; cluster-t with families).")] = None,
     level: LevelOpt = 0.95,
     capabilities: CapsOpt = None,
     against: AgainstOpt = None,
@@ -610,7 +612,7 @@ def compare(
     from .compare import compare_between
 
     caps = parse_list(capabilities)
-    common = dict(n=n, seed=seed, method=method.value, level=level, capabilities=caps,
+    common = dict(n=n, seed=seed, method=method and method.value, level=level, capabilities=caps,
                   against=against, device=device.value, x64=x64)
     if between is not None:
         if b is not None:

@@ -104,8 +104,11 @@ def _distribution(dataset, *, n, key, capabilities, against, device, batch_size,
     return names, estimate[0], jack_cols, dist, layout.label
 
 
-def _table(labels, sets, estimate, dist, jack, method, level):
-    low, high, used = intervals.interval(dist, estimate, level, method, jack)
+def _table(labels, sets, estimate, dist, jack, method, level, models=None):
+    # t intervals: Fisher's z for correlations, logit for variance explained, raw for differences
+    scale = ["identity" if x == "difference" else "logit" if x.startswith("variance_explained") else "fisher"
+             for x in labels]
+    low, high, used = intervals.interval(dist, estimate, level, method, jack, scale=scale, models=models)
     return pd.DataFrame(
         {
             "set": sets,
@@ -136,7 +139,7 @@ def compare(
     *,
     n: int = 10000,
     seed: int = 0,
-    method: str = "percentile",
+    method: str | None = None,
     level: float = 0.95,
     capabilities=None,
     against: str | None = None,
@@ -150,7 +153,9 @@ def compare(
     ``a`` and ``b`` are benchmark columns or scalar statistics (``compute`` for the compute
     correlation, ``variance_explained``, ``mean_intercorrelation``). Resamples are those of
     :func:`swjax.bootstrap` with the same seed (``clusters``: whole families). BCa uses the
-    jackknife of the difference.
+    jackknife of the difference. ``method`` None: percentile, or cluster-t with ``clusters``
+    (as :func:`swjax.bootstrap`; the model bootstrap is then run too, and the difference's t
+    interval is on the raw scale).
 
     Examples
     --------
@@ -158,26 +163,44 @@ def compare(
     >>> list(res.table.index)
     ['MT_Bench', 'mmlu', 'difference']
     """
+    if method is None:
+        method = "cluster-t" if clusters is not None else "percentile"
     n, method, level, batch_size = _check(n, method, level, batch_size)
+    if method in intervals.CLUSTER_METHODS and clusters is None:
+        raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")
     dataset = as_dataset(data)
     for stat in [a] + ([] if b is None else [b]):
         _check_stat(dataset, stat)
     dev = engine.select_device(device).platform
-    names, est, jack, dist, label = _distribution(
-        dataset, n=n, key=resample.key_from_seed(seed), capabilities=capabilities, against=against,
-        device=dev, batch_size=batch_size, x64=x64, clusters=clusters,
-    )
+    common = dict(n=n, key=resample.key_from_seed(seed), capabilities=capabilities, against=against,
+                  device=dev, batch_size=batch_size, x64=x64)
+    names, est, jack, dist, label = _distribution(dataset, clusters=clusters, **common)
+    model_cols = None
+    if method in intervals.CLUSTER_METHODS:  # cluster-t widens to the model bootstrap's BCa interval
+        _, _, m_jack, m_dist, _ = _distribution(dataset, **common)
+        model_cols = (m_jack, m_dist)
     picked = [_name(a, names, label)] + ([] if b is None else [_name(b, names, label)])
     if len(picked) == 2 and picked[0] == picked[1]:
         raise SwjaxError(f"benchmark: compared {picked[0]!r} with itself")
     cols = [names.index(x) for x in picked]
-    est, jack, dist = est[cols], jack[:, cols], dist[:, cols]
+
+    def pick(jack, dist):
+        jack, dist = jack[:, cols], dist[:, cols]
+        if b is not None:
+            jack = np.column_stack([jack, jack[:, 0] - jack[:, 1]])
+            dist = np.column_stack([dist, dist[:, 0] - dist[:, 1]])
+        return jack, dist
+
+    est = est[cols]
+    jack, dist = pick(jack, dist)
     if b is not None:
         est = np.append(est, est[0] - est[1])
-        jack = np.column_stack([jack, jack[:, 0] - jack[:, 1]])
-        dist = np.column_stack([dist, dist[:, 0] - dist[:, 1]])
         picked = picked + ["difference"]
-    table = _table(picked, [label] * len(picked), est, dist, jack, method, level)
+    models = None
+    if model_cols is not None:
+        m_jack, m_dist = pick(*model_cols)
+        models = intervals.interval(m_dist, est, level, "bca", m_jack)[:2]
+    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models)
     return CompareResult(
         table, dist,
         dict(set=label, n=n, seed=seed, method=method, level=level, against=against,
@@ -191,7 +214,7 @@ def compare_between(
     *,
     n: int = 10000,
     seed: int = 0,
-    method: str = "percentile",
+    method: str | None = None,
     level: float = 0.95,
     capabilities=None,
     against: str | None = None,
@@ -212,9 +235,9 @@ def compare_between(
     >>> list(res.table.index)
     ['mmlu@base', 'mmlu@chat', 'difference']
     """
-    n, method, level, batch_size = _check(n, method, level, batch_size)
-    if method == "bca":
-        raise SwjaxError("method: BCa is not available across model sets; use percentile or basic")
+    n, method, level, batch_size = _check(n, method or "percentile", level, batch_size)
+    if method in ("bca", "jackknife-t", "cluster-t"):
+        raise SwjaxError(f"method: {method} is not available across model sets; use percentile or basic")
     if len(sets) != 2:
         raise SwjaxError(f"between: expected two model sets, got {len(sets)}")
     datasets = [as_dataset(s) for s in sets]

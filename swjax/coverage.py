@@ -70,7 +70,7 @@ def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     methods = tuple(dict.fromkeys(intervals.check_method(m) for m in methods))
     if not methods:
-        raise SwjaxError("methods: expected at least one of bca, percentile, basic")
+        raise SwjaxError(f"methods: expected at least one of {', '.join(intervals.METHODS)}")
     level = validate.level(level)
     n = validate.resamples(n, level)
     schemes = tuple(schemes)
@@ -107,12 +107,14 @@ def stacked_problems(design: Design, values: np.ndarray, dtype):
     return stacked, columns
 
 
-def coverage_table(truth, estimate, dist, jack, *, methods, level) -> tuple[pd.DataFrame, dict]:
+def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) -> tuple[pd.DataFrame, dict]:
     """Coverage rows (one per method and safety benchmark) of one design and scheme.
 
     ``truth`` (s,), ``estimate`` (R, s), ``dist`` (R, B, s) resampled correlations (NaN where
     degenerate), ``jack`` (R, m, s) jackknife values. Intervals come from
     :func:`swjax.intervals.interval`, column-wise over all R x s (dataset, benchmark) pairs.
+    ``models``: {"low", "high"} (R, s) bounds of the model bootstrap's BCa interval, needed by
+    ``cluster-t`` (``jack`` is then the leave-one-family-out jackknife).
     """
     truth = np.asarray(truth, np.float64)
     R, B, s = dist.shape
@@ -122,7 +124,8 @@ def coverage_table(truth, estimate, dist, jack, *, methods, level) -> tuple[pd.D
     degenerate = (~np.isfinite(dist)).sum(axis=1)  # (R, s)
     rows, bounds = [], {}
     for method in methods:
-        low, high, used = intervals.interval(flat_dist, flat_est, level, method, flat_jack)
+        flat_models = None if models is None else tuple(models[b].reshape(R * s) for b in ("low", "high"))
+        low, high, used = intervals.interval(flat_dist, flat_est, level, method, flat_jack, models=flat_models)
         low, high, used = low.reshape(R, s), high.reshape(R, s), used.reshape(R, s)
         bounds[method] = {"low": low, "high": high}
         ok = np.isfinite(low) & np.isfinite(high)
@@ -146,7 +149,7 @@ def coverage_table(truth, estimate, dist, jack, *, methods, level) -> tuple[pd.D
                     "bias": float(np.nanmean(estimate[:, j]) - truth[j]),
                     "p_binom": sps.binomtest(hits, R, level).pvalue,
                     "no_interval": int((~ok[:, j]).sum()),
-                    "bca_fallback": int((used[:, j] == "percentile (bca failed)").sum()),
+                    "bca_fallback": int(np.char.startswith(used[:, j].astype(str), "percentile (").sum()),
                     "degenerate": int(degenerate[:, j].sum()),
                     "degenerate_datasets": int((degenerate[:, j] > 0).sum()),
                 }
@@ -159,7 +162,7 @@ def coverage(
     *,
     datasets: int = 2000,
     n: int = 1000,
-    methods: Sequence[str] | str = ("bca", "percentile", "basic"),
+    methods: Sequence[str] | str = ("bca", "percentile", "basic", "jackknife-t", "cluster-t"),
     level: float = 0.95,
     seed: int = 0,
     schemes: Sequence[str] = SCHEMES,
@@ -180,8 +183,11 @@ def coverage(
     n : int
         B, bootstrap resamples per dataset; resample ``b`` of dataset ``r`` uses
         ``fold_in(fold_in(key(seed), r), b)``.
-    methods : sequence of {"bca", "percentile", "basic"}
-        Interval methods, all computed from the same resamples.
+    methods : sequence of {"bca", "percentile", "basic", "jackknife-t", "cluster-t"}
+        Interval methods, all computed from the same resamples and jackknife (``jackknife-t``
+        on Fisher's z scale, from the jackknife over the resampled units: models, or families
+        under ``scheme="families"``). ``cluster-t`` (families scheme only) widens the family
+        jackknife-t interval to contain the models scheme's BCa interval of the same dataset.
     level : float
         Nominal coverage.
     schemes : sequence of {"models", "families"}
@@ -247,8 +253,17 @@ def coverage(
                     problems, scheme, n, key, mask, refs, columns=columns,
                     dataset_batch=dataset_batch, device=dev.platform,
                 )["corr"].astype(np.float64)
+                scheme_methods = [x for x in methods if scheme_name == "families" or x not in intervals.CLUSTER_METHODS]
+                if scheme_name == "models" and design.families and "cluster-t" in methods and "bca" not in methods:
+                    scheme_methods.append("bca")  # cluster-t widens to the model bootstrap's BCa interval
+                models_bounds = None
+                if scheme_name == "families" and "cluster-t" in methods:
+                    if "models" not in estimates[label]:
+                        raise SwjaxError("methods: 'cluster-t' needs the 'models' scheme too")
+                    models_bounds = estimates[label]["models"]["bca"]
                 frame, bounds = coverage_table(
-                    truth.to_numpy(), estimate, dist, jack_scheme, methods=methods, level=level
+                    truth.to_numpy(), estimate, dist, jack_scheme, methods=scheme_methods, level=level,
+                    models=models_bounds,
                 )
                 frame.insert(0, "design", label)
                 frame.insert(1, "scheme", scheme_name)

@@ -28,6 +28,7 @@ from .problem import Layout, build_problem
 
 __all__ = [
     "MIN_CLUSTERS",
+    "MIN_FAMILIES",
     "FamilyResult",
     "load_family_map",
     "family_labels",
@@ -39,6 +40,9 @@ __all__ = [
 
 #: Fewer clusters than this gives a FewClustersWarning.
 MIN_CLUSTERS = 10
+#: Fewer families than this is an error: the jackknife-t interval needs G - 1 >= 2 degrees of
+#: freedom, and a cluster bootstrap of 2 families has only 3 distinct resamples.
+MIN_FAMILIES = 3
 
 
 def load_family_map(path: str | Path | None = None) -> pd.Series:
@@ -60,10 +64,13 @@ def load_family_map(path: str | Path | None = None) -> pd.Series:
     return pd.Series(frame["family"].str.strip().to_numpy(), index=frame["model"].str.strip(), name="family")
 
 
-def family_labels(data, *, cluster_by: str | None = None, families=None) -> pd.Series:
+def family_labels(data, *, cluster_by: str | None = None, families=None, known=None) -> pd.Series:
     """Model id -> family for a dataset: a column of it (``cluster_by``), or a map.
 
-    ``families`` is a Series, a CSV path, or ``"public"`` (the shipped map).
+    ``families`` is a Series, a CSV path, or ``"public"`` (the shipped map). A CSV that names a
+    model that is not in the data (nor in ``known``, more model ids or datasets analysed with
+    the same file) is an error: a misspelt id would otherwise leave its model without a family
+    or silently in a family of its own.
     """
     if (cluster_by is None) == (families is None):
         raise SwjaxError("families: give exactly one of cluster_by (a column) or families (a map)")
@@ -78,7 +85,18 @@ def family_labels(data, *, cluster_by: str | None = None, families=None) -> pd.S
         raise SwjaxError(f"cluster-by: no column {cluster_by!r} in {dataset.label}")
     if isinstance(families, pd.Series):
         return families.astype(str).rename("family")
-    return load_family_map(None if str(families) == "public" else families)
+    if str(families) == "public":
+        return load_family_map(None)
+    mapping = load_family_map(families)
+    ids = set(dataset.scores.index.astype(str))
+    for extra in known or ():
+        ids |= set(extra.scores.index.astype(str)) if hasattr(extra, "scores") else {str(extra)}
+    unknown = [m for m in mapping.index if m not in ids]
+    if unknown:
+        raise SwjaxError(
+            f"families: {families} names {len(unknown)} model(s) not in the data, first {unknown[0]!r}"
+        )
+    return mapping
 
 
 def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -105,8 +123,11 @@ def _warn_few(names, label):
 def cluster_setup(clusters: pd.Series, layout: Layout):
     """(weight scheme, leave-one-cluster-out jackknife weights, metadata) for a bootstrap."""
     codes, names = cluster_codes(layout.models, clusters)
-    if len(names) < 2:
-        raise SwjaxError("families: need at least 2 families to resample them")
+    if len(names) < MIN_FAMILIES:
+        raise SwjaxError(
+            f"families: need at least {MIN_FAMILIES} families to resample them and to give a family-aware "
+            f"interval, got {len(names)}"
+        )
     _warn_few(names, layout.label)
     jack = 1 - np.eye(len(names), dtype=np.int32)[:, list(codes)]
     return resample.cluster_scheme(codes), jack, {"scheme": "clusters", "n_clusters": len(names)}
@@ -146,7 +167,7 @@ class FamilyResult:
     Attributes
     ----------
     clustered : BootstrapResult
-        Whole families resampled (percentile intervals unless another method was asked).
+        Whole families resampled (cluster-t intervals unless another method was asked).
     models : BootstrapResult
         The ordinary bootstrap over models with the same n, seed and method.
     design_effect : pandas.DataFrame
@@ -165,18 +186,21 @@ class FamilyResult:
     families: pd.Series = field(repr=False)
 
 
-def family_bootstrap(data, families: pd.Series, *, n: int = 2000, seed: int = 0, method: str = "percentile",
+def family_bootstrap(data, families: pd.Series, *, n: int = 2000, seed: int = 0, method: str | None = None,
                      level: float = 0.95, threshold: float = 0.4, capabilities=None, against=None,
                      device: str = "auto", batch_size=None, x64: bool = False) -> FamilyResult:
-    """Cluster bootstrap over families, model bootstrap, design effect, leave one family out."""
+    """Cluster bootstrap over families, model bootstrap, design effect, leave one family out.
+
+    ``method`` None: the defaults, cluster-t for the families and BCa for the models.
+    """
     from .bootstrap import bootstrap
 
     dataset = as_dataset(data)
-    common = dict(n=n, seed=seed, method=method, level=level, threshold=threshold,
+    common = dict(n=n, seed=seed, level=level, threshold=threshold,
                   capabilities=capabilities, against=against, device=device,
                   batch_size=batch_size, x64=x64)
-    clustered = bootstrap(dataset, clusters=families, **common)
-    models = bootstrap(dataset, **common)
+    clustered = bootstrap(dataset, clusters=families, method=method, **common)
+    models = bootstrap(dataset, method=None if method in (None, "cluster-t") else method, **common)
 
     def var(res):
         with np.errstate(invalid="ignore"):

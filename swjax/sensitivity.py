@@ -139,7 +139,7 @@ def lobo(
                 batch_size=batch_size, device=dev,
             )["corr"].astype(np.float64)  # (n, variants, columns)
             jack = None
-            if method == "bca":
+            if method in ("bca", "jackknife-t"):
                 jack = engine.evaluate_masks(
                     problem, resample.jackknife_weights(m), masks, refs, device=dev,
                 )["corr"].astype(np.float64)

@@ -117,7 +117,7 @@ class Design:
 
     def label(self) -> str:
         """Short name of the design's options (``plain`` when none is set)."""
-        parts = []
+        parts = [] if self.n_models == 26 else [f"m={self.n_models}"]
         if self.families:
             parts.append(f"families={self.families}")
         if self.hetero:

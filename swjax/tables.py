@@ -129,6 +129,8 @@ def bootstrap_rich(result, file=None) -> None:
         console.print(
             f"{stat}: {_fmt(row['estimate'])} [{_fmt(row['low'])}, {_fmt(row['high'])}]"
         )
+    if md.get("interval_note"):  # the family-aware default: how it differs from the model bootstrap
+        console.print(md["interval_note"])
     console.print(
         f"PC1 sign: the released rule would have flipped {md['pc1_rule_flip_share']:.2%} of "
         f"resamples; smallest |cos| to the full-sample PC1 {md['pc1_min_abs_cos']:.3f}"

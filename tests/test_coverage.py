@@ -104,9 +104,14 @@ def test_coverage_rows_and_methods():
     # the configuration of the CLI test below, so that one of them reuses the other's compilation
     design = S.Design(rho=(0.6,), families=6)
     a = coverage(design, datasets=10, n=40, seed=2, population_size=20_000)
-    assert len(a.table) == 6 and a.table["truth"].nunique() == 1
+    # models: bca, percentile, basic, jackknife-t; families: the same and cluster-t
+    assert len(a.table) == 9 and a.table["truth"].nunique() == 1
     assert list(a.table["scheme"].unique()) == ["models", "families"]
-    assert list(a.table["method"].unique()) == ["bca", "percentile", "basic"]
+    assert list(a.table["method"].unique()) == ["bca", "percentile", "basic", "jackknife-t", "cluster-t"]
+    # cluster-t is the family jackknife-t interval widened to the same dataset's model BCa one
+    fam, mod = a.estimates[design.label()]["families"], a.estimates[design.label()]["models"]
+    np.testing.assert_array_equal(fam["cluster-t"]["low"], np.fmin(fam["jackknife-t"]["low"], mod["bca"]["low"]))
+    np.testing.assert_array_equal(fam["cluster-t"]["high"], np.fmax(fam["jackknife-t"]["high"], mod["bca"]["high"]))
     # percentile and basic intervals have the same width, reflected about the estimate
     pw = a.table.query("method == 'percentile'")["width"].to_numpy()
     bw = a.table.query("method == 'basic'")["width"].to_numpy()

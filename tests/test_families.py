@@ -39,7 +39,7 @@ def test_family_bootstrap_percentile_warning_and_design_effect(chat):
     with pytest.warns(swjax.FewClustersWarning, match="9 model families"):
         res = F.family_bootstrap(chat, fam, n=60, seed=0)
     assert res.clustered.metadata["scheme"] == "clusters"
-    assert (res.clustered.table["interval"] == "percentile").all()
+    assert (res.clustered.table["interval"] == "cluster-t").all()
     d = res.design_effect.loc["MT_Bench"]
     assert np.isclose(d["design_effect"], d["var_cluster"] / d["var_model"])
     assert np.isclose(d["var_cluster"], np.nanvar(res.clustered.distribution[:, list(res.clustered.table.index).index("MT_Bench")], ddof=1))
