@@ -205,7 +205,7 @@ def test_cli_unknown_model_in_family_file_exit_2(tmp_path, chat):
 
 
 def test_cli_families_default_is_cluster_t_and_says_why():
-    result = runner.invoke(app, ["bootstrap", "--set", "chat", "--n", "30", "--families", "public"])
+    result = runner.invoke(app, ["bootstrap", "--set", "chat", "--n", "40", "--families", "public"])
     assert result.exit_code == 0, result.output
     assert "cluster-t" in result.output and "never narrower" in " ".join(result.output.split())
 
