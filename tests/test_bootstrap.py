@@ -179,7 +179,7 @@ def test_bootstrap_table_and_metadata(chat):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"n": 0}, "n: expected an integer >= 1"),
+        ({"n": 0}, "n: expected an integer >= 40"),
         ({"n": 2.5}, "n: expected an integer"),
         ({"level": 1.0}, "level"),
         ({"level": 0}, "level"),
@@ -193,7 +193,7 @@ def test_bootstrap_table_and_metadata(chat):
 )
 def test_bad_options_are_clear_errors(chat, kwargs, match):
     with pytest.raises(swjax.SwjaxError, match=match):
-        swjax.bootstrap(chat, **{"n": 10, **kwargs})
+        swjax.bootstrap(chat, **{"n": 40, **kwargs})
 
 
 def test_gpu_without_gpu_is_an_error(chat):

@@ -125,7 +125,7 @@ def test_coverage_rows_and_methods():
 )
 def test_bad_arguments(kwargs, name):
     with pytest.raises(SwjaxError, match=f"^{name}: expected"):
-        coverage(S.Design(), **{"datasets": 10, "n": 20, **kwargs})
+        coverage(S.Design(), **{"datasets": 10, "n": 40, **kwargs})
 
 
 def test_cli_coverage_writes_json_and_figure(tmp_path):
