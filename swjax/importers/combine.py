@@ -127,9 +127,9 @@ def _choose_metrics(records, overrides, members, report) -> list[Result]:
             mapped[(fmt, bench)] = (m.column, metric)
     groups: dict[tuple, list[Result]] = defaultdict(list)
     for r in records:
-        groups[(r.file, r.model, r.benchmark)].append(r)
+        groups[(r.file, r.run, r.model, r.benchmark)].append(r)
     chosen = []
-    for (file, _model, bench), rs in groups.items():
+    for (file, _run, _model, bench), rs in groups.items():
         target = mapped.get((rs[0].source, bench))
         column = target[0] if target else bench
         want = overrides.get(column, overrides.get(bench))
@@ -169,9 +169,10 @@ def _names(records, mapping, public, report):
     for raw, (key, *_rest) in by_raw.items():
         keys[key].append(raw)
     canonical = {}
+    org_only = []
     for key, raws in keys.items():
         orgs = sorted({by_raw[r][2] for r in raws if by_raw[r][2]})
-        if len(orgs) > 1:
+        if len({o.lower() for o in orgs}) > 1:
             raise SwjaxError(
                 f"models {raws}: different organisations ({', '.join(orgs)}) give the same name "
                 f"{by_raw[raws[0]][1]!r}; tell them apart with --models FILE (columns from,to)"
@@ -179,7 +180,8 @@ def _names(records, mapping, public, report):
         if key in public:
             name = public[key]
         else:
-            name = Counter(by_raw[r][1] for r in raws).most_common(1)[0][0]
+            fewest = min(len(by_raw[r][3]) for r in raws)  # prefer the name that needed no suffix dropped
+            name = Counter(by_raw[r][1] for r in raws if len(by_raw[r][3]) == fewest).most_common(1)[0][0]
         canonical[key] = name
         if raws != [name]:
             why = sorted({d for r in raws for d in by_raw[r][3]})
@@ -192,8 +194,13 @@ def _names(records, mapping, public, report):
                 notes.append("public id")
             if len(raws) > 1:
                 notes.append(f"{len(raws)} source names merged")
+            if notes == ["organisation dropped"]:
+                org_only.append(f"{raws[0]} -> {name}")
+                continue
             report.append(f"model {name!r} <- {', '.join(repr(r) for r in raws)}"
                           + (f" ({'; '.join(notes)})" if notes else ""))
+    if org_only:
+        report.append(f"organisation dropped from {len(org_only)} model names: " + ", ".join(org_only))
     return {raw: canonical[by_raw[raw][0]] for raw in by_raw}
 
 
@@ -290,6 +297,7 @@ def read_results(
     metric=None,
     subtasks: bool = False,
     data_dir=None,
+    min_models: int = MIN_MODELS,
 ) -> ImportResult:
     """Read evaluation results from files and folders into one oriented, wide matrix.
 
@@ -314,6 +322,9 @@ def read_results(
         Keep the subtasks of lm-evaluation-harness groups.
     data_dir : path, optional
         Folder of the public files (for ``with_set``).
+    min_models : int
+        Fewest models (with every capability score, when capabilities are given) the matrix may
+        have; 5 by default, as the analysis needs.
 
     Raises
     ------
@@ -385,17 +396,17 @@ def read_results(
                                  + (f" (looked for {src})" if src else ""))
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
-        if complete.sum() < MIN_MODELS:
+        if complete.sum() < min_models:
             raise SwjaxError(
-                f"fewer than {MIN_MODELS} models left after merging: {int(complete.sum())} have every "
+                f"fewer than {min_models} models left after merging: {int(complete.sum())} have every "
                 f"capability score ({', '.join(complete[complete].index[:5])})"
             )
         lacking = list(complete[~complete].index)
         if lacking:
             report.append(f"{len(lacking)} models lack a capability score (left out of the analysis with "
                           f"--missing drop): {', '.join(lacking[:8])}" + (" ..." if len(lacking) > 8 else ""))
-    elif len(wide["score"]) < MIN_MODELS:
-        raise SwjaxError(f"fewer than {MIN_MODELS} models left after merging: {len(wide['score'])}")
+    elif len(wide["score"]) < min_models:
+        raise SwjaxError(f"fewer than {min_models} models left after merging: {len(wide['score'])}")
     report.append(f"matrix: {wide['score'].shape[0]} models x {wide['score'].shape[1]} benchmarks")
     return ImportResult(scores=wide["score"], stderr=wide["stderr"], n=wide["n"], info=info, meta=meta,
                         capabilities=caps, report=tuple(report))

@@ -113,7 +113,7 @@ def read(path: Path) -> list[Result]:
                 model=model, benchmark=bench, metric=str(row["metric"]) if has["metric"] else "score",
                 score=score, stderr=values["stderr"], n=values["n"],
                 higher_is_better=_direction(row["higher_is_better"], path, line) if has["higher_is_better"] else None,
-                source=FORMAT, file=str(path), date=date,
+                source=FORMAT, file=str(path), date=date, run=str(i),
             )
         )
     if not out:

@@ -95,7 +95,8 @@ def read_v2(path: Path) -> list[Result]:
             if math.isnan(value):
                 continue
             out.append(Result(model=model.strip(), benchmark=bench, metric=col, score=value,
-                              higher_is_better=True, source=FORMAT_V2, file=str(path), date=when, display=col))
+                              higher_is_better=True, source=FORMAT_V2, file=str(path), date=when, display=col,
+                              run=str(i)))
     if not out:
         raise SwjaxError(f"{path}: no scores in the leaderboard columns {list(V2_COLUMNS)}")
     return out

@@ -46,6 +46,8 @@ class Result:
         the default choice when several are reported).
     display : str
         A display name for the benchmark, when the source has one.
+    run : str
+        Which result of the file this is, for files that hold several (the row of a table).
     """
 
     model: str
@@ -60,6 +62,7 @@ class Result:
     date: float | None = None
     order: int = 0
     display: str = ""
+    run: str = ""
 
 
 def number(value, *, missing_ok: bool = True) -> float:
