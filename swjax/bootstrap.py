@@ -142,6 +142,7 @@ def bootstrap(
     clusters=None,
     stream_to=None,
     eigenvalues: bool = False,
+    missing: str = "drop",
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -188,6 +189,10 @@ def bootstrap(
         scree plot's intervals). Off by default: it takes an eigensolver call per resample,
         which costs more than the rest of the statistic; PC1 itself needs only the leading
         eigenpair (certified power iteration, :mod:`swjax.core`).
+    missing : {"drop", "impute"}
+        Models lacking a capability score: left out (the released rule), or kept, their missing
+        capability scores imputed by a rank-2 iterative PCA fit redone inside every resample and
+        jackknife row from the models it draws (:func:`swjax.core.impute_capabilities`).
 
     Examples
     --------
@@ -217,7 +222,7 @@ def bootstrap(
     run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
-        sink_for=None if stream_to is None else sink_for, fields=fields,
+        sink_for=None if stream_to is None else sink_for, fields=fields, missing=missing,
     )
     problem, layout, full, jack, draws, scheme_meta = run
     store = streamed.get("store")
@@ -235,7 +240,7 @@ def bootstrap(
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
             permutations=permutations, device=str(dev), dtype=analysis.dtype,
-            **({"scheme": "models"} | scheme_meta),
+            **({"scheme": "models"} | scheme_meta), missing=missing,
             batch_size=batch_size or engine.default_batch_size(problem, n),
             seconds=time.perf_counter() - started,
         ),
@@ -270,7 +275,7 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None, fields=engine.RESAMPLE_FIELDS,
+    sink_for=None, fields=engine.RESAMPLE_FIELDS, missing="drop",
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
@@ -280,7 +285,12 @@ def resample_pipeline(
     (``draws`` is then None).
     """
     with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        if missing == "drop":
+            problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        else:
+            from .analysis import prepare
+
+            problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing)
         m, k = len(layout.models), len(layout.capabilities)
         scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
         if clusters is not None:  # model families: resample whole clusters (swjax.families)

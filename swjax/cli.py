@@ -78,6 +78,15 @@ BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Resamples
 ClusterByOpt = Annotated[
     Optional[str], typer.Option("--cluster-by", help="Resample whole clusters given by this data column.")
 ]
+class Missing(str, Enum):
+    drop = "drop"
+    impute = "impute"
+
+
+MissingCapsOpt = Annotated[
+    Missing,
+    typer.Option("--missing", help="Models lacking a capability score: drop them, or impute the scores in every resample."),
+]
 FamiliesOpt = Annotated[
     Optional[str],
     typer.Option("--families", help="CSV of model,family (or 'public', the shipped map): resample whole families."),
@@ -183,6 +192,7 @@ def analyze(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")] = None,
+    missing: MissingCapsOpt = Missing.drop,
 ):
     """The Safetywashing analysis: every benchmark's correlation with the capabilities score."""
     from . import tables
@@ -190,7 +200,7 @@ def analyze(
 
     caps = parse_list(capabilities)
     results = [
-        run(ds, capabilities=caps, against=against, x64=x64)
+        run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value)
         for ds in load_sets(model_set, data, info, data_dir)
     ]
     if fmt is Format.json:
@@ -234,6 +244,7 @@ def bootstrap(
     eigenvalues: Annotated[
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
     ] = False,
+    missing: MissingCapsOpt = Missing.drop,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -251,7 +262,7 @@ def bootstrap(
                     batch_size=batch_size, x64=x64, progress=advance,
                     clusters=cluster_labels(ds, cluster_by, families),
                     stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
-                    eigenvalues=eigenvalues,
+                    eigenvalues=eigenvalues, missing=missing.value,
                 )
             )
     if fmt is Format.json:
@@ -811,6 +822,7 @@ def import_results(
     ] = None,
     subtasks: Annotated[bool, typer.Option("--subtasks", help="Keep the subtasks of lm-eval groups.")] = False,
     data_dir: DataDirOpt = None,
+    missing: MissingCapsOpt = Missing.drop,
 ):
     """Read evaluation results into one matrix that every command accepts with --data."""
     from .importers import read_results
@@ -818,12 +830,13 @@ def import_results(
     result = read_results(
         paths, capabilities=capabilities, lower_is_better=lower_is_better or (), models=models,
         duplicates=duplicates and duplicates.value, with_set=with_set and with_set.value, metric=metric,
-        subtasks=subtasks, data_dir=data_dir,
+        subtasks=subtasks, data_dir=data_dir, missing=missing.value,
     )
     result.write(out)
     for line in result.report:
         typer.echo(line, err=True)
     caps = f" --capabilities {capabilities}" if capabilities and capabilities != "paper" else ""
+    caps += " --missing impute" if missing is Missing.impute else ""
     typer.echo(f"wrote {out}/ (next: swjax bootstrap --data {out}{caps})", err=True)
 
 

@@ -194,13 +194,15 @@ def _names(records, mapping, public, report):
                 notes.append("public id")
             if len(raws) > 1:
                 notes.append(f"{len(raws)} source names merged")
-            if notes == ["organisation dropped"]:
-                org_only.append(f"{raws[0]} -> {name}")
+            if notes in (["organisation dropped"], ["organisation dropped", "public id"]):
+                org_only.append((notes[-1] == "public id", f"{raws[0]} -> {name}"))
                 continue
             report.append(f"model {name!r} <- {', '.join(repr(r) for r in raws)}"
                           + (f" ({'; '.join(notes)})" if notes else ""))
-    if org_only:
-        report.append(f"organisation dropped from {len(org_only)} model names: " + ", ".join(org_only))
+    for public_id, label in ((True, "matched to public ids"), (False, "new models")):
+        items = [text for p, text in org_only if p == public_id]
+        if items:
+            report.append(f"{label}, organisation dropped ({len(items)}): " + ", ".join(items))
     return {raw: canonical[by_raw[raw][0]] for raw in by_raw}
 
 
@@ -298,6 +300,7 @@ def read_results(
     subtasks: bool = False,
     data_dir=None,
     min_models: int = MIN_MODELS,
+    missing: str = "drop",
 ) -> ImportResult:
     """Read evaluation results from files and folders into one oriented, wide matrix.
 
@@ -325,6 +328,10 @@ def read_results(
     min_models : int
         Fewest models (with every capability score, when capabilities are given) the matrix may
         have; 5 by default, as the analysis needs.
+    missing : {"drop", "impute"}
+        How the analysis will treat models lacking a capability score; with ``"impute"`` the
+        models count whatever they lack, and a capability missing for more than half of them
+        is an error (as in the analysis).
 
     Raises
     ------
@@ -332,6 +339,8 @@ def read_results(
         Unknown format, a missing field (naming file and field), an unknown capability, conflicting
         duplicates, fewer than 5 models after merging.
     """
+    if missing not in ("drop", "impute"):
+        raise SwjaxError(f"missing: expected 'drop' or 'impute', got {missing!r}")
     if duplicates is not None and duplicates not in DUPLICATE_RULES:
         raise SwjaxError(f"duplicates: expected one of {DUPLICATE_RULES}, got {duplicates!r}")
     if isinstance(lower_is_better, str):
@@ -396,12 +405,23 @@ def read_results(
                                  + (f" (looked for {src})" if src else ""))
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
+        if missing == "impute":
+            from ..problem import IMPUTE_MAX_MISSING
+
+            share = wide["score"][list(caps)].isna().mean(axis=0)
+            if (share > IMPUTE_MAX_MISSING).any():
+                worst = share.idxmax()
+                raise SwjaxError(
+                    f"capability benchmark {worst!r} is missing for {int(wide['score'][worst].isna().sum())} of "
+                    f"{len(wide['score'])} models (more than half): too few to impute it (--missing impute)"
+                )
+            complete = wide["score"][list(caps)].notna().any(axis=1)
         if complete.sum() < min_models:
             raise SwjaxError(
-                f"fewer than {min_models} models left after merging: {int(complete.sum())} have every "
-                f"capability score ({', '.join(complete[complete].index[:5])})"
+                f"fewer than {min_models} models left after merging: {int(complete.sum())} have "
+                f"{'every' if missing == 'drop' else 'a'} capability score ({', '.join(complete[complete].index[:5])})"
             )
-        lacking = list(complete[~complete].index)
+        lacking = list(complete[~complete].index) if missing == "drop" else []
         if lacking:
             report.append(f"{len(lacking)} models lack a capability score (left out of the analysis with "
                           f"--missing drop): {', '.join(lacking[:8])}" + (" ..." if len(lacking) > 8 else ""))
