@@ -209,7 +209,9 @@ def main():
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-chat", action="store_true")
+    ap.add_argument("--out", default=str(OUT), help="folder for the JSON and CSV files")
     args = ap.parse_args()
+    out_dir = Path(args.out)
     R, B = args.datasets, args.n
     design = Design(rho=(0.3, 0.65, 0.87))
     t0 = time.perf_counter()
@@ -233,8 +235,8 @@ def main():
             print(f"{label}: {seconds[f'{label} impute']:.0f} s impute, "
                   f"{seconds[f'{label} complete-case']:.0f} s complete-case", flush=True)
     table = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT / "impute_coverage.csv", index=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "impute_coverage.csv", index=False)
     pd.set_option("display.width", 200)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     record = {"datasets": R, "n": B, "seed": args.seed, "design": design.to_dict(), "truth": truth.tolist(),
@@ -243,10 +245,10 @@ def main():
         chat = part_chat()
         print(chat.to_string(float_format=lambda v: f"{v:.3f}"))
         record["chat_20pct"] = chat.reset_index().rename(columns={"index": "benchmark"}).to_dict("records")
-        chat.to_csv(OUT / "chat_20pct.csv")
+        chat.to_csv(out_dir / "chat_20pct.csv")
     record["seconds_total"] = time.perf_counter() - t0
-    (OUT / "impute_coverage.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
-    print(f"wrote {OUT}/")
+    (out_dir / "impute_coverage.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
+    print(f"wrote {out_dir}/")
 
 
 if __name__ == "__main__":

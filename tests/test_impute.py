@@ -90,6 +90,7 @@ def test_no_missing_cells_is_the_released_analysis(chat):
     pd.testing.assert_series_equal(a.correlations, b.correlations, atol=1e-12, rtol=0)
 
 
+@pytest.mark.slow
 def test_imputed_bootstrap_independent_of_batch_size(chat):
     ds = holed(chat, 0.1, 3)
     r1 = swjax.bootstrap(ds, n=48, seed=2, missing="impute", batch_size=48)
