@@ -19,6 +19,7 @@ from .errors import (
     SwjaxWarning,
 )
 from .families import FamilyResult, family_bootstrap, family_labels, leave_one_family_out, load_family_map
+from .importers import ImportResult, read_results
 from .report import write_report
 from .sensitivity import LoboResult, SubsetsResult, lobo, subsets
 from .simulate import Design, Simulation, population, simulate
@@ -39,6 +40,7 @@ __all__ = [
     "DroppedModelWarning",
     "FamilyResult",
     "FewClustersWarning",
+    "ImportResult",
     "LoboResult",
     "Simulation",
     "SubsetsResult",
@@ -58,6 +60,7 @@ __all__ = [
     "lobo",
     "population",
     "read_csv",
+    "read_results",
     "simulate",
     "subsets",
     "write_report",

@@ -149,8 +149,17 @@ def float_dtype(x64: bool = False):
     return np.float32
 
 
-def prepare(data, *, capabilities=None, against=None, x64=False) -> tuple[Problem, Layout]:
+MISSING = ("drop", "impute")
+
+
+def prepare(data, *, capabilities=None, against=None, x64=False, missing="drop") -> tuple[Problem, Layout]:
     dataset = as_dataset(data)
+    if missing not in MISSING:
+        raise SwjaxError(f"missing: expected one of {MISSING}, got {missing!r}")
+    if missing == "impute":
+        from .problem import build_problem_imputed
+
+        return build_problem_imputed(dataset, capabilities, against, float_dtype(x64))
     return build_problem(dataset, capabilities, against, float_dtype(x64))
 
 
@@ -196,6 +205,7 @@ def analyze(
     weights=None,
     x64: bool = False,
     device: str = "auto",
+    missing: str = "drop",
 ) -> Analysis:
     """The Safetywashing analysis: capabilities score and every benchmark's correlation with it.
 
@@ -213,6 +223,9 @@ def analyze(
     x64 : bool
         Compute in float64 (default float32, unless jax_enable_x64 is on).
     device : {"auto", "cpu", "gpu"}
+    missing : {"drop", "impute"}
+        Models lacking a capability score: left out (the released rule), or kept with the
+        missing scores imputed by a low-rank fit (:func:`swjax.problem.build_problem_imputed`).
 
     Examples
     --------
@@ -222,7 +235,7 @@ def analyze(
     """
     dataset = as_dataset(data)
     with engine.precision(x64):
-        problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64)
+        problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing)
         w = model_weights(weights, layout, problem.caps.dtype)
         stats = engine.evaluate(problem, w[None], np.ones((1, len(layout.capabilities))), device=device)
     return make_analysis(stats, layout, dataset, row=0)

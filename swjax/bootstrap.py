@@ -159,6 +159,7 @@ def bootstrap(
     clusters=None,
     stream_to=None,
     eigenvalues: bool = False,
+    missing: str = "drop",
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -210,6 +211,10 @@ def bootstrap(
         scree plot's intervals). Off by default: it takes an eigensolver call per resample,
         which costs more than the rest of the statistic; PC1 itself needs only the leading
         eigenpair (certified power iteration, :mod:`swjax.core`).
+    missing : {"drop", "impute"}
+        Models lacking a capability score: left out (the released rule), or kept, their missing
+        capability scores imputed by a rank-2 iterative PCA fit redone inside every resample and
+        jackknife row from the models it draws (:func:`swjax.core.impute_capabilities`).
 
     Examples
     --------
@@ -244,6 +249,7 @@ def bootstrap(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
         sink_for=None if stream_to is None else sink_for, fields=fields, stream_to=stream_to,
+        missing=missing,
     )
     problem, layout, full, jack, draws, scheme_meta = run
     store = streamed.get("store")
@@ -268,7 +274,7 @@ def bootstrap(
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
             permutations=permutations, device=str(dev), dtype=analysis.dtype,
-            **({"scheme": "models"} | scheme_meta),
+            **({"scheme": "models"} | scheme_meta), missing=missing,
             batch_size=batch_size or engine.default_batch_size(problem, n),
             seconds=time.perf_counter() - started,
         ),
@@ -303,7 +309,7 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None,
+    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop",
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
@@ -313,7 +319,12 @@ def resample_pipeline(
     (``draws`` is then None).
     """
     with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        if missing == "drop":
+            problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        else:
+            from .analysis import prepare
+
+            problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing)
         m, k = len(layout.models), len(layout.capabilities)
         # Refuse before computing anything: the kept distribution and one chunk must fit.
         kept = len(layout.columns) + len(fields) - 1 + (k - 1 if "eigenvalues" in fields else 0)

@@ -80,6 +80,15 @@ BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Resamples
 ClusterByOpt = Annotated[
     Optional[str], typer.Option("--cluster-by", help="Resample whole clusters given by this data column.")
 ]
+class Missing(str, Enum):
+    drop = "drop"
+    impute = "impute"
+
+
+MissingCapsOpt = Annotated[
+    Missing,
+    typer.Option("--missing", help="Models lacking a capability score: drop them, or impute the scores in every resample."),
+]
 FamiliesOpt = Annotated[
     Optional[str],
     typer.Option("--families", help="CSV of model,family (or 'public', the shipped map): resample whole families."),
@@ -110,10 +119,12 @@ def handle_errors(func):
 
 def load_sets(model_set: ModelSet, data: Path | None, info: Path | None, data_dir: Path | None):
     """The datasets a command runs on: the user's CSV, or one or both public sets."""
-    from .data import load_dataset, read_csv
+    from .data import load_dataset
 
-    if data is not None:
-        return [read_csv(data, info=info)]
+    if data is not None:  # a wide CSV, a folder from `swjax import`, or results files to import
+        from .importers import open_matrix
+
+        return [open_matrix(data, info=info)]
     if info is not None:
         raise SwjaxError("info: --info goes with --data (the public sets carry their own)")
     names = ["base", "chat"] if model_set is ModelSet.both else [model_set.value]
@@ -123,6 +134,10 @@ def load_sets(model_set: ModelSet, data: Path | None, info: Path | None, data_di
 def parse_list(value: str | None) -> list[str] | None:
     if value is None:
         return None
+    from .importers.capabilities import CAPABILITY_SETS
+
+    if value.strip() in CAPABILITY_SETS:  # a named capability set: paper, openllm-v2, openllm-v1
+        return [m.column for m in CAPABILITY_SETS[value.strip()]]
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
         raise SwjaxError("capabilities: empty list")
@@ -179,6 +194,7 @@ def analyze(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")] = None,
+    missing: MissingCapsOpt = Missing.drop,
 ):
     """The Safetywashing analysis: every benchmark's correlation with the capabilities score."""
     from . import tables
@@ -186,7 +202,7 @@ def analyze(
 
     caps = parse_list(capabilities)
     results = [
-        run(ds, capabilities=caps, against=against, x64=x64)
+        run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value)
         for ds in load_sets(model_set, data, info, data_dir)
     ]
     if fmt is Format.json:
@@ -230,6 +246,7 @@ def bootstrap(
     eigenvalues: Annotated[
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
     ] = False,
+    missing: MissingCapsOpt = Missing.drop,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -247,7 +264,7 @@ def bootstrap(
                     batch_size=batch_size, x64=x64, progress=advance,
                     clusters=cluster_labels(ds, cluster_by, families, known=datasets),
                     stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
-                    eigenvalues=eigenvalues,
+                    eigenvalues=eigenvalues, missing=missing.value,
                 )
             )
     if fmt is Format.json:
@@ -771,6 +788,58 @@ def coverage(
     if out is not None:
         write_coverage(result, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
+
+
+# ------------------------------------------------------------------------- importing results
+
+
+class Duplicates(str, Enum):
+    latest = "latest"
+    mean = "mean"
+
+
+class PublicSet(str, Enum):
+    base = "base"
+    chat = "chat"
+
+
+@app.command("import")
+@handle_errors
+def import_results(
+    paths: Annotated[list[Path], typer.Argument(help="Results files and folders (lm-eval, inspect_ai, HELM, Open LLM Leaderboard, long tables).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for scores.csv, info.csv, stderr.csv, n.csv, merge_report.txt.")],
+    capabilities: Annotated[
+        Optional[str], typer.Option("--capabilities", help="paper, openllm-v2, openllm-v1, or a comma-separated list.")
+    ] = None,
+    lower_is_better: Annotated[
+        Optional[str], typer.Option("--lower-is-better", help="Comma-separated benchmarks where lower is better.")
+    ] = None,
+    models: Annotated[Optional[Path], typer.Option("--models", help="CSV from,to mapping source model names to ids.")] = None,
+    duplicates: Annotated[
+        Optional[Duplicates], typer.Option("--duplicates", help="Resolve two results for one model and benchmark.")
+    ] = None,
+    with_set: Annotated[Optional[PublicSet], typer.Option("--with", help="Merge with a public matrix.")] = None,
+    metric: Annotated[
+        Optional[str], typer.Option("--metric", help="BENCH=METRIC[;BENCH=METRIC...]: the metric to take.")
+    ] = None,
+    subtasks: Annotated[bool, typer.Option("--subtasks", help="Keep the subtasks of lm-eval groups.")] = False,
+    data_dir: DataDirOpt = None,
+    missing: MissingCapsOpt = Missing.drop,
+):
+    """Read evaluation results into one matrix that every command accepts with --data."""
+    from .importers import read_results
+
+    result = read_results(
+        paths, capabilities=capabilities, lower_is_better=lower_is_better or (), models=models,
+        duplicates=duplicates and duplicates.value, with_set=with_set and with_set.value, metric=metric,
+        subtasks=subtasks, data_dir=data_dir, missing=missing.value,
+    )
+    result.write(out)
+    for line in result.report:
+        typer.echo(line, err=True)
+    caps = f" --capabilities {capabilities}" if capabilities and capabilities != "paper" else ""
+    caps += " --missing impute" if missing is Missing.impute else ""
+    typer.echo(f"wrote {out}/ (next: swjax bootstrap --data {out}{caps})", err=True)
 
 
 def write_bootstrap(results, out: Path, argv=None) -> None:

@@ -48,7 +48,10 @@ from jax import Array, lax
 from . import ranks as _ranks
 from .problem import Problem
 
-__all__ = ["Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS", "SIGN_TIE"]
+__all__ = [
+    "Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS", "SIGN_TIE",
+    "impute_capabilities", "weight_state_imputed", "IMPUTE_SWEEPS",
+]
 
 #: A correlation needs at least this many distinct models with weight.
 MIN_PAIRS = 3
@@ -457,4 +460,81 @@ def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None) ->
     -------
     Stats
     """
+    if problem.cap_obs is not None:  # static: missing capability scores imputed per resample
+        return finish(problem, weight_state_imputed(problem, w), w, c, ref)
     return finish(problem, weight_state(problem, w), w, c, ref)
+
+
+# Missing capability scores, imputed inside the statistic.
+#
+# A problem of :func:`swjax.problem.build_problem_imputed` keeps the models that lack some
+# capability scores (``cap_obs`` marks the observed cells). For each weight vector the missing
+# cells are filled by iterative PCA imputation of fixed rank r (as in Ruan et al.'s
+# observational scaling laws, and missMDA's imputePCA without regularisation): start from the
+# weighted column means of the observed cells, then IMPUTE_SWEEPS times z-score the completed
+# matrix (weighted, ddof 0), take the top r eigenvectors V of its weighted covariance and
+# replace the missing cells by those of (z V V^T) mapped back to the raw scale. With integer
+# weights this is exactly the imputation of the data with model i repeated w_i times, so a
+# bootstrap resample re-imputes from the drawn models only, and copies of a model get one
+# imputed row (they still tie). The completed capability matrix then takes the place of the
+# fixed one: its mid-ranks change with every resample, so they come from comparisons made per
+# resample (k x m x m) instead of the precomputed comparison tensor; every other column is
+# ranked as before.
+
+#: Sweeps of the iterative PCA imputation (a fixed number: one compiled program).
+IMPUTE_SWEEPS = 30
+
+
+def impute_capabilities(problem: Problem, w: Array) -> Array:
+    """The capability matrix (m, k) with its missing cells imputed from weights ``w`` (m,).
+
+    Observed cells are returned unchanged. A column with no observed model of positive weight
+    gives NaN (the resample is then degenerate).
+    """
+    dtype = problem.caps.dtype
+    w = jnp.asarray(w, dtype)
+    o = problem.cap_obs
+    x = problem.caps
+    total = jnp.sum(w)
+    mean0 = (w @ (o * x)) / (w @ o)  # matrix products: one summation order whatever the batch
+    x = jnp.where(o > 0, x, mean0[None, :])
+    keep = problem.impute_rank
+
+    def sweep(x, _):
+        mean = (w @ x) * (1 / total)
+        sd = jnp.sqrt((w @ (x - mean) ** 2) * (1 / total))
+        sd = jnp.where(sd > 0, sd, 1.0)
+        z = (x - mean) / sd
+        cov = (z * w[:, None]).T @ z * (1 / total)
+        _, vecs = _eigh(cov)
+        v = vecs[:, ::-1] * keep[None, :]  # the top r eigenvectors, the rest zeroed
+        fit = (z @ v) @ v.T
+        return jnp.where(o > 0, x, fit * sd + mean), None
+
+    x, _ = lax.scan(sweep, x, None, length=IMPUTE_SWEEPS)
+    return x
+
+
+def weight_state_imputed(problem: Problem, w: Array) -> WeightState:
+    """:func:`weight_state` with the capability part taken from the imputed capability matrix."""
+    dtype = problem.caps.dtype
+    w = jnp.asarray(w, dtype)
+    state = weight_state(problem, w)
+    x = impute_capabilities(problem, w)
+    total = state.total
+    # Mid-ranks of the completed columns from comparisons made for this resample.
+    # From integer tie-group labels, as the score's ranks in finish(): never from comparing a
+    # computed array with itself, which XLA may evaluate twice with different rounding.
+    g = jax.vmap(_ranks.tie_groups)(x.T)  # (k, m)
+    gi, gu = g[:, :, None], g[:, None, :]
+    cmp = ((gu < gi) + 0.5 * (gu == gi)).astype(dtype)  # (k, m, m)
+    a = cmp @ w - total / 2
+    cov = jnp.sum((a * w).T[:, :, None] * a.T[:, None, :], axis=0)
+    sd = jnp.sqrt(jnp.diag(cov))
+    cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
+    inv_total = 1 / total
+    mean = (w @ x) * inv_total
+    sdx = jnp.sqrt((w @ (x - mean) ** 2) * inv_total)
+    z = jnp.where(sdx > 0, (x - mean) / jnp.where(sdx > 0, sdx, 1.0), 0.0)
+    sd = jnp.where(jnp.all(jnp.isfinite(x), axis=0), sd, 0.0)  # NaN imputation: degenerate
+    return state._replace(cap_corr=cap_corr, cap_sd=sd, z=z)

@@ -27,7 +27,10 @@ from . import ranks as _ranks
 from . import validate as _validate
 from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
 
-__all__ = ["Problem", "Pairs", "Layout", "build_problem", "stack_problems", "MIN_MODELS", "FLOP_COLUMN"]
+__all__ = [
+    "Problem", "Pairs", "Layout", "build_problem", "build_problem_imputed", "stack_problems", "MIN_MODELS",
+    "FLOP_COLUMN", "IMPUTE_RANK", "IMPUTE_MAX_MISSING",
+]
 
 MIN_MODELS = 5
 FLOP_COLUMN = "FLOP"
@@ -85,6 +88,10 @@ class Problem(NamedTuple):
         on the sort path, None on the comparison path.
     pairs : :class:`Pairs` of the most common pair set on the comparison path for at most
         :data:`PAIRS_MAX_MODELS` models, else None.
+    cap_obs : (m, k) 1 where a capability score was observed, or None. Not None only for
+        problems of :func:`build_problem_imputed`: the static flag that makes the statistic
+        impute missing capability scores inside every resample (``caps`` is 0 there).
+    impute_rank : (k,) 1 for the components kept by the imputation's low-rank fit, or None.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
     that problems of same-shaped datasets stack (built on the same rank path).
@@ -101,6 +108,8 @@ class Problem(NamedTuple):
     tie_lo: np.ndarray | None = None
     tie_hi: np.ndarray | None = None
     pairs: Pairs | None = None
+    cap_obs: np.ndarray | None = None
+    impute_rank: np.ndarray | None = None
 
     @property
     def rank_path(self) -> str:
@@ -195,14 +204,14 @@ def comparisons(values: np.ndarray, dtype) -> np.ndarray:
 
 
 def unit_range(x: np.ndarray) -> np.ndarray:
-    """Each column of ``x`` (float64, no NaN, not constant) shifted and scaled onto [-1, 1].
+    """Each column of ``x`` (float64, not constant; NaN stays NaN) shifted and scaled onto [-1, 1].
 
     z-scores do not change under a positive affine map, so the kernel's weighted z-scores of
     these columns are those of the data; but no magnitude can now overflow or underflow in the
     kernel's dtype (a column scaled by 1e20 has squares of 1e40, beyond float32; one of 1e308
     beyond float64). Computed without overflow: the midpoint and half-range from halves.
     """
-    lo, hi = x.min(axis=0), x.max(axis=0)
+    lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
     mid, half = lo / 2 + hi / 2, hi / 2 - lo / 2
     return np.clip((x - mid) / half, -1.0, 1.0)
 
@@ -363,3 +372,102 @@ def stack_problems(problems: list[Problem]) -> Problem:
         raise SwjaxError("problems: cannot stack datasets of different shapes")
     stacked = Problem(*(None if xs[0] is None else np.stack(xs) for xs in zip(*padded)))
     return stacked._replace(pairs=stacked_pairs)
+
+
+# --------------------------------------------------------------------------- missing capabilities
+
+#: Components of the low-rank fit that imputes missing capability scores.
+IMPUTE_RANK = 2
+#: A capability benchmark may be missing for at most this share of the models under imputation.
+IMPUTE_MAX_MISSING = 0.5
+
+
+def build_problem_imputed(
+    dataset: Dataset,
+    capabilities=None,
+    against: str | None = None,
+    dtype=np.float32,
+    drop_degenerate: bool = True,
+    ranks: str = "auto",
+    rank: int = IMPUTE_RANK,
+) -> tuple[Problem, Layout]:
+    """A problem whose missing capability scores are imputed inside the statistic.
+
+    Models that lack some capability scores are kept (a model with none is left out with a
+    warning); :func:`swjax.core.statistic` then fills the missing cells of every resample by a
+    weighted rank-``rank`` iterative PCA fit of the capability matrix
+    (:func:`swjax.core.impute_capabilities`), so the imputation's uncertainty is in the interval.
+    Every other array is that of :func:`build_problem` on the same models: the capability
+    columns' own correlations are pairwise-complete over their observed models.
+
+    Raises
+    ------
+    SwjaxError
+        As :func:`build_problem`, and: a capability benchmark missing for more than half of the
+        models, ``rank`` not in [1, k - 1].
+    """
+    caps = check_capabilities(dataset, capabilities)
+    if not 1 <= int(rank) < len(caps):
+        raise SwjaxError(f"impute rank: expected 1 to {len(caps) - 1} components, got {rank}")
+    scores = dataset.scores
+    observed = scores[list(caps)].notna()
+    empty = observed.index[~observed.any(axis=1)]
+    if len(empty):
+        warnings.warn(
+            f"{dataset.label}: left out {len(empty)} model(s) with no capability score to impute "
+            f"from: {', '.join(empty)}",
+            DroppedModelWarning,
+            stacklevel=3,
+        )
+        scores, observed = scores.drop(index=empty), observed.drop(index=empty)
+    share = 1 - observed.mean(axis=0)
+    if (share > IMPUTE_MAX_MISSING).any():
+        worst = share.idxmax()
+        raise SwjaxError(
+            f"{dataset.label}: capability benchmark {worst!r} is missing for {int((~observed[worst]).sum())} "
+            f"of {len(scores)} models (more than half): too few to impute it (--missing impute)"
+        )
+    # Build on a copy whose missing capability cells hold a placeholder (so no model is dropped),
+    # then redo the rank tables from the real values, where those cells are missing.
+    filled = scores.copy()
+    for name in caps:
+        filled[name] = filled[name].fillna(filled[name].median())
+    placeholder = Dataset(label=dataset.label, scores=filled, meta=dataset.meta.reindex(filled.index),
+                          info=dataset.info)
+    problem, layout = build_problem(placeholder, caps, against, dtype, drop_degenerate, ranks)
+    values = scores.reindex(index=list(layout.models), columns=list(layout.benchmarks)).to_numpy(np.float64).T
+    if layout.has_flop:
+        values = np.vstack([values, flop(placeholder).reindex(list(layout.models)).to_numpy(np.float64)[None, :]])
+    obs = np.isfinite(values)
+    target = None
+    pairs = obs
+    if against is not None:
+        target = dense_ranks(values[list(layout.columns).index(against)]).astype(dtype)
+        pairs = obs & np.isfinite(target)[None, :]
+    patterns, col_pattern = np.unique(pairs, axis=0, return_inverse=True)
+    col_pattern = col_pattern.reshape(-1)
+    path = problem.rank_path
+    tables = _ranks.sort_tables(values) if path == "sort" else (None, None, None)
+    cap_values = scores.reindex(index=list(layout.models), columns=list(caps)).to_numpy(np.float64)
+    cap_obs = np.isfinite(cap_values)
+    problem = problem._replace(
+        caps=np.where(cap_obs, unit_range(cap_values), 0.0).astype(dtype),
+        cmp=comparisons(values, dtype) if path == "compare" else None,
+        obs=obs.astype(dtype),
+        patterns=patterns.astype(dtype),
+        col_pattern=col_pattern.astype(np.int32),
+        target=target,
+        order=tables[0],
+        tie_lo=tables[1],
+        tie_hi=tables[2],
+        pairs=pair_tables(values, pairs, col_pattern, dtype)
+        if path == "compare" and values.shape[1] <= PAIRS_MAX_MODELS else None,
+        cap_obs=cap_obs.astype(dtype),
+        impute_rank=(np.arange(len(caps)) < int(rank)).astype(dtype),
+    )
+    layout = Layout(
+        label=layout.label, models=layout.models, columns=layout.columns, n_benchmarks=layout.n_benchmarks,
+        capabilities=layout.capabilities, against=layout.against, dropped_models=tuple(empty),
+        dropped_benchmarks=layout.dropped_benchmarks,
+    )
+    return problem, layout

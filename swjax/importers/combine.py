@@ -1,0 +1,530 @@
+"""From many results to one matrix: metrics, model names, directions, duplicates, public sets.
+
+Every decision that changes what a user's files say (two names taken for one model, a duplicate
+resolved, a direction assumed or flipped, a model matched to a public one) is written to the
+merge report, which ``swjax import`` prints and saves beside the matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data import METADATA_COLUMNS, Dataset
+from ..errors import SwjaxError
+from . import capabilities as capsets
+from . import detect, helm, inspect_logs, lm_eval, long_table, open_llm
+from .models import normalise, read_mapping
+from .records import Result
+
+__all__ = ["ImportResult", "read_results", "MIN_MODELS"]
+
+#: Fewest models a matrix may have after merging (the analysis needs 5).
+MIN_MODELS = 5
+DUPLICATE_RULES = ("latest", "mean")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """One wide matrix built from evaluation results, with everything needed to trust it.
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        Models x benchmarks, oriented so that higher is better (lower-is-better scores negated).
+    stderr, n : pandas.DataFrame
+        Standard errors and sample counts, same shape, NaN where the source gives none.
+    info : pandas.DataFrame
+        Per benchmark: ``name``, ``metric``, ``direction`` (``higher`` or ``lower (negated)``),
+        ``direction_from`` (``source``, ``--lower-is-better`` or ``assumed``), ``source``
+        (formats), ``capability`` (bool).
+    meta : pandas.DataFrame
+        Per model metadata (``name``; public metadata for models of a public set).
+    capabilities : tuple of str or None
+        The capability columns asked for.
+    report : tuple of str
+        The merge report, one decision per line.
+    """
+
+    scores: pd.DataFrame
+    stderr: pd.DataFrame
+    n: pd.DataFrame
+    info: pd.DataFrame
+    meta: pd.DataFrame
+    capabilities: tuple[str, ...] | None
+    report: tuple[str, ...]
+
+    def dataset(self, label: str = "imported") -> Dataset:
+        """The matrix as a :class:`swjax.Dataset` for every analysis function."""
+        return Dataset(label=label, scores=self.scores.copy(), meta=self.meta.copy(),
+                       info=self.info[["name", "metric"]].copy())
+
+    def write(self, out) -> Path:
+        """Write ``scores.csv``, ``info.csv``, ``stderr.csv``, ``n.csv`` and ``merge_report.txt``.
+
+        All or nothing: the files are written in a temporary folder that replaces ``out`` at the end.
+        """
+        from ..outputs import atomic_dir
+
+        out = Path(out)
+        with atomic_dir(out) as tmp:
+            wide = pd.concat([self.meta, self.scores], axis=1)
+            wide.index.name = "model"
+            wide.to_csv(tmp / "scores.csv", float_format="%.10g")
+            info = self.info.copy()
+            info.index.name = "benchmark"
+            info.to_csv(tmp / "info.csv")
+            for name, frame in (("stderr", self.stderr), ("n", self.n)):
+                if np.isfinite(frame.to_numpy(dtype=float)).any():
+                    frame.rename_axis("model").to_csv(tmp / f"{name}.csv", float_format="%.10g")
+            (tmp / "merge_report.txt").write_text("\n".join(self.report) + "\n", encoding="utf-8")
+        return out
+
+
+def _parse_overrides(metric) -> dict[str, str]:
+    if metric is None:
+        return {}
+    if isinstance(metric, dict):
+        return dict(metric)
+    out = {}
+    for item in [m.strip() for m in str(metric).split(";") if m.strip()]:
+        bench, sep, name = item.partition("=")
+        if not sep or not bench.strip() or not name.strip():
+            raise SwjaxError(f"metric: expected BENCHMARK=METRIC (separated by ';'), got {item!r}")
+        out[bench.strip()] = name.strip()
+    return out
+
+
+def _read_all(scan: detect.Scan, overrides, subtasks) -> list[Result]:
+    records: list[Result] = []
+    for found in scan.found:
+        fmt, path, obj = found.format, found.path, found.payload
+        if fmt == lm_eval.FORMAT:
+            records += lm_eval.read(path, obj, subtasks=subtasks)
+        elif fmt == inspect_logs.FORMAT:
+            records += inspect_logs.read(path, obj)
+        elif fmt == helm.FORMAT:
+            records += helm.read(path, metrics=overrides)
+        elif fmt == open_llm.FORMAT_V1:
+            records += open_llm.read_v1(path, obj)
+        elif fmt == open_llm.FORMAT_V2:
+            records += open_llm.read_v2(path)
+        else:
+            records += long_table.read(path)
+    return records
+
+
+def _choose_metrics(records, overrides, members, report) -> list[Result]:
+    """One metric per (file, model, benchmark), capability benchmarks renamed to their columns."""
+    mapped = {}
+    for m in members or ():
+        for fmt, bench, metric in m.sources:
+            mapped[(fmt, bench)] = (m.column, metric)
+    groups: dict[tuple, list[Result]] = defaultdict(list)
+    for r in records:
+        groups[(r.file, r.run, r.model, r.benchmark)].append(r)
+    chosen = []
+    for (file, _run, _model, bench), rs in groups.items():
+        target = mapped.get((rs[0].source, bench))
+        column = target[0] if target else bench
+        want = overrides.get(column, overrides.get(bench))
+        if want is None and target and target[1]:
+            want = target[1]
+        if want is not None and rs[0].source != helm.FORMAT:
+            pick = [r for r in rs if r.metric == want]
+            if not pick:
+                have = sorted({r.metric for r in rs})
+                raise SwjaxError(f"{file}: benchmark {bench!r} has no metric {want!r} (it has {have})")
+            r = pick[0]
+        else:
+            r = min(rs, key=lambda x: x.order)
+        if column != bench:
+            r = Result(**{**r.__dict__, "benchmark": column, "display": ""})
+        chosen.append(r)
+    renamed = sorted({(b, c) for (f, b), (c, _) in mapped.items() if any(
+        r.source == f and r.benchmark == c for r in chosen)})
+    for bench, col in renamed:
+        if bench != col:
+            report.append(f"benchmark {col!r} <- {bench!r} (capability set)")
+    return chosen
+
+
+def _names(records, mapping, public, report):
+    """model key -> canonical id, for every source name."""
+    by_raw = {}
+    for raw in sorted({r.model for r in records}):
+        if raw in mapping:
+            target = mapping[raw]
+            key = target.lower() if target.lower() in public else normalise(target).key
+            by_raw[raw] = (key, target, "", ("--models",))
+            continue
+        nm = normalise(raw)
+        by_raw[raw] = (nm.key, nm.name, nm.org, nm.dropped)
+    keys: dict[str, list[str]] = defaultdict(list)
+    for raw, (key, *_rest) in by_raw.items():
+        keys[key].append(raw)
+    canonical = {}
+    org_only = []
+    for key, raws in keys.items():
+        orgs = sorted({by_raw[r][2] for r in raws if by_raw[r][2]})
+        if len({o.lower() for o in orgs}) > 1:
+            raise SwjaxError(
+                f"models {raws}: different organisations ({', '.join(orgs)}) give the same name "
+                f"{by_raw[raws[0]][1]!r}; tell them apart with --models FILE (columns from,to)"
+            )
+        if key in public:
+            name = public[key]
+        else:
+            fewest = min(len(by_raw[r][3]) for r in raws)  # prefer the name that needed no suffix dropped
+            name = Counter(by_raw[r][1] for r in raws if len(by_raw[r][3]) == fewest).most_common(1)[0][0]
+        canonical[key] = name
+        if raws != [name]:
+            why = sorted({d for r in raws for d in by_raw[r][3]})
+            notes = []
+            if any(by_raw[r][2] for r in raws):
+                notes.append("organisation dropped")
+            if why:
+                notes.append("dropped " + ", ".join(why))
+            if key in public:
+                notes.append("public id")
+            if len(raws) > 1:
+                notes.append(f"{len(raws)} source names merged")
+            if notes in (["organisation dropped"], ["organisation dropped", "public id"]):
+                org_only.append((notes[-1] == "public id", f"{raws[0]} -> {name}"))
+                continue
+            report.append(f"model {name!r} <- {', '.join(repr(r) for r in raws)}"
+                          + (f" ({'; '.join(notes)})" if notes else ""))
+    for public_id, label in ((True, "matched to public ids"), (False, "new models")):
+        items = [text for p, text in org_only if p == public_id]
+        if items:
+            report.append(f"{label}, organisation dropped ({len(items)}): " + ", ".join(items))
+    return {raw: canonical[by_raw[raw][0]] for raw in by_raw}
+
+
+def _directions(records, lower_is_better, report):
+    said: dict[str, dict[bool, set]] = defaultdict(lambda: {True: set(), False: set()})
+    benches = set()
+    for r in records:
+        benches.add(r.benchmark)
+        if r.higher_is_better is not None:
+            said[r.benchmark][r.higher_is_better].add(r.file)
+    lower = set(lower_is_better or ())
+    for name in sorted(lower - benches):
+        raise SwjaxError(f"lower-is-better: benchmark {name!r} is in no file")
+    out = {}
+    assumed = []
+    for b in sorted(benches):
+        up, down = said[b][True], said[b][False]
+        if up and down:
+            raise SwjaxError(
+                f"benchmark {b!r}: higher_is_better is true in {sorted(up)[0]} but false in {sorted(down)[0]}"
+            )
+        if b in lower:
+            if up:
+                raise SwjaxError(
+                    f"lower-is-better: {b!r} is higher-is-better according to {sorted(up)[0]} (field higher_is_better)"
+                )
+            out[b] = (False, "--lower-is-better")
+        elif down:
+            out[b] = (False, "source")
+        elif up:
+            out[b] = (True, "source")
+        else:
+            out[b] = (True, "assumed")
+            assumed.append(b)
+    for b, (hib, why) in out.items():
+        if not hib:
+            report.append(f"benchmark {b!r}: lower is better ({why}); scores negated so that higher is better")
+    if assumed:
+        report.append(f"direction assumed higher-is-better (the source does not say; else --lower-is-better): "
+                      f"{', '.join(assumed)}")
+    return out
+
+
+def _resolve(rs: list[Result], rule, model, bench):
+    if len(rs) == 1:
+        r = rs[0]
+        return r.score, r.stderr, r.n, None
+    where = ", ".join(f"{Path(r.file).name} ({r.score:.6g})" for r in rs[:3])
+    if rule is None:
+        raise SwjaxError(
+            f"{len(rs)} results for model {model!r}, benchmark {bench!r}: {where}; "
+            "pass --duplicates latest or --duplicates mean"
+        )
+    if rule == "latest":
+        undated = [r for r in rs if r.date is None]
+        if undated:
+            raise SwjaxError(f"{undated[0].file}: no date for --duplicates latest "
+                             f"(model {model!r}, benchmark {bench!r})")
+        top = max(r.date for r in rs)
+        best = [r for r in rs if r.date == top]
+        if len({r.score for r in best}) > 1:
+            raise SwjaxError(f"model {model!r}, benchmark {bench!r}: {len(best)} results with the same date "
+                             f"and different scores ({where}); --duplicates latest cannot choose")
+        r = best[0]
+        return r.score, r.stderr, r.n, f"kept the latest of {len(rs)} ({Path(r.file).name})"
+    scores = np.array([r.score for r in rs])
+    se = np.array([r.stderr for r in rs])
+    ns = np.array([r.n for r in rs])
+    stderr = float(np.sqrt(np.sum(se**2)) / len(rs)) if np.isfinite(se).all() else math.nan
+    n = float(ns.sum()) if np.isfinite(ns).all() else math.nan
+    return float(scores.mean()), stderr, n, f"mean of {len(rs)}"
+
+
+def _public_index(ds: Dataset) -> dict[str, str]:
+    """Lower-cased id and display name -> public model id."""
+    out = {}
+    for model in ds.models:
+        out.setdefault(model.lower(), model)
+        out.setdefault(normalise(model).key, model)
+        display = ds.model_name(model)
+        out.setdefault(display.lower(), model)
+        out.setdefault(" ".join(display.lower().split()), model)
+    return out
+
+
+def read_results(
+    paths,
+    *,
+    capabilities=None,
+    lower_is_better=(),
+    models=None,
+    duplicates: str | None = None,
+    with_set: str | None = None,
+    metric=None,
+    subtasks: bool = False,
+    data_dir=None,
+    min_models: int = MIN_MODELS,
+    missing: str = "drop",
+) -> ImportResult:
+    """Read evaluation results from files and folders into one oriented, wide matrix.
+
+    Parameters
+    ----------
+    paths : path or list of paths
+        Files and folders; formats are recognised by content (see :mod:`swjax.importers.detect`).
+    capabilities : str or list of str, optional
+        ``"paper"``, ``"openllm-v2"``, ``"openllm-v1"`` or benchmark names: checked to be present,
+        and for the named sets the source benchmarks are renamed to the set's columns.
+    lower_is_better : iterable of str
+        Benchmarks where lower is better although the source does not say so.
+    models : path or dict, optional
+        Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
+    duplicates : {None, "latest", "mean"}
+        Two results for one (model, benchmark) are an error unless this says how to resolve them.
+    with_set : {None, "base", "chat"}
+        Merge with a public matrix; your models are matched to its ids and display names.
+    metric : dict or str, optional
+        Benchmark -> metric to take (``"gsm8k=exact_match,flexible-extract;..."``).
+    subtasks : bool
+        Keep the subtasks of lm-evaluation-harness groups.
+    data_dir : path, optional
+        Folder of the public files (for ``with_set``).
+    min_models : int
+        Fewest models (with every capability score, when capabilities are given) the matrix may
+        have; 5 by default, as the analysis needs.
+    missing : {"drop", "impute"}
+        How the analysis will treat models lacking a capability score; with ``"impute"`` the
+        models count whatever they lack, and a capability missing for more than half of them
+        is an error (as in the analysis).
+
+    Raises
+    ------
+    SwjaxError
+        Unknown format, a missing field (naming file and field), an unknown capability, conflicting
+        duplicates, fewer than 5 models after merging.
+    """
+    if missing not in ("drop", "impute"):
+        raise SwjaxError(f"missing: expected 'drop' or 'impute', got {missing!r}")
+    if duplicates is not None and duplicates not in DUPLICATE_RULES:
+        raise SwjaxError(f"duplicates: expected one of {DUPLICATE_RULES}, got {duplicates!r}")
+    if isinstance(lower_is_better, str):
+        lower_is_better = [b.strip() for b in lower_is_better.split(",") if b.strip()]
+    overrides = _parse_overrides(metric)
+    members = capsets.resolve(capabilities)
+    mapping = models if isinstance(models, dict) else (read_mapping(models) if models is not None else {})
+    report: list[str] = []
+
+    found = detect.scan(paths)
+    if not found.found:
+        raise SwjaxError(f"no results files found in {', '.join(str(p) for p in np.atleast_1d(paths))}")
+    counts = Counter(f.format for f in found.found)
+    report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
+                  + (f"; skipped {len(found.skipped)} files of no known format"
+                     + (f" (e.g. {found.skipped[0]})" if found.skipped else "") if found.skipped else ""))
+    records = _choose_metrics(_read_all(found, overrides, subtasks), overrides, members, report)
+
+    public = None
+    if with_set is not None:
+        from ..data import load_dataset
+
+        public = load_dataset(with_set, data_dir)
+    names = _names(records, mapping, _public_index(public) if public is not None else {}, report)
+    directions = _directions(records, lower_is_better, report)
+
+    cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in records:
+        cells[(names[r.model], r.benchmark)].append(r)
+    rows = []
+    resolved = []
+    for (model, bench), rs in cells.items():
+        score, stderr, n, note = _resolve(rs, duplicates, model, bench)
+        if not directions[bench][0]:
+            score = -score
+        rows.append((model, bench, score, stderr, n))
+        if note:
+            resolved.append(f"{model} / {bench}: {note}")
+    if resolved:
+        report.append(f"duplicates resolved ({duplicates}): {len(resolved)} cells, e.g. " + "; ".join(resolved[:3]))
+    long = pd.DataFrame(rows, columns=["model", "benchmark", "score", "stderr", "n"])
+    order_models = list(dict.fromkeys(long["model"]))
+    order_bench = list(dict.fromkeys(r.benchmark for r in records))
+    wide = {c: long.pivot(index="model", columns="benchmark", values=c).reindex(index=order_models, columns=order_bench)
+            for c in ("score", "stderr", "n")}
+    for frame in wide.values():
+        frame.columns.name = None
+        frame.index.name = "model"
+
+    info = _info(records, directions, members)
+    meta = pd.DataFrame(index=wide["score"].index)
+    if public is not None:
+        wide, info, meta = _merge_public(wide, info, public, duplicates, report)
+
+    caps = None
+    if members is not None:
+        caps = tuple(m.column for m in members)
+        for m in members:
+            if m.column not in wide["score"].columns:
+                src = "; ".join(f"{fmt} {b!r} metric {mt!r}" for fmt, b, mt in m.sources)
+                raise SwjaxError(f"capabilities: benchmark {m.column!r} is in no file"
+                                 + (f" (looked for {src})" if src else ""))
+        info["capability"] = info.index.isin(caps)
+        complete = wide["score"][list(caps)].notna().all(axis=1)
+        if missing == "impute":
+            from ..problem import IMPUTE_MAX_MISSING
+
+            share = wide["score"][list(caps)].isna().mean(axis=0)
+            if (share > IMPUTE_MAX_MISSING).any():
+                worst = share.idxmax()
+                raise SwjaxError(
+                    f"capability benchmark {worst!r} is missing for {int(wide['score'][worst].isna().sum())} of "
+                    f"{len(wide['score'])} models (more than half): too few to impute it (--missing impute)"
+                )
+            complete = wide["score"][list(caps)].notna().any(axis=1)
+        if complete.sum() < min_models:
+            raise SwjaxError(
+                f"fewer than {min_models} models left after merging: {int(complete.sum())} have "
+                f"{'every' if missing == 'drop' else 'a'} capability score ({', '.join(complete[complete].index[:5])})"
+            )
+        lacking = list(complete[~complete].index) if missing == "drop" else []
+        if lacking:
+            report.append(f"{len(lacking)} models lack a capability score (left out of the analysis with "
+                          f"--missing drop): {', '.join(lacking[:8])}" + (" ..." if len(lacking) > 8 else ""))
+    elif len(wide["score"]) < min_models:
+        raise SwjaxError(f"fewer than {min_models} models left after merging: {len(wide['score'])}")
+    report.append(f"matrix: {wide['score'].shape[0]} models x {wide['score'].shape[1]} benchmarks")
+    return ImportResult(scores=wide["score"], stderr=wide["stderr"], n=wide["n"], info=info, meta=meta,
+                        capabilities=caps, report=tuple(report))
+
+
+def _info(records, directions, members) -> pd.DataFrame:
+    display = {m.column: m.display for m in members or ()}
+    by = defaultdict(lambda: {"metric": Counter(), "source": set(), "display": ""})
+    for r in records:
+        entry = by[r.benchmark]
+        entry["metric"][r.metric] += 1
+        entry["source"].add(r.source)
+        if r.display and not entry["display"]:
+            entry["display"] = r.display
+    rows = {}
+    for bench, entry in by.items():
+        hib, why = directions[bench]
+        rows[bench] = {
+            "name": display.get(bench) or entry["display"] or bench,
+            "metric": "; ".join(m for m, _ in entry["metric"].most_common()),
+            "direction": "higher" if hib else "lower (negated)",
+            "direction_from": why,
+            "source": ",".join(sorted(entry["source"])),
+            "capability": False,
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "benchmark"
+    return frame
+
+
+def _merge_public(wide, info, public: Dataset, duplicates, report):
+    ours = wide["score"]
+    shared_models = [m for m in ours.index if m in public.scores.index]
+    new_models = [m for m in ours.index if m not in public.scores.index]
+    shared_cols = [c for c in ours.columns if c in public.scores.columns]
+    report.append(
+        f"with {public.label}: {len(shared_models)} of your {len(ours)} models are public models"
+        + (f" ({', '.join(shared_models[:6])}{' ...' if len(shared_models) > 6 else ''})" if shared_models else "")
+        + f"; {len(new_models)} new; {len(shared_cols)} of your benchmarks are public columns"
+    )
+    models = list(public.scores.index) + new_models
+    cols = list(public.scores.columns) + [c for c in ours.columns if c not in public.scores.columns]
+    out = {}
+    for key in ("score", "stderr", "n"):
+        base = public.scores if key == "score" else pd.DataFrame(np.nan, index=public.scores.index,
+                                                                  columns=public.scores.columns)
+        merged = base.reindex(index=models, columns=cols).astype(float)
+        mine = wide[key].reindex(index=models, columns=cols)
+        if key == "score":
+            both = merged.notna() & mine.notna()
+            clash = both & ~np.isclose(merged.fillna(0), mine.fillna(0), rtol=0, atol=1e-12)
+            if clash.to_numpy().any():
+                m, c = next((m, c) for m in models for c in cols if clash.at[m, c])
+                if duplicates is None:
+                    raise SwjaxError(
+                        f"model {m!r}, benchmark {c!r}: the public {public.label} matrix has "
+                        f"{merged.at[m, c]:.6g}, your results {mine.at[m, c]:.6g}; pass --duplicates latest "
+                        "(yours) or mean"
+                    )
+                n_clash = int(clash.to_numpy().sum())
+                report.append(f"{n_clash} cells differ from the public matrix: "
+                              + ("kept yours (latest)" if duplicates == "latest" else "averaged"))
+                if duplicates == "mean":
+                    mine = mine.where(~both, (merged + mine) / 2)
+        merged = mine.combine_first(merged) if key == "score" else mine.combine_first(merged)
+        merged.index.name = "model"
+        out[key] = merged
+    pub_info = public.describe(public.scores.columns)
+    rows = pd.DataFrame({
+        "name": pub_info["name"], "metric": pub_info["metric"], "direction": "higher",
+        "direction_from": "public matrix", "source": f"public {public.label}", "capability": False,
+    }, index=pd.Index(public.scores.columns, name="benchmark"))
+    for c in info.index:
+        if c in rows.index:
+            rows.loc[c, "source"] = rows.loc[c, "source"] + "," + info.loc[c, "source"]
+    info = pd.concat([rows, info.loc[[c for c in info.index if c not in rows.index]]])
+    meta = public.meta.reindex(models)
+    if "name" not in meta.columns:
+        meta["name"] = np.nan
+    meta.loc[new_models, "name"] = new_models
+    meta = meta[[c for c in METADATA_COLUMNS if c in meta.columns]]
+    return out, info, meta
+
+
+def open_matrix(path, info=None, label: str | None = None) -> Dataset:
+    """A matrix for the analysis commands: a wide CSV, a folder written by ``swjax import``, or
+    evaluation results (files or folders of any importable format), imported with the defaults.
+    """
+    from ..data import read_csv
+
+    path = Path(path)
+    if path.is_dir() and (path / "scores.csv").is_file():
+        extra = info if info is not None else (path / "info.csv" if (path / "info.csv").is_file() else None)
+        return read_csv(path / "scores.csv", info=extra, label=label or path.name)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        cols = long_table.columns(path)
+        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols)):
+            return read_csv(path, info=info, label=label)
+    if info is not None:
+        raise SwjaxError("info: --info goes with a wide matrix CSV (imported results carry their own)")
+    return read_results([path]).dataset(label=label or path.name)

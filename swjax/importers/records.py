@@ -1,0 +1,114 @@
+"""One evaluation result, as every importer returns it, and the helpers the importers share.
+
+No jax, no pandas: importers run over thousands of files and build plain records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SwjaxError
+
+__all__ = ["Result", "number", "load_json", "need"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One score of one model on one benchmark, read from one file.
+
+    Attributes
+    ----------
+    model : str
+        The model as the source names it (a hub id, a path, a provider/model string).
+    benchmark : str
+        The benchmark (task, run, column) as the source names it.
+    metric : str
+        The metric (``"acc,none"`` for lm-evaluation-harness, a scorer metric for inspect_ai...).
+    score : float
+        The value, as the source reports it (not yet oriented).
+    stderr : float
+        Its standard error, NaN when the source gives none (``"N/A"`` is missing, never 0).
+    n : float
+        Number of samples behind the score, NaN when unknown.
+    higher_is_better : bool or None
+        The direction when the source states it, else None.
+    source : str
+        The format: ``lm-eval``, ``inspect``, ``helm``, ``openllm-v1``, ``openllm-v2``, ``long``.
+    file : str
+        The file (or run folder) the result was read from.
+    date : float or None
+        When the evaluation ran (POSIX seconds) if the source says, for ``--duplicates latest``.
+    order : int
+        Rank of the metric among the metrics the source reports for this benchmark (0 = first,
+        the default choice when several are reported).
+    display : str
+        A display name for the benchmark, when the source has one.
+    run : str
+        Which result of the file this is, for files that hold several (the row of a table).
+    """
+
+    model: str
+    benchmark: str
+    metric: str
+    score: float
+    stderr: float = math.nan
+    n: float = math.nan
+    higher_is_better: bool | None = None
+    source: str = ""
+    file: str = ""
+    date: float | None = None
+    order: int = 0
+    display: str = ""
+    run: str = ""
+
+
+def number(value, *, missing_ok: bool = True) -> float:
+    """A float from a JSON value: ``None``, ``"N/A"`` and empty strings are NaN; bools rejected.
+
+    Returns None (not NaN) when the value is not a number at all, so that callers can tell a
+    missing standard error from a non-numeric field.
+    """
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", "N/A", "NA", "n/a", "nan", "NaN"):
+            return math.nan
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def load_json(path: Path):
+    """Parse a JSON file, naming the file on any error."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    except FileNotFoundError:
+        raise SwjaxError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SwjaxError(f"{path}: cannot read the file ({err})") from None
+    except json.JSONDecodeError as err:
+        raise SwjaxError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+
+
+def need(obj, key: str, path, where: str = "", kind=dict):
+    """``obj[key]`` of the given type, else an error naming the file and the field."""
+    field = f"{where}.{key}" if where else key
+    if not isinstance(obj, dict) or key not in obj:
+        raise SwjaxError(f"{path}: no field {field!r}")
+    value = obj[key]
+    if kind is not None and not isinstance(value, kind):
+        raise SwjaxError(
+            f"{path}: field {field!r} should be {getattr(kind, '__name__', kind)}, got {type(value).__name__}"
+        )
+    return value

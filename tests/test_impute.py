@@ -1,0 +1,134 @@
+"""--missing impute: the imputed statistic against an independent numpy/scipy implementation on
+rows repeated by their weights (float64 and float32), no-op without missing cells, batch-size
+invariance, and the bad input it adds."""
+
+import warnings
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+import swjax
+from swjax import engine
+from swjax.cli import app
+from swjax.core import IMPUTE_SWEEPS, statistic
+from swjax.data import PAPER_CAPABILITIES as CAPS
+from swjax.errors import SwjaxError
+from swjax.problem import IMPUTE_RANK, build_problem, build_problem_imputed
+
+OTHERS = ["MT_Bench", "wmdp_bio", "sycophancy", "truthfulqa_mc1", "ifeval", "mmlu", "gsm8k"]
+
+
+def holed(chat, share, seed):
+    rng = np.random.default_rng(seed)
+    sc = chat.scores.copy()
+    cap = sc[list(CAPS)].to_numpy().copy()
+    cap[rng.random(cap.shape) < share] = np.nan
+    sc[list(CAPS)] = cap
+    return swjax.Dataset(f"holed{seed}", sc, chat.meta, chat.info)
+
+
+def ref_impute(x, rank=IMPUTE_RANK, sweeps=IMPUTE_SWEEPS):
+    """Iterative PCA imputation, written from the method: column means, then z-score, top-rank
+    eigenvectors of the covariance, reconstruct, refill the missing cells; numpy float64."""
+    obs = np.isfinite(x)
+    x = np.where(obs, x, np.nanmean(x, axis=0))
+    for _ in range(sweeps):
+        mu, sd = x.mean(0), x.std(0)
+        z = (x - mu) / sd
+        _, vecs = np.linalg.eigh(z.T @ z / len(z))
+        v = vecs[:, ::-1][:, :rank]
+        x = np.where(obs, x, (z @ v @ v.T) * sd + mu)
+    return x
+
+
+def ref_correlations(scores: pd.DataFrame, weights):
+    """The pipeline on the rows repeated ``weights`` times, capabilities imputed first."""
+    s = scores.iloc[np.repeat(np.arange(len(scores)), weights.astype(int))]
+    x = ref_impute(s[list(CAPS)].to_numpy())
+    z = (x - x.mean(0)) / x.std(0)
+    _, vecs = np.linalg.eigh(stats.spearmanr(x).statistic)
+    pc = vecs[:, -1]
+    pc = pc if np.abs(pc).max() == pc.max() else -pc
+    score = (z * pc).sum(1)
+    out = {}
+    for col in OTHERS:
+        pair = pd.DataFrame({"a": s[col].to_numpy(), "b": score}).dropna()
+        out[col] = stats.spearmanr(pair.a, pair.b).statistic
+    return pd.Series(out), pc
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_imputed_statistic_equals_reference_on_repeated_rows(chat, seed):
+    ds = holed(chat, 0.2, seed)
+    rng = np.random.default_rng(seed + 10)
+    with engine.precision(True):
+        problem, layout = build_problem_imputed(ds, dtype=np.float64)
+        cols = [layout.columns.index(c) for c in OTHERS]
+        fn = jax.jit(statistic)
+        for trial in range(3):
+            m = len(layout.models)
+            w = np.ones(m) if trial == 0 else rng.multinomial(m, np.ones(m) / m).astype(float)
+            st = fn(problem, w, np.ones(len(CAPS)))
+            ref, pc = ref_correlations(ds.scores.loc[list(layout.models)], w)
+            sign = np.sign(np.asarray(st.loadings) @ pc)
+            np.testing.assert_allclose(sign * np.asarray(st.corr)[cols], ref.to_numpy(), atol=1e-10)
+            # float32: the same up to rounding (no rank of the test flips)
+            p32, _ = build_problem_imputed(ds, dtype=np.float32)
+            st32 = jax.jit(statistic)(p32, w.astype(np.float32), np.ones(len(CAPS), np.float32))
+            np.testing.assert_allclose(np.asarray(st32.corr)[cols], np.asarray(st.corr)[cols], atol=2e-3)
+
+
+def test_no_missing_cells_is_the_released_analysis(chat):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = swjax.analyze(chat, x64=True)
+        b = swjax.analyze(chat, x64=True, missing="impute")
+    pd.testing.assert_series_equal(a.correlations, b.correlations, atol=1e-12, rtol=0)
+
+
+@pytest.mark.slow
+def test_imputed_bootstrap_independent_of_batch_size(chat):
+    ds = holed(chat, 0.1, 3)
+    r1 = swjax.bootstrap(ds, n=48, seed=2, missing="impute", batch_size=48)
+    r2 = swjax.bootstrap(ds, n=48, seed=2, missing="impute", batch_size=16)
+    np.testing.assert_array_equal(r1.distribution, r2.distribution)
+    assert r1.metadata["missing"] == "impute" and r1.table.loc["MT_Bench", "n_valid"] == 48
+
+
+def test_drop_keeps_the_released_rule(chat):
+    ds = holed(chat, 0.02, 4)
+    with pytest.warns(swjax.DroppedModelWarning):
+        p, lay = build_problem(ds)
+    p2, lay2 = build_problem_imputed(ds)
+    assert len(lay2.models) == 26 > len(lay.models)
+
+
+def test_capability_missing_for_more_than_half_is_an_error(chat, tmp_path):
+    ds = holed(chat, 0.1, 5)
+    sc = ds.scores.copy()
+    sc.iloc[:14, sc.columns.get_loc("bbh")] = np.nan
+    bad = swjax.Dataset("bad", sc, chat.meta, chat.info)
+    with pytest.raises(SwjaxError, match=r"'bbh' is missing for 1[4-9] of 26 models \(more than half\)"):
+        swjax.bootstrap(bad, n=10, missing="impute")
+    path = tmp_path / "m.csv"
+    sc.to_csv(path, index_label="model")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["bootstrap", "--data", str(path), "--missing", "impute", "--n", "10",
+                                   "--out", str(out)])
+    assert res.exit_code == 2 and "more than half" in res.output and not out.exists()
+
+
+def test_import_checks_the_impute_rule(tmp_path):
+    rows = [{"model": f"m{i}", "benchmark": b, "score": 0.1 * i + 0.01 * j}
+            for i in range(8) for j, b in enumerate(["a", "b", "c"]) if not (b == "c" and i < 5)]
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    from swjax.importers import read_results
+
+    with pytest.raises(SwjaxError, match="fewer than 5 models"):
+        read_results([tmp_path / "t.csv"], capabilities="a,b,c")
+    with pytest.raises(SwjaxError, match="'c' is missing for 5 of 8 models"):
+        read_results([tmp_path / "t.csv"], capabilities="a,b,c", missing="impute")
