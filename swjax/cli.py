@@ -771,6 +771,70 @@ def coverage(
         typer.echo(f"wrote {out}/", err=True)
 
 
+# ------------------------------------------------------------ capability-adjusted scores
+
+
+@app.command()
+@handle_errors
+def adjust(
+    benchmark: Annotated[Optional[str], typer.Argument(help="Benchmark to adjust (optional with a one-column --scores).")] = None,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")] = ModelSet.chat,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it).")] = None,
+    linear: Annotated[bool, typer.Option("--linear", help="Least squares on the raw scores instead of the rank regression.")] = False,
+    partial: Annotated[Optional[str], typer.Option("--partial", help="Second benchmark: partial Spearman correlation given the score.")] = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    seed: SeedOpt = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    level: LevelOpt = 0.95,
+    capabilities: CapsOpt = None,
+    device: DeviceOpt = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg).")] = None,
+):
+    """Capability-adjusted score of each model (residual from the fit on the capabilities score).
+
+    Rank regression by default (residuals in ranks), --linear for least squares; each model's
+    interval says whether it is safer or less safe than its capabilities predict, and the
+    slopes (rank and linear) come with intervals.
+    """
+    from .adjust import adjust as run, plot_adjust, write_adjust
+    from .outputs import dumps, frame_to_json
+
+    if model_set is ModelSet.both:
+        raise SwjaxError("set: adjust runs on one set, expected base or chat")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise SwjaxError(f"plot: expected a .png or .svg file, got {plot.name!r}")
+    (ds,) = load_sets(model_set, data, info, data_dir)
+    res = run(
+        ds, benchmark, method="linear" if linear else "rank", partial=partial, scores=scores, n=n,
+        seed=seed, interval=method.value, level=level, capabilities=parse_list(capabilities),
+        device=device.value, x64=x64,
+    )
+    if fmt is Format.json:
+        sys.stdout.write(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
+                                "slopes": frame_to_json(res.slopes)}))
+    elif fmt is Format.csv:
+        sys.stdout.write(res.table.to_csv())
+    else:
+        md = res.metadata
+        title = (f"{md['benchmark_name']} ({md['set']}): capability-adjusted scores, {md['method']} fit, "
+                 f"residuals in {md['units']}; {md['level']:.0%} {md['interval']} intervals, n={md['n']}")
+        sys.stdout.write(frame_text(res.table, fmt, title) + frame_text(res.slopes, fmt, "slopes"))
+    if out is not None:
+        write_adjust(res, out, argv=sys.argv)
+        typer.echo(f"wrote {out}/", err=True)
+    if plot is not None:
+        from .figures import save
+
+        save(plot_adjust(res), plot)
+        typer.echo(f"wrote {plot}", err=True)
+
+
 def write_bootstrap(results, out: Path, argv=None) -> None:
     """table.csv, table.json, distributions.npz and manifest.json, all or nothing."""
     import numpy as np
