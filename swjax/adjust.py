@@ -244,8 +244,8 @@ def adjust(
     >>> res = adjust("chat", "MT_Bench", n=200)
     >>> round(float(res.slopes.loc["rank", "estimate"]), 3)   # Spearman: no ties in MT_Bench
     0.787
-    >>> res.table["verdict"].isin(["safer than predicted", "less safe than predicted", "as predicted"]).all()
-    True
+    >>> sorted(res.table["verdict"].unique())
+    ['as predicted', 'less safe than predicted', 'safer than predicted']
     """
     if method not in METHODS:
         raise SwjaxError(f"method: expected 'rank' or 'linear', got {method!r}")
