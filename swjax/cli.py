@@ -835,6 +835,80 @@ def adjust(
         typer.echo(f"wrote {plot}", err=True)
 
 
+# ------------------------------------------------------------ power and sample size
+
+
+@app.command()
+@handle_errors
+def plan(
+    benchmarks: Annotated[Optional[str], typer.Argument(help="Comma-separated benchmarks (default: the paper's main-table ones).")] = None,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set the generative model is fitted to.")] = ModelSet.chat,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    rho: Annotated[Optional[str], typer.Option("--rho", help="Hypothetical benchmarks with these capabilities correlations instead.")] = None,
+    grid: Annotated[str, typer.Option("--grid", help="Model counts, comma-separated (each >= 5).")] = "15,20,26,40,60,90,130,200",
+    target: Annotated[float, typer.Option("--target", help="Power that the number of models needed must reach.")] = 0.8,
+    datasets: Annotated[int, typer.Option("--datasets", help="R: simulated datasets per grid point.")] = 500,
+    n: Annotated[int, typer.Option("--n", help="B: bootstrap resamples per dataset.")] = 1000,
+    threshold: ThresholdOpt = 0.4,
+    level: LevelOpt = 0.95,
+    seed: SeedOpt = 0,
+    capabilities: CapsOpt = None,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
+    compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", help="Two planned benchmarks: minimum detectable difference per m.")] = None,
+    device: DeviceOpt = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for plan.csv, needed.csv, plan.json, plan.png.")] = None,
+):
+    """How many models would settle each verdict: power over a grid of model counts.
+
+    A generative model fitted to the data (capability structure, each benchmark's relation to
+    the score, ties, missing cells, families when given) is simulated at each m; every dataset
+    is analysed by the compiled pipeline with its bootstrap.
+    """
+    from .outputs import dumps, frame_to_json
+    from .plan import plan as run, write_plan
+
+    if model_set is ModelSet.both:
+        raise SwjaxError("set: plan runs on one set, expected base or chat")
+    (ds,) = load_sets(model_set, data, info, data_dir)
+    if rho is not None and benchmarks is not None:
+        raise SwjaxError("rho: give either benchmarks or --rho, not both")
+    echo = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    res = run(
+        ds, parse_list(benchmarks) if benchmarks else None, rho=None if rho is None else _floats("rho", rho),
+        grid=_ints("grid", grid), target=target, datasets=datasets, n=n, threshold=threshold, level=level,
+        seed=seed, capabilities=parse_list(capabilities), clusters=cluster_labels(ds, cluster_by, families),
+        compare=compare, device=device.value, x64=x64, progress=echo,
+    )
+    if fmt is Format.json:
+        text = dumps({"metadata": res.metadata, "needed": frame_to_json(res.needed),
+                      "power": frame_to_json(res.table.reset_index().set_index("benchmark"))})
+    elif fmt is Format.csv:
+        text = res.table.to_csv()
+    else:
+        md = res.metadata
+        wide = res.table["power"].unstack("m")
+        wide.index = [res.needed.at[b, "name"] for b in wide.index]
+        text = frame_text(
+            res.needed.drop(columns="name"), fmt,
+            f"{md['set']}: models needed for {md['target']:.0%} power of a settled verdict (t = {md['threshold']:g}, "
+            f"{md['level']:.0%} {md['method']}; R={md['datasets']} x B={md['n']}; m_needed NaN: beyond the grid)",
+        )
+        se = float(res.table["mc_se"].max())
+        text += frame_text(wide, fmt, f"power by number of models (Monte Carlo s.e. at most {se:.3f})")
+        if res.compare is not None:
+            text += frame_text(res.compare, fmt, "difference of the two correlations: power and minimum detectable difference")
+        text += f"{md['seconds_total']:.1f} s\n"
+    sys.stdout.write(text)
+    if out is not None:
+        write_plan(res, out, argv=sys.argv)
+        typer.echo(f"wrote {out}/", err=True)
+
+
 def write_bootstrap(results, out: Path, argv=None) -> None:
     """table.csv, table.json, distributions.npz and manifest.json, all or nothing."""
     import numpy as np
