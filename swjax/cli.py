@@ -451,6 +451,9 @@ def report(
         Optional[Path],
         typer.Option("--published", help="JSON of published estimates (default: $SWJAX_PAPER_TARGETS or paper_targets.json beside the data)."),
     ] = None,
+    plan_datasets: Annotated[
+        int, typer.Option("--plan", help="Add 'What would settle it': swjax plan with this many datasets per grid point (0: none).")
+    ] = 0,
 ):
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
@@ -466,7 +469,13 @@ def report(
         for ds in _public_sets(model_set, data_dir):
             with progress_bar(n, f"{ds.label}: resampling") as advance:
                 results.append(run(ds, progress=advance, **kw))
-    write_report(out, results, published=published, command=" ".join(sys.argv))
+    plans = None
+    if plan_datasets:  # the power section: swjax/plan.py, on each public set
+        from .plan import plan as run_plan
+
+        plans = {ds.label: run_plan(ds, datasets=plan_datasets, seed=seed, threshold=threshold, level=level,
+                                    device=device.value) for ds in _public_sets(model_set, data_dir)}
+    write_report(out, results, published=published, command=" ".join(sys.argv), plans=plans)
     typer.echo(f"wrote {out}/report.html and {out}/report.md", err=True)
 
 

@@ -60,12 +60,16 @@ def test_simulated_power_matches_fisher_z(chat):
         assert abs(row["power"] - want) < 3 * max(row["mc_se"], np.sqrt(want * (1 - want) / R)), (b, row["power"], want)
 
 
+#: One small plan shape shared by the tests below, so that they reuse its compiled functions.
+SMALL = dict(grid=[15], datasets=5, n=40, dataset_batch=1)
+
+
 def test_same_seed_same_numbers_for_any_batch(chat, gen):
-    kw = dict(grid=[15], datasets=5, n=40, seed=2, generator=gen)
-    a = plan(chat, dataset_batch=1, **kw)
-    b = plan(chat, dataset_batch=3, **kw)
+    kw = dict(SMALL, seed=2, generator=gen)
+    a = plan(chat, **kw)
+    b = plan(chat, **{**kw, "dataset_batch": 3})
     np.testing.assert_array_equal(a.table.to_numpy(), b.table.to_numpy())
-    c = plan(chat, dataset_batch=1, **{**kw, "seed": 3})
+    c = plan(chat, **{**kw, "seed": 3})
     assert not np.array_equal(a.table["width"].to_numpy(), c.table["width"].to_numpy())
 
 
@@ -110,6 +114,7 @@ def test_cli_bad_input(args, message):
     assert message in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_cli_writes_outputs(tmp_path):
     out = tmp_path / "plan"
     res = CliRunner().invoke(
@@ -118,3 +123,14 @@ def test_cli_writes_outputs(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} == {"plan.csv", "needed.csv", "plan.json", "plan.png", "compare.csv"}
+
+
+def test_report_section(chat, gen):
+    from swjax.report import build_report
+
+    res = swjax.bootstrap(chat, n=50)
+    p = plan(chat, generator=gen, **SMALL)
+    parts = build_report([res], plans={"chat": p})
+    assert "What would settle it" in parts["html"] and "power_chat.png" in parts["figures"]
+    assert "### What would settle it" in parts["markdown"]
+    assert "What would settle it" not in build_report([res])["html"]
