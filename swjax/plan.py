@@ -128,7 +128,8 @@ class PlanResult:
         Per benchmark: ``name``, ``estimate`` (the correlation the benchmark was fitted to),
         ``truth`` (the generator's population value), ``n_models`` (in the data), ``m_needed``
         (smallest grid m whose power reaches the target; NaN when none does), ``power_max``
-        (power at the largest m) and ``verdict_at_need`` (the most common settled verdict).
+        (power at the largest m) and ``verdict_at_need`` (the most common settled verdict at the
+        largest m: the verdict the benchmark would settle on; empty when none is ever settled).
     compare : pandas.DataFrame or None
         With ``compare=(a, b)``, per m: the difference ``a - b`` fitted, ``power`` to detect
         it (paired percentile interval clear of 0), ``mc_se``, ``se`` (mean bootstrap s.e. of
@@ -479,9 +480,9 @@ def plan(
 
     Examples
     --------
-    >>> res = plan("chat", ["MT_Bench"], grid=[26], datasets=20, n=100)
-    >>> res.table.loc[("MT_Bench", 26), "power"] >= 0
-    True
+    >>> res = plan("chat", ["MT_Bench"], grid=[15], datasets=5, n=40, dataset_batch=1)
+    >>> list(res.table.columns[:2]), int(res.needed.loc["MT_Bench", "n_models"])
+    (['power', 'mc_se'], 26)
     """
     started = time.perf_counter()
     target = _check_unit("target", target, what="a power in (0, 1)")
