@@ -4,6 +4,7 @@ The Safetywashing analysis (Ren et al., 2024) as one pure JAX statistic of
 (model weights, capability mask), resampled thousands to millions of times at once.
 """
 
+from .adjust import AdjustResult, adjust
 from .analysis import Analysis, analyze
 from .bootstrap import BootstrapResult, bootstrap
 from .compare import CompareResult, compare, compare_between
@@ -20,6 +21,7 @@ from .errors import (
 )
 from .families import FamilyResult, family_bootstrap, family_labels, leave_one_family_out, load_family_map
 from .importers import ImportResult, read_results
+from .plan import PlanResult, plan
 from .report import write_report
 from .sensitivity import LoboResult, SubsetsResult, lobo, subsets
 from .simulate import Design, Simulation, population, simulate
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PAPER_CAPABILITIES",
+    "AdjustResult",
     "Analysis",
     "BootstrapResult",
     "CompareResult",
@@ -42,10 +45,12 @@ __all__ = [
     "FewClustersWarning",
     "ImportResult",
     "LoboResult",
+    "PlanResult",
     "Simulation",
     "SubsetsResult",
     "SwjaxError",
     "SwjaxWarning",
+    "adjust",
     "analyze",
     "bootstrap",
     "compare",
@@ -58,6 +63,7 @@ __all__ = [
     "load_dataset",
     "load_family_map",
     "lobo",
+    "plan",
     "population",
     "read_csv",
     "read_results",

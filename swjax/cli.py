@@ -470,6 +470,9 @@ def report(
         Optional[Path],
         typer.Option("--published", help="JSON of published estimates (default: $SWJAX_PAPER_TARGETS or paper_targets.json beside the data)."),
     ] = None,
+    plan_datasets: Annotated[
+        int, typer.Option("--plan", help="Add 'What would settle it': swjax plan with this many datasets per grid point (0: none).")
+    ] = 0,
 ):
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
@@ -485,7 +488,13 @@ def report(
         for ds in _public_sets(model_set, data_dir):
             with progress_bar(n, f"{ds.label}: resampling") as advance:
                 results.append(run(ds, progress=advance, **kw))
-    write_report(out, results, published=published, command=" ".join(sys.argv))
+    plans = None
+    if plan_datasets:  # the power section: swjax/plan.py, on each public set
+        from .plan import plan as run_plan
+
+        plans = {ds.label: run_plan(ds, datasets=plan_datasets, seed=seed, threshold=threshold, level=level,
+                                    device=device.value) for ds in _public_sets(model_set, data_dir)}
+    write_report(out, results, published=published, command=" ".join(sys.argv), plans=plans)
     typer.echo(f"wrote {out}/report.html and {out}/report.md", err=True)
 
 
@@ -840,6 +849,144 @@ def import_results(
     caps = f" --capabilities {capabilities}" if capabilities and capabilities != "paper" else ""
     caps += " --missing impute" if missing is Missing.impute else ""
     typer.echo(f"wrote {out}/ (next: swjax bootstrap --data {out}{caps})", err=True)
+
+
+# ------------------------------------------------------------ capability-adjusted scores
+
+
+@app.command()
+@handle_errors
+def adjust(
+    benchmark: Annotated[Optional[str], typer.Argument(help="Benchmark to adjust (optional with a one-column --scores).")] = None,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")] = ModelSet.chat,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it).")] = None,
+    linear: Annotated[bool, typer.Option("--linear", help="Least squares on the raw scores instead of the rank regression.")] = False,
+    partial: Annotated[Optional[str], typer.Option("--partial", help="Second benchmark: partial Spearman correlation given the score.")] = None,
+    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    seed: SeedOpt = 0,
+    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    level: LevelOpt = 0.95,
+    capabilities: CapsOpt = None,
+    device: DeviceOpt = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg).")] = None,
+):
+    """Capability-adjusted score of each model (residual from the fit on the capabilities score).
+
+    Rank regression by default (residuals in ranks), --linear for least squares; each model's
+    interval says whether it is safer or less safe than its capabilities predict, and the
+    slopes (rank and linear) come with intervals.
+    """
+    from .adjust import adjust as run, plot_adjust, write_adjust
+    from .outputs import dumps, frame_to_json
+
+    if model_set is ModelSet.both:
+        raise SwjaxError("set: adjust runs on one set, expected base or chat")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise SwjaxError(f"plot: expected a .png or .svg file, got {plot.name!r}")
+    (ds,) = load_sets(model_set, data, info, data_dir)
+    res = run(
+        ds, benchmark, method="linear" if linear else "rank", partial=partial, scores=scores, n=n,
+        seed=seed, interval=method.value, level=level, capabilities=parse_list(capabilities),
+        device=device.value, x64=x64,
+    )
+    if fmt is Format.json:
+        sys.stdout.write(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
+                                "slopes": frame_to_json(res.slopes)}))
+    elif fmt is Format.csv:
+        sys.stdout.write(res.table.to_csv())
+    else:
+        md = res.metadata
+        title = (f"{md['benchmark_name']} ({md['set']}): capability-adjusted scores, {md['method']} fit, "
+                 f"residuals in {md['units']}; {md['level']:.0%} {md['interval']} intervals, n={md['n']}")
+        sys.stdout.write(frame_text(res.table, fmt, title) + frame_text(res.slopes, fmt, "slopes"))
+    if out is not None:
+        write_adjust(res, out, argv=sys.argv)
+        typer.echo(f"wrote {out}/", err=True)
+    if plot is not None:
+        from .figures import save
+
+        save(plot_adjust(res), plot)
+        typer.echo(f"wrote {plot}", err=True)
+
+
+# ------------------------------------------------------------ power and sample size
+
+
+@app.command()
+@handle_errors
+def plan(
+    benchmarks: Annotated[Optional[str], typer.Argument(help="Comma-separated benchmarks (default: the paper's main-table ones).")] = None,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set the generative model is fitted to.")] = ModelSet.chat,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    rho: Annotated[Optional[str], typer.Option("--rho", help="Hypothetical benchmarks with these capabilities correlations instead.")] = None,
+    grid: Annotated[str, typer.Option("--grid", help="Model counts, comma-separated (each >= 5).")] = "15,20,26,40,60,90,130,200",
+    target: Annotated[float, typer.Option("--target", help="Power that the number of models needed must reach.")] = 0.8,
+    datasets: Annotated[int, typer.Option("--datasets", help="R: simulated datasets per grid point.")] = 500,
+    n: Annotated[int, typer.Option("--n", help="B: bootstrap resamples per dataset.")] = 1000,
+    threshold: ThresholdOpt = 0.4,
+    level: LevelOpt = 0.95,
+    seed: SeedOpt = 0,
+    capabilities: CapsOpt = None,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
+    compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", help="Two planned benchmarks: minimum detectable difference per m.")] = None,
+    device: DeviceOpt = Device.auto,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for plan.csv, needed.csv, plan.json, plan.png.")] = None,
+):
+    """How many models would settle each verdict: power over a grid of model counts.
+
+    A generative model fitted to the data (capability structure, each benchmark's relation to
+    the score, ties, missing cells, families when given) is simulated at each m; every dataset
+    is analysed by the compiled pipeline with its bootstrap.
+    """
+    from .outputs import dumps, frame_to_json
+    from .plan import plan as run, write_plan
+
+    if model_set is ModelSet.both:
+        raise SwjaxError("set: plan runs on one set, expected base or chat")
+    (ds,) = load_sets(model_set, data, info, data_dir)
+    if rho is not None and benchmarks is not None:
+        raise SwjaxError("rho: give either benchmarks or --rho, not both")
+    echo = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    res = run(
+        ds, parse_list(benchmarks) if benchmarks else None, rho=None if rho is None else _floats("rho", rho),
+        grid=_ints("grid", grid), target=target, datasets=datasets, n=n, threshold=threshold, level=level,
+        seed=seed, capabilities=parse_list(capabilities), clusters=cluster_labels(ds, cluster_by, families),
+        compare=compare, device=device.value, x64=x64, progress=echo,
+    )
+    if fmt is Format.json:
+        text = dumps({"metadata": res.metadata, "needed": frame_to_json(res.needed),
+                      "power": frame_to_json(res.table.reset_index().set_index("benchmark"))})
+    elif fmt is Format.csv:
+        text = res.table.to_csv()
+    else:
+        md = res.metadata
+        wide = res.table["power"].unstack("m")
+        wide.index = [res.needed.at[b, "name"] for b in wide.index]
+        text = frame_text(
+            res.needed.drop(columns="name"), fmt,
+            f"{md['set']}: models needed for {md['target']:.0%} power of a settled verdict (t = {md['threshold']:g}, "
+            f"{md['level']:.0%} {md['method']}; R={md['datasets']} x B={md['n']}; m_needed NaN: beyond the grid)",
+        )
+        se = float(res.table["mc_se"].max())
+        text += frame_text(wide, fmt, f"power by number of models (Monte Carlo s.e. at most {se:.3f})")
+        if res.compare is not None:
+            text += frame_text(res.compare, fmt, "difference of the two correlations: power and minimum detectable difference")
+        text += f"{md['seconds_total']:.1f} s\n"
+    sys.stdout.write(text)
+    if out is not None:
+        write_plan(res, out, argv=sys.argv)
+        typer.echo(f"wrote {out}/", err=True)
 
 
 def write_bootstrap(results, out: Path, argv=None) -> None:

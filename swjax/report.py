@@ -223,7 +223,45 @@ def _png(fig) -> bytes:
     return figures.to_bytes(fig, "png", dpi=110)
 
 
-def build_report(results, *, published=None, command: str | None = None, scatter_for=None) -> dict:
+_SETTLE_COLUMNS = [
+    ("", "benchmark", "index"), ("name", "name", "text"), ("verdict", "verdict now", "verdict"),
+    ("estimate", "estimate", "num"), ("n_models", "models", "int"), ("m_needed", "models needed", "int"),
+    ("power_max", "power at the largest m", "num"),
+]
+
+
+def _settle_section(plan, table: pd.DataFrame, s: str):
+    """(html, markdown, file name, PNG) of the "What would settle it" part of one set (:mod:`swjax.plan`)."""
+    from .plan import plot_power
+
+    md = plan.metadata
+    need = plan.needed.copy()
+    need["verdict"] = table["verdict"].reindex(need.index).fillna("")
+    need = need.sort_values("m_needed", na_position="last")
+    name = f"power_{s}.png"
+    png = _png(plot_power(plan))
+    text = (
+        f"How many models would settle each verdict: the power (probability that the {md['level']:.0%} "
+        f"{md['method']} interval clears the band +-{md['threshold']:g}) over {', '.join(map(str, md['grid']))} "
+        f"models, from {md['datasets']} datasets x {md['n']} resamples per point simulated from a model fitted to "
+        f"this set (capability structure, each benchmark's correlation, ties, missing cells; swjax/plan.py). "
+        f"'models needed' is the smallest of these reaching {md['target']:.0%} power; empty: none does."
+    )
+    caption = "Power against number of models, one line per benchmark; the dashed line is the target."
+    data = base64.b64encode(png).decode("ascii")
+    html_part = "\n".join([
+        "<h3>What would settle it</h3>", f"<p>{html.escape(text)}</p>", _html_table(need, _SETTLE_COLUMNS),
+        f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>',
+    ])
+    md_part = "\n".join([
+        "### What would settle it", "", text, "",
+        _md_table(need, [(f, lab, "text" if k == "verdict" else k) for f, lab, k in _SETTLE_COLUMNS]), "",
+        f"![{caption}]({name})", "",
+    ])
+    return html_part, md_part, name, png
+
+
+def build_report(results, *, published=None, command: str | None = None, scatter_for=None, plans=None) -> dict:
     """The report's parts: ``html``, ``markdown``, ``figures`` (file name -> PNG bytes), ``manifest``.
 
     Parameters
@@ -236,6 +274,9 @@ def build_report(results, *, published=None, command: str | None = None, scatter
         The command line, for the manifest.
     scatter_for : dict, optional
         set -> (benchmark, Dataset): add a scatter figure of that benchmark.
+    plans : dict, optional
+        set -> :class:`swjax.plan.PlanResult`: add a "What would settle it" section (models
+        needed per benchmark and the power curves).
 
     The scree plot is drawn for results that kept their resampled eigenvalues
     (``bootstrap(..., eigenvalues=True)``, as ``swjax report`` does).
@@ -303,6 +344,10 @@ def build_report(results, *, published=None, command: str | None = None, scatter
             + f" beside the estimate, {md['level']:.0%} interval and verdict computed here from the data.</p>"
         )
         sec.append(_html_table(pv, _PAPER_COLUMNS))
+        settle = _settle_section(plans[s], res.table, s) if plans and s in plans else None
+        if settle is not None:
+            sec.append(settle[0])
+            pngs[settle[2]] = settle[3]
         for i, (name, _, caption) in enumerate(figs):
             data = base64.b64encode(pngs[name]).decode("ascii")
             if i == 1:  # the forest plot is tall and gets the full width; the rest go two by two
@@ -325,6 +370,8 @@ def build_report(results, *, published=None, command: str | None = None, scatter
             ]), ""]
         mds += ["### The paper's verdicts with uncertainty", "",
                 _md_table(pv, [(f, lab, "text" if k == "verdict" else k) for f, lab, k in _PAPER_COLUMNS]), ""]
+        if settle is not None:
+            mds += [settle[1]]
         for name, _, caption in figs:
             mds += [f"![{caption}]({name})", ""]
         mds += [f"### Every benchmark ({len(full)})", "",
@@ -356,9 +403,9 @@ capabilities, and how sure can we be with this many models?</p>
     return {"html": page, "markdown": markdown, "figures": pngs, "manifest": manifest_json}
 
 
-def write_report(out, results, *, published=None, command: str | None = None, scatter_for=None) -> Path:
+def write_report(out, results, *, published=None, command: str | None = None, scatter_for=None, plans=None) -> Path:
     """Write ``report.html``, ``report.md``, the figures (PNG) and ``manifest.json`` to ``out``, all or nothing."""
-    parts = build_report(results, published=published, command=command, scatter_for=scatter_for)
+    parts = build_report(results, published=published, command=command, scatter_for=scatter_for, plans=plans)
     out = Path(out)
     with atomic_dir(out) as tmp:
         tmp.chmod(0o755)
