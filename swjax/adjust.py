@@ -57,7 +57,7 @@ import pandas as pd
 
 from . import engine, intervals, resample
 from .analysis import as_dataset, float_dtype
-from .bootstrap import check_positive_int
+from . import validate
 from .errors import SwjaxError
 from .problem import build_problem
 
@@ -250,8 +250,8 @@ def adjust(
     if method not in METHODS:
         raise SwjaxError(f"method: expected 'rank' or 'linear', got {method!r}")
     interval = intervals.check_method(interval)
-    level = intervals.check_level(level)
-    n = check_positive_int("n", n, minimum=10)
+    level = validate.level(level)
+    n = validate.resamples(n, level)
     dataset = as_dataset(data)
     if scores is not None:
         from .correlate import combine

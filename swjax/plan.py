@@ -54,6 +54,7 @@ from scipy import stats as sps
 from . import engine, intervals, resample
 from .analysis import as_dataset, float_dtype
 from .bootstrap import check_positive_int
+from . import validate
 from .data import Dataset
 from .errors import SwjaxError
 from .problem import build_problem, stack_problems
@@ -487,11 +488,11 @@ def plan(
     started = time.perf_counter()
     target = _check_unit("target", target, what="a power in (0, 1)")
     threshold = _check_unit("threshold", threshold)
-    level = intervals.check_level(level)
+    level = validate.level(level)
     grid = _check_grid(grid)
     R = check_positive_int("datasets", datasets, minimum=2)
-    n = check_positive_int("n", n, minimum=10)
-    seed = check_positive_int("seed", seed, minimum=0)
+    n = validate.resamples(n, level)
+    seed = validate.seed(seed)
     if dataset_batch is not None:
         dataset_batch = check_positive_int("dataset_batch", dataset_batch)
     dataset = as_dataset(data)

@@ -41,7 +41,7 @@ def _lin_ref(y, s):
 @pytest.mark.parametrize("bench", ["MT_Bench", "LMSYS_Chatbot_Arena", "wmdp_chem"])  # plain, missing, ties
 @pytest.mark.parametrize("method", ["rank", "linear"])
 def test_full_sample_against_scipy(chat, bench, method):
-    res = adjust(chat, bench, method=method, n=20, x64=True)
+    res = adjust(chat, bench, method=method, n=40, x64=True)
     s = _score(chat.scores, CAPS)
     y = chat.scores[bench].to_numpy(np.float64)
     resid, slope, ok = (_rank_ref if method == "rank" else _lin_ref)(y, s)
@@ -55,7 +55,7 @@ def test_full_sample_against_scipy(chat, bench, method):
 
 
 def test_partial_against_scipy(chat):
-    res = adjust(chat, "LMSYS_Chatbot_Arena", partial="MT_Bench", n=20, x64=True)
+    res = adjust(chat, "LMSYS_Chatbot_Arena", partial="MT_Bench", n=40, x64=True)
     s = _score(chat.scores, CAPS)
     a, b = chat.scores["LMSYS_Chatbot_Arena"].to_numpy(), chat.scores["MT_Bench"].to_numpy()
     ok = np.isfinite(a) & np.isfinite(b)
@@ -122,8 +122,8 @@ def test_random_data_with_ties_and_missing(dtype):
 
 
 def test_score_dtype_float32_close_to_float64(chat):
-    a = adjust(chat, "MT_Bench", n=20)
-    b = adjust(chat, "MT_Bench", n=20, x64=True)
+    a = adjust(chat, "MT_Bench", n=40)
+    b = adjust(chat, "MT_Bench", n=40, x64=True)
     np.testing.assert_allclose(a.table["residual"], b.table["residual"], atol=1e-5)
 
 
@@ -147,7 +147,7 @@ def test_monotone_transform_changes_nothing(chat):
 )
 def test_bad_input(chat, kw, message):
     with pytest.raises(swjax.SwjaxError, match=message):
-        adjust(chat, n=20, **kw)
+        adjust(chat, n=40, **kw)
 
 
 def test_cli(tmp_path):

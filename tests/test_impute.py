@@ -113,11 +113,11 @@ def test_capability_missing_for_more_than_half_is_an_error(chat, tmp_path):
     sc.iloc[:14, sc.columns.get_loc("bbh")] = np.nan
     bad = swjax.Dataset("bad", sc, chat.meta, chat.info)
     with pytest.raises(SwjaxError, match=r"'bbh' is missing for 1[4-9] of 26 models \(more than half\)"):
-        swjax.bootstrap(bad, n=10, missing="impute")
+        swjax.bootstrap(bad, n=40, missing="impute")
     path = tmp_path / "m.csv"
     sc.to_csv(path, index_label="model")
     out = tmp_path / "out"
-    res = CliRunner().invoke(app, ["bootstrap", "--data", str(path), "--missing", "impute", "--n", "10",
+    res = CliRunner().invoke(app, ["bootstrap", "--data", str(path), "--missing", "impute", "--n", "40",
                                    "--out", str(out)])
     assert res.exit_code == 2 and "more than half" in res.output and not out.exists()
 

@@ -89,14 +89,14 @@ def test_same_seed_same_numbers_for_any_batch(chat, gen):
 )
 def test_bad_input(chat, kw, message):
     with pytest.raises(swjax.SwjaxError, match=message):
-        plan(chat, datasets=2, n=10, grid=kw.pop("grid", [15]), **kw)
+        plan(chat, datasets=2, n=40, grid=kw.pop("grid", [15]), **kw)
 
 
 def test_bad_compare(chat, gen):
     with pytest.raises(swjax.SwjaxError, match="'LMSYS_Chatbot_Aren' is not among the planned benchmarks .did you mean"):
-        plan(chat, datasets=2, n=10, grid=[15], generator=gen, compare=("MT_Bench", "LMSYS_Chatbot_Aren"))
+        plan(chat, datasets=2, n=40, grid=[15], generator=gen, compare=("MT_Bench", "LMSYS_Chatbot_Aren"))
     with pytest.raises(swjax.SwjaxError, match="two different benchmarks"):
-        plan(chat, datasets=2, n=10, grid=[15], generator=gen, compare=("MT_Bench", "MT_Bench"))
+        plan(chat, datasets=2, n=40, grid=[15], generator=gen, compare=("MT_Bench", "MT_Bench"))
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,7 @@ def test_cli_bad_input(args, message):
 def test_cli_writes_outputs(tmp_path):
     out = tmp_path / "plan"
     res = CliRunner().invoke(
-        app, ["plan", "MT_Bench,sycophancy", "--grid", "15,20", "--datasets", "3", "--n", "20",
+        app, ["plan", "MT_Bench,sycophancy", "--grid", "15,20", "--datasets", "3", "--n", "40",
               "--compare", "MT_Bench", "sycophancy", "--out", str(out)],
     )
     assert res.exit_code == 0, res.output
