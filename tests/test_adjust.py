@@ -74,7 +74,7 @@ def test_resamples_equal_repeated_rows(chat, bench, method):
     """A bootstrap resample's residuals and slopes are those of the data with rows repeated."""
     from swjax.adjust import bootstrap_weights
 
-    n = 12
+    n = 40
     res = adjust(chat, bench, method=method, n=n, seed=3, x64=True)
     full = reference(chat.scores[CAPS], CAPS)["loadings"].to_numpy()
     w = bootstrap_weights(len(chat.models), n, 3)
