@@ -185,15 +185,17 @@ def main(argv=None) -> int:
     parser.add_argument("--save", type=Path, help="only collect on --a and save the arrays here (.npz)")
     parser.add_argument("--against", type=Path, nargs=2, help="compare two saved collections")
     parser.add_argument("--out", type=Path, help="write the comparison as JSON here")
+    parser.add_argument("--dtype", choices=("both", "float32", "float64"), default="both")
     args = parser.parse_args(argv)
+    dtypes = [(x64, label) for x64, label in ((False, "float32"), (True, "float64")) if args.dtype in ("both", label)]
 
     if args.save:
-        for x64 in (False, True):
+        for x64, _ in dtypes:
             save(collect(args.a, x64=x64, n=args.n, quick=args.quick), f"{args.save}.{'f64' if x64 else 'f32'}.npz")
         return 0
     report = {"n": args.n, "quick": args.quick}
     ok = True
-    for x64, label in ((False, "float32"), (True, "float64")):
+    for x64, label in dtypes:
         if args.against:
             a, b = (load(f"{p}.{'f64' if x64 else 'f32'}.npz") for p in args.against)
         else:
