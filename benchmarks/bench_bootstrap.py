@@ -132,12 +132,6 @@ def main(argv=None) -> dict:
     warnings.simplefilter("ignore")
     import jax
 
-    from swjax import engine
-
-    device = engine.select_device(args.device)
-    if args.out is None:
-        folder = HERE / "results" / ("gpu" if device.platform == "gpu" else "")
-        args.out = folder / "bench_bootstrap.json"
     cold = float(subprocess.run(
         [sys.executable, "-c", COLD.format(n=args.n, seed=args.seed, device=args.device)],
         capture_output=True, text=True, check=True,
@@ -155,6 +149,14 @@ def main(argv=None) -> dict:
             cli_times.append(time.perf_counter() - start)
     cli_first, cli = cli_times or (float("nan"), float("nan"))
 
+    # The device is looked up only now: on a GPU, this process then holds JAX's preallocated
+    # share of the GPU memory, which the cold and CLI processes above needed for themselves.
+    from swjax import engine
+
+    device = engine.select_device(args.device)
+    if args.out is None:
+        folder = HERE / "results" / ("gpu" if device.platform == "gpu" else "")
+        args.out = folder / "bench_bootstrap.json"
     warm, warm_all, runs = swjax_warm(args.n, args.seed, args.repeats, args.device)
 
     loop_seconds, max_diff = 0.0, 0.0
