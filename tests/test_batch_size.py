@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from swjax import engine, resample
+from swjax import engine
 from swjax.analysis import prepare
 
 GiB = 2**30
@@ -85,14 +85,3 @@ def test_mask_and_dataset_chunks_follow_the_device(problems):
     dev = engine.default_dataset_batch(stacked, 10, FakeDevice(limit=80 * GiB))
     assert host == 1 < dev <= 40
 
-
-def test_results_do_not_depend_on_the_chosen_batch(problems):
-    # What lets a GPU pick its own batch: the numbers are the same bits for any batch size.
-    p = problems["chat"]
-    m, k = p.caps.shape
-    ref = engine.evaluate(p, np.ones((1, m)), np.ones((1, k))).loadings[0]
-    key = resample.key_from_seed(5)
-    a = engine.resample(p, resample.bootstrap_scheme(m), 150, key, np.ones(k), ref, batch_size=150)
-    b = engine.resample(p, resample.bootstrap_scheme(m), 150, key, np.ones(k), ref, batch_size=64)
-    for f in a:
-        assert np.array_equal(a[f], b[f], equal_nan=True), f
