@@ -6,7 +6,7 @@
 For each batch size (powers of two, plus :func:`swjax.engine.default_batch_size`'s pick for the
 device) the script times ``engine.resample`` on the public chat set, ``--n`` resamples with the
 fields ``swjax.bootstrap`` keeps, warm (a first call compiles; best of ``--repeats``), all sizes
-side by side in one process. It reports each size's time relative to the fastest, and whether
+side by side in one process (compiled first, then timed round robin). It reports each size's time relative to the fastest, and whether
 the pick is within 20 % of it (the target). The numbers do not depend on the batch size (checked
 here on every size: the distributions are compared with the pick's, bit for bit).
 
@@ -68,20 +68,26 @@ def main(argv=None) -> dict:
         return engine.resample(problem, scheme, n, key, np.ones(k), ref, batch_size=batch,
                                device=args.device, shard=False)
 
-    rows, reference, same = [], None, True
-    for batch in [pick] + [b for b in sizes if b != pick]:  # the pick first: the reference
+    # Every size compiles first (its first call), then the timed calls go round robin over the
+    # sizes, so that a change of load on the machine touches every size alike.
+    order = [pick] + [b for b in sizes if b != pick]  # the pick first: the reference
+    rows, reference, same = {}, None, True
+    for batch in order:
         t0 = time.perf_counter()
-        first = run(batch)  # compiles
-        compile_s = time.perf_counter() - t0
-        times = []
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            run(batch)
-            times.append(time.perf_counter() - t)
+        first = run(batch)
         reference = first if reference is None else reference
         same &= all(np.array_equal(first[f], reference[f], equal_nan=True) for f in reference)
-        rows.append(dict(batch_size=batch, seconds=min(times), all_seconds=times,
-                         first_call_seconds=compile_s, chunks=-(-n // batch)))
+        rows[batch] = dict(batch_size=batch, first_call_seconds=time.perf_counter() - t0,
+                           chunks=-(-n // batch), all_seconds=[])
+        del first
+    for _ in range(args.repeats):
+        for batch in order:
+            t = time.perf_counter()
+            run(batch)
+            rows[batch]["all_seconds"].append(time.perf_counter() - t)
+    rows = list(rows.values())
+    for r in rows:
+        r["seconds"] = min(r["all_seconds"])
     rows.sort(key=lambda r: r["batch_size"])
     best = min(rows, key=lambda r: r["seconds"])
     for r in rows:

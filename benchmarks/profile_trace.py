@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 
 #: Events that only mark the profiler's or the thread pool's own bookkeeping.
-_BOOKKEEPING = ("ThreadpoolListener::", "end: ", "ThunkExecutor::Execute (wait")
+_BOOKKEEPING = ("ThreadpoolListener::", "end: ", "ThunkExecutor::")  # the last wraps the ops
 
 
 def find_trace(folder) -> Path:
@@ -93,7 +93,8 @@ def summarize(trace, top: int = 15) -> dict:
 def format_summary(summary: dict) -> str:
     lines = [f"trace {summary['trace']}: {summary['span_ms']:.1f} ms from first to last event"]
     for g in summary["groups"]:
-        lines.append(f"  {g['group']}: {g['busy_ms']:.1f} ms busy")
+        share = g["busy_ms"] / summary["span_ms"] if summary["span_ms"] else 0.0
+        lines.append(f"  {g['group']}: {g['busy_ms']:.1f} ms busy ({100 * share:.0f} % of the span)")
         for op in g["ops"]:
             lines.append(f"    {op['total_ms']:10.3f} ms {100 * op['share']:5.1f} % {op['count']:7d}x  {op['name'][:90]}")
     return "\n".join(lines)

@@ -36,7 +36,8 @@ def test_summary_of_a_made_up_trace(tmp_path):
         _op(1, 10, "$bootstrap.py:1 bootstrap", 0, 3000), _op(1, 10, "PjitFunction(_resample_chunk)", 10, 400),
         _op(1, 10, "PjitFunction(_resample_chunk)", 500, 200), _op(1, 10, "PjitFunction(_evaluate_chunk)", 800, 50),
         # XLA's host threads
-        _op(1, 11, "wrapped_sort", 900, 30), _op(1, 11, "ThreadpoolListener::Record", 950, 1),
+        _op(1, 11, "ThunkExecutor::Execute", 890, 60), _op(1, 11, "wrapped_sort", 900, 30),
+        _op(1, 11, "ThreadpoolListener::Record", 950, 1),
         {"ph": "i", "pid": 1, "tid": 11, "name": "instant", "ts": 960},
     ]
     path = tmp_path / "host.trace.json.gz"
