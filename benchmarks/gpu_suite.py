@@ -7,30 +7,31 @@
 Steps, each a separate process with its own time limit (a step that fails or runs out of time
 is recorded as such and the next one runs), in this order:
 
-===============  =========================================================  ======================
-step             what                                                       writes (under --out)
-===============  =========================================================  ======================
-crossplatform    the same computations on the CPU and the GPU, float32 and  crossplatform.json
-                 float64, public sets and random matrices with ties and
-                 missing cells; resample weights compared exactly
-bootstrap_1e4    bench_bootstrap.py --n 10000: both sets, BCa, warm, cold   bench_bootstrap.json
-bootstrap_1e6    bench_bootstrap.py --n 1000000 (distribution in memory)    bench_bootstrap_1e6.json
-subsets          bench_subsets.py: 4,083 subsets x 1,000 resamples per set  bench_subsets.json
-coverage         bench_coverage.py: the README's coverage table             coverage/
-batch            bench_batch.py: the engine's batch size against a sweep    bench_batch.json
-tests            pytest with SWJAX_TEST_DEVICE=gpu: engine, rank, PC1,      tests.json, tests.xml
-                 interval, sharding and GPU tests (test_gpu_equals_cpu is
-                 left out: the crossplatform step is that test)
-profile          where a speed target is missed, a jax.profiler trace of    profile/<step>/summary.json
-                 that workload and its top ops (``--profile all``: always)
-===============  =========================================================  ======================
+* ``crossplatform``: the same computations on the CPU and the GPU, float32 and float64, public
+  sets and random matrices with ties and missing cells; resample weights compared exactly
+  (``crossplatform.json``);
+* ``bootstrap_1e4``: ``bench_bootstrap.py --n 10000``, both sets, BCa, warm and cold
+  (``bench_bootstrap.json``);
+* ``bootstrap_1e6``: ``bench_bootstrap.py --n 1000000``, the distribution in host memory
+  (``bench_bootstrap_1e6.json``);
+* ``subsets``: ``bench_subsets.py``, 4,083 subsets x 1,000 resamples per set (``bench_subsets.json``);
+* ``coverage``: ``bench_coverage.py``, the README's coverage table (``coverage/``);
+* ``batch``: ``bench_batch.py``, the engine's batch size against a sweep (``bench_batch.json``);
+* ``tests``: pytest with ``SWJAX_TEST_DEVICE=gpu`` on the engine, rank, PC1, interval, sharding
+  and GPU tests (``tests.json``, ``tests.xml``; ``test_gpu_equals_cpu`` is left out, the
+  ``crossplatform`` step is that test);
+* ``tests_differential``: ``tests/test_differential.py`` on the GPU, random shapes against the
+  scipy reference, apart because its many shapes compile the most (``tests_differential.json``);
+* then, for each speed target missed (``--profile all``: each workload), a ``jax.profiler``
+  trace of that workload and its top ops (``profile/STEP/summary.json``).
 
 Then ``suite.json`` (every step's status and seconds, every figure against its target, the
 device) and a printed table. The data: ``--data-dir`` or ``$SWJAX_DATA_DIR``, a folder holding
 the three public CSV files (checked by sha256; nothing is downloaded). ``--budget`` (seconds,
 default 600) bounds the whole run: each step's limit is cut to what is left, and a step is
 skipped when less than 20 s remain; ``--only tests`` (or any step) runs what was cut, keeping
-the other steps' results in ``suite.json``.
+the other steps' results in ``suite.json``, and ``--only profile`` traces the workloads whose
+figures in ``--out`` miss their target.
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ TARGETS = {
 }
 TEST_FILES = (
     "tests/test_gpu.py", "tests/test_batch_size.py", "tests/test_analysis.py", "tests/test_ranks.py",
-    "tests/test_pairs.py", "tests/test_pc1.py", "tests/test_differential.py", "tests/test_bootstrap.py",
-    "tests/test_sharding.py",
+    "tests/test_pairs.py", "tests/test_pc1.py", "tests/test_bootstrap.py", "tests/test_sharding.py",
 )
+#: Its own step: many random shapes, so many compilations (the step most likely to run long).
+DIFFERENTIAL = ("tests/test_differential.py",)
 QUICK_TEST_FILES = ("tests/test_gpu.py", "tests/test_batch_size.py")
-STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "batch", "tests")
+STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "batch", "tests",
+         "tests_differential")
 
 
 def commands(args, out: Path) -> dict[str, tuple[list[str], int]]:
@@ -89,7 +92,10 @@ def commands(args, out: Path) -> dict[str, tuple[list[str], int]]:
                    "--repeats", "1"] if q else []), "--out", str(out / "bench_batch.json")], 150),
         # test_gpu_equals_cpu is what the crossplatform step runs and writes: not run twice.
         "tests": ([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x" if q else "-rf", *tests,
-                   "--deselect", "tests/test_gpu.py::test_gpu_equals_cpu", "--junitxml", str(out / "tests.xml")], 360),
+                   "--deselect", "tests/test_gpu.py::test_gpu_equals_cpu", "--junitxml", str(out / "tests.xml")], 300),
+        "tests_differential": ([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
+                                *(DIFFERENTIAL if not q else ("tests/test_differential.py::test_sign_rule_when_largest_loadings_tie",)),
+                                "--junitxml", str(out / "tests_differential.xml")], 240),
     }
 
 
@@ -139,11 +145,13 @@ def figures(out: Path) -> dict:
         parts = [f"{d}: {cp[d]['summary']['max_float_diff']:.1e} (tol {cp[d]['tol']:g})" for d in ("float32", "float64")]
         fig["crossplatform"] = (bool(cp["ok"]), "", "; ".join(parts) + "; weights identical: "
                                 + str(all(cp[d]["summary"]["weights_identical"] for d in ("float32", "float64"))))
-    tests = _read(out / "tests.json")
-    if tests:
-        fig["tests"] = (tests["failed"] + tests["errors"] == 0, "",
-                        f"{tests['passed']} passed, {tests['failed']} failed, {tests['errors']} errors, "
-                        f"{tests['skipped']} skipped")
+    for name in ("tests", "tests_differential"):
+        tests = _read(out / f"{name}.json")
+        if tests:
+            fig[name] = (tests["failed"] + tests["errors"] == 0, "",
+                         f"{tests['passed']} passed, {tests['failed']} failed, {tests['errors']} errors, "
+                         f"{tests['skipped']} skipped" + (f"; failing: {', '.join(tests['failing'][:3])}"
+                                                          if tests["failing"] else ""))
     return fig
 
 
@@ -185,7 +193,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=None, help="folder of the public CSV files (else $SWJAX_DATA_DIR)")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default benchmarks/results/gpu on a GPU)")
-    parser.add_argument("--only", default=None, help=f"comma-separated steps of: {', '.join(STEPS)}")
+    parser.add_argument("--only", default=None,
+                        help=f"comma-separated steps of: {', '.join(STEPS)}; 'profile': only the profiles")
     parser.add_argument("--profile", choices=("missed", "all", "none"), default="missed",
                         help="trace the workloads that miss their target (default), all of them, or none")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds for the whole run")
@@ -206,7 +215,7 @@ def main(argv=None) -> int:
     out = args.out.resolve()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     steps = STEPS if args.only is None else tuple(s.strip() for s in args.only.split(","))
-    unknown = [s for s in steps if s not in STEPS]
+    unknown = [s for s in steps if s not in STEPS + ("profile",)]
     if unknown:
         raise SystemExit(f"--only: unknown step(s) {', '.join(unknown)}; expected {', '.join(STEPS)}")
     previous = _read(out / "suite.json") or {}
@@ -239,9 +248,11 @@ def main(argv=None) -> int:
 
     cmds = commands(args, out)
     for name in steps:
+        if name == "profile":  # only the profiles, from the figures already in --out
+            continue
         run_step(name, *cmds[name])
-        if name == "tests" and (out / "tests.xml").is_file():
-            (out / "tests.json").write_text(json.dumps(junit_summary(out / "tests.xml"), indent=2) + "\n")
+        if name.startswith("tests") and (out / f"{name}.xml").is_file():
+            (out / f"{name}.json").write_text(json.dumps(junit_summary(out / f"{name}.xml"), indent=2) + "\n")
 
     fig = figures(out)
     met = {}
