@@ -60,10 +60,11 @@ TARGETS = {
 TEST_FILES = (
     "tests/test_gpu.py", "tests/test_batch_size.py", "tests/test_analysis.py", "tests/test_ranks.py",
     "tests/test_pairs.py", "tests/test_pc1.py", "tests/test_bootstrap.py", "tests/test_sharding.py",
+    "tests/test_offline.py",
 )
 #: Its own step: many random shapes, so many compilations (the step most likely to run long).
 DIFFERENTIAL = ("tests/test_differential.py",)
-QUICK_TEST_FILES = ("tests/test_gpu.py", "tests/test_batch_size.py")
+QUICK_TEST_FILES = ("tests/test_gpu.py", "tests/test_batch_size.py", "tests/test_offline.py")
 STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "batch", "tests",
          "tests_differential")
 
