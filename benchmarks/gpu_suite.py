@@ -288,10 +288,10 @@ def main(argv=None) -> int:
     )
     (out / "suite.json").write_text(json.dumps(suite, indent=2, default=str) + "\n")
 
-    print(f"\n{'figure':15s} {'measured':>12s} {'target':>9s} {'':7s} detail")
+    print(f"\n{'figure':19s} {'measured':>12s} {'target':>9s} {'':7s} detail")
     for name in STEPS:
         if name not in fig:
-            print(f"{name:15s} {'-':>12s} {'':9s} {'':7s} {status.get(name, {}).get('status', 'not run')}")
+            print(f"{name:19s} {'-':>12s} {'':9s} {'':7s} {status.get(name, {}).get('status', 'not run')}")
             continue
         value, unit, detail = fig[name]
         if isinstance(value, bool):
@@ -300,7 +300,7 @@ def main(argv=None) -> int:
             shown = "-" if value is None else f"{value:.3f} {unit}"
             target = f"<= {TARGETS[name]:g}" if name in TARGETS else ""
             verdict = {True: "met", False: "MISSED", None: ""}[met.get(name)]
-        print(f"{name:15s} {shown:>12s} {target:>9s} {verdict:7s} {detail}")
+        print(f"{name:19s} {shown:>12s} {target:>9s} {verdict:7s} {detail}")
     for step, p in profiles.items():
         print(f"profile {step}: {p['group']}: " + ", ".join(f"{n[:40]} {100 * s:.0f} %" for n, s in p["top_ops"]))
     print(f"\n{info['device']} ({info['kind']}); {suite['seconds']:.0f} s in all; wrote {out / 'suite.json'}")
