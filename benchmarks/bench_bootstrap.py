@@ -1,6 +1,7 @@
 """Time swjax.bootstrap against a numpy/scipy loop over resamples, side by side in one run.
 
     python benchmarks/bench_bootstrap.py [--n 10000] [--loop-n 300] [--repeats 3] [--out FILE]
+                                         [--device auto|cpu|gpu] [--skip-cli]
 
 Measured, for both public model sets:
 
@@ -19,7 +20,8 @@ Measured, for both public model sets:
   ``cluster-t`` (the default with ``--families public``: the cluster bootstrap, the model
   bootstrap for its BCa interval, and both jackknives) and ``jackknife-t`` over families.
 
-Prints a table and writes JSON (default benchmarks/results/bench_bootstrap.json).
+Prints a table and writes JSON (default benchmarks/results/bench_bootstrap.json, or
+benchmarks/results/gpu/bench_bootstrap.json when the device is a GPU; the JSON names the device).
 """
 
 from __future__ import annotations
@@ -91,17 +93,17 @@ def loop_bootstrap(which: str, n_loop: int, seed: int):
     return time.perf_counter() - start, dist
 
 
-def swjax_warm(n: int, seed: int, repeats: int):
+def swjax_warm(n: int, seed: int, repeats: int, device: str = "auto"):
     import swjax
 
     runs = {}
     for which in SETS:
-        swjax.bootstrap(which, n=n, seed=seed)  # compile
+        swjax.bootstrap(which, n=n, seed=seed, device=device)  # compile
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         for which in SETS:
-            runs[which] = swjax.bootstrap(which, n=n, seed=seed)
+            runs[which] = swjax.bootstrap(which, n=n, seed=seed, device=device)
         times.append(time.perf_counter() - start)
     return min(times), times, runs
 
@@ -128,7 +130,7 @@ t = time.perf_counter()
 import swjax
 warnings.simplefilter("ignore")
 for s in ("base", "chat"):
-    swjax.bootstrap(s, n={n}, seed={seed})
+    swjax.bootstrap(s, n={n}, seed={seed}, device="{device}")
 print(time.perf_counter() - t)
 """
 
@@ -139,7 +141,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--loop-n", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_bootstrap.json")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--device", default="auto", help="auto, cpu or gpu (the engine's choice)")
+    parser.add_argument("--skip-cli", action="store_true", help="leave out the two CLI processes")
     args = parser.parse_args(argv)
 
     import warnings
@@ -148,28 +152,36 @@ def main(argv=None) -> dict:
     import jax
 
     cold = float(subprocess.run(
-        [sys.executable, "-c", COLD.format(n=args.n, seed=args.seed)],
+        [sys.executable, "-c", COLD.format(n=args.n, seed=args.seed, device=args.device)],
         capture_output=True, text=True, check=True,
     ).stdout.split()[-1])
     cli_times = []
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, SWJAX_COMPILE_CACHE=str(Path(tmp) / "xla"))  # starts empty
-        for i in range(2):
+        for i in range(0 if args.skip_cli else 2):
             start = time.perf_counter()
             subprocess.run(
                 [sys.executable, "-m", "swjax.cli", "bootstrap", "--set", "both", "--n", str(args.n),
-                 "--seed", str(args.seed), "--out", str(Path(tmp) / f"run{i}")],
+                 "--seed", str(args.seed), "--device", args.device, "--out", str(Path(tmp) / f"run{i}")],
                 capture_output=True, check=True, env=env,
             )
             cli_times.append(time.perf_counter() - start)
-    cli_first, cli = cli_times
+    cli_first, cli = cli_times or (float("nan"), float("nan"))
 
-    warm, warm_all, runs = swjax_warm(args.n, args.seed, args.repeats)
+    # The device is looked up only now: on a GPU, this process then holds JAX's preallocated
+    # share of the GPU memory, which the cold and CLI processes above needed for themselves.
+    from swjax import engine
+
+    device = engine.select_device(args.device)
+    if args.out is None:
+        folder = HERE / "results" / ("gpu" if device.platform == "gpu" else "")
+        args.out = folder / "bench_bootstrap.json"
+    warm, warm_all, runs = swjax_warm(args.n, args.seed, args.repeats, args.device)
     family_methods = {}
     for method in ("cluster-t", "jackknife-t"):
         best, every = swjax_warm_families(args.n, args.seed, args.repeats, method)
         family_methods[method] = {"warm_seconds": best, "warm_all_seconds": every, "ratio_to_bca": best / warm}
-    warm_again, _, _ = swjax_warm(args.n, args.seed, args.repeats)  # BCa again: the load did not drift
+    warm_again, _, _ = swjax_warm(args.n, args.seed, args.repeats, args.device)  # BCa again: the load did not drift
 
     loop_seconds, max_diff = 0.0, 0.0
     for which in SETS:
@@ -199,7 +211,9 @@ def main(argv=None) -> dict:
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "jax": jax.__version__,
-            "device": str(jax.devices()[0]),
+            "device": str(device),
+            "device_kind": device.device_kind,
+            "batch_size": runs[SETS[0]].metadata["batch_size"],
             "loadavg_1min": os.getloadavg()[0],
         },
     }
@@ -216,7 +230,7 @@ def main(argv=None) -> dict:
         ("BCa warm again after the family runs", f"{warm_again:.3f} s"),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"bootstrap n={args.n}, BCa, both sets; {jax.devices()[0]}; load {os.getloadavg()[0]:.1f}")
+    print(f"bootstrap n={args.n}, BCa, both sets; {device} ({device.device_kind}); load {os.getloadavg()[0]:.1f}")
     for name, value in rows:
         print(f"  {name:<{width}}  {value:>10}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

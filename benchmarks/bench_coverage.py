@@ -3,6 +3,7 @@
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py                # R = 2000, B = 1000
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --datasets 200 --n 200
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --large-families 20   # + m = 60 designs
+    PYTHONPATH=$PWD python benchmarks/bench_coverage.py --device gpu   # -> benchmarks/results/gpu/coverage/
 
 Designs: m = 26 models (the public chat set's size), 8 capability benchmarks loading 0.85,
 three safety benchmarks at population correlations near 0.3, 0.65 and 0.87, each plain, with
@@ -46,8 +47,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--large-families", type=int, default=0, help="add m = 60 designs with this many families")
     parser.add_argument("--methods", default="bca,percentile,jackknife-t,cluster-t")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/coverage"))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--device", default="auto", help="auto, cpu or gpu (the engine's choice)")
     args = parser.parse_args()
+    from swjax.engine import select_device
+
+    device = select_device(args.device)
+    if args.out is None:
+        gpu = device.platform == "gpu"
+        args.out = Path("benchmarks/results/gpu/coverage" if gpu else "benchmarks/results/coverage")
 
     ds = designs(args.hetero, args.families, args.large_families)
     load0 = os.getloadavg()
@@ -56,11 +64,12 @@ def main() -> None:
         population(d)
     t_pop = time.perf_counter() - t0
     t1 = time.perf_counter()
-    result = coverage(ds, datasets=args.datasets, n=args.n, seed=args.seed, methods=args.methods, progress=print)
+    result = coverage(ds, datasets=args.datasets, n=args.n, seed=args.seed, methods=args.methods, progress=print,
+                      device=args.device)
     t_study = time.perf_counter() - t1
     result.metadata.update(
         populations_seconds=t_pop, study_seconds=t_study, cpu_count=os.cpu_count(),
-        load_average_start=load0, load_average_end=os.getloadavg(),
+        load_average_start=load0, load_average_end=os.getloadavg(), device_kind=device.device_kind,
     )
     print(format_table(result.table).to_string(index=False))
     resamples = args.datasets * args.n

@@ -1,6 +1,7 @@
 """Timing of every capability subset: point estimates, and subsets x bootstrap resamples.
 
     PYTHONPATH=$PWD python benchmarks/bench_subsets.py --n 1000 --json bench_subsets.json
+    PYTHONPATH=$PWD python benchmarks/bench_subsets.py --n 1000 --device gpu   # -> results/gpu/
 
 Prints a table and writes JSON. Times are warm (after one compiling call) and wall-clock;
 the resample run keeps only the summaries of :func:`swjax.sensitivity.subsets` (on-device
@@ -13,6 +14,7 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -40,7 +42,10 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    dev = engine.select_device(args.device).platform
+    device = engine.select_device(args.device)
+    dev = device.platform
+    if args.json is None and dev == "gpu":
+        args.json = str(Path(__file__).resolve().parent / "results" / "gpu" / "bench_subsets.json")
     rows = []
     problems = {s: prepare(s) for s in ("base", "chat")}
     masks = resample.subset_masks(12, args.min_size)
@@ -61,7 +66,7 @@ def main():
             return engine.resample_masks(p, resample.bootstrap_scheme(m), n, key, masks, refs,
                                          batch_size=args.batch_size, device=dev, reduce=_curve_reduce, sink=sink)
 
-        b = args.batch_size or engine.default_mask_batch_size(p, len(masks), args.n)
+        b = args.batch_size or engine.default_mask_batch_size(p, len(masks), args.n, device)
         run(b)  # compile
         t0 = time.perf_counter()
         run(args.n)
@@ -70,9 +75,11 @@ def main():
     for what, S, n, sec in rows:
         print(f"{what:34s} {S:8d} {n:10d} {sec:9.3f} {1e6 * sec / (S * n):22.2f}")
     info = dict(device=str(jax.devices(dev)[0]), jax=jax.__version__, machine=platform.machine(),
-                cpus=__import__("os").cpu_count(), batch_size=args.batch_size)
+                cpus=__import__("os").cpu_count(), batch_size=args.batch_size,
+                device_kind=device.device_kind, batch_size_used=b)
     print(info)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as fh:
             json.dump({"rows": [dict(what=w, subsets=S, resamples=n, seconds=sec) for w, S, n, sec in rows],
                        **info}, fh, indent=2)

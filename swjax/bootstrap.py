@@ -275,7 +275,7 @@ def bootstrap(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
             permutations=permutations, device=str(dev), dtype=analysis.dtype,
             **({"scheme": "models"} | scheme_meta), missing=missing,
-            batch_size=batch_size or engine.default_batch_size(problem, n),
+            batch_size=batch_size or engine.default_batch_size(problem, n, dev),
             seconds=time.perf_counter() - started,
         ),
     )

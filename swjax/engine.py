@@ -42,6 +42,7 @@ from .problem import Problem
 
 __all__ = [
     "evaluate", "resample", "select_device", "select_devices", "default_batch_size", "precision",
+    "chunk_budget",
 ]
 
 #: Fields kept from every resample unless asked otherwise (small per resample). The whole
@@ -50,15 +51,44 @@ __all__ = [
 RESAMPLE_FIELDS = ("corr", "variance_explained", "mean_intercorr", "rule_flip", "cos_ref")
 
 _TARGET_BYTES = 64 * 2**20
+_TARGET_ROWS = 8192
+
+#: On an accelerator a chunk's work arrays may take this share of the device memory that is
+#: free when the run starts (the rest is left to XLA's temporaries, the problem's arrays and
+#: chunks still in flight), and a chunk at most this many rows.
+_DEVICE_SHARE = 1 / 16
+_DEVICE_MAX_ROWS = 65536
 
 
-def default_batch_size(problem: Problem, n: int) -> int:
-    """Rows per chunk so that one chunk's work arrays take about 64 MiB.
+def chunk_budget(device: jax.Device | None = None) -> tuple[int, int]:
+    """``(bytes, max_rows)`` that one chunk of work arrays may take on ``device``.
+
+    On the CPU (or ``device=None``, or a device that reports no memory): 64 MiB and 8,192 rows,
+    sized for host RAM and caches. On an accelerator whose ``memory_stats()`` reports
+    ``bytes_limit``: ``1/16 x (bytes_limit - bytes_in_use)`` and 65,536 rows, so that a GPU
+    gets chunks sized by its own free memory, not by the host's.
+    """
+    if device is None or device.platform == "cpu":
+        return _TARGET_BYTES, _TARGET_ROWS
+    try:
+        stats = device.memory_stats()
+    except Exception:  # a backend without memory statistics
+        stats = None
+    if not stats or "bytes_limit" not in stats:
+        return _TARGET_BYTES, _TARGET_ROWS
+    free = max(0, int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)))
+    return int(free * _DEVICE_SHARE), _DEVICE_MAX_ROWS
+
+
+def default_batch_size(problem: Problem, n: int, device: jax.Device | None = None) -> int:
+    """Rows per chunk so that one chunk's work arrays fit :func:`chunk_budget` of ``device``.
 
     The largest arrays of one row are a few (columns x models) arrays, so a chunk of ``B`` rows
-    takes about ``8 x B x columns x models`` numbers.
+    takes about ``8 x B x columns x models`` numbers: about 64 MiB on the CPU, a share of the
+    free device memory on a GPU.
     """
-    return int(max(1, min(n, 8192, _TARGET_BYTES // chunk_bytes_per_row(problem))))
+    budget, max_rows = chunk_budget(device)
+    return int(max(1, min(n, max_rows, budget // chunk_bytes_per_row(problem))))
 
 
 def chunk_bytes_per_row(problem: Problem) -> int:
@@ -290,7 +320,7 @@ def evaluate(
     # Chunks are padded to a multiple of 32 rows, so that the full sample, the jackknife and
     # leave-one-benchmark-out runs of one problem share a compiled function.
     lay = _Layout(select_devices(device, shard))
-    batch = lay.batch(batch_size or default_batch_size(problem, -(-n // 32) * 32))
+    batch = lay.batch(batch_size or default_batch_size(problem, -(-n // 32) * 32, lay.devices[0]))
     dev = lay.devices[0]
     fields = tuple(fields) if fields is not None else None
     with jax.default_device(dev):
@@ -332,7 +362,7 @@ def resample(
     """
     dtype = problem.caps.dtype
     lay = _Layout(select_devices(device, shard))
-    batch = lay.batch(batch_size or default_batch_size(problem, n))
+    batch = lay.batch(batch_size or default_batch_size(problem, n, lay.devices[0]))
     dev = lay.devices[0]
     fields = tuple(fields)
     with jax.default_device(dev):
@@ -383,15 +413,17 @@ def _masks_resample_chunk(problem, key, index, masks, refs, scheme, fields, redu
     return out if reduce is None else reduce(out)
 
 
-def default_mask_batch_size(problem: Problem, n_masks: int, n: int) -> int:
-    """Weight rows per chunk so that one chunk's per-mask arrays take about 64 MiB.
+def default_mask_batch_size(problem: Problem, n_masks: int, n: int, device: jax.Device | None = None) -> int:
+    """Weight rows per chunk so that one chunk's per-mask arrays fit :func:`chunk_budget`.
 
     One (weight row, mask) pair needs a few (columns x models) arrays: a chunk of ``B`` rows
-    and ``M`` masks takes about ``4 x B x M x columns x models`` numbers.
+    and ``M`` masks takes about ``4 x B x M x columns x models`` numbers (about 64 MiB on the
+    CPU, a share of the free device memory on a GPU).
     """
     q, m = problem.obs.shape
     per_row = 4 * n_masks * q * m * np.dtype(problem.caps.dtype).itemsize
-    return int(max(1, min(n, 4096, _TARGET_BYTES // max(per_row, 1))))
+    budget, max_rows = chunk_budget(device)
+    return int(max(1, min(n, max_rows // 2, budget // max(per_row, 1))))
 
 
 def evaluate_masks(
@@ -418,8 +450,8 @@ def evaluate_masks(
     masks = np.atleast_2d(np.asarray(masks))
     n = len(weights)
     dtype = problem.caps.dtype
-    batch = batch_size or default_mask_batch_size(problem, len(masks), n)
     dev = select_device(device)
+    batch = batch_size or default_mask_batch_size(problem, len(masks), n, dev)
     fields = tuple(fields) if fields is not None else None
     with jax.default_device(dev):
         prob = _put(problem, dev)
@@ -457,8 +489,8 @@ def resample_masks(
     """
     masks = np.atleast_2d(np.asarray(masks))
     dtype = problem.caps.dtype
-    batch = batch_size or default_mask_batch_size(problem, len(masks), n)
     dev = select_device(device)
+    batch = batch_size or default_mask_batch_size(problem, len(masks), n, dev)
     fields = tuple(fields)
     with jax.default_device(dev):
         prob = _put(problem, dev)
@@ -531,8 +563,8 @@ def _dataset_chunk(problems, refs, start: int, stop: int, per_chunk: int):
     return jax.tree.map(cut, problems), None if refs is None else cut(refs)
 
 
-def default_dataset_batch(problems, rows_per_dataset: int) -> int:
-    """Datasets per chunk so that a chunk's work arrays take about 64 MiB.
+def default_dataset_batch(problems, rows_per_dataset: int, device: jax.Device | None = None) -> int:
+    """Datasets per chunk so that a chunk's work arrays fit :func:`chunk_budget` of ``device``.
 
     One (dataset, row) pair takes about ``8 x columns x models + 2 x models^2`` numbers.
     """
@@ -541,7 +573,8 @@ def default_dataset_batch(problems, rows_per_dataset: int) -> int:
     q = max(int(x.shape[1]) for x in leaves if x.ndim >= 3)
     itemsize = np.dtype(_float_dtype(problems)).itemsize
     per_row = (8 * q * m + 2 * m * m) * itemsize
-    return int(max(1, min(_n_datasets(problems), _TARGET_BYTES // (per_row * max(1, rows_per_dataset)))))
+    budget, _ = chunk_budget(device)
+    return int(max(1, min(_n_datasets(problems), budget // (per_row * max(1, rows_per_dataset)))))
 
 
 def evaluate_stacked(
@@ -567,8 +600,8 @@ def evaluate_stacked(
     dtype = _float_dtype(problems)
     fields = tuple(fields)
     columns = None if columns is None else tuple(int(j) for j in columns)
-    per_chunk = dataset_batch or default_dataset_batch(problems, len(weights))
     dev = select_device(device)
+    per_chunk = dataset_batch or default_dataset_batch(problems, len(weights), dev)
     with jax.default_device(dev):
         w = jnp.asarray(weights, dtype)
         c = jnp.asarray(mask, dtype)
@@ -606,8 +639,8 @@ def resample_stacked(
     dtype = _float_dtype(problems)
     fields = tuple(fields)
     columns = None if columns is None else tuple(int(j) for j in columns)
-    per_chunk = dataset_batch or default_dataset_batch(problems, n)
     dev = select_device(device)
+    per_chunk = dataset_batch or default_dataset_batch(problems, n, dev)
     with jax.default_device(dev):
         c = jnp.asarray(mask, dtype)
         key = jax.device_put(key, dev)

@@ -52,7 +52,9 @@ SCRIPT = textwrap.dedent(
 
 
 def _run(env_extra):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **env_extra)
+    # JAX_PLATFORMS=cpu: the simulated devices are CPU devices, also on a machine with a GPU
+    # (where the default platform would be the GPU); several real GPUs: tests/test_gpu.py.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", **env_extra)
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT
     )
@@ -65,7 +67,8 @@ def test_sharded_equals_unsharded_exactly():
     sharded = _run({"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
     assert sharded["compare"] and sharded["sort"]
     script_one = SCRIPT.replace("assert len(jax.devices()) == 4", "assert True")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_force_host_platform_device_count=1")
     proc = subprocess.run([sys.executable, "-c", script_one], env=env, capture_output=True, text=True,
                           timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

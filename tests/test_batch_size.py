@@ -1,0 +1,87 @@
+"""The engine's default chunk sizes: host rule on the CPU, device memory on an accelerator.
+
+A GPU cannot be assumed here, so an accelerator is a stand-in object with the two attributes the
+engine reads (``platform`` and ``memory_stats()``, as ``jax.Device`` has them).
+"""
+
+import jax
+import numpy as np
+import pytest
+
+from swjax import engine
+from swjax.analysis import prepare
+
+GiB = 2**30
+
+
+class FakeDevice:
+    def __init__(self, limit=None, in_use=0, platform="gpu", raises=False):
+        self.platform, self.limit, self.in_use, self.raises = platform, limit, in_use, raises
+
+    def memory_stats(self):
+        if self.raises:
+            raise RuntimeError("no memory statistics on this backend")
+        if self.limit is None:
+            return None
+        return {"bytes_limit": self.limit, "bytes_in_use": self.in_use, "peak_bytes_in_use": self.in_use}
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return {s: prepare(s)[0] for s in ("base", "chat")}
+
+
+def per_row(problem):
+    q, m = problem.obs.shape
+    return 8 * q * m * np.dtype(problem.caps.dtype).itemsize
+
+
+def test_cpu_choice_unchanged(problems):
+    # The host rule (64 MiB, 8192 rows) as it was before devices were consulted: 438 and 450
+    # rows for the public float32 problems, whatever CPU device (or none) is named.
+    cpu = jax.devices("cpu")[0]
+    for s, expected in (("base", 438), ("chat", 450)):
+        p = problems[s]
+        assert engine.default_batch_size(p, 10_000) == expected
+        assert engine.default_batch_size(p, 10_000, cpu) == expected
+        assert engine.default_batch_size(p, 100, cpu) == 100
+    assert engine.default_mask_batch_size(problems["chat"], 4083, 1000, cpu) == 1
+    assert engine.default_mask_batch_size(problems["chat"], 12, 10**6, cpu) == 75
+
+
+def test_gpu_choice_follows_free_device_memory(problems):
+    p = problems["chat"]
+    small = engine.default_batch_size(p, 10**6, FakeDevice(limit=4 * GiB))
+    big = engine.default_batch_size(p, 10**6, FakeDevice(limit=80 * GiB))
+    busy = engine.default_batch_size(p, 10**6, FakeDevice(limit=80 * GiB, in_use=76 * GiB))
+    # A chunk's estimated bytes stay within 1/16 of the free memory, and use most of it.
+    for rows, free in ((small, 4 * GiB), (big, 80 * GiB), (busy, 4 * GiB)):
+        if rows < 65536:
+            assert rows * per_row(p) <= free / 16 < (rows + 1) * per_row(p)
+        else:
+            assert rows == 65536 and rows * per_row(p) <= free / 16
+    assert busy == small < big
+    # 4 GiB free on a GPU is already more than the host's 64 MiB rule.
+    assert small > engine.default_batch_size(p, 10**6)
+    assert engine.default_batch_size(p, 1000, FakeDevice(limit=80 * GiB)) == 1000  # never more than n
+    assert engine.default_batch_size(p, 10**6, FakeDevice(limit=80 * GiB, in_use=80 * GiB)) == 1  # full
+
+
+def test_devices_without_memory_statistics_use_the_host_rule(problems):
+    p = problems["base"]
+    for dev in (FakeDevice(limit=None), FakeDevice(raises=True), FakeDevice(limit=80 * GiB, platform="cpu")):
+        assert engine.default_batch_size(p, 10_000, dev) == 438
+        assert engine.chunk_budget(dev) == (64 * 2**20, 8192)
+
+
+def test_mask_and_dataset_chunks_follow_the_device(problems):
+    p = problems["chat"]
+    cpu = engine.default_mask_batch_size(p, 4083, 1000)
+    gpu = engine.default_mask_batch_size(p, 4083, 1000, FakeDevice(limit=80 * GiB))
+    assert cpu == 1 < gpu
+    assert gpu * 4 * 4083 * 179 * 26 * 4 <= 80 * GiB / 16
+    stacked = jax.tree.map(lambda x: np.stack([x] * 40), p)
+    host = engine.default_dataset_batch(stacked, 10)
+    dev = engine.default_dataset_batch(stacked, 10, FakeDevice(limit=80 * GiB))
+    assert host == 1 < dev <= 40
+
