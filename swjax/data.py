@@ -244,6 +244,28 @@ def _read_header(path: Path) -> list[str]:
     return [h.strip() for h in header]
 
 
+def _check_rows(path: Path, header: list[str], skipinitialspace: bool = False) -> None:
+    """Every non-blank row has as many fields as the header.
+
+    pandas fills a short row (a truncated file) with missing cells and, when every row has one
+    field more than the header (a trailing comma), silently takes the first column as the
+    index and shifts every column by one; both are malformed files, not missing scores.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, skipinitialspace=skipinitialspace)
+        try:
+            for number, row in enumerate(reader, start=1):
+                if number == 1 or not row:
+                    continue
+                if len(row) != len(header):
+                    raise SwjaxError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
+                        f"{len(header)} (check delimiters, quotes and trailing commas)"
+                    )
+        except csv.Error as err:
+            raise SwjaxError(f"{path}: cannot parse the CSV (line {reader.line_num}: {err})") from None
+
+
 def _parse(path: Path, header: list[str], **options) -> pd.DataFrame:
     """``pandas.read_csv`` of a user file; any parse problem is one SwjaxError naming the file."""
     try:
@@ -287,6 +309,7 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
     header = _read_header(path)
     if "benchmark" not in header:
         raise SwjaxError(f"{path}: no 'benchmark' column (expected benchmark,name,metric)")
+    _check_rows(path, header)
     frame = _parse(path, header, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     frame.columns = header
     for col in ("name", "metric"):
@@ -327,6 +350,7 @@ def read_csv(
         if col in seen:
             raise SwjaxError(f"{path}: duplicate column {col!r}")
         seen.add(col)
+    _check_rows(path, header, skipinitialspace=True)
     frame = _parse(path, header, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
     frame.columns = header
     ids = frame["model"]
