@@ -48,7 +48,7 @@ from jax import Array, lax
 from . import ranks as _ranks
 from .problem import Problem
 
-__all__ = ["Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS"]
+__all__ = ["Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS", "SIGN_TIE"]
 
 #: A correlation needs at least this many distinct models with weight.
 MIN_PAIRS = 3
@@ -130,9 +130,23 @@ def _norm(x: Array) -> Array:
     return jnp.sqrt(_dot(x, x))
 
 
-def _released_sign(v: Array) -> Array:
-    """+1 where the largest-magnitude loading is positive (the released rule), else -1."""
-    return jnp.where(jnp.max(v) >= jnp.max(jnp.abs(v)), 1.0, -1.0).astype(v.dtype)
+#: Loadings whose magnitudes differ by less than this (on the unit PC1) count as tied for the
+#: sign rule. Above float32's rounding of PC1 and the same for every dtype, so float32 and
+#: float64 pick the same sign; far below any difference of loadings seen in real data.
+SIGN_TIE = 1e-5
+
+
+def _sign_rule(v: Array) -> Array:
+    """+1 or -1: the sign that makes the largest-magnitude loading of ``v`` positive.
+
+    The released rule, made deterministic where it is not defined: when several loadings tie
+    in magnitude (within :data:`SIGN_TIE`) with opposite signs, the released script's choice
+    depends on the eigensolver's rounding; here the first of them in capability order is made
+    positive. Where one loading is clearly largest this is exactly the released rule.
+    """
+    a = jnp.abs(v)
+    first = jnp.argmax(a >= jnp.max(a) - SIGN_TIE)  # the first tied loading
+    return jnp.where(v[first] >= 0, 1.0, -1.0).astype(v.dtype)
 
 
 @jax.custom_batching.custom_vmap
@@ -263,7 +277,7 @@ def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array, solver: bool = 
     v = v * c
     v = v * (1 / _norm(v))
     spectrum = vals[::-1].at[0].set(lead)
-    rule = _released_sign(v)
+    rule = _sign_rule(v)
     if ref is None:
         return v * rule, lead, spectrum, jnp.zeros((), bool), jnp.ones((), v.dtype)
     dot = _dot(v, ref) * (1 / _norm(ref))
@@ -381,7 +395,10 @@ def finish(
     if problem.cmp is None:
         b_pat = _ranks.target_ranks(y, u_pat) - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     else:
-        y_cmp = ((y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])).astype(dtype)
+        # From integer tie-group labels, never from comparisons of ``y`` with itself: XLA
+        # can evaluate the fused score twice with different rounding (swjax.ranks._sorted_ties).
+        g = _ranks.tie_groups(y)
+        y_cmp = ((g[None, :] < g[:, None]) + 0.5 * (g[None, :] == g[:, None])).astype(dtype)
         b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]

@@ -40,6 +40,7 @@ __all__ = [
     "sort_tables",
     "column_ranks",
     "target_ranks",
+    "tie_groups",
     "column_ranks_host",
 ]
 
@@ -97,26 +98,51 @@ def column_ranks(order: Array, tie_lo: Array, tie_hi: Array, v: Array) -> Array:
     return lo + (hi - lo) / 2
 
 
+def _sorted_ties(y: Array):
+    """``(ys, order, lo, hi)`` of one target ``y`` (m,): its values in sorted order (NaN last),
+    the sort order, and each sorted position's tie group, first and one-past-last position.
+
+    The sorted values come out of the sort itself, never from ``y[order]``. XLA may fuse the
+    computation of ``y`` into each of its consumers and evaluate it once per use, and two
+    evaluations of one float expression can round differently (one vectorized, one not): the
+    comparison ``y[:, None] < y[None, :]`` of a freshly computed score once found a score
+    smaller than itself, and a gather ``y[order]`` could disagree with the order the sort saw.
+    A sort's outputs are one materialized buffer, so order and tie groups agree by construction.
+    """
+    m = y.shape[0]
+    ys, order = lax.sort((y, jnp.arange(m, dtype=jnp.int32)), num_keys=1)
+    pos = jnp.arange(m, dtype=jnp.int32)
+    same = ys[1:] == ys[:-1]
+    new = jnp.concatenate([jnp.ones((1,), bool), ~same])
+    end = jnp.concatenate([~same, jnp.ones((1,), bool)])
+    lo = lax.cummax(jnp.where(new, pos, 0), axis=0)
+    hi = lax.cummin(jnp.where(end, pos + 1, m), axis=0, reverse=True)
+    return ys, order, lo, hi
+
+
 def target_ranks(y: Array, u: Array) -> Array:
     """``u @ cmp(y).T`` for one target ``y`` (m,) and weights ``u`` (P, m): (P, m).
 
     ``cmp(y)[i, v] = [y_v < y_i] + [y_v == y_i] / 2``; NaN targets compare false both ways, so
     their own rank is 0 and they add nothing to others (their weight must be 0 in ``u``).
     """
-    m = y.shape[0]
-    order = jnp.argsort(y)  # NaN last
-    ys = y[order]
-    pos = jnp.arange(m)
-    same = ys[1:] == ys[:-1]
-    new = jnp.concatenate([jnp.ones((1,), bool), ~same])
-    end = jnp.concatenate([~same, jnp.ones((1,), bool)])
-    lo = lax.cummax(jnp.where(new, pos, 0), axis=0)
-    hi = lax.cummin(jnp.where(end, pos + 1, m), axis=0, reverse=True)
+    ys, order, lo, hi = _sorted_ties(y)
     finite = jnp.isfinite(ys)
     s = _exclusive_cumsum(u[:, order])
     r_sorted = s[:, lo] + (s[:, hi] - s[:, lo]) / 2
     r_sorted = jnp.where(finite, r_sorted, 0)
     return jnp.zeros_like(r_sorted).at[:, order].set(r_sorted)
+
+
+def tie_groups(y: Array) -> Array:
+    """(m,) int32 labels of ``y``'s tie groups, increasing with ``y``: equal values share one.
+
+    Each model's label is the sorted position of the first model tied with it, so
+    ``[g_u < g_i] + [g_u == g_i] / 2`` is the comparison matrix of ``y`` computed from
+    integers, consistent whatever XLA fuses (see :func:`_sorted_ties`).
+    """
+    _, order, lo, _ = _sorted_ties(y)
+    return jnp.zeros(y.shape, jnp.int32).at[order].set(lo)
 
 
 def column_ranks_host(problem, v: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats as sps
 from scipy.special import expit
 
+from .core import SIGN_TIE
 from .data import Dataset
 from .errors import SwjaxError
 
@@ -277,8 +278,8 @@ def pipeline_correlations(values: np.ndarray, n_capabilities: int) -> np.ndarray
 
     ``values`` is (models, benchmarks) with the capability benchmarks first and no missing
     capability score. Steps: ddof-0 z-scores of the capability columns, Spearman matrix
-    (Pearson of average ranks), PC1 by eigh with the released sign rule (largest-magnitude
-    loading positive), score = z @ PC1, then each column's Spearman correlation with the
+    (Pearson of average ranks), PC1 by eigh with the sign rule of :mod:`swjax.core` (largest-magnitude
+    loading positive; the first of tied ones), score = z @ PC1, then each column's Spearman correlation with the
     score over the models where the column is observed (NaN when fewer than 3 or constant).
     Memory is linear in the models, so it runs on hundreds of thousands of them.
     """
@@ -294,7 +295,8 @@ def pipeline_correlations(values: np.ndarray, n_capabilities: int) -> np.ndarray
     spearman = np.corrcoef(_ranks(cap), rowvar=False)
     _, vecs = np.linalg.eigh(spearman)
     v = vecs[:, -1]
-    if np.max(v) < np.max(np.abs(v)):
+    first = np.argmax(np.abs(v) >= np.abs(v).max() - SIGN_TIE)  # swjax.core's sign rule
+    if v[first] < 0:
         v = -v
     score = z @ v
     out = np.empty(values.shape[1])

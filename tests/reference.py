@@ -27,7 +27,10 @@ def reference(scores: pd.DataFrame, caps, against=None, flop=None) -> dict:
     )
     vals, vecs = np.linalg.eigh(rho)
     pc = vecs[:, -1]
-    pc = pc if np.abs(pc).max() == pc.max() else -pc
+    # The released rule (largest-magnitude loading positive); where loadings tie in magnitude
+    # (within 1e-5) with opposite signs, swjax's documented choice: the first of them positive.
+    tied = np.flatnonzero(np.abs(pc) >= np.abs(pc).max() - 1e-5)
+    pc = pc if pc[tied[0]] >= 0 else -pc
     # Row by row (not z @ pc): copies of a model must get identical scores, so their ranks tie;
     # a BLAS matrix-vector product can split them in the last bit.
     score = (z * pc).sum(axis=1)
