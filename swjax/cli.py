@@ -97,6 +97,7 @@ def handle_errors(func):
         from . import interrupt, outputs
 
         warnings.showwarning = _print_warning
+        interrupt.begin()
         try:
             result = func(*args, **kwargs)
         except typer.Exit:

@@ -5,7 +5,7 @@ which takes a second or more. The handler of :mod:`swjax.interrupt` is installed
 of that, so Ctrl-C at any moment ends with one true line and exit 130 (never a traceback).
 This module imports nothing heavy, and ``swjax/__init__.py`` loads its API lazily, so nothing
 heavy runs before :func:`main`. (Only a Ctrl-C inside the interpreter's own start-up, the
-first few hundredths of a second before any swjax code runs, still gets Python's traceback.)
+first few hundredths of a second before :func:`main` runs, still gets Python's traceback.)
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import sys
 
 from . import interrupt
 
-interrupt.install()  # at import: this module is only the command line's entry
-
 
 def main() -> None:
-    interrupt.install()
+    interrupt.install()  # first: before typer, numpy, pandas and JAX are imported
     code = 0
     try:
         from .cli import main as run

@@ -99,8 +99,14 @@ def deferred():
         _state.depth -= 1
 
 
+def begin() -> None:
+    """A command starts: forget the outputs and the report of an earlier one in this process
+    (a signal already recorded is kept)."""
+    _state.committed, _state.reported = [], False
+
+
 def record_commit(path) -> None:
-    _state.committed.append(str(path))
+    _state.committed = _state.committed[-99:] + [str(path)]
 
 
 def committed() -> list[str]:

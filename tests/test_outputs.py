@@ -300,6 +300,8 @@ BAD_CSVS = {
     "binary": b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe",
     "blank": "\n\n\n",
     "bom_only": "\ufeff",
+    "trailing_comma": "model,a,b\nm1,1,2,\nm2,3,4,\nm3,5,1,\n",  # pandas shifted every column by one
+    "truncated": "model,a,b\nm1,1,2\nm2,3,4\nm3,5",
 }
 
 
