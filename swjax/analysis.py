@@ -154,7 +154,13 @@ def prepare(data, *, capabilities=None, against=None, x64=False) -> tuple[Proble
     return build_problem(dataset, capabilities, against, float_dtype(x64))
 
 
-def model_weights(weights, layout: Layout) -> np.ndarray:
+#: Largest total model weight per dtype. The kernel's rank sums grow like W^3 (float32
+#: overflows near W = 1e12) and weights are counted in the float dtype; these bounds keep every
+#: intermediate far from overflow and the weights themselves exact.
+MAX_TOTAL_WEIGHT = {np.dtype(np.float32): 2**32, np.dtype(np.float64): 2**52}
+
+
+def model_weights(weights, layout: Layout, dtype=np.float32) -> np.ndarray:
     """Validate integer model weights: a Series by model id or an array in the analysis' order."""
     if weights is None:
         return np.ones(len(layout.models), np.int64)
@@ -172,6 +178,13 @@ def model_weights(weights, layout: Layout) -> np.ndarray:
         raise SwjaxError("weights: expected non-negative integers (times each model is counted)")
     if np.count_nonzero(w) < 3:
         raise SwjaxError("weights: need at least 3 models with positive weight")
+    limit = MAX_TOTAL_WEIGHT[np.dtype(dtype)]
+    if w.sum() > limit:
+        hint = "; use x64=True or smaller weights" if np.dtype(dtype) == np.float32 else ""
+        raise SwjaxError(
+            f"weights: total weight {w.sum():,.0f} is more than {np.dtype(dtype).name} computes "
+            f"safely ({limit:,}){hint}"
+        )
     return w.astype(np.int64)
 
 
@@ -210,7 +223,7 @@ def analyze(
     dataset = as_dataset(data)
     with engine.precision(x64):
         problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64)
-        w = model_weights(weights, layout)
+        w = model_weights(weights, layout, problem.caps.dtype)
         stats = engine.evaluate(problem, w[None], np.ones((1, len(layout.capabilities))), device=device)
     return make_analysis(stats, layout, dataset, row=0)
 

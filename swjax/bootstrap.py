@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, pvalues, resample
+from . import engine, intervals, pvalues, resample, validate
 from .analysis import Analysis, as_dataset, float_dtype, make_analysis
 from .errors import DegenerateResampleWarning, SwjaxError
 from .problem import FLOP_COLUMN, Layout, Problem, build_problem
@@ -63,21 +63,17 @@ class BootstrapResult:
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise SwjaxError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return validate.integer(name, value, minimum)
 
 
 def _check(n, method, level, permutations, threshold, batch_size):
-    n = check_positive_int("n", n)
     method = intervals.check_method(method)
-    level = intervals.check_level(level)
-    permutations = check_positive_int("permutations", permutations, minimum=0)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise SwjaxError(f"threshold: expected a number in (0, 1), got {threshold!r}")
-    if batch_size is not None:
-        batch_size = check_positive_int("batch_size", batch_size)
-    return n, method, level, permutations, float(threshold), batch_size
+    level = validate.level(level)
+    n = validate.resamples(n, level)
+    permutations = validate.integer("permutations", permutations, 0, validate.MAX_RESAMPLES)
+    threshold = validate.threshold(threshold)
+    batch_size = validate.batch_size(batch_size)
+    return n, method, level, permutations, threshold, batch_size
 
 
 def _stat_columns(stats, layout: Layout) -> tuple[np.ndarray, list[str]]:
@@ -217,7 +213,7 @@ def bootstrap(
     run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
-        sink_for=None if stream_to is None else sink_for, fields=fields,
+        sink_for=None if stream_to is None else sink_for, fields=fields, stream_to=stream_to,
     )
     problem, layout, full, jack, draws, scheme_meta = run
     store = streamed.get("store")
@@ -270,7 +266,7 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None, fields=engine.RESAMPLE_FIELDS,
+    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None,
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
@@ -282,6 +278,10 @@ def resample_pipeline(
     with engine.precision(x64):
         problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
         m, k = len(layout.models), len(layout.capabilities)
+        # Refuse before computing anything: the kept distribution and one chunk must fit.
+        kept = len(layout.columns) + len(fields) - 1 + (k - 1 if "eigenvalues" in fields else 0)
+        validate.memory(n, kept, problem.caps.dtype.itemsize, stream_to=stream_to)
+        validate.batch_size(batch_size, engine.chunk_bytes_per_row(problem))
         scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
         if clusters is not None:  # model families: resample whole clusters (swjax.families)
             from .families import cluster_setup

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, resample
+from . import engine, intervals, resample, validate
 from .analysis import as_dataset
-from .bootstrap import _stat_columns, check_positive_int, resample_pipeline
+from .bootstrap import _stat_columns, resample_pipeline
 from .errors import SwjaxError
 
 __all__ = ["CompareResult", "compare", "compare_between", "bootstrap_pvalue", "ALIASES"]
@@ -63,6 +63,22 @@ def bootstrap_pvalue(dist) -> np.ndarray:
     above = np.sum(finite & (dist >= 0), axis=0)
     p = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (n + 1))
     return np.where(n > 0, p, np.nan)
+
+
+def _check_stat(dataset, stat: str) -> None:
+    """Before computing: ``stat`` is a benchmark of ``dataset`` or a statistic it has."""
+    from .bootstrap import SCALARS
+    from .data import flop
+
+    name = ALIASES.get(stat, stat)
+    _name(stat, list(dataset.scores.columns) + list(SCALARS), dataset.label)
+    if name == "compute_correlation":
+        f = flop(dataset)
+        if f is None or f.notna().sum() < 3 or f.nunique() < 2:
+            raise SwjaxError(
+                f"benchmark: {dataset.label} has no compute correlation: it needs a FLOP column "
+                f"(training compute) known for at least 3 models with 2 different values"
+            )
 
 
 def _name(stat: str, names: list[str], label: str) -> str:
@@ -106,11 +122,10 @@ def _table(labels, sets, estimate, dist, jack, method, level):
 
 
 def _check(n, method, level, batch_size):
-    n = check_positive_int("n", n)
     method = intervals.check_method(method)
-    level = intervals.check_level(level)
-    if batch_size is not None:
-        batch_size = check_positive_int("batch_size", batch_size)
+    level = validate.level(level)
+    n = validate.resamples(n, level)
+    batch_size = validate.batch_size(batch_size)
     return n, method, level, batch_size
 
 
@@ -145,6 +160,8 @@ def compare(
     """
     n, method, level, batch_size = _check(n, method, level, batch_size)
     dataset = as_dataset(data)
+    for stat in [a] + ([] if b is None else [b]):
+        _check_stat(dataset, stat)
     dev = engine.select_device(device).platform
     names, est, jack, dist, label = _distribution(
         dataset, n=n, key=resample.key_from_seed(seed), capabilities=capabilities, against=against,
@@ -203,8 +220,10 @@ def compare_between(
     datasets = [as_dataset(s) for s in sets]
     if datasets[0].label == datasets[1].label:
         raise SwjaxError(f"between: compared {datasets[0].label!r} with itself")
+    for ds in datasets:
+        _check_stat(ds, a)
     dev = engine.select_device(device).platform
-    seeds = np.random.SeedSequence(int(check_positive_int("seed", seed, minimum=0))).generate_state(2, np.uint64) >> np.uint64(1)
+    seeds = np.random.SeedSequence(validate.seed(seed)).generate_state(2, np.uint64) >> np.uint64(1)
     ests, dists, labels = [], [], []
     for ds, s in zip(datasets, seeds):
         names, est, _, dist, label = _distribution(

@@ -415,7 +415,10 @@ def finish(
     # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
     tol = jnp.asarray(0.25, dtype)
     ok = (state.va > tol) & (vb > tol) & (state.distinct_pat[problem.col_pattern] >= MIN_PAIRS)
-    col_corr = jnp.where(ok, jnp.clip(cov / jnp.sqrt(jnp.where(ok, state.va * vb, 1.0)), -1.0, 1.0), jnp.nan)
+    # sqrt(va) * sqrt(vb), not sqrt(va * vb): with large weights the product of two rank
+    # variances (each about W^3 / 12) overflows float32 long before either does.
+    scale = jnp.sqrt(jnp.where(ok, state.va, 1.0)) * jnp.sqrt(jnp.where(ok, vb, 1.0))
+    col_corr = jnp.where(ok, jnp.clip(cov / scale, -1.0, 1.0), jnp.nan)
 
     nan = jnp.asarray(jnp.nan, dtype)
     invalid = ~valid

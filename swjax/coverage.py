@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import engine, intervals, resample
+from . import engine, intervals, resample, validate
 from .analysis import float_dtype
-from .bootstrap import check_positive_int
 from .errors import SwjaxError
 from .problem import build_problem, stack_problems
 from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
@@ -66,20 +65,20 @@ def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
     designs = [check_design(d) for d in designs]
     if not designs:
         raise SwjaxError("designs: expected at least one design")
-    datasets = check_positive_int("datasets", datasets, minimum=2)
-    n = check_positive_int("n", n, minimum=10)
+    datasets = validate.integer("datasets", datasets, 2)
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     methods = tuple(dict.fromkeys(intervals.check_method(m) for m in methods))
     if not methods:
         raise SwjaxError("methods: expected at least one of bca, percentile, basic")
-    level = intervals.check_level(level)
+    level = validate.level(level)
+    n = validate.resamples(n, level)
     schemes = tuple(schemes)
     for s in schemes:
         if s not in SCHEMES:
             raise SwjaxError(f"schemes: expected some of {', '.join(SCHEMES)}, got {s!r}")
     if dataset_batch is not None:
-        dataset_batch = check_positive_int("dataset_batch", dataset_batch)
+        dataset_batch = validate.integer("dataset_batch", dataset_batch)
     return designs, datasets, n, methods, level, schemes, dataset_batch
 
 

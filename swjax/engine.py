@@ -58,9 +58,13 @@ def default_batch_size(problem: Problem, n: int) -> int:
     The largest arrays of one row are a few (columns x models) arrays, so a chunk of ``B`` rows
     takes about ``8 x B x columns x models`` numbers.
     """
+    return int(max(1, min(n, 8192, _TARGET_BYTES // chunk_bytes_per_row(problem))))
+
+
+def chunk_bytes_per_row(problem: Problem) -> int:
+    """Work memory of one row of a chunk: about ``8 x columns x models`` numbers."""
     q, m = problem.obs.shape
-    per_row = 8 * q * m * np.dtype(problem.caps.dtype).itemsize
-    return int(max(1, min(n, 8192, _TARGET_BYTES // per_row)))
+    return 8 * q * m * np.dtype(problem.caps.dtype).itemsize
 
 
 def select_device(device: str = "auto") -> jax.Device:
@@ -198,6 +202,31 @@ def _padded(x, start: int, stop: int, size: int) -> np.ndarray:
     return np.concatenate([part, np.repeat(x[start:start + 1], pad, 0)]) if pad else part
 
 
+#: Compiled programs the engine keeps at most. Each new shape of problem compiles its own, and
+#: a long-lived process that analyses many datasets of different shapes would otherwise keep
+#: them all (LLVM runs out of memory maps after about 90); past this count they are dropped
+#: and compiled again when next needed.
+MAX_COMPILED = 32
+
+
+def _compiled_functions():
+    return (
+        _evaluate_chunk, _resample_chunk, _masks_chunk, _masks_resample_chunk,
+        _evaluate_stacked_chunk, _resample_stacked_chunk,
+    )
+
+
+def compiled_count() -> int:
+    """Compiled programs held by the engine's functions now (0 where JAX does not say)."""
+    return sum(getattr(f, "_cache_size", lambda: 0)() for f in _compiled_functions())
+
+
+def _bound_compiled() -> None:
+    if compiled_count() > MAX_COMPILED:
+        for f in _compiled_functions():
+            f.clear_cache()
+
+
 def _run_chunks(n: int, batch: int, compute, sink=None, progress=None, fetch=None):
     """Stream ``n`` rows in chunks of ``batch``: the one loop of every entry point here.
 
@@ -207,6 +236,7 @@ def _run_chunks(n: int, batch: int, compute, sink=None, progress=None, fetch=Non
     Results are cut to ``stop - start`` rows, handed to ``sink`` (then None is returned) or
     kept and concatenated, and ``progress`` is told how many rows were finished.
     """
+    _bound_compiled()
     fetch = fetch or _to_host
     chunks = []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from . import validate
 from .errors import SwjaxError
 
 __all__ = [
@@ -38,9 +39,7 @@ VERDICTS = {
 
 
 def check_level(level) -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise SwjaxError(f"level: expected a number in (0, 1), got {level!r}")
-    return float(level)
+    return validate.level(level)
 
 
 def check_method(method) -> str:
@@ -169,8 +168,7 @@ def interval(dist, estimate, level, method, jackknife=None):
 
 def verdicts(low, high, threshold: float) -> np.ndarray:
     """Where each interval lies against ``threshold`` t (labels in :data:`VERDICTS`)."""
-    if not 0 < threshold < 1:
-        raise SwjaxError(f"threshold: expected a number in (0, 1), got {threshold!r}")
+    threshold = validate.threshold(threshold)
     low, high = np.asarray(low), np.asarray(high)
     out = np.full(low.shape, "indeterminate", dtype=object)
     out[(low > -threshold) & (high < threshold)] = "distinct"

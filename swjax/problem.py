@@ -24,6 +24,7 @@ import numpy as np
 
 from .data import PAPER_CAPABILITIES, Dataset, flop
 from . import ranks as _ranks
+from . import validate as _validate
 from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
 
 __all__ = ["Problem", "Pairs", "Layout", "build_problem", "stack_problems", "MIN_MODELS", "FLOP_COLUMN"]
@@ -193,6 +194,27 @@ def comparisons(values: np.ndarray, dtype) -> np.ndarray:
     return out.astype(dtype)
 
 
+def unit_range(x: np.ndarray) -> np.ndarray:
+    """Each column of ``x`` (float64, no NaN, not constant) shifted and scaled onto [-1, 1].
+
+    z-scores do not change under a positive affine map, so the kernel's weighted z-scores of
+    these columns are those of the data; but no magnitude can now overflow or underflow in the
+    kernel's dtype (a column scaled by 1e20 has squares of 1e40, beyond float32; one of 1e308
+    beyond float64). Computed without overflow: the midpoint and half-range from halves.
+    """
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    mid, half = lo / 2 + hi / 2, hi / 2 - lo / 2
+    return np.clip((x - mid) / half, -1.0, 1.0)
+
+
+def dense_ranks(values: np.ndarray) -> np.ndarray:
+    """1, 2, ... by increasing value, equal values sharing one; NaN stays NaN."""
+    out = np.full(values.shape, np.nan)
+    seen = np.isfinite(values)
+    out[seen] = np.unique(values[seen], return_inverse=True)[1] + 1
+    return out
+
+
 def build_problem(
     dataset: Dataset,
     capabilities=None,
@@ -217,6 +239,7 @@ def build_problem(
         Unknown capability or ``against`` benchmark, fewer than 2 capabilities, a capability
         benchmark that is constant or has no scores, fewer than 5 models with every capability.
     """
+    _validate.dataset(dataset)
     caps = check_capabilities(dataset, capabilities)
     scores = dataset.scores
     _ranks.choose(1, 1, dtype, ranks)  # validate before any work
@@ -275,13 +298,15 @@ def build_problem(
     target = None
     pairs = obs
     if against is not None:
-        target = values[columns.index(against)].astype(dtype)
+        # Only the order of the target matters: its dense ranks (small integers, exact in any
+        # dtype) instead of its values, which float32 could round together or to infinity.
+        target = dense_ranks(values[columns.index(against)]).astype(dtype)
         pairs = obs & np.isfinite(target)[None, :]
     patterns, col_pattern = np.unique(pairs, axis=0, return_inverse=True)
     path = _ranks.choose(values.shape[0], values.shape[1], dtype, ranks)
     tables = _ranks.sort_tables(values) if path == "sort" else (None, None, None)
     problem = Problem(
-        caps=scores[list(caps)].to_numpy(dtype=np.float64).astype(dtype),
+        caps=unit_range(scores[list(caps)].to_numpy(dtype=np.float64)).astype(dtype),
         cap_index=np.array([columns.index(c) for c in caps], dtype=np.int32),
         cmp=comparisons(values, dtype) if path == "compare" else None,
         obs=obs.astype(dtype),

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import validate
 from .errors import SwjaxError
 
 __all__ = [
@@ -34,14 +35,10 @@ WeightScheme = Callable[[jax.Array], jax.Array]
 
 def key_from_seed(seed) -> jax.Array:
     """The one place a user's integer seed becomes a JAX key."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise SwjaxError(f"seed: expected an integer, got {seed!r}")
-    if not 0 <= int(seed) < 2**63:
-        raise SwjaxError(f"seed: expected 0 <= seed < 2**63, got {seed}")
-    return jax.random.key(int(seed))
+    return jax.random.key(validate.seed(seed))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=64)
 def bootstrap_scheme(m: int) -> WeightScheme:
     """Ordinary bootstrap over models: multinomial counts of ``m`` draws with replacement."""
 
@@ -52,7 +49,7 @@ def bootstrap_scheme(m: int) -> WeightScheme:
     return weights
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=64)
 def cluster_scheme(cluster_of_model: tuple[int, ...]) -> WeightScheme:
     """Cluster bootstrap: draw whole clusters (model families) with replacement.
 

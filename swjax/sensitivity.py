@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, resample
+from . import engine, intervals, resample, validate
 from .analysis import as_dataset, float_dtype
-from .bootstrap import check_positive_int, summarize
+from .bootstrap import summarize
 from .errors import SwjaxError
 from .problem import build_problem
 
@@ -41,11 +41,6 @@ def point_labels(r, threshold: float) -> np.ndarray:
     out[~np.isfinite(r)] = "none"
     return out
 
-
-def _check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise SwjaxError(f"threshold: expected a number in (0, 1), got {threshold!r}")
-    return float(threshold)
 
 
 def _full_sample(problem, layout, masks, device):
@@ -117,10 +112,12 @@ def lobo(
     >>> res.correlations.shape[1]
     13
     """
-    n = check_positive_int("n", n, minimum=0)
     method = intervals.check_method(method)
-    level = intervals.check_level(level)
-    threshold = _check_threshold(threshold)
+    level = validate.level(level)
+    n = validate.resamples(n, level, allow_zero=True)
+    threshold = validate.threshold(threshold)
+    seed = validate.seed(seed)
+    batch_size = validate.batch_size(batch_size)
     dataset = as_dataset(data)
     dev = engine.select_device(device).platform
     started = time.perf_counter()
@@ -237,7 +234,7 @@ def sample_subset_masks(k: int, min_size: int, max_subsets: int | None, seed: in
         if total > 2**22:
             raise SwjaxError(f"max-subsets: {total} subsets are too many to enumerate; give --max-subsets")
         return resample.subset_masks(k, min_size)
-    check_positive_int("max_subsets", max_subsets)
+    validate.integer("max_subsets", max_subsets)
     rng = np.random.default_rng(seed)
     if total <= 2**22:
         all_masks = resample.subset_masks(k, min_size)
@@ -321,12 +318,14 @@ def subsets(
     >>> len(res.masks), float(res.table.loc["MT_Bench", "keep_share"])
     (13, 1.0)
     """
-    min_size = check_positive_int("min_size", min_size, minimum=2)
-    n = check_positive_int("n", n, minimum=0)
-    level = intervals.check_level(level)
-    threshold = _check_threshold(threshold)
+    min_size = validate.integer("min_size", min_size, minimum=2)
+    level = validate.level(level)
+    n = validate.resamples(n, level, allow_zero=True)
+    threshold = validate.threshold(threshold)
+    seed = validate.seed(seed)
+    batch_size = validate.batch_size(batch_size)
     if max_subsets is not None:
-        max_subsets = check_positive_int("max_subsets", max_subsets)
+        max_subsets = validate.integer("max_subsets", max_subsets)
     dataset = as_dataset(data)
     dev = engine.select_device(device).platform
     started = time.perf_counter()

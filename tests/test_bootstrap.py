@@ -72,7 +72,7 @@ def test_same_seed_same_numbers_for_every_batch_size(chat):
 
 
 def test_jackknife_is_the_whole_pipeline_leaving_one_model_out(chat):
-    res = swjax.bootstrap(chat, n=20, seed=0)
+    res = swjax.bootstrap(chat, n=40, seed=0)
     for i in [0, 9]:
         w = np.ones(len(chat.models), int)
         w[i] = 0
@@ -200,7 +200,7 @@ def test_gpu_without_gpu_is_an_error(chat):
     if jax.devices()[0].platform == "gpu":
         pytest.skip("a GPU is visible")
     with pytest.raises(swjax.SwjaxError, match="no GPU"):
-        swjax.bootstrap(chat, n=10, device="gpu")
+        swjax.bootstrap(chat, n=40, device="gpu")
 
 
 def test_float32_and_float64_distributions_agree(chat):

@@ -265,4 +265,4 @@ def test_gpu_asked_without_gpu():
 
     if any(d.platform == "gpu" for d in jax.devices()):
         pytest.skip("a GPU is visible")
-    assert_bad(run("bootstrap", "--set", "chat", "--n", "10", "--device", "gpu"), "no gpu")
+    assert_bad(run("bootstrap", "--set", "chat", "--n", "40", "--device", "gpu"), "no gpu")

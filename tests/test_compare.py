@@ -37,26 +37,26 @@ def test_between_sets_and_compute_interval(chat, base):
     assert comp.table.index.tolist() == ["compute_correlation"]
     assert np.isclose(comp.table["estimate"].iloc[0], swjax.analyze(chat).compute_correlation)
     with pytest.raises(swjax.SwjaxError, match="BCa"):
-        compare_between("mmlu", (base, chat), n=10, method="bca")
+        compare_between("mmlu", (base, chat), n=40, method="bca")
     with pytest.raises(swjax.SwjaxError, match="did you mean"):
-        compare(chat, "mmlux", n=10)
+        compare(chat, "mmlux", n=40)
 
 
 def test_cli_commands():
     r = CliRunner()
-    out = r.invoke(app, ["compare", "adv_glue", "glue", "--set", "chat", "--n", "30", "--format", "csv"])
+    out = r.invoke(app, ["compare", "adv_glue", "glue", "--set", "chat", "--n", "40", "--format", "csv"])
     assert out.exit_code == 0, out.output
     assert "difference" in out.output
     out = r.invoke(app, ["lobo", "--set", "chat", "--format", "csv"])
     assert out.exit_code == 0 and "most_moved_by" in out.output
     out = r.invoke(app, ["subsets", "--set", "chat", "--min-size", "11"])
     assert out.exit_code == 0 and "keep_share" in out.output
-    out = r.invoke(app, ["compare", "nosuch", "--set", "chat", "--n", "5"])
+    out = r.invoke(app, ["compare", "nosuch", "--set", "chat", "--n", "40"])
     assert out.exit_code == 2
 
 
 @pytest.mark.slow
 def test_cli_between():
-    out = CliRunner().invoke(app, ["compare", "mmlu", "--between", "base", "chat", "--n", "20"])
+    out = CliRunner().invoke(app, ["compare", "mmlu", "--between", "base", "chat", "--n", "40"])
     assert out.exit_code == 0, out.output
     assert "mmlu@base" in out.output

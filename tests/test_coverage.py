@@ -103,7 +103,7 @@ def test_default_interval_covers_on_a_plain_design():
 def test_coverage_rows_and_methods():
     # the configuration of the CLI test below, so that one of them reuses the other's compilation
     design = S.Design(rho=(0.6,), families=6)
-    a = coverage(design, datasets=10, n=20, seed=2, population_size=20_000)
+    a = coverage(design, datasets=10, n=40, seed=2, population_size=20_000)
     assert len(a.table) == 6 and a.table["truth"].nunique() == 1
     assert list(a.table["scheme"].unique()) == ["models", "families"]
     assert list(a.table["method"].unique()) == ["bca", "percentile", "basic"]
@@ -125,7 +125,7 @@ def test_bad_arguments(kwargs, name):
 
 def test_cli_coverage_writes_json_and_figure(tmp_path):
     res = CliRunner().invoke(app, [
-        "coverage", "--datasets", "10", "--n", "20", "--rho", "0.6", "--families", "6",
+        "coverage", "--datasets", "10", "--n", "40", "--rho", "0.6", "--families", "6",
         "--population", "20000",
         "--methods", "percentile", "--out", str(tmp_path / "cov"), "--format", "json",
     ])
@@ -136,7 +136,7 @@ def test_cli_coverage_writes_json_and_figure(tmp_path):
 
 
 def test_cli_coverage_bad_input():
-    res = CliRunner().invoke(app, ["coverage", "--datasets", "10", "--n", "20", "--families", "1.5"])
+    res = CliRunner().invoke(app, ["coverage", "--datasets", "10", "--n", "40", "--families", "1.5"])
     assert res.exit_code == 2
     assert "families: expected comma-separated integers" in res.output
 

@@ -164,7 +164,7 @@ def test_compiled_statistic_matches_reference(seed, m, k, s, style, path):
 
 
 @pytest.mark.slow
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(**shapes, jit=st.booleans())
 def test_compiled_and_uncompiled_match_reference_many(seed, m, k, s, style, path, jit):
     checked, total = check_example(seed, m, k, s, style, path, jit)

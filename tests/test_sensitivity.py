@@ -64,7 +64,7 @@ def test_resampled_masks_equal_resample_per_mask(chat):
 
 
 def test_subsets_bootstrap_keeps_two_spreads_apart(chat):
-    res = subsets(chat, min_size=11, n=24, seed=2, batch_size=5)
+    res = subsets(chat, min_size=11, n=40, seed=2, batch_size=5)
     t = res.table
     for col in ("full_low", "full_high", "median_low", "median_high", "sampling_sd", "spread_resampled"):
         assert np.isfinite(t.loc["MT_Bench", col])
@@ -81,7 +81,7 @@ def test_sampled_subsets_are_distinct_and_ordered():
 
 @pytest.mark.slow
 def test_lobo_bootstrap_intervals(chat):
-    res = lobo(chat, n=30, seed=1)
+    res = lobo(chat, n=40, seed=1)
     f = res.intervals
     assert set(f["variant"]) == {"full"} | {f"-{c}" for c in CAPS}
     row = f[(f.variant == "full") & (f.benchmark == "MT_Bench")].iloc[0]
