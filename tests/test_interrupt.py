@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def entry_script(argv, before=""):
     """Python that prints 'ready' on stderr, runs ``before``, then the console script's main."""
     return (
-        "import sys\n"
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as started from a shell, not ignored\n"
         "sys.stderr.write('ready\\n'); sys.stderr.flush()\n"
         f"{before}\n"
         "from swjax.entry import main\n"
@@ -38,7 +39,6 @@ def launch(code):
     env = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0")
     return subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in a shell
     )
 
 

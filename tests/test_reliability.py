@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTREME = ("huge_value", "tiny_value", "huge_column", "tiny_column")  # issue 11, item 2
 
 
 def load():
@@ -22,11 +21,10 @@ def load():
     return module
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_fuzzed_csvs_are_clear_errors_or_right(tmp_path, seed):
+def test_fuzzed_csvs_are_clear_errors_or_right(tmp_path):
     rel = load()
     ctx = rel.Context(work=tmp_path)
-    rel.fuzz(ctx, 12, seed, exclude=EXTREME)
+    rel.fuzz(ctx, 10, 11, models=9)  # one model count: few compilations
     bad = [r for r in ctx.results if r.outcome in ("wrong result", "traceback", "partial output")]
     assert not bad, "\n".join(f"{r.outcome}: {r.name}: {r.detail}" for r in bad)
     assert {r.outcome for r in ctx.results} <= {"clear error", "correct", "accepted"}
