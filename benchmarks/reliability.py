@@ -683,7 +683,7 @@ def full_disk(ctx: Context, good: Path, caps: str):
     mnt.mkdir()
     if sys.platform != "linux" or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mnt)],
                                                  capture_output=True).returncode != 0:
-        ctx.add("output paths", "full disk (tmpfs)", "clear error", "skipped: cannot mount a tmpfs here")
+        print("full-disk cases skipped: cannot mount a tmpfs here (they need root on Linux)", file=sys.stderr)
         return
     try:
         out = mnt / "b"
