@@ -100,21 +100,86 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def handle_errors(func):
-    """Turn SwjaxError into one message and exit code 2; Ctrl-C into exit code 130."""
+    """Turn SwjaxError (and a failed read or write) into one message and exit code 2; Ctrl-C into
+    one true line and exit code 130 (see :mod:`swjax.interrupt`)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from . import interrupt, outputs
+
         warnings.showwarning = _print_warning
+        interrupt.begin()
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+        except typer.Exit:
+            if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
+                raise typer.Exit(interrupt.report()) from None
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(interrupt.report()) from None
         except SwjaxError as err:
+            if interrupt.requested():
+                raise typer.Exit(interrupt.report()) from None
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted: nothing was written", err=True)
-            raise typer.Exit(130) from None
+        except OSError as err:  # a file system problem that no check could foresee
+            if interrupt.requested():
+                raise typer.Exit(interrupt.report()) from None
+            where = f"{err.filename}: " if err.filename else ""
+            typer.echo(f"error: {where}{err.strerror or err}", err=True)
+            raise typer.Exit(2) from None
+        except BaseException:
+            if interrupt.requested():  # an interrupt turned into another error by a callback
+                raise typer.Exit(interrupt.report()) from None
+            raise
+        finally:
+            outputs.remove_temporaries()
+        if interrupt.requested():  # an interrupt swallowed somewhere (a callback, a finaliser)
+            raise typer.Exit(interrupt.report())
+        return result
 
     return wrapper
+
+
+def check_paths(files=(), dirs=(), inputs=()) -> None:
+    """Check every output path of a command before it computes anything (:mod:`swjax.outputs`).
+
+    ``files``: (option, path) written as files; ``dirs``: (option, path, kind) folders, replaced
+    as a whole when ``kind`` is given (a key of ``outputs.FOLDERS``), written into otherwise;
+    ``inputs``: paths the command reads, which no output may overwrite.
+    """
+    import os
+
+    from .outputs import check_output_dir, check_output_file
+
+    seen: dict[str, str] = {}
+    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public")}
+    for option, path in files:
+        if path is not None:
+            seen.setdefault(os.path.realpath(check_output_file(path, option)), option)
+    for option, path, kind in dirs:
+        if path is not None:
+            seen.setdefault(os.path.realpath(check_output_dir(path, option, kind)), option)
+    options = [o for o, p in files] + [o for o, p, k in dirs]
+    given = [o for o, p in files if p is not None] + [o for o, p, k in dirs if p is not None]
+    if len(seen) < len(given):
+        raise SwjaxError(f"{given[-1]}: same path as another output option ({', '.join(options)})")
+    for real, option in seen.items():
+        if real in read:
+            raise SwjaxError(f"{option}: {read[real]} is an input of this command; refusing to overwrite it")
+
+
+def interruptible(advance=None):
+    """A progress callback that also stops the run between chunks after a Ctrl-C (even one
+    that a callback swallowed), then moves the bar if there is one."""
+    from . import interrupt
+
+    def progress(k):
+        interrupt.checkpoint()
+        if advance is not None:
+            advance(k)
+
+    return progress
 
 
 def load_sets(model_set: ModelSet, data: Path | None, info: Path | None, data_dir: Path | None):
@@ -159,7 +224,7 @@ def emit(text: str, out: Path | None) -> None:
 def progress_bar(total: int, label: str):
     """A rich progress bar on a terminal; nothing when stderr is not one."""
     if not sys.stderr.isatty() or total < 20000:
-        yield None
+        yield interruptible()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -168,7 +233,7 @@ def progress_bar(total: int, label: str):
         TimeRemainingColumn(), transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda k: bar.advance(task, k)
+        yield interruptible(lambda k: bar.advance(task, k))
 
 
 def render(text_fn) -> str:
@@ -200,6 +265,7 @@ def analyze(
     from . import tables
     from .analysis import analyze as run
 
+    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     results = [
         run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value)
@@ -252,8 +318,10 @@ def bootstrap(
     from . import tables
     from .bootstrap import bootstrap as run
 
+    check_paths(dirs=[("out", out, "bootstrap"), ("stream-to", stream_to, None)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     datasets = load_sets(model_set, data, info, data_dir)
+    check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to)
     results = []
     for ds in datasets:
         with progress_bar(n, f"{ds.label}: resampling") as advance:
@@ -331,6 +399,7 @@ def correlate(
     from .correlate import correlate_frame, correlate_rich
     from .outputs import dumps, frame_to_json
 
+    check_paths(files=[("out", out)], inputs=[scores])
     results = _correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method.value, level=level,
         threshold=threshold, device=device.value,
@@ -371,6 +440,7 @@ def check(
     from . import check as gate
     from .outputs import write_text
 
+    check_paths(files=[("summary", summary), ("junit", junit)], inputs=[scores])
     results = _correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method.value, level=level,
         threshold=threshold, device="cpu",
@@ -378,10 +448,10 @@ def check(
     text = gate.markdown_summary(results)
     sys.stdout.write(text)
     if summary is not None:
-        write_text(summary, text)
+        write_text(summary, text, option="summary")
         typer.echo(f"wrote {summary}", err=True)
     if junit is not None:
-        write_text(junit, gate.junit_xml(results))
+        write_text(junit, gate.junit_xml(results), option="junit")
         typer.echo(f"wrote {junit}", err=True)
     raise typer.Exit(gate.exit_code(results))
 
@@ -412,6 +482,7 @@ def plot(
     needs = kind in (PlotKind.scatter, PlotKind.spec_curve, PlotKind.distribution)
     if needs and benchmark is None:
         raise SwjaxError(f"benchmark: '{kind.value}' needs --benchmark")
+    check_paths(files=[("out", out)], inputs=[scores])
     (ds,) = _public_sets(model_set, data_dir)
     if kind is PlotKind.spec_curve:
         from .correlate import combine, subset_correlations
@@ -477,6 +548,7 @@ def report(
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
 
+    check_paths(dirs=[("out", out, "report")], inputs=[scores, published])
     kw = dict(n=n, seed=seed, method=method.value, level=level, threshold=threshold, device=device.value,
               eigenvalues=True)  # for the scree plot
     if scores is not None:
@@ -552,6 +624,7 @@ def lobo(
 
     from .sensitivity import lobo as run
 
+    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
@@ -595,6 +668,7 @@ def subsets(
 
     from .sensitivity import subsets as run
 
+    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
@@ -637,6 +711,7 @@ def compare(
     from .compare import compare as run_pair
     from .compare import compare_between
 
+    check_paths(files=[("out", out)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     common = dict(n=n, seed=seed, method=method and method.value, level=level, capabilities=caps,
                   against=against, device=device.value, x64=x64)
@@ -715,6 +790,7 @@ def simulate(
     from .outputs import atomic_dir, dumps
     from .simulate import simulate as run
 
+    check_paths(dirs=[("out", out, "simulate")])
     sim = run(
         models, capabilities=capabilities, rho=_floats("rho", rho), loading=loading, link=link.value,
         step=step, missing=missing, hetero=hetero, families=families, family_share=family_share,
@@ -727,7 +803,7 @@ def simulate(
         listing = ", ".join(f"{b} {v:.3f}" for b, v in sim.truth.items())
         typer.echo(f"population capabilities correlations: {listing}", err=True)
         return
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "simulate") as tmp:
         scores.to_csv(tmp / "scores.csv")
         sim.dataset.info.rename_axis("benchmark").to_csv(tmp / "info.csv")
         sim.dataset.meta[["family"]].rename_axis("model").to_csv(tmp / "families.csv")
@@ -773,6 +849,7 @@ def coverage(
     from .outputs import dumps, frame_to_json
     from .simulate import Design
 
+    check_paths(dirs=[("out", out, "coverage")])
     rhos = tuple(_floats("rho", rho))
     designs = [
         Design(
@@ -781,7 +858,12 @@ def coverage(
         )
         for f, h in itertools.product(_ints("families", families), _floats("hetero", hetero))
     ]
-    echo = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    tell = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+
+    def echo(line):  # also stops between designs after a Ctrl-C
+        interruptible()(0)
+        if tell is not None:
+            tell(line)
     result = run(
         designs, datasets=datasets, n=n, methods=methods, level=level, seed=seed,
         population_size=population, device=device.value, x64=x64, progress=echo,
@@ -989,6 +1071,19 @@ def plan(
         typer.echo(f"wrote {out}/", err=True)
 
 
+def check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to) -> None:
+    """Refuse before resampling when the distributions cannot fit on the disk of --out or
+    --stream-to (an upper bound from the matrix sizes: n x benchmarks numbers per set)."""
+    from .outputs import check_free_space
+
+    columns = sum(ds.scores.shape[1] for ds in datasets)
+    if out is not None:
+        spectra = 8 * 12 * n * len(datasets) if eigenvalues else 0
+        check_free_space(out, n * columns * (8 if x64 else 4) + spectra, "out")
+    if stream_to is not None:
+        check_free_space(stream_to, n * (columns + 3 * len(datasets)) * 4, "stream-to")
+
+
 def write_bootstrap(results, out: Path, argv=None) -> None:
     """table.csv, table.json, distributions.npz and manifest.json, all or nothing."""
     import numpy as np
@@ -996,7 +1091,7 @@ def write_bootstrap(results, out: Path, argv=None) -> None:
     from . import tables
     from .outputs import atomic_dir, dumps, frame_to_json
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "bootstrap") as tmp:
         (tmp / "table.csv").write_text(tables.bootstrap_frame(results).to_csv(), encoding="utf-8")
         (tmp / "table.json").write_text(tables.bootstrap_json(results), encoding="utf-8")
         arrays = {}

@@ -334,7 +334,7 @@ def write_coverage(result: CoverageResult, out, argv=None) -> None:
     """coverage.json, coverage.csv and coverage.png in folder ``out``, all or nothing."""
     from .outputs import atomic_dir, dumps, frame_to_json
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "coverage") as tmp:
         result.table.to_csv(tmp / "coverage.csv", index=False)
         payload = {
             "command": " ".join(argv or []),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,16 +229,58 @@ def _copy(ds: Dataset) -> Dataset:
 def _read_header(path: Path) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
+            text = fh.read()
+        if "\x00" in text:
+            raise SwjaxError(f"{path}: contains NUL bytes, not a text CSV file")
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
     except FileNotFoundError:
         raise SwjaxError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise SwjaxError(f"{path}: is a folder, expected a CSV file") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise SwjaxError(f"{path}: cannot read the file ({err})") from None
     if not header:
         raise SwjaxError(f"{path}: the file is empty")
     return [h.strip() for h in header]
+
+
+def _check_rows(path: Path, header: list[str], skipinitialspace: bool = False) -> None:
+    """Every non-blank row has as many fields as the header.
+
+    pandas fills a short row (a truncated file) with missing cells and, when every row has one
+    field more than the header (a trailing comma), silently takes the first column as the
+    index and shifts every column by one; both are malformed files, not missing scores.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, skipinitialspace=skipinitialspace)
+        try:
+            for number, row in enumerate(reader, start=1):
+                if number == 1 or not row:
+                    continue
+                if len(row) != len(header):
+                    raise SwjaxError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
+                        f"{len(header)} (check delimiters, quotes and trailing commas)"
+                    )
+        except csv.Error as err:
+            raise SwjaxError(f"{path}: cannot parse the CSV (line {reader.line_num}: {err})") from None
+
+
+def _parse(path: Path, header: list[str], **options) -> pd.DataFrame:
+    """``pandas.read_csv`` of a user file; any parse problem is one SwjaxError naming the file."""
+    try:
+        frame = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise SwjaxError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, OSError, OverflowError) as err:
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise SwjaxError(f"{path}: cannot parse the CSV ({first})") from None
+    if len(frame.columns) != len(header):
+        raise SwjaxError(
+            f"{path}: the header has {len(header)} columns but the rows were read as "
+            f"{len(frame.columns)} (check quotes and delimiters)"
+        )
+    return frame
 
 
 def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
@@ -266,8 +309,9 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
     header = _read_header(path)
     if "benchmark" not in header:
         raise SwjaxError(f"{path}: no 'benchmark' column (expected benchmark,name,metric)")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    frame.columns = [c.strip() for c in frame.columns]
+    _check_rows(path, header)
+    frame = _parse(path, header, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame.columns = header
     for col in ("name", "metric"):
         if col not in frame.columns:
             frame[col] = ""
@@ -306,10 +350,8 @@ def read_csv(
         if col in seen:
             raise SwjaxError(f"{path}: duplicate column {col!r}")
         seen.add(col)
-    try:
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise SwjaxError(f"{path}: cannot parse the CSV ({err})") from None
+    _check_rows(path, header, skipinitialspace=True)
+    frame = _parse(path, header, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
     frame.columns = header
     ids = frame["model"]
     if ids.isna().any():

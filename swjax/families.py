@@ -52,16 +52,24 @@ def load_family_map(path: str | Path | None = None) -> pd.Series:
             with resources.files("swjax").joinpath("resources/families.csv").open("r", encoding="utf-8") as fh:
                 frame = pd.read_csv(fh, comment="#", dtype=str)
         else:
-            frame = pd.read_csv(path, comment="#", dtype=str)
-    except (OSError, pd.errors.ParserError) as err:
-        raise SwjaxError(f"families: cannot read {path}: {err}") from None
+            frame = pd.read_csv(path, comment="#", dtype=str, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SwjaxError(f"families: {path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise SwjaxError(f"families: {path}: the file is empty") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise SwjaxError(f"families: cannot read {path} ({first})") from None
     if not {"model", "family"} <= set(frame.columns):
         raise SwjaxError(f"families: expected columns model,family, got {','.join(frame.columns)}")
+    if frame.columns.duplicated().any():
+        raise SwjaxError(f"families: {path}: duplicate column {frame.columns[frame.columns.duplicated()][0]!r}")
     frame = frame.dropna(subset=["model", "family"])
-    dup = frame["model"][frame["model"].duplicated()]
+    models, family = frame["model"].str.strip(), frame["family"].str.strip()
+    dup = models[models.duplicated()]
     if len(dup):
         raise SwjaxError(f"families: model {dup.iloc[0]!r} is listed twice")
-    return pd.Series(frame["family"].str.strip().to_numpy(), index=frame["model"].str.strip(), name="family")
+    return pd.Series(family.to_numpy(), index=pd.Index(models.to_numpy(), name="model"), name="family")
 
 
 def family_labels(data, *, cluster_by: str | None = None, families=None, known=None) -> pd.Series:

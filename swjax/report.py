@@ -407,11 +407,11 @@ def write_report(out, results, *, published=None, command: str | None = None, sc
     """Write ``report.html``, ``report.md``, the figures (PNG) and ``manifest.json`` to ``out``, all or nothing."""
     parts = build_report(results, published=published, command=command, scatter_for=scatter_for, plans=plans)
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "report") as tmp:
         tmp.chmod(0o755)
         (tmp / "report.html").write_text(parts["html"], encoding="utf-8")
         (tmp / "report.md").write_text(parts["markdown"], encoding="utf-8")
         (tmp / "manifest.json").write_text(parts["manifest"], encoding="utf-8")
-        for name, data in parts["figures"].items():  # flat: atomic_dir merges files, not folders
+        for name, data in parts["figures"].items():  # flat: the folder holds files only
             (tmp / name).write_bytes(data)
     return out

@@ -7,12 +7,18 @@ keeping it: the file holds the statistics column after column (each column's ``n
 contiguous), so intervals read a few columns at a time. Quantiles stay exact (the same
 numbers as in memory): every interval formula works column by column.
 
+The file is filled under a temporary name beside its destination and renamed onto it by
+:meth:`ColumnStore.close`, so an error, a full disk or Ctrl-C never leaves a half-filled file
+under the destination's name (nor replaces an earlier one); :meth:`ColumnStore.discard` removes
+the temporary.
+
 Memory: one write buffer of :data:`BUFFER_ROWS` rows plus, while summarising, ``BLOCK_COLUMNS``
 columns of ``n`` float64 values and their sorted copy: about 200 MB at n = 1,000,000.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -34,8 +40,11 @@ class ColumnStore:
     """
 
     def __init__(self, path, n: int, n_columns: int):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from . import outputs
+
+        self.target = outputs.check_output_file(path, "stream_to")
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = outputs.temporary_path(self.target, ".f32")  # renamed onto target by close()
         self.n, self.n_columns = int(n), int(n_columns)
         self._fh = open(self.path, "w+b")
         self._fh.truncate(self.n * self.n_columns * 4)
@@ -66,10 +75,31 @@ class ColumnStore:
         self._buf, self._buf_rows = [], 0
 
     def close(self) -> None:
+        """Write what is buffered and move the file to its destination."""
+        from . import interrupt, outputs
+
         self.flush()
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
+        if self.path != self.target:
+            interrupt.checkpoint()
+            with interrupt.deferred():
+                os.chmod(self.path, 0o644)
+                os.replace(self.path, self.target)
+                outputs.forget(self.path)
+                interrupt.record_commit(self.target)
+            self.path = self.target
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (after an error)."""
+        from . import outputs
+
+        self._fh.close()
+        if self.path != self.target:
+            outputs.forget(self.path)
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
         """Columns ``lo:hi`` as a C-ordered (n, hi - lo) float64 array."""

@@ -1,0 +1,136 @@
+"""Ctrl-C and termination: one true line, exit 130 (143 for SIGTERM), nothing half-written.
+
+Only the command line installs the handler (:func:`install`); the library never touches
+signals. The handler records the signal and raises ``KeyboardInterrupt`` as Python's own
+handler does, so a run stops at once and every ``with`` block of :mod:`swjax.outputs` removes
+its temporary entries. A ``KeyboardInterrupt`` can be lost, though: Python that runs inside a
+JAX callback, a finaliser or a weakref callback ("Exception ignored in ...") cannot pass it
+on. So the recorded signal is also checked
+
+- between chunks of resamples (:func:`checkpoint`, from the command line's progress callback),
+- before any output is committed (:mod:`swjax.outputs` calls :func:`checkpoint`), and
+- when the command returns (``handle_errors`` in :mod:`swjax.cli`).
+
+Commits run with the signal deferred (:func:`deferred`): a folder is swapped in whole or not
+at all, and the final line says which outputs were written (:func:`committed`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+
+__all__ = ["install", "checkpoint", "deferred", "requested", "committed", "record_commit", "message"]
+
+
+class _State:
+    def __init__(self):
+        self.signum = 0  # the signal received (0: none)
+        self.depth = 0  # > 0 while a commit runs
+        self.committed: list[str] = []  # outputs written by this process (paths as text)
+        self.reported = False  # the final line has been printed
+
+
+_state = _State()
+
+
+def _handler(signum, frame):
+    _state.signum = signum
+    if _state.depth == 0:
+        raise KeyboardInterrupt
+
+
+def _redeliver(signum, frame):
+    if _state.signum and _state.depth == 0:
+        raise KeyboardInterrupt
+
+
+def _unraisable(hook):
+    """A ``sys.unraisablehook`` that, for a lost KeyboardInterrupt, prints nothing and delivers
+    the interrupt again a few milliseconds later (SIGALRM), once the finaliser or callback that
+    swallowed it has returned; where timers are missing, the next checkpoint stops the run."""
+
+    def unraisable(info):
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt) and _state.signum:
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                signal.signal(signal.SIGALRM, _redeliver)
+                signal.setitimer(signal.ITIMER_REAL, 0.005)
+            return
+        hook(info)
+
+    unraisable.swjax = True
+    return unraisable
+
+
+def install() -> None:
+    """Route SIGINT and SIGTERM through the recording handler (command line only).
+
+    A signal that the process was started ignoring (a background job, ``nohup``) stays ignored.
+    """
+    _state.signum, _state.depth, _state.committed, _state.reported = 0, 0, [], False
+    for name in ("SIGINT", "SIGTERM"):
+        signum = getattr(signal, name, None)
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, _handler)
+    if not getattr(sys.unraisablehook, "swjax", False):
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
+
+
+def requested() -> bool:
+    """Whether a signal was received since :func:`install`."""
+    return _state.signum != 0
+
+
+def checkpoint() -> None:
+    """Raise ``KeyboardInterrupt`` if a signal was received (and possibly swallowed) earlier."""
+    if _state.signum and _state.depth == 0:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred():
+    """Hold signals back while a commit runs; they take effect at the next checkpoint."""
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+
+
+def begin() -> None:
+    """A command starts: forget the outputs and the report of an earlier one in this process
+    (a signal already recorded is kept)."""
+    _state.committed, _state.reported = [], False
+
+
+def record_commit(path) -> None:
+    _state.committed = _state.committed[-99:] + [str(path)]
+
+
+def committed() -> list[str]:
+    """Outputs committed by this process, in order."""
+    return list(_state.committed)
+
+
+def exit_code() -> int:
+    """130 for Ctrl-C (SIGINT, or no signal recorded), 128 + the signal number otherwise."""
+    return 128 + (_state.signum or signal.SIGINT)
+
+
+def message() -> str:
+    """The one line that ends an interrupted command, saying what was written."""
+    word = "terminated" if _state.signum == getattr(signal, "SIGTERM", -1) else "interrupted"
+    done = _state.committed
+    if not done:
+        return f"{word}: nothing was written"
+    return f"{word}: wrote {', '.join(done)} before stopping; nothing else was written"
+
+
+def report(stream=None) -> int:
+    """Print :func:`message` once and return the exit code."""
+    if not _state.reported:
+        print(message(), file=stream or sys.stderr, flush=True)
+        _state.reported = True
+    return exit_code()

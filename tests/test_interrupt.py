@@ -1,0 +1,133 @@
+"""Ctrl-C on the command line: at start-up, mid-run, inside a callback, after the write.
+
+Each ends with exactly one true line on stderr ("interrupted: ...") and exit code 130; an
+existing output folder is left as it was unless the line says it was written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from swjax import interrupt, outputs
+from swjax.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def entry_script(argv, before=""):
+    """Python that prints 'ready' on stderr, runs ``before``, then the console script's main."""
+    return (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as started from a shell, not ignored\n"
+        "sys.stderr.write('ready\\n'); sys.stderr.flush()\n"
+        f"{before}\n"
+        "from swjax.entry import main\n"
+        f"sys.argv = ['swjax'] + {list(map(str, argv))!r}\n"
+        "main()\n"
+    )
+
+
+def launch(code):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0")
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )
+
+
+def wait_ready(proc):
+    assert proc.stderr.readline().strip() == b"ready"
+
+
+def finish(proc):
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    return proc.returncode, err
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def assert_one_line(code, err, expected="interrupted: nothing was written"):
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert code == 130, err
+    assert err.strip().splitlines() == [expected], err
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.5])
+def test_ctrl_c_during_start_up(delay):
+    proc = launch(entry_script(["analyze", "--set", "chat"]))
+    wait_ready(proc)
+    time.sleep(delay)  # importing typer, numpy, pandas, jax
+    proc.send_signal(signal.SIGINT)
+    assert_one_line(*finish(proc))
+
+
+def test_ctrl_c_mid_run_keeps_the_old_folder(tmp_path):
+    out = tmp_path / "b"
+    with outputs.atomic_dir(out, "bootstrap") as tmp:
+        (tmp / "table.csv").write_text("the previous run\n")
+    before = snapshot(tmp_path)
+    proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "400000", "--batch-size", "2000", "--out", out]))
+    wait_ready(proc)
+    time.sleep(5)  # start-up, compilation and some chunks; far from done
+    proc.send_signal(signal.SIGINT)
+    assert_one_line(*finish(proc))
+    assert snapshot(tmp_path) == before  # nothing half-written, no hidden temporary
+
+
+def test_ctrl_c_swallowed_by_a_callback_still_stops(tmp_path):
+    """A KeyboardInterrupt raised inside a gc callback is lost by Python ("Exception ignored");
+    the run must still stop with one line and 130, not finish with exit 0."""
+    out = tmp_path / "a.csv"
+    before = (
+        "import gc, os, signal\n"
+        "state = {'n': 0}\n"
+        "def cb(phase, info):\n"
+        "    state['n'] += 1\n"
+        "    if state['n'] == 40:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, inside the callback\n"
+        "gc.callbacks.append(cb)\n"
+    )
+    proc = launch(entry_script(["analyze", "--set", "chat", "--out", out], before=before))
+    wait_ready(proc)
+    assert_one_line(*finish(proc))
+    assert not out.exists() and os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_after_the_write_says_it_was_written(tmp_path, monkeypatch):
+    """A Ctrl-C that arrives while the folder is swapped in: the folder is complete and the
+    line says so (it used to claim that nothing was written)."""
+    real = interrupt.record_commit
+
+    def commit_then_ctrl_c(path):
+        real(path)
+        interrupt._state.signum = signal.SIGINT  # as the handler records it during the commit
+
+    monkeypatch.setattr(interrupt, "record_commit", commit_then_ctrl_c)
+    monkeypatch.setattr(interrupt, "_state", interrupt._State())
+    out = tmp_path / "sim"
+    result = CliRunner().invoke(app, ["simulate", "--models", "8", "--population", "2000", "--out", str(out)])
+    assert result.exit_code == 130
+    assert result.stderr.strip().splitlines() == [f"interrupted: wrote {out}{os.sep} before stopping; nothing else was written"]
+    assert sorted(os.listdir(out)) == ["families.csv", "info.csv", "scores.csv", "truth.json"]
+    assert os.listdir(tmp_path) == ["sim"]
+
+
+def test_sigterm_cleans_up(tmp_path):
+    out = tmp_path / "b"
+    proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "400000", "--batch-size", "2000", "--out", out]))
+    wait_ready(proc)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc)
+    assert code == 128 + signal.SIGTERM and err.strip().splitlines() == ["terminated: nothing was written"], err
+    assert os.listdir(tmp_path) == []
