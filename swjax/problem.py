@@ -155,6 +155,8 @@ def check_capabilities(dataset: Dataset, capabilities) -> tuple[str, ...]:
     if isinstance(capabilities, str):
         caps = tuple(c.strip() for c in capabilities.split(",") if c.strip())
     for name in caps:
+        if not isinstance(name, str):
+            raise SwjaxError(f"capabilities: expected benchmark names (strings), got {name!r}")
         if name not in dataset.scores.columns:
             raise _unknown(name, dataset.scores.columns, "capabilities")
     dup = [c for i, c in enumerate(caps) if c in caps[:i]]
