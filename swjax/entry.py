@@ -10,6 +10,8 @@ first few hundredths of a second before :func:`main` runs, still gets Python's t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 
@@ -33,6 +35,15 @@ def main() -> None:
         # The work is done and reported: a late Ctrl-C must not kill the interpreter's shutdown
         # (Python restores the default handler there, which would end the process silently).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if interrupt.requested():
+            # Stopped mid-run: XLA may still be compiling or running a chunk on its own threads,
+            # and tearing the interpreter down under them crashes the process (SIGSEGV) after
+            # the line was printed. Every output was already cleaned up by its ``with`` block,
+            # so leave without the shutdown.
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code if isinstance(code, int) else 1)
     sys.exit(code)
 
 
