@@ -153,6 +153,7 @@ def _repeat_rows(ds: Dataset, counts: np.ndarray) -> Dataset:
     return Dataset(label="repeated", scores=scores, meta=pd.DataFrame(meta, index=index, columns=ds.meta.columns), info=ds.info)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), data=st.data())
 def test_integer_weights_equal_repeated_rows(seed, data):
@@ -224,6 +225,7 @@ def test_monotone_transform_of_a_capability_keeps_the_spearman_matrix():
     np.testing.assert_allclose(b.loadings, a.loadings, atol=1e-12)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_jit_equals_no_jit():
     problem, layout = prepare("chat")
     m, k = len(layout.models), len(layout.capabilities)

@@ -221,6 +221,7 @@ def test_no_recompile_on_second_run(chat):
     assert engine._resample_chunk._cache_size() == before
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_resampled_spectrum_is_opt_in_and_changes_nothing_else(chat):
     plain = swjax.bootstrap(chat, n=120, seed=2)
     full = swjax.bootstrap(chat, n=120, seed=2, eigenvalues=True)

@@ -71,7 +71,7 @@ def test_ctrl_c_during_start_up(delay):
     assert_one_line(*finish(proc))
 
 
-@pytest.mark.parametrize("delay", [3, 5])
+@pytest.mark.parametrize("delay", [3, pytest.param(5, marks=pytest.mark.slow)])
 def test_ctrl_c_mid_run_keeps_the_old_folder(tmp_path, delay):
     """At 3 s the run is typically compiling, at 5 s running chunks (on 2 cores): XLA works on
     its own threads in both, and leaving must not crash the process after the line."""

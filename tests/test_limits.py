@@ -171,6 +171,7 @@ def test_compare_compute_needs_flop(chat):
         swjax.compare(chat, "MT_Bench", "mmlux", n=40)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_compiled_programs_are_bounded(monkeypatch):
     """Datasets of many shapes in one process: the engine drops compiled programs past a bound."""
     monkeypatch.setattr(engine, "MAX_COMPILED", 2)

@@ -69,6 +69,7 @@ def test_pair_route_equals_rank_route_exactly(x64, against):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=name)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_stacking_keeps_pairs_of_one_shape_and_drops_them_otherwise():
     a, lay = build_problem(tied_dataset(0), CAPS, drop_degenerate=False)
     b, _ = build_problem(tied_dataset(1), CAPS, drop_degenerate=False)

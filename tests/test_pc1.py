@@ -40,6 +40,7 @@ def test_leading_pair_is_the_eigensolvers_to_rounding(dtype):
     assert (resid <= 16 * eps * np.linalg.norm(mats, axis=(1, 2))).all()
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_no_gap_goes_to_the_eigensolver_and_leaves_the_others_unchanged():
     rng = np.random.default_rng(1)
     easy = np.stack([_correlation(rng, 30, 6, 2.0) for _ in range(7)])
@@ -79,6 +80,7 @@ def test_the_eigensolver_runs_only_for_needed_members():
     common=st.floats(0, 3),
     drop=st.integers(0, 3),
 )
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_masked_leading_pair_matches_the_eigensolver(seed, k, common, drop):
     """Any mask, any strength of PC1: accepted by power iteration or solved, the same pair."""
     rng = np.random.default_rng(seed)

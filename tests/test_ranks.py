@@ -34,6 +34,7 @@ def test_sort_tables_reproduce_comparisons():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("against", [None, "b6"])
 def test_sort_path_equals_compare_path(seed, against):
@@ -58,6 +59,7 @@ def test_sort_path_equals_compare_path(seed, against):
         np.testing.assert_array_equal(ra[f], rb[f], err_msg=f)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_tied_scores_tie_exactly_on_sort_path():
     ds = tied_dataset(3)
     ps, lay = build_problem(ds, ["b0", "b1", "b2", "b3"], drop_degenerate=False, ranks="sort")

@@ -21,6 +21,7 @@ def load():
     return module
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_fuzzed_csvs_are_clear_errors_or_right(tmp_path):
     rel = load()
     ctx = rel.Context(work=tmp_path)

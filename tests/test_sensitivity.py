@@ -24,6 +24,7 @@ def test_lobo_equals_analyze_without_that_benchmark(chat):
     assert row["min"] <= row["full"] <= row["max"]
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_every_subset_equals_analyze_for_a_sample(base):
     res = subsets(base, min_size=2)
     assert len(res.masks) == 4083 == res.metadata["n_subsets"]

@@ -4,6 +4,8 @@ The device count is fixed when JAX starts, so the check runs in a subprocess sta
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
 """
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -63,6 +65,7 @@ def _run(env_extra):
     return json.loads(line[len("RESULT"):])
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_sharded_equals_unsharded_exactly():
     sharded = _run({"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
     assert sharded["compare"] and sharded["sort"]

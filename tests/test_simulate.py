@@ -90,6 +90,7 @@ def test_logistic_step_missing():
 # ----------------------------------------------------------------------------- invariances
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), perm_seed=st.integers(0, 10_000))
 def test_model_order_does_not_matter(seed, perm_seed):
