@@ -82,16 +82,6 @@ def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
     return designs, datasets, n, methods, level, schemes, dataset_batch
 
 
-def family_jackknife_weights(codes) -> np.ndarray:
-    """(families, models) weights leaving out one whole family per row.
-
-    BCa's acceleration under the cluster bootstrap comes from this jackknife over the units that
-    are resampled, as the leave-one-model-out jackknife goes with the bootstrap over models.
-    """
-    codes = np.asarray(codes)
-    return (codes[None, :] != np.unique(codes)[:, None]).astype(np.int32)
-
-
 def stacked_problems(design: Design, values: np.ndarray, dtype):
     """Problems of the (R, models, benchmarks) draws, stacked, and the safety columns' positions."""
     problems = []
@@ -246,7 +236,7 @@ def coverage(
                 jack_scheme = jack
                 if scheme_name == "families":
                     jack_scheme = engine.evaluate_stacked(
-                        problems, family_jackknife_weights(design.family_codes()), mask, refs,
+                        problems, resample.cluster_jackknife_weights(design.family_codes()), mask, refs,
                         columns=columns, dataset_batch=dataset_batch, device=dev.platform,
                     )["corr"].astype(np.float64)
                 dist = engine.resample_stacked(

@@ -137,7 +137,7 @@ def cluster_setup(clusters: pd.Series, layout: Layout):
             f"interval, got {len(names)}"
         )
     _warn_few(names, layout.label)
-    jack = 1 - np.eye(len(names), dtype=np.int32)[:, list(codes)]
+    jack = resample.cluster_jackknife_weights(codes)
     return resample.cluster_scheme(codes), jack, {"scheme": "clusters", "n_clusters": len(names)}
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "bootstrap_scheme",
     "cluster_scheme",
     "jackknife_weights",
+    "cluster_jackknife_weights",
     "lobo_masks",
     "subset_masks",
     "n_subsets",
@@ -70,6 +71,13 @@ def cluster_scheme(cluster_of_model: tuple[int, ...]) -> WeightScheme:
 def jackknife_weights(m: int) -> np.ndarray:
     """(m, m) weights leaving out one model per row."""
     return 1 - np.eye(m, dtype=np.int32)
+
+
+def cluster_jackknife_weights(codes) -> np.ndarray:
+    """(clusters, models) weights leaving out one whole cluster (family) per row, clusters in
+    sorted order of their codes: the jackknife over the units the cluster bootstrap resamples."""
+    codes = np.asarray(codes)
+    return (codes[None, :] != np.unique(codes)[:, None]).astype(np.int32)
 
 
 def lobo_masks(k: int) -> np.ndarray:

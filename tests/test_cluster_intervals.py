@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 import swjax
 from swjax import engine, intervals, resample
 from swjax.cli import app
-from swjax.coverage import family_jackknife_weights, stacked_problems
+from swjax.coverage import stacked_problems
+from swjax.resample import cluster_jackknife_weights
 from swjax.errors import SwjaxError
 
 S = importlib.import_module("swjax.simulate")  # the module; swjax.simulate is the function
@@ -90,6 +91,7 @@ def test_jackknife_t_scales_and_degenerate_columns():
     assert used[3] == "percentile (jackknife-t failed)" and math.isclose(lo2[3], 0.05)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_cluster_t_is_the_hull_of_family_t_and_model_bca():
     sim = _sim()
     ds, caps = sim.dataset, list(sim.design.capability_names)
@@ -110,6 +112,7 @@ def test_cluster_t_is_the_hull_of_family_t_and_model_bca():
     np.testing.assert_allclose(ct.summary["low"], np.fmin(jt.summary["low"], bca.summary["low"]))
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_cluster_t_same_numbers_for_any_batch_size():
     sim = _sim()
     ds, caps = sim.dataset, list(sim.design.capability_names)
@@ -120,6 +123,7 @@ def test_cluster_t_same_numbers_for_any_batch_size():
     pd.testing.assert_frame_equal(a.table[cols], b.table[cols])
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_family_jackknife_t_coverage_binomial():
     """Coverage of the family jackknife-t interval on 800 datasets with 9 families.
 
@@ -136,7 +140,7 @@ def test_family_jackknife_t_coverage_binomial():
     full = engine.evaluate_stacked(problems, np.ones((1, m)), np.ones(k), None, fields=("corr", "loadings"),
                                    columns=columns)
     est = full["corr"][:, 0, 0].astype(np.float64)
-    jack = engine.evaluate_stacked(problems, family_jackknife_weights(design.family_codes()), np.ones(k),
+    jack = engine.evaluate_stacked(problems, cluster_jackknife_weights(design.family_codes()), np.ones(k),
                                    full["loadings"][:, 0], columns=columns)["corr"][:, :, 0].astype(np.float64)
     low, high, ok = intervals.jackknife_t_interval(est, jack.T, 0.95)
     assert ok.all()

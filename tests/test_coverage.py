@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from swjax import engine, resample
 from swjax.cli import app
-from swjax.coverage import coverage, coverage_table, family_jackknife_weights, stacked_problems
+from swjax.coverage import coverage, coverage_table, stacked_problems
+from swjax.resample import cluster_jackknife_weights
 from swjax.errors import SwjaxError
 
 S = importlib.import_module("swjax.simulate")  # the module; swjax.simulate is the function
@@ -46,6 +47,7 @@ def test_stacked_evaluate_equals_per_dataset(stack):
         np.testing.assert_allclose(out["loadings"][r], one.loadings, atol=1e-6)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 @pytest.mark.parametrize("scheme_name", ["models", "families"])
 def test_stacked_resample_equals_per_dataset(stack, scheme_name):
     design, problems, columns = stack
@@ -64,7 +66,7 @@ def test_stacked_resample_equals_per_dataset(stack, scheme_name):
 
 
 def test_family_jackknife_leaves_out_whole_families():
-    w = family_jackknife_weights([0, 0, 1, 2, 2, 2])
+    w = cluster_jackknife_weights([0, 0, 1, 2, 2, 2])
     np.testing.assert_array_equal(w, [[0, 0, 1, 1, 1, 1], [1, 1, 0, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
 
 
@@ -85,6 +87,7 @@ def test_coverage_table_counts():
     np.testing.assert_allclose(bounds["percentile"]["low"][0, 0], -0.09, atol=1e-12)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_default_interval_covers_on_a_plain_design():
     """R = 200 datasets x B = 200 resamples: BCa coverage judged with a binomial test.
 
@@ -100,6 +103,7 @@ def test_default_interval_covers_on_a_plain_design():
     assert row["degenerate"] == 0 and row["no_interval"] == 0
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_coverage_rows_and_methods():
     # the configuration of the CLI test below, so that one of them reuses the other's compilation
     design = S.Design(rho=(0.6,), families=6)
