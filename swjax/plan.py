@@ -1,7 +1,8 @@
 """Power and sample size, counted in models: how many models would settle each verdict?
 
-A verdict is *settled* when the benchmark's interval (swjax's default: BCa over models; the
-percentile interval of the cluster bootstrap when model families are given) lies clear of the
+A verdict is *settled* when the benchmark's interval (swjax's default: BCa over models;
+``cluster-t``, the family jackknife-t interval hulled with that BCa interval, when model
+families are given) lies clear of the
 threshold band: above ``t``, below ``-t`` or inside ``(-t, t)`` (*entangled*,
 *anti-correlated* or *distinct*). The power at ``m`` models is the probability of a settled
 verdict for a dataset of ``m`` models drawn from a generative model fitted to the user's data;
@@ -27,8 +28,12 @@ grid point vectorized), with Monte Carlo standard error ``sqrt(p (1 - p) / R)``.
 - *missing cells*: each benchmark misses the data's share of its cells, at random;
 - *families* (when given): models come in contiguous families, as many per model as in the
   data, sharing the data's intra-family correlation of the score (one-way ANOVA on normal
-  scores) in every latent, as :func:`swjax.simulate.draw` does; analysed with the cluster
-  bootstrap over families and percentile intervals, swjax's recommendation for clusters.
+  scores) in every latent, as :func:`swjax.simulate.draw` does; analysed with ``cluster-t``,
+  swjax's default with families (the coverage study in README.md).
+
+A design of :mod:`swjax.simulate` can stand in for the fitted model (``generator=Design(...)``,
+:class:`DesignGenerator`): the datasets are then the coverage study's, and the power at the
+design's own size equals the share of settled verdicts there (``tests/test_plan.py``).
 
 Dataset ``r`` of grid point ``m`` is drawn with ``numpy.random.default_rng([seed, m, r])``,
 its resample ``b`` uses ``fold_in(fold_in(key(seed ^ m), r), b)``: the same numbers for any
@@ -58,10 +63,13 @@ from . import validate
 from .data import Dataset
 from .errors import SwjaxError
 from .problem import build_problem, stack_problems
-from .simulate import pipeline_correlations
+from .simulate import (
+    POPULATION_SIZE, Design, check_design, pipeline_correlations, population, safety_loadings_of, to_dataset,
+)
+from .simulate import draw as simulate_draw
 
 __all__ = [
-    "Generator", "PlanResult", "fit_generator", "draw", "plan", "fisher_power", "plot_power",
+    "Generator", "DesignGenerator", "PlanResult", "fit_generator", "draw", "plan", "fisher_power", "plot_power",
     "write_plan", "DEFAULT_GRID",
 ]
 
@@ -113,6 +121,63 @@ class Generator:
             return None
         groups = int(min(m - 1, max(2, round(m * self.families_per_model))))
         return np.repeat(np.arange(groups), [len(b) for b in np.array_split(np.arange(m), groups)])
+
+    def draw(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        """(m, capabilities + benchmarks) scores: :func:`draw`."""
+        return draw(self, m, rng)
+
+
+@dataclass(frozen=True)
+class DesignGenerator:
+    """A design of :mod:`swjax.simulate` as the generative model of :func:`plan`.
+
+    Its datasets are those of the coverage study (:func:`swjax.simulate.draw` at ``m``
+    models), its truth the design's population value: with it, the power at the design's own
+    ``m`` is the share of settled verdicts among the coverage study's datasets of that size.
+    """
+
+    design: Design
+    truth: np.ndarray
+
+    @classmethod
+    def of(cls, design: Design, population_size: int | None = None) -> "DesignGenerator":
+        design = check_design(design)
+        truth = population(design, population_size or POPULATION_SIZE).to_numpy(np.float64)
+        return cls(design=design, truth=truth)
+
+    @property
+    def capabilities(self) -> tuple:
+        return self.design.capability_names
+
+    @property
+    def benchmarks(self) -> tuple:
+        return self.design.safety_names
+
+    @property
+    def target(self) -> np.ndarray:
+        return np.asarray(self.design.rho, np.float64)
+
+    @property
+    def loadings(self) -> np.ndarray:
+        return np.asarray(safety_loadings_of(self.design), np.float64)
+
+    @property
+    def missing(self) -> np.ndarray:
+        return np.full(len(self.design.rho), float(self.design.missing))
+
+    @property
+    def families_per_model(self) -> float:
+        return self.design.families / self.design.n_models if self.design.families else 0.0
+
+    @property
+    def family_share(self) -> float:
+        return float(self.design.family_share) if self.design.families else 0.0
+
+    def family_codes(self, m: int) -> np.ndarray | None:
+        return self.design.family_codes(m) if self.design.families else None
+
+    def draw(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        return simulate_draw(self.design, m, rng)
 
 
 @dataclass(frozen=True)
@@ -392,7 +457,7 @@ def _datasets(gen: Generator, m: int, R: int, seed: int, dtype):
     ranks = "sort" if stack_bytes > COMPARE_STACK_BYTES else "compare"
     problems, layout = [], None
     for r in range(R):
-        x = draw(gen, m, np.random.default_rng([seed, m, r]))
+        x = gen.draw(m, np.random.default_rng([seed, m, r]))
         ds = Dataset(label=f"plan m={m}", scores=pd.DataFrame(x, index=index, columns=names), meta=meta, info=info)
         problem, layout = build_problem(ds, list(gen.capabilities), dtype=dtype, drop_degenerate=False, ranks=ranks)
         problems.append(problem)
@@ -495,7 +560,13 @@ def plan(
     seed = validate.seed(seed)
     if dataset_batch is not None:
         dataset_batch = check_positive_int("dataset_batch", dataset_batch)
-    dataset = as_dataset(data)
+    if isinstance(generator, Design):
+        generator = DesignGenerator.of(generator)
+    if isinstance(generator, DesignGenerator):
+        design = generator.design
+        dataset = to_dataset(design, generator.draw(design.n_models, np.random.default_rng([seed, 0])))
+    else:
+        dataset = as_dataset(data)
     gen = generator or fit_generator(
         dataset, benchmarks, rho=rho, capabilities=capabilities, clusters=clusters, family_share=family_share
     )
@@ -510,7 +581,7 @@ def plan(
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise SwjaxError(f"compare: {c!r} is not among the planned benchmarks{hint}")
         pair = (names.index(compare[0]), names.index(compare[1]))
-    method = "percentile" if gen.families_per_model else "bca"
+    method = "cluster-t" if gen.families_per_model else "bca"
     dev = engine.select_device(device)
     k, s = len(gen.capabilities), len(names)
     rows, cmp_rows, seconds = [], [], {}
@@ -526,23 +597,27 @@ def plan(
             )
             estimate = full["corr"][:, 0].astype(np.float64)  # (R, s)
             refs = full["loadings"][:, 0]
-            codes = gen.family_codes(m)
-            if codes is None:
-                scheme = resample.bootstrap_scheme(m)
-                jack = engine.evaluate_stacked(
-                    problems, resample.jackknife_weights(m), mask, refs, columns=columns,
-                    dataset_batch=dataset_batch, device=dev.platform,
-                )["corr"].astype(np.float64)
-            else:
-                scheme, jack = resample.cluster_scheme(tuple(int(c) for c in codes)), None
+            jack = engine.evaluate_stacked(
+                problems, resample.jackknife_weights(m), mask, refs, columns=columns,
+                dataset_batch=dataset_batch, device=dev.platform,
+            )["corr"].astype(np.float64)
             key = resample.key_from_seed(seed ^ m)
             dist = engine.resample_stacked(
-                problems, scheme, n, key, mask, refs, columns=columns, dataset_batch=dataset_batch,
-                device=dev.platform,
+                problems, resample.bootstrap_scheme(m), n, key, mask, refs, columns=columns,
+                dataset_batch=dataset_batch, device=dev.platform,
             )["corr"].astype(np.float64)  # (R, B, s)
             flat = np.transpose(dist, (1, 0, 2)).reshape(n, R * s)
-            fj = None if jack is None else np.transpose(jack, (1, 0, 2)).reshape(jack.shape[1], R * s)
-            low, high, _ = intervals.interval(flat, estimate.reshape(R * s), level, method, fj)
+            est = estimate.reshape(R * s)
+            low, high, _ = intervals.interval(flat, est, level, "bca", _rows_first(jack))
+            codes = gen.family_codes(m)
+            if codes is not None:  # cluster-t: the family jackknife-t interval hulled with BCa over models
+                family_jack = engine.evaluate_stacked(
+                    problems, resample.cluster_jackknife_weights(codes), mask, refs, columns=columns,
+                    dataset_batch=dataset_batch, device=dev.platform,
+                )["corr"].astype(np.float64)
+                low, high, _ = intervals.interval(
+                    flat, est, level, "cluster-t", _rows_first(family_jack), models=(low, high)
+                )
             verdict = intervals.verdicts(low, high, threshold).reshape(R, s)
             width = (high - low).reshape(R, s)
             for j, b in enumerate(names):
@@ -584,6 +659,11 @@ def plan(
     )
     cmp = pd.DataFrame(cmp_rows).set_index("m") if cmp_rows else None
     return PlanResult(table=table, needed=needed, compare=cmp, generator=gen, metadata=metadata)
+
+
+def _rows_first(values: np.ndarray) -> np.ndarray:
+    """(R, rows, s) per-dataset values as (rows, R x s): one column per (dataset, benchmark)."""
+    return np.transpose(values, (1, 0, 2)).reshape(values.shape[1], -1)
 
 
 def _needed(table, gen, dataset, names, target, hypothetical) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 import swjax
 from swjax.cli import app
+from swjax.intervals import verdicts
 from swjax.plan import draw, fisher_power, fit_generator, plan
 
 
@@ -64,6 +65,7 @@ def test_simulated_power_matches_fisher_z(chat):
 SMALL = dict(grid=[15], datasets=5, n=40, dataset_batch=1)
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_same_seed_same_numbers_for_any_batch(chat, gen):
     kw = dict(SMALL, seed=2, generator=gen)
     a = plan(chat, **kw)
@@ -134,3 +136,34 @@ def test_report_section(chat, gen):
     assert "What would settle it" in parts["html"] and "power_chat.png" in parts["figures"]
     assert "### What would settle it" in parts["markdown"]
     assert "What would settle it" not in build_report([res])["html"]
+
+
+def settled_share(bounds, threshold=0.4):
+    low, high = bounds["low"], bounds["high"]
+    v = verdicts(low, high, threshold)
+    return np.isin(v, ("entangled", "anti-correlated", "distinct")).mean(axis=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("families", [0, 9])
+def test_power_at_own_m_is_the_coverage_studys_settled_share(families):
+    """plan on a simulate design, at the design's own m, settles as often as the coverage study's
+    datasets of that size do (independent datasets and resamples: within MC error). With
+    families both use cluster-t, the default with families."""
+    from swjax.coverage import coverage
+    from swjax.simulate import Design
+
+    design = Design(rho=(0.0, 0.7) if not families else (0.7, 0.8), n_models=26, families=families)
+    R, B = 300, 200
+    methods = ("bca", "cluster-t") if families else ("bca",)
+    cov = coverage(design, datasets=R, n=B, methods=methods, seed=11, population_size=50_000,
+                   schemes=("models", "families") if families else ("models",))
+    scheme, method = ("families", "cluster-t") if families else ("models", "bca")
+    share = settled_share(cov.estimates[design.label()][scheme][method])
+    res = plan(generator=design, grid=[26], datasets=R, n=B, seed=3)
+    assert res.metadata["method"] == method
+    for j, b in enumerate(design.safety_names):
+        p = res.table.loc[(b, 26), "power"]
+        se = np.sqrt(p * (1 - p) / R + share[j] * (1 - share[j]) / R)
+        assert 0.05 < share[j] < 0.95  # a design where the check has power
+        assert abs(p - share[j]) < 3.5 * se, (b, p, share[j])
