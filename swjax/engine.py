@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
@@ -528,13 +529,18 @@ def _pick(stats: Stats, fields: tuple[str, ...], columns: tuple[int, ...] | None
     return out
 
 
+# Datasets of a chunk are taken one after another (``lax.map``), each with its rows vectorized.
+# Vectorizing over datasets as well would batch the PC1 fallback's ``lax.cond`` into a select,
+# so the eigensolver would run for every resample instead of for the few that need it; the
+# numbers are the same either way.
+
 @partial(jax.jit, static_argnames=("fields", "columns"))
 def _evaluate_stacked_chunk(problems, w, c, refs, fields, columns):
     def one_dataset(problem, ref):
         stats = jax.vmap(statistic, in_axes=(None, 0, None, None))(problem, w, c, ref)
         return _pick(stats, fields, columns)
 
-    return jax.vmap(one_dataset)(problems, refs)
+    return lax.map(lambda x: one_dataset(*x), (problems, refs))
 
 
 @partial(jax.jit, static_argnames=("scheme", "fields", "columns"))
@@ -550,7 +556,7 @@ def _resample_stacked_chunk(problems, key, datasets, index, c, refs, scheme, fie
 
         return _pick(jax.vmap(one)(index), fields, columns)
 
-    return jax.vmap(one_dataset)(problems, datasets, refs)
+    return lax.map(lambda x: one_dataset(*x), (problems, datasets, refs))
 
 
 def _n_datasets(problems) -> int:
