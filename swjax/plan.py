@@ -454,7 +454,7 @@ def _datasets(gen: Generator, m: int, R: int, seed: int, dtype):
     meta = pd.DataFrame(index=index)
     info = pd.DataFrame({"name": names, "metric": ""}, index=pd.Index(names, name="benchmark"))
     stack_bytes = R * len(names) * m * m * np.dtype(dtype).itemsize
-    ranks = "sort" if stack_bytes > COMPARE_STACK_BYTES else "compare"
+    ranks = "sort" if stack_bytes > COMPARE_STACK_BYTES else "auto"
     problems, layout = [], None
     for r in range(R):
         x = gen.draw(m, np.random.default_rng([seed, m, r]))

@@ -35,8 +35,8 @@ __all__ = [
 MIN_MODELS = 5
 FLOP_COLUMN = "FLOP"
 #: Problems of at most this many models carry :class:`Pairs` (on the comparison path): their
-#: sums stay exact in float32 for total weights up to about 200.
-PAIRS_MAX_MODELS = 128
+#: sums stay exact in float32 for total weights up to about 200. Beyond it "auto" ranks by sorting.
+PAIRS_MAX_MODELS = _ranks.COMPARE_MAX_MODELS
 
 
 class Pairs(NamedTuple):

@@ -20,8 +20,8 @@ score) changes with every resample: its ranks come from an argsort of the score 
 and the same cumsum, with the tie groups found by comparing neighbours in sorted order, so
 exactly equal scores tie exactly as in the comparison form.
 
-:func:`choose` picks the form: the comparison tensor while it takes at most
-:data:`COMPARE_BUDGET_BYTES`, the sort form beyond.
+:func:`choose` picks the form: the comparison tensor for at most :data:`COMPARE_MAX_MODELS`
+models while it takes at most :data:`COMPARE_BUDGET_BYTES`, the sort form beyond.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .errors import SwjaxError
 
 __all__ = [
     "COMPARE_BUDGET_BYTES",
+    "COMPARE_MAX_MODELS",
     "RANK_PATHS",
     "choose",
     "sort_tables",
@@ -46,8 +47,13 @@ __all__ = [
 
 #: Largest comparison tensor (columns x models^2 numbers) built before switching to the sort
 #: form. 256 MiB: the public matrices (180 x 27^2 numbers, 0.5 MB) stay on the comparison
-#: form; 400 models x 400 columns (256 MB in float32) is the last size that does.
+#: form.
 COMPARE_BUDGET_BYTES = 256 * 2**20
+#: Most models for which "auto" takes the comparison form. Up to here it carries the bilinear
+#: :class:`swjax.problem.Pairs` (exact in float32); beyond, without them, the comparison form
+#: is 1.2x and 3.8x slower than the sort form per resample on a CPU (130 and 200 models,
+#: ``benchmarks/bench_ranks.py``), with the same numbers.
+COMPARE_MAX_MODELS = 128
 
 RANK_PATHS = ("auto", "compare", "sort")
 
@@ -58,7 +64,8 @@ def choose(q: int, m: int, dtype, ranks: str = "auto") -> str:
         raise SwjaxError(f"ranks: expected one of {', '.join(RANK_PATHS)}, got {ranks!r}")
     if ranks != "auto":
         return ranks
-    return "compare" if q * m * m * np.dtype(dtype).itemsize <= COMPARE_BUDGET_BYTES else "sort"
+    small = m <= COMPARE_MAX_MODELS and q * m * m * np.dtype(dtype).itemsize <= COMPARE_BUDGET_BYTES
+    return "compare" if small else "sort"
 
 
 def sort_tables(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
