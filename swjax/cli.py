@@ -1131,11 +1131,22 @@ def use_compile_cache() -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    import jax
+    settings = {
+        "jax_compilation_cache_dir": str(folder),
+        "jax_persistent_cache_min_compile_time_secs": 0.1,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+    }
+    if "jax" in sys.modules:  # already imported (e.g. the command line called from Python)
+        import jax
 
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        for name, value in settings.items():
+            jax.config.update(name, value)
+        return
+    # Not imported yet: JAX reads these when it is, so `--help` and bad input never import it.
+    for name, value in settings.items():
+        os.environ.setdefault(name.upper(), str(value))
+    if setting:  # SWJAX_COMPILE_CACHE=DIR wins over an inherited JAX setting
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = str(folder)
 
 
 def main() -> None:
