@@ -27,6 +27,23 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"swjax {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Uncertainty for the capabilities correlations of AI-safety benchmarks."""
+
+
 class ModelSet(str, Enum):
     base = "base"
     chat = "chat"

@@ -41,3 +41,11 @@ def test_a_command_fills_the_compilation_cache(tmp_path):
     assert out.stderr.strip().splitlines()[-1] == "JAX", out.stderr
     assert "MT_Bench" in out.stdout
     assert any(cache.iterdir()), "no compiled program was stored in SWJAX_COMPILE_CACHE"
+
+
+def test_version_is_printed_without_jax():
+    import swjax
+
+    out = run(["--version"])
+    assert out.stdout.strip() == f"swjax {swjax.__version__}"
+    assert out.stderr.strip().splitlines()[-1] == "no JAX"

@@ -132,6 +132,7 @@ def test_bad_arguments(kwargs, name):
         coverage(S.Design(), **{"datasets": 10, "n": 40, **kwargs})
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_cli_coverage_writes_json_and_figure(tmp_path):
     res = CliRunner().invoke(app, [
         "coverage", "--datasets", "10", "--n", "40", "--rho", "0.6", "--families", "6",

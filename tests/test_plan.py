@@ -127,6 +127,7 @@ def test_cli_writes_outputs(tmp_path):
     assert {p.name for p in out.iterdir()} == {"plan.csv", "needed.csv", "plan.json", "plan.png", "compare.csv"}
 
 
+@pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_report_section(chat, gen):
     from swjax.report import build_report
 
