@@ -243,7 +243,7 @@ MAX_COMPILED = 32
 def _compiled_functions():
     return (
         _evaluate_chunk, _resample_chunk, _masks_chunk, _masks_resample_chunk,
-        _evaluate_stacked_chunk, _resample_stacked_chunk,
+        _evaluate_stacked_chunk, _resample_stacked_chunk, _permutations_chunk,
     )
 
 
@@ -659,3 +659,20 @@ def resample_stacked(
             return _resample_stacked_chunk(_put(probs, dev), key, datasets, index, c, ref, scheme, fields, columns)
 
         return _run_chunks(_n_datasets(problems), per_chunk, compute, progress=progress)
+
+
+# ------------------------------------------------------------------ permutations (p-values)
+
+__all__ += ["permutations"]
+
+
+@partial(jax.jit, static_argnames="n_items")
+def _permutations_chunk(key, index, n_items):
+    return jax.vmap(lambda i: jax.random.permutation(jax.random.fold_in(key, i), n_items))(index)
+
+
+def permutations(key: jax.Array, start: int, stop: int, n_items: int) -> np.ndarray:
+    """Permutations ``start .. stop - 1`` of ``range(n_items)`` as a host (rows, n_items) array;
+    permutation ``r`` is ``jax.random.permutation(fold_in(key, r), n_items)``, whatever the chunk."""
+    _bound_compiled()
+    return np.asarray(_permutations_chunk(key, jnp.arange(start, stop, dtype=jnp.uint32), int(n_items)))

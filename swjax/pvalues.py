@@ -10,12 +10,10 @@ counts ties as extreme without a floating-point tolerance.
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
-import jax.numpy as jnp
 import numpy as np
 
+from . import engine
 from .errors import SwjaxError
 from .ranks import column_ranks_host
 
@@ -35,11 +33,6 @@ def _centred_ranks(problem, y: np.ndarray):
     y_cmp = (y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])
     b = u @ y_cmp.T - n / 2
     return a, b, u > 0
-
-
-@partial(jax.jit, static_argnames="n_items")
-def _permutations(key, index, n_items):
-    return jax.vmap(lambda i: jax.random.permutation(jax.random.fold_in(key, i), n_items))(index)
 
 
 def permutation_pvalues(problem, y: np.ndarray, n_permutations: int, key) -> np.ndarray:
@@ -73,7 +66,7 @@ def permutation_pvalues(problem, y: np.ndarray, n_permutations: int, key) -> np.
         pkey = jax.random.fold_in(key, p)
         for start in range(0, n_permutations, _CHUNK):
             size = min(_CHUNK, n_permutations - start)
-            perms = np.asarray(_permutations(pkey, jnp.arange(start, start + size, dtype=jnp.uint32), len(idx)))
+            perms = engine.permutations(pkey, start, start + size, len(idx))
             numer = bp[perms] @ A.T  # (size, J)
             count += np.sum(np.abs(numer) >= observed, axis=0)
         pvalues[cols] = np.where(degenerate, np.nan, (count + 1) / (n_permutations + 1))

@@ -142,7 +142,8 @@ def test_permutation_pvalues_equal_a_plain_loop(chat):
         j = layout.columns.index(bench)
         pat = int(inverse.ravel()[j])
         idx = np.flatnonzero(patterns[pat])
-        perms = np.asarray(pvalues._permutations(jax.random.fold_in(key, pat), np.arange(n_perm, dtype=np.uint32), len(idx)))
+        pkey = jax.random.fold_in(key, pat)  # the documented rule, one permutation at a time
+        perms = [np.asarray(jax.random.permutation(jax.random.fold_in(pkey, r), len(idx))) for r in range(n_perm)]
         x = chat.scores[bench].to_numpy()[idx]
         s = a.scores.to_numpy()[idx]
         observed = abs(stats.spearmanr(x, s).statistic)
