@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -240,30 +241,31 @@ def bootstrap(
 
     fields = engine.RESAMPLE_FIELDS + (("eigenvalues",) if eigenvalues else ())
 
-    def sink_for(layout):
-        store, sink, kept = _stream_sink(stream_to, n, layout, fields)
-        streamed.update(store=store, kept=kept)
+    def sink_for(layout, into=streamed, path=stream_to, keep=fields):
+        store, sink, kept = _stream_sink(path, n, layout, keep, float_dtype(x64))
+        into.update(store=store, kept=kept)
         return sink
 
+    # The distribution goes chunk by chunk into one store (a file with stream_to, else an array)
+    # and is summarised a few columns at a time: no copy of the whole is ever made.
     run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
-        sink_for=None if stream_to is None else sink_for, fields=fields, stream_to=stream_to,
-        missing=missing,
+        sink_for=sink_for, fields=fields, stream_to=stream_to, missing=missing,
     )
     problem, layout, full, jack, draws, scheme_meta = run
-    store = streamed.get("store")
-    if store is not None:
-        store.close()
-        draws = {f: np.concatenate(v) for f, v in streamed["kept"].items()}
+    store = streamed["store"]
+    store.close()
+    draws = {f: np.concatenate(v) for f, v in streamed["kept"].items()}
     analysis = make_analysis(full, layout, dataset)
     models = None
     if method in intervals.CLUSTER_METHODS:  # the model bootstrap on the same seed, for its BCa interval
+        model_streamed = {}
         model_run = resample_pipeline(
             dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
-            batch_size=batch_size, x64=x64,
+            batch_size=batch_size, x64=x64, sink_for=partial(sink_for, into=model_streamed, path=None, keep=()),
         )
-        models = _model_interval(model_run, level)
+        models = _model_interval(model_run, model_streamed["store"], level)
     pv = None
     if permutations:
         y = full.score[0] if problem.target is None else problem.target
@@ -344,20 +346,25 @@ def resample_pipeline(
     return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
 
 
-def _model_interval(run: PipelineRun, level: float) -> dict:
-    """BCa interval, standard error and variance of the bootstrap over models, per column."""
+def _model_interval(run: PipelineRun, store, level: float) -> dict:
+    """BCa interval and standard error of the bootstrap over models, per column (``store``
+    holds its distribution), a few columns at a time."""
     estimate, _ = _stat_columns(run.full, run.layout)
     jack_cols, _ = _stat_columns(run.jack, run.layout)
-    dist, _ = _stat_columns(run.draws, run.layout)
-    low, high, _ = intervals.interval(dist, estimate[0], level, "bca", jack_cols)
-    return {"low": low, "high": high, "se": intervals.standard_error(dist)}
+    low, high, se = (np.empty(estimate.shape[1]) for _ in range(3))
+    for lo, hi, block in store.blocks():
+        low[lo:hi], high[lo:hi], _ = intervals.interval(block, estimate[0, lo:hi], level, "bca", jack_cols[:, lo:hi])
+        se[lo:hi] = intervals.standard_error(block)
+    return {"low": low, "high": high, "se": se}
 
 
-def _stream_sink(path, n: int, layout: Layout, fields):
-    """A column store for the distribution and a sink that fills it chunk by chunk."""
-    from .streaming import ColumnStore
+def _stream_sink(path, n: int, layout: Layout, fields, dtype):
+    """A store for the distribution (a file at ``path``, else memory in ``dtype``) and a sink
+    that fills it chunk by chunk."""
+    from .streaming import ColumnStore, MemoryStore
 
-    store = ColumnStore(path, n, layout.n_benchmarks + len(SCALARS))
+    columns = layout.n_benchmarks + len(SCALARS)
+    store = ColumnStore(path, n, columns) if path is not None else MemoryStore(n, columns, dtype)
     kept = {f: [] for f in ("eigenvalues", "rule_flip", "cos_ref") if f in fields}
 
     def sink(chunk):
@@ -376,29 +383,26 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     jack_cols, _ = _stat_columns(jack, layout)
     scales = column_scales(names)
     opts = dict(method=method, level=level, threshold=threshold)
-    if store is None:
-        dist, _ = _stat_columns(draws, layout)
-        frame = summarize(dist, estimate[0], jack_cols, **opts, scale=scales,
-                          models=None if models is None else (models["low"], models["high"]))
-        if models is not None:  # how the family-aware interval differs from the model bootstrap
-            fam_low, fam_high, _ = intervals.jackknife_t_interval(estimate[0], jack_cols, level, scales)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                extra = {
-                    "low_models": models["low"], "high_models": models["high"],
-                    "low_families": fam_low, "high_families": fam_high,
-                    "design_effect": (frame["se"].to_numpy() / models["se"]) ** 2,
-                    "widened_to_models": (models["low"] < fam_low) | (models["high"] > fam_high),
-                }
-            for col, values in extra.items():
-                frame[col] = values
-        dist = dist.astype(np.dtype(analysis.dtype), copy=False)  # kept in the computation's dtype
-    else:  # a few columns at a time: every interval formula is column-wise
-        frame = pd.concat(
-            [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts, scale=scales[lo:hi])
-             for lo, hi, block in store.blocks()],
-            ignore_index=True,
-        )
-        dist = store.array()
+    # A few columns at a time (every interval formula is column-wise): memory stays the kept
+    # distribution plus one block, in memory or streamed alike.
+    frame = pd.concat(
+        [summarize(block, estimate[0, lo:hi], jack_cols[:, lo:hi], **opts, scale=scales[lo:hi],
+                   models=None if models is None else (models["low"][lo:hi], models["high"][lo:hi]))
+         for lo, hi, block in store.blocks()],
+        ignore_index=True,
+    )
+    if models is not None:  # how the family-aware interval differs from the model bootstrap
+        fam_low, fam_high, _ = intervals.jackknife_t_interval(estimate[0], jack_cols, level, scales)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            extra = {
+                "low_models": models["low"], "high_models": models["high"],
+                "low_families": fam_low, "high_families": fam_high,
+                "design_effect": (frame["se"].to_numpy() / models["se"]) ** 2,
+                "widened_to_models": (models["low"] < fam_low) | (models["high"] > fam_high),
+            }
+        for col, values in extra.items():
+            frame[col] = values
+    dist = store.array()
     frame.index = pd.Index(names, name="benchmark")
     nb = layout.n_benchmarks
     table = frame.iloc[:nb].copy()
