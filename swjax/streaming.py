@@ -12,8 +12,9 @@ The file is filled under a temporary name beside its destination and renamed ont
 under the destination's name (nor replaces an earlier one); :meth:`ColumnStore.discard` removes
 the temporary.
 
-Memory: one write buffer of :data:`BUFFER_ROWS` rows plus, while summarising, ``BLOCK_COLUMNS``
-columns of ``n`` float64 values and their sorted copy: about 200 MB at n = 1,000,000.
+Memory: one write buffer of :data:`BUFFER_ROWS` rows plus, while summarising, a block of
+columns of ``n`` float64 values (:func:`block_columns`: 64 MiB, at least 8 columns) and their
+sorted copy: about 200 MB at n = 1,000,000.
 
 Without ``stream_to`` the distribution goes the same way into a :class:`MemoryStore`: one
 (n, columns) array filled chunk by chunk in the computation's dtype and summarised in the same
@@ -29,12 +30,21 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ColumnStore", "MemoryStore", "BUFFER_ROWS", "BLOCK_COLUMNS"]
+__all__ = ["ColumnStore", "MemoryStore", "BUFFER_ROWS", "BLOCK_COLUMNS", "BLOCK_BYTES", "block_columns"]
 
 #: Rows gathered in memory before one write per column.
 BUFFER_ROWS = 65536
-#: Columns read back together while computing intervals.
+#: Columns read back together while computing intervals, at least.
 BLOCK_COLUMNS = 8
+#: More columns are taken together while ``n`` float64 values each fit this many bytes (all of
+#: them at small ``n``: the per-block work would otherwise dominate).
+BLOCK_BYTES = 64 * 2**20
+
+
+def block_columns(n: int) -> int:
+    """Columns per summary block for ``n`` resamples: :data:`BLOCK_BYTES` of float64, at least
+    :data:`BLOCK_COLUMNS`."""
+    return max(BLOCK_COLUMNS, BLOCK_BYTES // (8 * max(int(n), 1)))
 
 
 class ColumnStore:
@@ -115,8 +125,10 @@ class ColumnStore:
         """The whole (n, columns) array as a read-only memory map (nothing read yet)."""
         return np.memmap(self.path, np.float32, "r", shape=(self.n_columns, self.n)).T
 
-    def blocks(self, size: int = BLOCK_COLUMNS):
-        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns."""
+    def blocks(self, size: int | None = None):
+        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns (default
+        :func:`block_columns`)."""
+        size = size or block_columns(self.n)
         for lo in range(0, self.n_columns, size):
             hi = min(lo + size, self.n_columns)
             yield lo, hi, self.columns(lo, hi)
@@ -152,8 +164,10 @@ class MemoryStore:
     def array(self) -> np.ndarray:
         return self._data
 
-    def blocks(self, size: int = BLOCK_COLUMNS):
-        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns."""
+    def blocks(self, size: int | None = None):
+        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns (default
+        :func:`block_columns`)."""
+        size = size or block_columns(self.n)
         for lo in range(0, self.n_columns, size):
             hi = min(lo + size, self.n_columns)
             yield lo, hi, self.columns(lo, hi)
