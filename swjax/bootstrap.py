@@ -124,9 +124,7 @@ def summarize(
     """
     estimate = np.asarray(estimate, np.float64)
     low, high, used = intervals.interval(dist, estimate, level, method, jack, scale=scale, models=models)
-    finite = np.isfinite(dist)
-    n_valid = finite.sum(axis=0)
-    mean = np.where(finite, dist, 0).sum(axis=0, dtype=np.float64) / np.maximum(n_valid, 1)
+    mean, n_valid = intervals.column_mean(dist)
     return pd.DataFrame(
         {
             "estimate": estimate,

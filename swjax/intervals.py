@@ -28,6 +28,7 @@ from .errors import SwjaxError
 
 __all__ = [
     "METHODS",
+    "column_mean",
     "VERDICTS",
     "check_level",
     "check_method",
@@ -259,6 +260,17 @@ def cluster_t_interval(estimate, cluster_jackknife, model_low, model_high, level
     return low, high, ok
 
 
+def column_mean(dist) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of the finite values, their count) of each column, in float64; each column summed
+    pairwise along its own length, so the bits do not depend on the other columns."""
+    dist = np.asarray(dist)
+    cols = np.ascontiguousarray(dist.T)
+    finite = np.isfinite(cols)
+    count = finite.sum(axis=1)
+    total = np.where(finite, cols, 0).sum(axis=1, dtype=np.float64)
+    return total / np.maximum(count, 1), count
+
+
 def standard_error(dist) -> np.ndarray:
     """Sample standard deviation (ddof 1) of the finite resample values of each column."""
     dist = np.asarray(dist)
@@ -266,10 +278,11 @@ def standard_error(dist) -> np.ndarray:
     clean = finite.all(axis=0)
     out = np.full(dist.shape[1], np.nan)
     if clean.any() and len(dist) > 1:  # in float64, in one pass over the columns without NaN
-        # C order: numpy then sums each column row by row, the same bits for any block of columns
-        # (a column-major block would be summed pairwise).
-        block = np.ascontiguousarray(dist if clean.all() else dist[:, clean])
-        out[clean] = np.sqrt(block.var(axis=0, ddof=1, dtype=np.float64))
+        # Each column contiguous: numpy sums it pairwise along its own length, so a column's
+        # bits do not depend on which other columns share the block (a row-major block is
+        # summed in an order that depends on the block's width).
+        block = np.ascontiguousarray((dist if clean.all() else dist[:, clean]).T)
+        out[clean] = np.sqrt(block.var(axis=1, ddof=1, dtype=np.float64))
     for j in np.flatnonzero(~clean):
         values = dist[finite[:, j], j]
         if len(values) > 1:

@@ -17,3 +17,21 @@ def test_stream_to_disk_equals_in_memory(tmp_path):
     assert isinstance(b.distribution, np.memmap)
     np.testing.assert_array_equal(a.distribution, b.distribution)
     np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
+
+
+@pytest.mark.parametrize("method", ["bca", "percentile"])
+def test_summary_blocks_do_not_change_the_numbers(monkeypatch, method):
+    """Intervals, SE and bias from 3 columns at a time equal those from one block of all, and
+    the in-memory distribution equals the statistic's own resamples (scipy-free: the values)."""
+    from swjax import streaming
+
+    whole = swjax.bootstrap("chat", n=300, seed=1, method=method)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 0)
+    monkeypatch.setattr(streaming, "BLOCK_COLUMNS", 3)
+    assert streaming.block_columns(300) == 3
+    blocks = swjax.bootstrap("chat", n=300, seed=1, method=method)
+    pd.testing.assert_frame_equal(whole.table, blocks.table, check_exact=True)
+    pd.testing.assert_frame_equal(whole.summary, blocks.summary, check_exact=True)
+    np.testing.assert_array_equal(whole.distribution, blocks.distribution)
+    # the SE column is the sample standard deviation of the kept distribution
+    np.testing.assert_allclose(whole.table["se"], np.nanstd(whole.distribution.astype(np.float64), axis=0, ddof=1), rtol=1e-12)
