@@ -62,7 +62,7 @@ def assert_one_line(code, err, expected="interrupted: nothing was written"):
     assert err.strip().splitlines() == [expected], err
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.15, 0.5])
+@pytest.mark.parametrize("delay", [0.05, pytest.param(0.15, marks=pytest.mark.slow), 0.5])
 def test_ctrl_c_during_start_up(delay):
     proc = launch(entry_script(["analyze", "--set", "chat"]))
     wait_ready(proc)

@@ -19,7 +19,7 @@ def test_stream_to_disk_equals_in_memory(tmp_path):
     np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
 
 
-@pytest.mark.parametrize("method", ["bca", "percentile"])
+@pytest.mark.parametrize("method", ["bca", pytest.param("percentile", marks=pytest.mark.slow)])
 def test_summary_blocks_do_not_change_the_numbers(monkeypatch, method):
     """Intervals, SE and bias from 3 columns at a time equal those from one block of all, and
     the in-memory distribution equals the statistic's own resamples (scipy-free: the values)."""
