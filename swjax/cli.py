@@ -116,6 +116,10 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
+#: Commands that never compute (their libraries are imported with signals held: handle_errors).
+NO_JAX = {"import_results"}
+
+
 def handle_errors(func):
     """Turn SwjaxError (and a failed read or write) into one message and exit code 2; Ctrl-C into
     one true line and exit code 130 (see :mod:`swjax.interrupt`)."""
@@ -127,6 +131,7 @@ def handle_errors(func):
         warnings.showwarning = _print_warning
         interrupt.begin()
         try:
+            interrupt.import_held(interrupt.HEAVY if func.__name__ not in NO_JAX else ("numpy", "pandas"))
             result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C

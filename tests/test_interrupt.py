@@ -134,3 +134,16 @@ def test_sigterm_cleans_up(tmp_path):
     code, err = finish(proc)
     assert code == 128 + signal.SIGTERM and err.strip().splitlines() == ["terminated: nothing was written"], err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_libraries_load():
+    """Ctrl-C 0.2-1.3 s into a command, while numpy, pandas and JAX are imported: a
+    KeyboardInterrupt inside their initialisation used to crash the process (SIGSEGV or SIGABRT,
+    no line) in about 1 try in 18; now they load with the signal held."""
+    for i in range(24):
+        proc = launch(entry_script(["analyze", "--set", "chat"]))
+        wait_ready(proc)
+        time.sleep(0.2 + (i % 12) * 0.1)
+        proc.send_signal(signal.SIGINT)
+        assert_one_line(*finish(proc))
