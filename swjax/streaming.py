@@ -47,7 +47,19 @@ def block_columns(n: int) -> int:
     return max(BLOCK_COLUMNS, BLOCK_BYTES // (8 * max(int(n), 1)))
 
 
-class ColumnStore:
+class _Blocks:
+    """Summary blocks of a store with ``n``, ``n_columns`` and ``columns(lo, hi)``."""
+
+    def blocks(self, size: int | None = None):
+        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns (default
+        :func:`block_columns`)."""
+        size = size or block_columns(self.n)
+        for lo in range(0, self.n_columns, size):
+            hi = min(lo + size, self.n_columns)
+            yield lo, hi, self.columns(lo, hi)
+
+
+class ColumnStore(_Blocks):
     """An (n, columns) float32 array on disk, stored column-major, filled by row blocks.
 
     Values are stored as float32: the statistics are float32 (or, under ``x64``, stored
@@ -125,16 +137,8 @@ class ColumnStore:
         """The whole (n, columns) array as a read-only memory map (nothing read yet)."""
         return np.memmap(self.path, np.float32, "r", shape=(self.n_columns, self.n)).T
 
-    def blocks(self, size: int | None = None):
-        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns (default
-        :func:`block_columns`)."""
-        size = size or block_columns(self.n)
-        for lo in range(0, self.n_columns, size):
-            hi = min(lo + size, self.n_columns)
-            yield lo, hi, self.columns(lo, hi)
 
-
-class MemoryStore:
+class MemoryStore(_Blocks):
     """The (n, columns) distribution in memory, in the computation's dtype, filled by row blocks;
     the interface of :class:`ColumnStore` (``close`` and ``discard`` have nothing to do)."""
 
@@ -163,11 +167,3 @@ class MemoryStore:
 
     def array(self) -> np.ndarray:
         return self._data
-
-    def blocks(self, size: int | None = None):
-        """``(lo, hi, columns)`` for consecutive blocks of ``size`` columns (default
-        :func:`block_columns`)."""
-        size = size or block_columns(self.n)
-        for lo in range(0, self.n_columns, size):
-            hi = min(lo + size, self.n_columns)
-            yield lo, hi, self.columns(lo, hi)
