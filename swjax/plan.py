@@ -606,7 +606,7 @@ def plan(
                 problems, resample.bootstrap_scheme(m), n, key, mask, refs, columns=columns,
                 dataset_batch=dataset_batch, device=dev.platform,
             )["corr"].astype(np.float64)  # (R, B, s)
-            flat = np.transpose(dist, (1, 0, 2)).reshape(n, R * s)
+            flat = _rows_first(dist)  # (B, R x s)
             est = estimate.reshape(R * s)
             low, high, _ = intervals.interval(flat, est, level, "bca", _rows_first(jack))
             codes = gen.family_codes(m)
