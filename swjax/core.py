@@ -242,6 +242,7 @@ def _leading_pair(a: Array, x0: Array, kept: Array, needed: Array):
     """Largest eigenvalue and its unit eigenvector of symmetric ``a`` (sign not fixed).
 
     ``needed`` False: the caller discards the result, so no eigensolver call is made for it.
+    Under ``vmap`` the batch goes to :func:`_leading_pairs` (one fallback decision per batch).
     """
     rho, v, accepted = _power_pair(a, x0, kept)
     return lax.cond(needed & ~accepted, _solver_pair, lambda a: (rho, v), a)
@@ -249,34 +250,75 @@ def _leading_pair(a: Array, x0: Array, kept: Array, needed: Array):
 
 @_leading_pair.def_vmap
 def _leading_pair_vmap(axis_size, in_batched, a, x0, kept, needed):
-    a, x0, kept, needed = (
-        x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
-        for x, b in zip((a, x0, kept, needed), in_batched)
+    args = _broadcast_batch(axis_size, in_batched, (a, x0, kept, needed))
+    return _leading_pairs(*args), (True, True)
+
+
+def _broadcast_batch(axis_size, in_batched, args):
+    return tuple(
+        x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))) for x, b in zip(args, in_batched)
     )
+
+
+#: The eigensolver fallback of a batch takes the failing members into an array of this share
+#: of the batch (at least :data:`FALLBACK_MIN` members); only when more fail does it solve the
+#: whole batch.
+FALLBACK_SHARE = 1 / 64
+FALLBACK_MIN = 8
+
+
+@jax.custom_batching.custom_vmap
+def _leading_pairs(a: Array, x0: Array, kept: Array, needed: Array):
+    """:func:`_leading_pair` of a batch ``a`` (N, k, k): power iteration for every member, the
+    eigensolver only for the members that need it.
+
+    The members that fail the certificate are gathered into a small array (compacted) and
+    solved there, or, when more than that array holds fail, the whole batch is solved and the
+    failing members taken from it. The eigensolver handles each matrix on its own, so a
+    member's pair does not depend on the rest of the batch, whichever branch runs.
+    """
+    n = a.shape[0]
     rho, v, accepted = jax.vmap(_power_pair)(a, x0, kept)
     fall = needed & ~accepted
+    count = jnp.sum(fall)
+    size = min(n, max(FALLBACK_MIN, int(n * FALLBACK_SHARE)))
 
-    def with_solver(a):
+    def solve_all(a):
         r, u = jax.vmap(_solver_pair)(a)
         return jnp.where(fall, r, rho), jnp.where(fall[:, None], u, v)
 
-    return lax.cond(jnp.any(fall), with_solver, lambda a: (rho, v), a), (True, True)
+    def solve_some(a):
+        idx = jnp.nonzero(fall, size=size, fill_value=n)[0]  # failing members, then n (none)
+        r, u = jax.vmap(_solver_pair)(jnp.take(a, idx, axis=0, mode="clip"))
+        return rho.at[idx].set(r, mode="drop"), v.at[idx].set(u, mode="drop")
+
+    branch = jnp.where(count == 0, 0, jnp.where(count <= size, 1, 2))
+    keep = lambda a: (rho, v)  # noqa: E731
+    return lax.switch(branch, (keep, solve_some, solve_all), a)
 
 
-def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array, solver: bool = False):
+@_leading_pairs.def_vmap
+def _leading_pairs_vmap(axis_size, in_batched, a, x0, kept, needed):
+    # A batch of batches (masks under model-weight rows, datasets under resamples): one flat
+    # batch, so that the fallback decision stays a branch and is not turned into a select that
+    # would run the eigensolver for every member.
+    args = _broadcast_batch(axis_size, in_batched, (a, x0, kept, needed))
+    outer, inner = args[0].shape[:2]
+    flat = [x.reshape(outer * inner, *x.shape[2:]) for x in args]
+    rho, v = _leading_pairs(*flat)
+    return (rho.reshape(outer, inner), v.reshape(outer, inner, -1)), (True, True)
+
+
+def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
     """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule.
 
     Returns (v, leading eigenvalue, every eigenvalue largest first, rule_flip, cos_ref); the
-    whole spectrum costs an eigensolver call, made only where it is used. ``solver=True``
-    takes the leading pair from that call too (see :func:`finish`).
+    whole spectrum costs an eigensolver call, made only where it is used.
     """
     masked = corr * c[:, None] * c[None, :]
-    vals, vecs = _eigh(masked)
-    if solver:
-        lead, v = vals[-1], vecs[:, -1]
-    else:
-        start = c if ref is None else ref * c
-        lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
+    vals, _ = _eigh(masked)  # removed by the compiler unless eigenvalues are kept
+    start = c if ref is None else ref * c
+    lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
     v = v * c
     v = v * (1 / _norm(v))
     spectrum = vals[::-1].at[0].set(lead)
@@ -364,14 +406,12 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
     )
 
 
-def finish(
-    problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None, solver: bool = False
-) -> Stats:
+def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None) -> Stats:
     """The statistic for capability mask ``c`` from the weights' :class:`WeightState`.
 
-    ``solver=True``: PC1 from the eigensolver rather than certified power iteration (the
-    same pair to rounding). For many masks per weight row, vmapped twice, where the power
-    iteration's fallback could not be skipped and would run the solver anyway.
+    Vmapped over masks and again over weight rows, PC1 still comes from certified power
+    iteration with one eigensolver fallback for the whole (rows x masks) batch
+    (:func:`_leading_pairs`), so a mask's numbers are those of :func:`statistic` with it.
     """
     dtype = problem.caps.dtype
     w = jnp.asarray(w, dtype)
@@ -381,7 +421,7 @@ def finish(
     corr = jnp.where(valid, state.cap_corr, jnp.eye(c.shape[0], dtype=dtype))
 
     # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
-    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid, solver)
+    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid)
     variance_explained = lead * (1 / jnp.sum(c))
     pair = jnp.triu(c[:, None] * c[None, :], 1)
     n_pair = jnp.sum(pair)

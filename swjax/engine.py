@@ -393,9 +393,9 @@ def _mask_batch(problem, w, masks, refs, fields):
     def per_weight(wi):
         state = weight_state(problem, wi, per_mask=True)
         if refs is None:
-            stats = jax.vmap(lambda c: finish(problem, state, wi, c, None, solver=True))(masks)
+            stats = jax.vmap(lambda c: finish(problem, state, wi, c, None))(masks)
         else:
-            stats = jax.vmap(lambda c, r: finish(problem, state, wi, c, r, solver=True))(masks, refs)
+            stats = jax.vmap(lambda c, r: finish(problem, state, wi, c, r))(masks, refs)
         return _select(stats, fields)
 
     return jax.vmap(per_weight)(w)
