@@ -1,37 +1,27 @@
-"""Timing of every capability subset: point estimates, and subsets x bootstrap resamples.
+"""Timing of every capability subset and of leave-one-benchmark-out, as the library runs them.
 
-    PYTHONPATH=$PWD python benchmarks/bench_subsets.py --n 1000 --json bench_subsets.json
+    PYTHONPATH=$PWD python benchmarks/bench_subsets.py --n 1000 --json benchmarks/results/bench_subsets.json
     PYTHONPATH=$PWD python benchmarks/bench_subsets.py --n 1000 --device gpu   # -> results/gpu/
 
-Prints a table and writes JSON. Times are warm (after one compiling call) and wall-clock;
-the resample run keeps only the summaries of :func:`swjax.sensitivity.subsets` (on-device
-reduction), as the library does.
+Prints a table and writes JSON. Each row is one warm call (after a first, compiling call with the
+same arguments) of :func:`swjax.subsets` or :func:`swjax.lobo`,
+wall-clock, with its time per (specification, resample). ``--batch-size`` overrides the
+default rows per chunk.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
-from swjax import engine, resample
-from swjax.analysis import prepare
-from swjax.sensitivity import _curve_reduce
-
-
-def timed(fn, repeat=3):
-    fn()  # compile
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t)
-    return best
+from swjax import engine
+from swjax.sensitivity import lobo, subsets
 
 
 def main():
@@ -40,6 +30,7 @@ def main():
     ap.add_argument("--min-size", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--sets", default="base,chat")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     device = engine.select_device(args.device)
@@ -47,42 +38,33 @@ def main():
     if args.json is None and dev == "gpu":
         args.json = str(Path(__file__).resolve().parent / "results" / "gpu" / "bench_subsets.json")
     rows = []
-    problems = {s: prepare(s) for s in ("base", "chat")}
-    masks = resample.subset_masks(12, args.min_size)
-
-    def points():
-        return [engine.evaluate_masks(p, np.ones((1, len(l.models))), masks, None, device=dev)
-                for p, l in problems.values()]
-
-    t = timed(points)
-    rows.append(("point estimates, both sets", len(masks), 1, t))
-    for s, (p, l) in problems.items():
-        m = len(l.models)
-        refs = engine.evaluate_masks(p, np.ones((1, m)), masks, None, device=dev, fields=("loadings",))["loadings"][0]
-        key = resample.key_from_seed(0)
-        sink = lambda out: None  # noqa: E731  (summaries are reduced on the device)
-
-        def run(n):
-            return engine.resample_masks(p, resample.bootstrap_scheme(m), n, key, masks, refs,
-                                         batch_size=args.batch_size, device=dev, reduce=_curve_reduce, sink=sink)
-
-        b = args.batch_size or engine.default_mask_batch_size(p, len(masks), args.n, device)
-        run(b)  # compile
-        t0 = time.perf_counter()
-        run(args.n)
-        rows.append((f"{s}: subsets x bootstrap", len(masks), args.n, time.perf_counter() - t0))
-    print(f"{'what':34s} {'subsets':>8s} {'resamples':>10s} {'seconds':>9s} {'us/(subset*resample)':>22s}")
-    for what, S, n, sec in rows:
-        print(f"{what:34s} {S:8d} {n:10d} {sec:9.3f} {1e6 * sec / (S * n):22.2f}")
-    info = dict(device=str(jax.devices(dev)[0]), jax=jax.__version__, machine=platform.machine(),
-                cpus=__import__("os").cpu_count(), batch_size=args.batch_size,
-                device_kind=device.device_kind, batch_size_used=b)
+    for s in args.sets.split(","):
+        for what, fn in (
+            ("subsets", lambda n: subsets(s, min_size=args.min_size, n=n, device=dev, batch_size=args.batch_size)),
+            ("lobo", lambda n: lobo(s, n=n, device=dev, batch_size=args.batch_size)),
+        ):
+            fn(0)  # point estimates
+            t0 = time.perf_counter()
+            points = fn(0)
+            t_points = time.perf_counter() - t0
+            n_specs = len(points.masks) if what == "subsets" else points.correlations.shape[1]
+            fn(args.n)  # compiles the resampling program
+            t0 = time.perf_counter()
+            fn(args.n)
+            sec = time.perf_counter() - t0
+            rows.append(dict(set=s, what=what, specifications=n_specs, resamples=args.n, seconds=sec,
+                             point_seconds=t_points, us_per_pair=1e6 * sec / (n_specs * args.n)))
+    print(f"{'set':5s} {'what':8s} {'specs':>6s} {'resamples':>9s} {'seconds':>8s} {'us/(spec*resample)':>19s} {'points s':>9s}")
+    for r in rows:
+        print(f"{r['set']:5s} {r['what']:8s} {r['specifications']:6d} {r['resamples']:9d} {r['seconds']:8.2f} "
+              f"{r['us_per_pair']:19.2f} {r['point_seconds']:9.3f}")
+    info = dict(device=str(jax.devices(dev)[0]), device_kind=device.device_kind, jax=jax.__version__,
+                machine=platform.machine(), cpus=os.cpu_count(), batch_size=args.batch_size,
+                min_size=args.min_size)
     print(info)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as fh:
-            json.dump({"rows": [dict(what=w, subsets=S, resamples=n, seconds=sec) for w, S, n, sec in rows],
-                       **info}, fh, indent=2)
+        Path(args.json).write_text(json.dumps({"rows": rows, **info}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

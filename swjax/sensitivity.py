@@ -250,33 +250,65 @@ def sample_subset_masks(k: int, min_size: int, max_subsets: int | None, seed: in
     return rows[np.lexsort(tuple(-rows[:, ::-1].T) + (rows.sum(axis=1),))]
 
 
-def _nanquantile(x, probs, axis):
-    """NaN-skipping quantiles by sorting (NaN last) on the device."""
-    x = jnp.sort(x, axis=axis)
-    n = jnp.sum(jnp.isfinite(x), axis=axis, keepdims=True)
-    out = []
-    for p in probs:
-        pos = p * (n - 1).astype(x.dtype)
-        lo = jnp.clip(jnp.floor(pos).astype(jnp.int32), 0, None)
-        hi = jnp.minimum(lo + 1, jnp.maximum(n - 1, 0))
-        t = pos - lo
-        a = jnp.take_along_axis(x, lo, axis=axis)
-        b = jnp.take_along_axis(x, hi, axis=axis)
-        out.append(jnp.squeeze(jnp.where(n > 0, a + (b - a) * t, jnp.nan), axis=axis))
-    return jnp.stack(out, axis=-2)
+#: Across-specification quantiles kept for every resample of the curve.
+CURVE_PROBS = (0.025, 0.5, 0.975)
 
 
 def _curve_reduce(out):
-    """Per resample: across-specification quantiles; per specification: sums over resamples.
+    """On the device: each resample's correlations with the specifications last, (B, q, S).
 
-    Keeps O(resamples x columns + specifications x columns) numbers instead of the whole
-    (resamples x specifications x columns) array.
+    The quantiles across specifications are then taken on the host (:class:`_Curve`), where
+    a sort of contiguous rows is many times faster than XLA's CPU sort.
     """
-    corr = out["corr"]  # (B, S, q)
-    finite = jnp.isfinite(corr)
-    quant = _nanquantile(corr, (0.025, 0.5, 0.975), axis=1)  # (B, 3, q)
-    z = jnp.where(finite, corr, 0.0)
-    return {"quant": quant, "sum": z, "sq": z * z, "count": finite.astype(corr.dtype)}
+    return {"corr": jnp.swapaxes(out["corr"], 1, 2)}
+
+
+def sorted_quantiles(xs: np.ndarray, probs) -> np.ndarray:
+    """Quantiles (linear interpolation, NaN skipped) of rows sorted with NaN last, ``xs`` (..., S).
+
+    Returns (..., len(probs)) in the dtype of ``xs``: position ``p (n - 1)`` among the ``n``
+    finite values, ``a + (b - a) t`` between its neighbours ``a`` and ``b`` rounded once, as a
+    fused multiply-add on the device rounds it (NaN where a row has no finite value).
+    """
+    dtype = xs.dtype.type
+    n = np.sum(np.isfinite(xs), axis=-1, keepdims=True)
+    out = []
+    for p in probs:
+        pos = dtype(p) * (n - 1).astype(dtype)
+        lo = np.clip(np.floor(pos).astype(np.int64), 0, None)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        t = pos - lo.astype(dtype)
+        a = np.take_along_axis(xs, np.minimum(lo, xs.shape[-1] - 1), axis=-1)
+        b = np.take_along_axis(xs, hi, axis=-1)
+        wide = np.longdouble if dtype is np.float64 else np.float64  # exact product d * t
+        value = (a.astype(wide) + (b - a).astype(wide) * t.astype(wide)).astype(dtype)
+        out.append(np.where(n > 0, value, np.nan).astype(dtype)[..., 0])
+    return np.stack(out, axis=-1)
+
+
+class _Curve:
+    """Host side of the resampled curve: per resample the across-specification quantiles,
+    per specification the sums over resamples (O((resamples + specifications) x columns))."""
+
+    def __init__(self, n_specs: int, nb: int, full_index: int | None):
+        self.nb = nb
+        self.full_index = full_index
+        self.quant: list[np.ndarray] = []
+        self.full: list[np.ndarray] = []  # the full capability set's correlations, (B, nb)
+        self.sum = np.zeros((n_specs, nb))
+        self.sq = np.zeros((n_specs, nb))
+        self.count = np.zeros((n_specs, nb))
+
+    def __call__(self, out):
+        corr = np.asarray(out["corr"])[:, : self.nb]  # (B, nb, S)
+        self.quant.append(sorted_quantiles(np.sort(corr, axis=-1), CURVE_PROBS).astype(np.float64))
+        if self.full_index is not None:
+            self.full.append(corr[:, :, self.full_index].astype(np.float64))
+        finite = np.isfinite(corr)
+        z = np.where(finite, corr, 0).astype(corr.dtype)
+        self.sum += z.sum(axis=0, dtype=np.float64).T
+        self.sq += (z * z).sum(axis=0, dtype=np.float64).T
+        self.count += finite.sum(axis=0).T
 
 
 def subsets(
@@ -364,36 +396,25 @@ def subsets(
 def _resample_curve(problem, layout, masks, refs, n, seed, level, batch_size, dev):
     """Bootstrap the whole curve, keeping per-resample quantiles and per-specification sums."""
     nb, m = layout.n_benchmarks, len(layout.models)
-    S = len(masks)
-    quant = []
-    acc = {"sum": np.zeros((S, nb)), "sq": np.zeros((S, nb)), "count": np.zeros((S, nb))}
-
-    def sink(out):
-        quant.append(np.asarray(out["quant"][:, :, :nb], np.float64))
-        for name in acc:
-            acc[name] += np.asarray(out[name][:, :, :nb], np.float64).sum(axis=0)
-
     full_index = np.flatnonzero(masks.sum(axis=1) == masks.shape[1])
+    curve = _Curve(len(masks), nb, int(full_index[0]) if len(full_index) else None)
     engine.resample_masks(
         problem, resample.bootstrap_scheme(m), n, resample.key_from_seed(seed), masks, refs,
-        batch_size=batch_size, device=dev, reduce=_curve_reduce, sink=sink,
+        batch_size=batch_size, device=dev, reduce=_curve_reduce, sink=curve,
     )
-    quant = np.concatenate(quant)  # (n, 3, nb)
-    cnt = acc["count"]
+    quant = np.concatenate(curve.quant).transpose(0, 2, 1)  # (n, 3, nb)
+    cnt = curve.count
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = acc["sum"] / cnt
-        var = (acc["sq"] - cnt * mean**2) / (cnt - 1)
+        mean = curve.sum / cnt
+        var = (curve.sq - cnt * mean**2) / (cnt - 1)
     sd = np.sqrt(np.clip(var, 0, None))
     alpha = (1 - level) / 2
     probs = np.array([np.full(nb, alpha), np.full(nb, 1 - alpha)])
     out = {}
-    if len(full_index):
-        # The full set is one specification among the masks: its interval from the same draws.
-        dist = engine.resample(
-            problem, resample.bootstrap_scheme(m), n, resample.key_from_seed(seed),
-            masks[full_index[0]], refs[full_index[0]], device=dev, fields=("corr",),
-        )["corr"][:, :nb].astype(np.float64)
-        out["full_low"], out["full_high"] = intervals.quantiles(dist, probs)
+    if curve.full:
+        # The full set is one specification among the masks: its interval from the same draws
+        # (those of swjax.bootstrap with the same seed, bit for bit).
+        out["full_low"], out["full_high"] = intervals.quantiles(np.concatenate(curve.full), probs)
     out["median_low"], out["median_high"] = intervals.quantiles(quant[:, 1], probs)
     with np.errstate(invalid="ignore"):
         out["sampling_sd"] = np.nanmean(np.where(cnt > 1, sd, np.nan), axis=0)

@@ -1,12 +1,17 @@
 """Leave one benchmark out and capability subsets equal analyze() on the smaller capability set."""
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import swjax
 from swjax import engine, resample
 from swjax.analysis import prepare
-from swjax.sensitivity import lobo, point_labels, sample_subset_masks, subsets
+from swjax.sensitivity import CURVE_PROBS, lobo, point_labels, sample_subset_masks, sorted_quantiles, subsets
 
 CAPS = swjax.PAPER_CAPABILITIES
 
@@ -50,18 +55,79 @@ def test_summaries_definitions(chat):
     assert set(res.by_size.index.get_level_values("size")) == {10, 11, 12}
 
 
-def test_resampled_masks_equal_resample_per_mask(chat):
-    """A mask's column of the many-mask bootstrap equals the one-mask engine with that mask."""
+FIELDS = ("corr", "loadings", "variance_explained", "rule_flip", "cos_ref")
+
+
+@pytest.mark.parametrize("batch", [3, 7])
+def test_resampled_masks_equal_resample_per_mask(chat, batch):
+    """Every field of a mask's column of the many-mask bootstrap is, bit for bit, the one-mask
+    engine with that mask (the bootstrap's own path), whatever the batch: PC1 comes from the
+    same certified power iteration under the double vmap."""
     p, layout = prepare(chat)
     m, k = len(layout.models), len(layout.capabilities)
-    masks = sample_subset_masks(k, 3, 5, seed=1)
-    full = engine.evaluate_masks(p, np.ones((1, m)), masks, None, fields=("corr", "loadings"))
+    masks = sample_subset_masks(k, 2, 12, seed=1)
+    full = engine.evaluate_masks(p, np.ones((1, m)), masks, None, fields=FIELDS + ("loadings",))
     refs = full["loadings"][0]
     key = resample.key_from_seed(3)
-    many = engine.resample_masks(p, resample.bootstrap_scheme(m), 7, key, masks, refs, batch_size=3)["corr"]
-    for s in (0, 4):
-        one = engine.resample(p, resample.bootstrap_scheme(m), 7, key, masks[s], refs[s], fields=("corr",))["corr"]
-        np.testing.assert_allclose(many[:, s], one, atol=2e-6)
+    many = engine.resample_masks(p, resample.bootstrap_scheme(m), 9, key, masks, refs, batch_size=batch, fields=FIELDS)
+    for s in range(len(masks)):
+        one = engine.resample(p, resample.bootstrap_scheme(m), 9, key, masks[s], refs[s], fields=FIELDS)
+        point = engine.evaluate(p, np.ones((1, m)), masks[s][None], None, fields=FIELDS)
+        for f in FIELDS:
+            np.testing.assert_array_equal(many[f][:, s], one[f], err_msg=f)
+            np.testing.assert_array_equal(full[f][0, s], point[f][0], err_msg=f)
+
+
+def test_subsets_and_lobo_give_the_numbers_of_the_path_before_the_fast_one(chat):
+    """Regression: tests/fixtures/sensitivity/before_fast_path.npz holds the outputs of the
+    eigensolver-per-mask path with quantiles sorted on the device (commit 291f862); the fast
+    path gives every one of them bit for bit."""
+    before = np.load(Path(__file__).parent / "fixtures" / "sensitivity" / "before_fast_path.npz")
+    r = subsets(chat, min_size=10, n=40, seed=3)
+    t = r.table.loc[list(r.benchmarks)]
+    np.testing.assert_array_equal(r.estimates, before["subsets_estimates"])
+    for name in before.files:
+        if name.startswith("subsets_") and name != "subsets_estimates":
+            np.testing.assert_array_equal(t[name[len("subsets_"):]].to_numpy(), before[name], err_msg=name)
+    lo = lobo(chat, n=40, seed=3)
+    np.testing.assert_array_equal(lo.correlations.to_numpy(), before["lobo_correlations"])
+    for name in ("low", "high", "se"):
+        np.testing.assert_array_equal(lo.intervals[name].to_numpy(), before[f"lobo_{name}"], err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_the_full_sets_interval_is_the_bootstraps(chat):
+    """The full capability set's sampling interval comes from the curve's own draws, which are
+    those of swjax.bootstrap with the same seed."""
+    r = subsets(chat, min_size=11, n=40, seed=5)
+    b = swjax.bootstrap(chat, n=40, seed=5, method="percentile").table
+    both = r.table.join(b[["low", "high"]], how="inner")
+    assert len(both) > 20
+    np.testing.assert_array_equal(both["full_low"], both["low"])
+    np.testing.assert_array_equal(both["full_high"], both["high"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(1, 6),
+    size=st.integers(1, 40),
+    nan_share=st.sampled_from([0.0, 0.2, 0.9, 1.0]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_sorted_quantiles_are_numpys_nanquantile(seed, rows, size, nan_share, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, size)).astype(dtype)
+    if rng.random() < 0.3:
+        x = np.round(x, 1)  # ties
+    x[rng.random(x.shape) < nan_share] = np.nan
+    got = sorted_quantiles(np.sort(x, axis=-1), CURVE_PROBS)
+    assert got.dtype == dtype and got.shape == (rows, 3)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanquantile(x.astype(np.float64), CURVE_PROBS, axis=-1).T
+    np.testing.assert_allclose(got, want, rtol=2 * np.finfo(dtype).eps, atol=2 * np.finfo(dtype).eps)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
 
 
 def test_subsets_bootstrap_keeps_two_spreads_apart(chat):
