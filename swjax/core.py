@@ -261,8 +261,7 @@ def _broadcast_batch(axis_size, in_batched, args):
 
 
 #: The eigensolver fallback of a batch takes the failing members into an array of this share
-#: of the batch (at least :data:`FALLBACK_MIN` members); only when more fail does it solve the
-#: whole batch.
+#: of the batch (at least :data:`FALLBACK_MIN` members), as many times as it takes.
 FALLBACK_SHARE = 1 / 64
 FALLBACK_MIN = 8
 
@@ -273,28 +272,22 @@ def _leading_pairs(a: Array, x0: Array, kept: Array, needed: Array):
     eigensolver only for the members that need it.
 
     The members that fail the certificate are gathered into a small array (compacted) and
-    solved there, or, when more than that array holds fail, the whole batch is solved and the
-    failing members taken from it. The eigensolver handles each matrix on its own, so a
-    member's pair does not depend on the rest of the batch, whichever branch runs.
+    solved there, a group at a time until none is left (no group at all in the usual case).
+    The eigensolver handles each matrix on its own, so a member's pair does not depend on the
+    rest of the batch, and the program holds one eigensolver call whatever the batch.
     """
     n = a.shape[0]
     rho, v, accepted = jax.vmap(_power_pair)(a, x0, kept)
-    fall = needed & ~accepted
-    count = jnp.sum(fall)
     size = min(n, max(FALLBACK_MIN, int(n * FALLBACK_SHARE)))
 
-    def solve_all(a):
-        r, u = jax.vmap(_solver_pair)(a)
-        return jnp.where(fall, r, rho), jnp.where(fall[:, None], u, v)
-
-    def solve_some(a):
-        idx = jnp.nonzero(fall, size=size, fill_value=n)[0]  # failing members, then n (none)
+    def solve_group(state):
+        rho, v, todo = state
+        idx = jnp.nonzero(todo, size=size, fill_value=n)[0]  # failing members, then n (none)
         r, u = jax.vmap(_solver_pair)(jnp.take(a, idx, axis=0, mode="clip"))
-        return rho.at[idx].set(r, mode="drop"), v.at[idx].set(u, mode="drop")
+        return rho.at[idx].set(r, mode="drop"), v.at[idx].set(u, mode="drop"), todo.at[idx].set(False, mode="drop")
 
-    branch = jnp.where(count == 0, 0, jnp.where(count <= size, 1, 2))
-    keep = lambda a: (rho, v)  # noqa: E731
-    return lax.switch(branch, (keep, solve_some, solve_all), a)
+    rho, v, _ = lax.while_loop(lambda s: jnp.any(s[2]), solve_group, (rho, v, needed & ~accepted))
+    return rho, v
 
 
 @_leading_pairs.def_vmap
