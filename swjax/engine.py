@@ -89,7 +89,19 @@ def default_batch_size(problem: Problem, n: int, device: jax.Device | None = Non
     free device memory on a GPU.
     """
     budget, max_rows = chunk_budget(device)
-    return int(max(1, min(n, max_rows, budget // chunk_bytes_per_row(problem))))
+    return rows_per_chunk(n, min(max_rows, budget // chunk_bytes_per_row(problem)))
+
+
+def rows_per_chunk(n: int, most: int) -> int:
+    """Rows of a chunk for ``n`` rows when a chunk may hold ``most``: ``most``, or for fewer
+    rows the next power of two (the last chunk is padded to it).
+
+    A run compiles one program per chunk shape; by powers of two, runs of any ``n`` share at
+    most ``log2(most)`` of them (``n = 40`` and ``n = 60`` the same one) instead of one per
+    ``n``, for at most twice the work on a run that fits in one chunk.
+    """
+    most = max(1, int(most))
+    return most if n >= most else min(most, 1 << max(0, int(n) - 1).bit_length())
 
 
 def chunk_bytes_per_row(problem: Problem) -> int:
@@ -415,16 +427,20 @@ def _masks_resample_chunk(problem, key, index, masks, refs, scheme, fields, redu
 
 
 def default_mask_batch_size(problem: Problem, n_masks: int, n: int, device: jax.Device | None = None) -> int:
-    """Weight rows per chunk so that one chunk's per-mask arrays fit :func:`chunk_budget`.
+    """Weight rows per chunk so that one chunk's work arrays fit :func:`chunk_budget`.
 
-    One (weight row, mask) pair needs a few (columns x models) arrays: a chunk of ``B`` rows
-    and ``M`` masks takes about ``4 x B x M x columns x models`` numbers (about 64 MiB on the
-    CPU, a share of the free device memory on a GPU).
+    A weight row keeps its ranks, about ``2 x columns x models`` numbers, for all its masks;
+    one (weight row, mask) pair needs about ``columns x patterns + 2 k^2 + models x (k +
+    models)`` numbers (its PC1 work, its score's comparisons and its covariances; measured
+    from XLA's buffer assignment on the CPU, within a factor of two).
     """
     q, m = problem.obs.shape
-    per_row = 4 * n_masks * q * m * np.dtype(problem.caps.dtype).itemsize
+    k = problem.caps.shape[1]
+    n_pat = problem.patterns.shape[0]
+    itemsize = np.dtype(problem.caps.dtype).itemsize
+    per_row = (2 * q * m + n_masks * (q * n_pat + 2 * k * k + m * (k + m))) * itemsize
     budget, max_rows = chunk_budget(device)
-    return int(max(1, min(n, max_rows // 2, budget // max(per_row, 1))))
+    return rows_per_chunk(n, min(max_rows // 2, budget // max(per_row, 1)))
 
 
 def evaluate_masks(

@@ -44,9 +44,10 @@ def test_cpu_choice_unchanged(problems):
         p = problems[s]
         assert engine.default_batch_size(p, 10_000) == expected
         assert engine.default_batch_size(p, 10_000, cpu) == expected
-        assert engine.default_batch_size(p, 100, cpu) == 100
-    assert engine.default_mask_batch_size(problems["chat"], 4083, 1000, cpu) == 1
-    assert engine.default_mask_batch_size(problems["chat"], 12, 10**6, cpu) == 75
+        assert engine.default_batch_size(p, 100, cpu) == 128  # fewer rows: the next power of two
+    # Masks: 2 rows of 4,083 subsets, 540 of 12 (about 30 MB a row, measured about 16 MB).
+    assert engine.default_mask_batch_size(problems["chat"], 4083, 1000, cpu) == 2
+    assert engine.default_mask_batch_size(problems["chat"], 12, 10**6, cpu) == 540
 
 
 def test_gpu_choice_follows_free_device_memory(problems):
@@ -63,7 +64,7 @@ def test_gpu_choice_follows_free_device_memory(problems):
     assert busy == small < big
     # 4 GiB free on a GPU is already more than the host's 64 MiB rule.
     assert small > engine.default_batch_size(p, 10**6)
-    assert engine.default_batch_size(p, 1000, FakeDevice(limit=80 * GiB)) == 1000  # never more than n
+    assert engine.default_batch_size(p, 1000, FakeDevice(limit=80 * GiB)) == 1024  # n's power of two
     assert engine.default_batch_size(p, 10**6, FakeDevice(limit=80 * GiB, in_use=80 * GiB)) == 1  # full
 
 
@@ -78,10 +79,42 @@ def test_mask_and_dataset_chunks_follow_the_device(problems):
     p = problems["chat"]
     cpu = engine.default_mask_batch_size(p, 4083, 1000)
     gpu = engine.default_mask_batch_size(p, 4083, 1000, FakeDevice(limit=80 * GiB))
-    assert cpu == 1 < gpu
-    assert gpu * 4 * 4083 * 179 * 26 * 4 <= 80 * GiB / 16
+    assert cpu == 2 < gpu
+    q, m, k, n_pat = 179, 26, 12, 3
+    assert gpu * (2 * q * m + 4083 * (q * n_pat + 2 * k * k + m * (k + m))) * 4 <= 80 * GiB / 16
     stacked = jax.tree.map(lambda x: np.stack([x] * 40), p)
     host = engine.default_dataset_batch(stacked, 10)
     dev = engine.default_dataset_batch(stacked, 10, FakeDevice(limit=80 * GiB))
     assert host == 1 < dev <= 40
 
+
+def test_rows_per_chunk_rounds_small_runs_up_to_a_power_of_two():
+    assert [engine.rows_per_chunk(n, 450) for n in (1, 2, 3, 40, 64, 65, 300, 450, 10**6)] == [
+        1, 2, 4, 64, 64, 128, 450, 450, 450]
+    assert engine.rows_per_chunk(5, 0) == 1
+
+
+@pytest.mark.slow  # about ten bootstraps; CI runs it with -m slow
+def test_compiled_programs_do_not_grow_with_n_or_a_given_batch_size(chat):
+    """Runs of another n share the compiled programs: chunks of a power of two below the
+    budget, of the budget above it, and of a given batch size whatever n."""
+    import swjax
+
+    for f in engine._compiled_functions():
+        f.clear_cache()
+    swjax.bootstrap(chat, n=40)
+    first = engine.compiled_count()
+    assert first > 0
+    for n in (41, 50, 63, 64):
+        swjax.bootstrap(chat, n=n)
+    assert engine.compiled_count() == first
+    swjax.bootstrap(chat, n=1000)
+    large = engine.compiled_count()
+    for n in (2000, 3001):
+        swjax.bootstrap(chat, n=n)
+    assert engine.compiled_count() == large
+    swjax.bootstrap(chat, n=100, batch_size=16)
+    given = engine.compiled_count()
+    for n in (40, 333):
+        swjax.bootstrap(chat, n=n, batch_size=16)
+    assert engine.compiled_count() == given

@@ -126,7 +126,9 @@ def test_sorted_quantiles_are_numpys_nanquantile(seed, rows, size, nan_share, dt
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         want = np.nanquantile(x.astype(np.float64), CURVE_PROBS, axis=-1).T
-    np.testing.assert_allclose(got, want, rtol=2 * np.finfo(dtype).eps, atol=2 * np.finfo(dtype).eps)
+    # The position p (n - 1) and the result are rounded in the data's dtype: a few of its ulps.
+    scale = np.nanmax(np.abs(x)) if np.isfinite(x).any() else 1.0
+    np.testing.assert_allclose(got, want, rtol=0, atol=8 * np.finfo(dtype).eps * max(scale, 1.0))
     assert np.array_equal(np.isnan(got), np.isnan(want))
 
 
