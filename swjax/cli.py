@@ -15,8 +15,58 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 
 from .errors import SwjaxError
+
+# The click that typer runs on: vendored as typer._click since typer 0.27, the click package before.
+click = getattr(typer.core, "_click", None) or __import__("click")
+
+
+class _Commands(typer.core.TyperGroup):
+    """The command group: a usage error (a bad choice, an unknown option, a missing value) is one
+    line naming the problem and the command's help, exit code 2, instead of a framed panel."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        run = functools.partial(super().main, args=args, prog_name=prog_name, complete_var=complete_var, **extra)
+        if not standalone_mode:
+            return run(standalone_mode=False)
+        try:
+            code = run(standalone_mode=False)
+        except click.exceptions.UsageError as err:
+            if isinstance(err, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                _framed_error(err)  # the help itself
+            # One line: choices listed on several lines joined, typer's "Value error, " dropped.
+            message = " ".join(err.format_message().split()).replace("Value error, ", "")
+            where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+            typer.echo(f"error: {message}{where}", err=True)
+            sys.exit(2)
+        except click.exceptions.ClickException as err:
+            _framed_error(err)
+        except click.exceptions.Abort:
+            from typer import rich_utils
+
+            rich_utils.rich_abort_error()
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _framed_error(err):
+    from typer import rich_utils
+
+    rich_utils.rich_format_error(err)
+    sys.exit(err.exit_code)
+
+
+# Flags are shown as flags: typer 0.29 writes ``--x64 <bool>`` and ``--help <bool>`` otherwise.
+_display_type = getattr(typer.core.TyperOption, "display_type_rich", None)
+
+if _display_type is not None:
+
+    def _flag_display_type(self, ctx):
+        return None if self.is_flag and self.metavar is None else _display_type(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = _flag_display_type
 
 app = typer.Typer(
     name="swjax",
@@ -24,6 +74,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
 
 
@@ -481,7 +532,9 @@ def check(
 @app.command()
 @handle_errors
 def plot(
-    kind: Annotated[PlotKind, typer.Argument(help="forest | scatter | scree | heatmap | spec-curve | distribution")],
+    kind: Annotated[
+        PlotKind, typer.Argument(metavar="KIND", help="The figure: forest, scatter, scree, heatmap, spec-curve or distribution.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Figure file: .png or .svg.")],
     model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set (base or chat).")] = ModelSet.chat,
     benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Benchmark for scatter, spec-curve, distribution.")] = None,
