@@ -1,0 +1,140 @@
+"""Whole-process timings of the command line: what a user waits for, by phase.
+
+    PYTHONPATH=$PWD python benchmarks/bench_cli.py [--repeats 3] [--n 10000] \\
+        [--compare OTHER_CHECKOUT] [--json benchmarks/results/bench_cli.json]
+
+Each row is a fresh ``python -m swjax ...`` (or ``python -c ...``) process, min and median of
+``--repeats`` runs, wall-clock:
+
+* ``swjax --help``, ``swjax bootstrap --help``, ``swjax --version``;
+* ``import swjax`` (the lazy package), ``import swjax.cli`` (typer and the commands) and
+  ``import jax`` alone (the floor of any command that computes);
+* ``swjax bootstrap --set both --n N`` first (an empty compilation cache: everything compiles)
+  and repeated (the persistent cache from the first run), each to a fresh ``--out`` folder;
+* the phases of that command inside one process (``import``, ``data``, the first ``bootstrap``
+  call of each set, which traces and compiles or loads from the cache, a repeated call, and the
+  table's rendering), so a slow row can be read.
+
+``--compare DIR`` runs every row with that checkout too (``PYTHONPATH=DIR``), side by side
+with this one in the same run, and prints the ratio. Prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PHASES = r"""
+import json, sys, time, io
+t0 = time.perf_counter(); out = {}
+import swjax
+from swjax import cli
+out["import"] = time.perf_counter() - t0
+t = time.perf_counter(); data = [swjax.load_dataset(s) for s in ("base", "chat")]; out["data"] = time.perf_counter() - t
+n = int(sys.argv[1])
+t = time.perf_counter(); res = [swjax.bootstrap(d, n=n) for d in data]; out["bootstrap, first call"] = time.perf_counter() - t
+t = time.perf_counter(); res = [swjax.bootstrap(d, n=n) for d in data]; out["bootstrap, repeated"] = time.perf_counter() - t
+from rich.console import Console
+t = time.perf_counter()
+console = Console(file=io.StringIO(), width=120)
+for r in res:
+    console.print(r.table.head(40).to_string())
+out["render"] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+
+
+def run(cmd, env, cwd):
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return elapsed, proc.stdout
+
+
+def env_for(checkout: Path, cache: str) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(checkout)
+    env["SWJAX_COMPILE_CACHE"] = cache
+    env.setdefault("SWJAX_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    return env
+
+
+def measure(checkout: Path, n: int, repeats: int) -> dict:
+    py = sys.executable
+    rows: dict[str, list[float]] = {}
+    work = Path(tempfile.mkdtemp(prefix="swjax-bench-cli-"))
+    try:
+        plain = env_for(checkout, "0")
+        simple = {
+            "swjax --help": [py, "-m", "swjax", "--help"],
+            "swjax bootstrap --help": [py, "-m", "swjax", "bootstrap", "--help"],
+            "swjax --version": [py, "-m", "swjax", "--version"],
+            "import swjax": [py, "-c", "import swjax"],
+            "import swjax.cli": [py, "-c", "import swjax.cli"],
+            "import jax": [py, "-c", "import jax"],
+        }
+        for name, cmd in simple.items():
+            rows[name] = [run(cmd, plain, work)[0] for _ in range(repeats)]
+        first, again = [], []
+        for r in range(repeats):
+            cache = work / f"cache{r}"
+            env = env_for(checkout, str(cache))
+            boot = [py, "-m", "swjax", "bootstrap", "--set", "both", "--n", str(n)]
+            first.append(run(boot + ["--out", str(work / f"first{r}")], env, work)[0])
+            again.append(run(boot + ["--out", str(work / f"again{r}")], env, work)[0])
+        rows[f"swjax bootstrap --set both --n {n}, first"] = first
+        rows[f"swjax bootstrap --set both --n {n}, repeated"] = again
+        phases: dict[str, list[float]] = {}
+        for r in range(repeats):
+            env = env_for(checkout, "0")
+            _, out = run([py, "-c", PHASES, str(n)], env, work)
+            for k, v in json.loads(out.strip().splitlines()[-1]).items():
+                phases.setdefault(f"  phase: {k}", []).append(v)
+        rows.update(phases)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {k: dict(min=min(v), median=statistics.median(v), runs=v) for k, v in rows.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--compare", type=Path, default=None, help="another checkout, timed side by side")
+    ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "bench_cli.json")
+    args = ap.parse_args()
+    this = measure(ROOT, args.n, args.repeats)
+    other = measure(args.compare.resolve(), args.n, args.repeats) if args.compare else None
+    head = f"{'what':52s} {'min s':>7s} {'median s':>9s}"
+    if other:
+        head += f" {'other min':>10s} {'other med':>10s} {'other/this':>10s}"
+    print(head)
+    for name, r in this.items():
+        line = f"{name:52s} {r['min']:7.2f} {r['median']:9.2f}"
+        if other and name in other:
+            o = other[name]
+            line += f" {o['min']:10.2f} {o['median']:10.2f} {o['median'] / r['median']:10.2f}"
+        print(line)
+    info = dict(python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
+                repeats=args.repeats, n=args.n, compare=str(args.compare) if args.compare else None)
+    print(info)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"this": this, "other": other, **info}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
