@@ -16,6 +16,20 @@ def _fmt(x, digits=3) -> str:
     return "" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.{digits}f}"
 
 
+def _fmt_p(p) -> str:
+    """A p- or q-value: three decimals, ``<0.001`` below that (never a rounded 0.000)."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _id_column(table, ids, title="benchmark") -> None:
+    """A column of ids that is never cut short: an id longer than the column wraps onto the
+    next line (folded), so no two ids ever print as the same truncated string."""
+    width = max([len(str(i)) for i in ids] + [len(title)])
+    table.add_column(title, overflow="fold", min_width=min(width, 24))
+
+
 def analysis_long(analysis) -> pd.DataFrame:
     """Every field of an Analysis as one tidy frame: kind, key, value (+ name, metric, n_models)."""
     rows = []
@@ -54,9 +68,15 @@ def analysis_json(analyses) -> str:
 
 
 def _console(file=None, width=None):
+    """The terminal's width (or ``$COLUMNS``); 140 columns when writing to a pipe or a file."""
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console(file=file, width=width or 140, soft_wrap=False)
+    stream = file if file is not None else sys.stdout
+    fits = "COLUMNS" in os.environ or (hasattr(stream, "isatty") and stream.isatty())
+    return Console(file=file, width=width or (None if fits else 140), soft_wrap=False)
 
 
 def analysis_rich(analysis, file=None) -> None:
@@ -71,12 +91,13 @@ def analysis_rich(analysis, file=None) -> None:
         f"compute correlation {_fmt(s['compute_correlation'])} ({s['compute_n_models']} models)"
     )
     table = Table(title=title, title_justify="left")
-    table.add_column("benchmark")
+    frame = analysis.table()
+    _id_column(table, [f"{b} (capability)" for b in frame.index])
     table.add_column("name")
     table.add_column("metric")
     table.add_column(f"correlation{against}", justify="right")
     table.add_column("n", justify="right")
-    for bench, row in analysis.table().iterrows():
+    for bench, row in frame.iterrows():
         label = f"{bench} (capability)" if row["capability"] and not analysis.against else bench
         table.add_row(label, row["name"], row["metric"], _fmt(row["correlation"]), str(row["n_models"]))
     _console(file).print(table)
@@ -101,13 +122,17 @@ def bootstrap_rich(result, file=None) -> None:
         f"{md['method']} {md['level']:.0%} intervals, threshold {md['threshold']}, "
         f"{md['dtype']} on {md['device']}"
     )
+    console = _console(file)
     table = Table(title=title, title_justify="left")
-    for col, justify in [
-        ("benchmark", "left"), ("name", "left"), ("estimate", "right"), ("interval", "right"),
-        ("se", "right"), ("p", "right"), ("q (BH)", "right"), ("verdict", "left"), ("note", "left"),
-    ]:
-        table.add_column(col, justify=justify)
     frame = result.table.sort_values("estimate", ascending=False, na_position="last")
+    with_p = bool(np.isfinite(frame["p_value"].to_numpy(dtype=float)).any())  # only with permutations
+    with_name = console.width >= 100  # a narrow terminal keeps the ids and the numbers
+    _id_column(table, frame.index)
+    for col, justify in [
+        *([("name", "left")] if with_name else []), ("estimate", "right"), ("interval", "right"), ("se", "right"),
+        *([("p", "right"), ("q (BH)", "right")] if with_p else []), ("verdict", "left"), ("note", "left"),
+    ]:
+        table.add_column(col, justify=justify, no_wrap=col not in ("name", "verdict", "note"))
     for bench, row in frame.iterrows():
         notes = []
         if row["capability"]:
@@ -117,13 +142,12 @@ def bootstrap_rich(result, file=None) -> None:
         if row["interval"] != md["method"]:
             notes.append(row["interval"])
         colour = _COLOURS.get(row["verdict"], "")
+        pq = [_fmt_p(row["p_value"]), _fmt_p(row["q_value"])] if with_p else []
         table.add_row(
-            bench, row["name"], _fmt(row["estimate"]),
-            f"[{_fmt(row['low'])}, {_fmt(row['high'])}]", _fmt(row["se"]),
-            _fmt(row["p_value"], 4), _fmt(row["q_value"], 4),
+            bench, *([row["name"]] if with_name else []), _fmt(row["estimate"]),
+            f"[{_fmt(row['low'])}, {_fmt(row['high'])}]", _fmt(row["se"]), *pq,
             f"[{colour}]{row['verdict']}[/]" if colour else row["verdict"], "; ".join(notes),
         )
-    console = _console(file)
     console.print(table)
     for stat, row in result.summary.iterrows():
         console.print(
