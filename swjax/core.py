@@ -39,9 +39,8 @@ is constant gets NaN everywhere.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -264,22 +263,43 @@ def _power_pairs(a: Array, x0: Array, kept: Array):
     :data:`BATCH_STEPS` steps together, and the members still unsettled then are gathered into
     compacted groups that go on to :data:`POWER_STEPS` without the rest.
     """
-    n = a.shape[0]
     p, tol, fro2, state = jax.vmap(_power_start)(a, x0)
     state = jax.vmap(partial(_power_run, limit=BATCH_STEPS))(a, p, tol, state)
-    size = min(n, max(FALLBACK_MIN, int(n * FALLBACK_SHARE)))
+    take = partial(jnp.take, axis=0, mode="clip")
+    run_on = jax.vmap(partial(_power_run, limit=POWER_STEPS))
 
-    def run_group(carry):
-        state, todo = carry
-        idx = jnp.nonzero(todo, size=size, fill_value=n)[0]  # unsettled members, then n (none)
-        take = lambda x: jnp.take(x, idx, axis=0, mode="clip")  # noqa: E731
-        sub = jax.vmap(partial(_power_run, limit=POWER_STEPS))(take(a), take(p), take(tol), jax.tree.map(take, state))
-        state = jax.tree.map(lambda x, y: x.at[idx].set(y, mode="drop"), state, sub)
-        return state, todo.at[idx].set(False, mode="drop")
+    def go_on(idx):
+        return run_on(take(a, idx), take(p, idx), take(tol, idx), jax.tree.map(lambda x: take(x, idx), state))
 
-    state, _ = lax.while_loop(lambda c: jnp.any(c[1]), run_group, (state, jax.vmap(_unsettled)(state, tol)))
+    state = _in_groups(jax.vmap(_unsettled)(state, tol), go_on, state)
     _, x, rho, res = state
     return rho, x, jax.vmap(_power_certify)(a, fro2, tol, kept, rho, res)
+
+
+def _in_groups(todo: Array, solve, values):
+    """``values`` (arrays or a tuple of them, leading axis N) with the members marked ``todo``
+    replaced by ``solve(idx)``, computed for compacted groups of members at a time.
+
+    ``idx`` holds a group's member indices (:func:`_group_size` of them), padded with N, which
+    ``solve`` may read as any member (gathers clip) and whose results are dropped. The loop runs
+    once per group, not at all when nothing is marked.
+    """
+    n = todo.shape[0]
+    size = _group_size(n)
+
+    def group(carry):
+        values, todo = carry
+        idx = jnp.nonzero(todo, size=size, fill_value=n)[0]
+        values = jax.tree.map(lambda x, y: x.at[idx].set(y, mode="drop"), values, solve(idx))
+        return values, todo.at[idx].set(False, mode="drop")
+
+    return lax.while_loop(lambda c: jnp.any(c[1]), group, (values, todo))[0]
+
+
+def _group_size(n: int) -> int:
+    """Members of a compacted group: :data:`FALLBACK_SHARE` of a batch of ``n``, at least
+    :data:`FALLBACK_MIN`."""
+    return min(n, max(FALLBACK_MIN, int(n * FALLBACK_SHARE)))
 
 
 def _solver_pair(a: Array):
@@ -310,8 +330,8 @@ def _broadcast_batch(axis_size, in_batched, args):
     )
 
 
-#: The eigensolver fallback of a batch takes the failing members into an array of this share
-#: of the batch (at least :data:`FALLBACK_MIN` members), as many times as it takes.
+#: Compacted groups (the power iteration's stragglers, the eigensolver fallback) take this
+#: share of the batch (at least :data:`FALLBACK_MIN` members), as many groups as it takes.
 FALLBACK_SHARE = 1 / 64
 FALLBACK_MIN = 8
 
@@ -326,18 +346,12 @@ def _leading_pairs(a: Array, x0: Array, kept: Array, needed: Array):
     The eigensolver handles each matrix on its own, so a member's pair does not depend on the
     rest of the batch, and the program holds one eigensolver call whatever the batch.
     """
-    n = a.shape[0]
     rho, v, accepted = _power_pairs(a, x0, kept)
-    size = min(n, max(FALLBACK_MIN, int(n * FALLBACK_SHARE)))
 
-    def solve_group(state):
-        rho, v, todo = state
-        idx = jnp.nonzero(todo, size=size, fill_value=n)[0]  # failing members, then n (none)
-        r, u = jax.vmap(_solver_pair)(jnp.take(a, idx, axis=0, mode="clip"))
-        return rho.at[idx].set(r, mode="drop"), v.at[idx].set(u, mode="drop"), todo.at[idx].set(False, mode="drop")
+    def solve(idx):
+        return jax.vmap(_solver_pair)(jnp.take(a, idx, axis=0, mode="clip"))
 
-    rho, v, _ = lax.while_loop(lambda s: jnp.any(s[2]), solve_group, (rho, v, needed & ~accepted))
-    return rho, v
+    return _in_groups(needed & ~accepted, solve, (rho, v))
 
 
 @_leading_pairs.def_vmap

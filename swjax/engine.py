@@ -330,8 +330,9 @@ def evaluate(
     weights = np.broadcast_to(weights, (n, weights.shape[1]))
     masks = np.broadcast_to(masks, (n, masks.shape[1]))
     dtype = problem.caps.dtype
-    # Chunks are padded to a multiple of 32 rows, so that the full sample, the jackknife and
-    # leave-one-benchmark-out runs of one problem share a compiled function.
+    # Chunks hold at least 32 rows (then a power of two, rows_per_chunk), so that the full
+    # sample, the jackknife and leave-one-benchmark-out runs of one problem share a compiled
+    # function.
     lay = _Layout(select_devices(device, shard))
     batch = lay.batch(batch_size or default_batch_size(problem, -(-n // 32) * 32, lay.devices[0]))
     dev = lay.devices[0]
