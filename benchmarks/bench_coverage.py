@@ -21,7 +21,8 @@ import os
 import time
 from pathlib import Path
 
-from swjax.coverage import coverage, format_table, write_coverage
+from swjax.coverage import coverage, format_table
+from swjax.writers import write_coverage
 from swjax.simulate import Design, population
 
 

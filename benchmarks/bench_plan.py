@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from swjax import load_dataset
-from swjax.plan import DEFAULT_GRID, fit_generator, plan, write_plan
+from swjax.plan import DEFAULT_GRID, fit_generator, plan
+from swjax.writers import write_plan
 
 
 def main() -> None:

@@ -26,8 +26,8 @@ _LAZY = {
     "CorrelateResult": "correlate", "correlate": "correlate",
     "CoverageResult": "coverage", "coverage": "coverage",
     "PAPER_CAPABILITIES": "data", "Dataset": "data", "load_dataset": "data", "read_csv": "data",
-    "FamilyResult": "families", "family_bootstrap": "families", "family_labels": "families",
-    "leave_one_family_out": "families", "load_family_map": "families",
+    "FamilyResult": "families", "family_bootstrap": "families", "family_labels": "clusters",
+    "leave_one_family_out": "families", "load_family_map": "clusters",
     "write_report": "report",
     "LoboResult": "sensitivity", "SubsetsResult": "sensitivity", "lobo": "sensitivity", "subsets": "sensitivity",
     "Design": "simulate", "Simulation": "simulate", "population": "simulate", "simulate": "simulate",
@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # for readers and type checkers: the same names, imported eag
     from .correlate import CorrelateResult, correlate
     from .coverage import CoverageResult, coverage
     from .data import PAPER_CAPABILITIES, Dataset, load_dataset, read_csv
-    from .families import FamilyResult, family_bootstrap, family_labels, leave_one_family_out, load_family_map
+    from .clusters import family_labels, load_family_map
+    from .families import FamilyResult, family_bootstrap, leave_one_family_out
     from .report import write_report
     from .sensitivity import LoboResult, SubsetsResult, lobo, subsets
     from .simulate import Design, Simulation, population, simulate
@@ -88,7 +89,7 @@ class _Package(types.ModuleType):
 
 sys.modules[__name__].__class__ = _Package
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "AdjustResult",

@@ -63,7 +63,7 @@ from .problem import build_problem
 
 __all__ = [
     "AdjustResult", "adjust", "rank_fit", "linear_fit", "partial_spearman", "weighted_ranks",
-    "plot_adjust", "write_adjust", "METHODS",
+    "METHODS",
 ]
 
 METHODS = ("rank", "linear")
@@ -331,7 +331,7 @@ def adjust(
         {"estimate": est[sl], "low": low[sl], "high": high[sl], "se": se[sl], "interval": used[sl]},
         index=pd.Index(labels, name="statistic"),
     )
-    from . import __version__
+    from ._version import __version__
 
     metadata = dict(
         set=dataset.label, benchmark=benchmark, benchmark_name=dataset.display_name(benchmark),
@@ -341,66 +341,3 @@ def adjust(
         version=__version__,
     )
     return AdjustResult(table=table, slopes=slopes, distribution=dist, metadata=metadata)
-
-
-# ------------------------------------------------------------------ figure and files
-
-
-def plot_adjust(result: AdjustResult):
-    """Residual of every model with its interval, models ordered by capabilities score."""
-    from matplotlib.figure import Figure
-
-    from .figures import VERDICT_COLOURS
-
-    colours = {
-        "safer than predicted": VERDICT_COLOURS["distinct"],
-        "less safe than predicted": VERDICT_COLOURS["entangled"],
-        "as predicted": VERDICT_COLOURS["indeterminate"],
-    }
-    t = result.table
-    md = result.metadata
-    fig = Figure(figsize=(7.0, 0.22 * len(t) + 1.6))
-    ax = fig.subplots()
-    y = np.arange(len(t))
-    for verdict, colour in colours.items():
-        sel = (t["verdict"] == verdict).to_numpy()
-        if sel.any():
-            ax.errorbar(
-                t["residual"][sel], y[sel],
-                xerr=[(t["residual"] - t["low"])[sel], (t["high"] - t["residual"])[sel]],
-                fmt="o", ms=4, capsize=2, color=colour, label=f"{verdict} ({int(sel.sum())})",
-            )
-    ax.axvline(0, color="0.3", lw=1)
-    ax.set_yticks(y)
-    ax.set_yticklabels(t["name"], fontsize=7)
-    unit = "ranks" if md["method"] == "rank" else "benchmark units"
-    ax.set_xlabel(f"capability-adjusted score ({unit}; > 0: safer than capabilities predict)", fontsize=8)
-    ax.set_ylabel("models, by capabilities score (lowest at the bottom)", fontsize=8)
-    rs = result.slopes.loc["rank"]
-    ax.set_title(
-        f"{md['benchmark_name']} ({md['set']}): residual from the {md['method']} fit on the capabilities score\n"
-        f"rank slope {rs['estimate']:.2f} [{rs['low']:.2f}, {rs['high']:.2f}], "
-        f"{md['level']:.0%} {md['interval']} intervals, n = {md['n']} resamples",
-        fontsize=8, loc="left",
-    )
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    return fig
-
-
-def write_adjust(result: AdjustResult, out, argv=None) -> None:
-    """adjust.csv, slopes.csv, adjust.json and adjust.png in folder ``out``, all or nothing."""
-    from .figures import to_bytes
-    from .outputs import atomic_dir, dumps, frame_to_json
-
-    with atomic_dir(out) as tmp:
-        result.table.to_csv(tmp / "adjust.csv")
-        result.slopes.to_csv(tmp / "slopes.csv")
-        payload = {
-            "command": " ".join(argv or []),
-            "metadata": result.metadata,
-            "table": frame_to_json(result.table),
-            "slopes": frame_to_json(result.slopes),
-        }
-        (tmp / "adjust.json").write_text(dumps(payload), encoding="utf-8")
-        (tmp / "adjust.png").write_bytes(to_bytes(plot_adjust(result)))

@@ -199,7 +199,7 @@ def bootstrap(
     clusters : pandas.Series, optional
         Model id -> cluster label (model family): resample whole clusters instead of models
         (:func:`swjax.resample.cluster_scheme`); the jackknife for BCa then leaves out one
-        cluster at a time. See :mod:`swjax.families`.
+        cluster at a time. See :mod:`swjax.clusters`.
     stream_to : path, optional
         Write the resample distribution to this file (float32, column-major; see
         :mod:`swjax.streaming`) instead of keeping it in memory, and compute the intervals a
@@ -331,8 +331,8 @@ def resample_pipeline(
         validate.memory(n, kept, problem.caps.dtype.itemsize, stream_to=stream_to)
         validate.batch_size(batch_size, engine.chunk_bytes_per_row(problem))
         scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
-        if clusters is not None:  # model families: resample whole clusters (swjax.families)
-            from .families import cluster_setup
+        if clusters is not None:  # model families: resample whole clusters (swjax.clusters)
+            from .clusters import cluster_setup
 
             scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
         full, jack = full_and_jackknife(problem, jack_w, np.ones(k), device)
@@ -375,7 +375,7 @@ def _stream_sink(path, n: int, layout: Layout, fields, dtype):
 
 def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, store=None,
             models=None):
-    from . import __version__
+    from ._version import __version__
 
     estimate, names = _stat_columns(full, layout)
     jack_cols, _ = _stat_columns(jack, layout)

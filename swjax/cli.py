@@ -43,7 +43,7 @@ class _Commands(typer.core.TyperGroup):
             sys.exit(2)
         except click.exceptions.ClickException as err:
             _framed_error(err)
-        except click.exceptions.Abort:
+        except typer.Abort:
             from typer import rich_utils
 
             rich_utils.rich_abort_error()
@@ -80,7 +80,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from ._version import __version__
 
         typer.echo(f"swjax {__version__}")
         raise typer.Exit()
@@ -416,6 +416,8 @@ def bootstrap(
         text = render(lambda f: [tables.bootstrap_rich(r, file=f) for r in results])
     sys.stdout.write(text)
     if out is not None:
+        from .writers import write_bootstrap
+
         write_bootstrap(results, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
 
@@ -469,7 +471,7 @@ def correlate(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")] = None,
 ):
     """A new benchmark's capabilities correlation, interval and verdict, placed among the paper's."""
-    from .correlate import correlate_frame, correlate_rich
+    from .tables import correlate_frame, correlate_rich
     from .outputs import dumps, frame_to_json
 
     check_paths(files=[("out", out)], inputs=[scores])
@@ -652,24 +654,9 @@ def cluster_labels(dataset, cluster_by, families, known=None):
     """Model -> family for --cluster-by/--families, or None (``known``: all datasets of the run)."""
     if cluster_by is None and families is None:
         return None
-    from .families import family_labels
+    from .clusters import family_labels
 
     return family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
-
-
-def frame_text(frame, fmt: Format, title: str = "") -> str:
-    """A DataFrame as a plain table, CSV or JSON records."""
-    import pandas as pd
-
-    from .outputs import dumps, frame_to_json
-
-    if fmt is Format.csv:
-        return frame.to_csv()
-    if fmt is Format.json:
-        return dumps(frame_to_json(frame))
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 400):
-        body = frame.to_string(float_format=lambda x: f"{x:.3f}")
-    return (f"{title}\n" if title else "") + body + "\n\n"
 
 
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")]
@@ -695,6 +682,7 @@ def lobo(
     out: OutOpt = None,
 ):
     """Leave each capability benchmark out of the score in turn: range and largest move."""
+    from .tables import frame_text
     import pandas as pd
 
     from .sensitivity import lobo as run
@@ -739,6 +727,7 @@ def subsets(
     out: OutOpt = None,
 ):
     """Every capability subset as the score (a specification curve): spread and verdict stability."""
+    from .tables import frame_text
     import pandas as pd
 
     from .sensitivity import subsets as run
@@ -783,6 +772,7 @@ def compare(
     out: OutOpt = None,
 ):
     """Interval and p-value of A - B on the same resamples, of A across sets, or of A alone."""
+    from .tables import frame_text
     from .compare import compare as run_pair
     from .compare import compare_between
 
@@ -862,8 +852,8 @@ def simulate(
     Prints the matrix as CSV (readable by --data); the truth goes to stderr, or with --out to
     truth.json beside the matrix, its benchmark names and each model's family.
     """
-    from .outputs import atomic_dir, dumps
     from .simulate import simulate as run
+    from .writers import write_simulation
 
     check_paths(dirs=[("out", out, "simulate")])
     sim = run(
@@ -872,17 +862,12 @@ def simulate(
         seed=seed, population_size=population,
     )
     scores = sim.dataset.scores.rename_axis("model")
-    truth = {"design": sim.design.to_dict(), "seed": seed, "truth": sim.truth.to_dict()}
     if out is None:
         sys.stdout.write(scores.to_csv())
         listing = ", ".join(f"{b} {v:.3f}" for b, v in sim.truth.items())
         typer.echo(f"population capabilities correlations: {listing}", err=True)
         return
-    with atomic_dir(out, "simulate") as tmp:
-        scores.to_csv(tmp / "scores.csv")
-        sim.dataset.info.rename_axis("benchmark").to_csv(tmp / "info.csv")
-        sim.dataset.meta[["family"]].rename_axis("model").to_csv(tmp / "families.csv")
-        (tmp / "truth.json").write_text(dumps(truth), encoding="utf-8")
+    write_simulation(sim, out, seed)
     typer.echo(f"wrote {out}/", err=True)
 
 
@@ -920,7 +905,8 @@ def coverage(
     """
     import itertools
 
-    from .coverage import coverage as run, format_table, write_coverage
+    from .coverage import coverage as run, format_table
+    from .writers import write_coverage
     from .outputs import dumps, frame_to_json
     from .simulate import Design
 
@@ -1039,7 +1025,9 @@ def adjust(
     interval says whether it is safer or less safe than its capabilities predict, and the
     slopes (rank and linear) come with intervals.
     """
-    from .adjust import adjust as run, plot_adjust, write_adjust
+    from .tables import frame_text
+    from .adjust import adjust as run
+    from .writers import write_adjust
     from .outputs import dumps, frame_to_json
 
     if model_set is ModelSet.both:
@@ -1066,7 +1054,7 @@ def adjust(
         write_adjust(res, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
     if plot is not None:
-        from .figures import save
+        from .figures import plot_adjust, save
 
         save(plot_adjust(res), plot)
         typer.echo(f"wrote {plot}", err=True)
@@ -1106,8 +1094,10 @@ def plan(
     the score, ties, missing cells, families when given) is simulated at each m; every dataset
     is analysed by the compiled pipeline with its bootstrap.
     """
+    from .tables import frame_text
     from .outputs import dumps, frame_to_json
-    from .plan import plan as run, write_plan
+    from .plan import plan as run
+    from .writers import write_plan
 
     if model_set is ModelSet.both:
         raise SwjaxError("set: plan runs on one set, expected base or chat")
@@ -1157,36 +1147,6 @@ def check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to) -> None
         check_free_space(out, n * columns * (8 if x64 else 4) + spectra, "out")
     if stream_to is not None:
         check_free_space(stream_to, n * (columns + 3 * len(datasets)) * 4, "stream-to")
-
-
-def write_bootstrap(results, out: Path, argv=None) -> None:
-    """table.csv, table.json, distributions.npz and manifest.json, all or nothing."""
-    import numpy as np
-
-    from . import tables
-    from .outputs import atomic_dir, dumps, frame_to_json
-
-    with atomic_dir(out, "bootstrap") as tmp:
-        (tmp / "table.csv").write_text(tables.bootstrap_frame(results).to_csv(), encoding="utf-8")
-        (tmp / "table.json").write_text(tables.bootstrap_json(results), encoding="utf-8")
-        arrays = {}
-        for r in results:
-            s = r.metadata["set"]
-            arrays[f"{s}/distribution"] = r.distribution
-            arrays[f"{s}/jackknife"] = r.jackknife
-            if r.eigenvalues is not None:
-                arrays[f"{s}/eigenvalues"] = r.eigenvalues
-            arrays[f"{s}/benchmarks"] = np.array(r.table.index, dtype=str)
-        with open(tmp / "distributions.npz", "wb") as fh:
-            np.savez(fh, **arrays)
-        manifest = {
-            "command": " ".join(argv or []),
-            "files": ["table.csv", "table.json", "distributions.npz", "manifest.json"],
-            "runs": [
-                {"metadata": r.metadata, "summary": frame_to_json(r.summary)} for r in results
-            ],
-        }
-        (tmp / "manifest.json").write_text(dumps(manifest), encoding="utf-8")
 
 
 def use_compile_cache() -> None:

@@ -337,56 +337,6 @@ def correlate(
     )
 
 
-def correlate_frame(results) -> pd.DataFrame:
-    """The tables of several :class:`CorrelateResult` with a ``set`` column first."""
-    frames = []
-    for r in results:
-        f = r.table.copy()
-        f.insert(0, "set", r.set)
-        f["unmatched"] = "; ".join(r.unmatched)
-        frames.append(f)
-    return pd.concat(frames)
-
-
-def correlate_rich(result: CorrelateResult, file=None) -> None:
-    """Print a :class:`CorrelateResult`: the new benchmarks and the model matching."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from .tables import _COLOURS, _fmt
-
-    md = result.result.metadata
-    console = Console(file=file, width=140, soft_wrap=False)
-    table = Table(
-        title=(
-            f"{md['set']}: new benchmarks among {int(result.table['of'].max())} public ones; "
-            f"{md['n']:,} bootstrap resamples, {md['method']} {md['level']:.0%} intervals, "
-            f"threshold {md['threshold']}"
-        ),
-        title_justify="left",
-    )
-    for col in ("benchmark", "estimate", "interval", "verdict", "models", "rank", "nearest public benchmarks"):
-        table.add_column(col, justify="right" if col in ("estimate", "models", "rank") else "left")
-    for b, row in result.table.iterrows():
-        colour = _COLOURS.get(row["verdict"], "")
-        table.add_row(
-            b, _fmt(row["estimate"]), f"[{_fmt(row['low'])}, {_fmt(row['high'])}]",
-            f"[{colour}]{row['verdict']}[/]" if colour else row["verdict"],
-            str(row["n_models"]),
-            "" if not np.isfinite(row["rank"]) else f"{int(row['rank'])}/{row['of'] + 1}",
-            row["neighbours"],
-        )
-    console.print(table)
-    by = result.matches["how"].value_counts()
-    console.print(
-        f"matched {by.get('id', 0) + by.get('name', 0)} of your {len(result.matches)} models "
-        f"({by.get('id', 0)} by id, {by.get('name', 0)} by display name); "
-        f"{len(result.missing)} model(s) of the set have no score"
-    )
-    if result.unmatched:
-        console.print(f"[yellow]not in the {md['set']} set (left out):[/] {', '.join(result.unmatched)}")
-
-
 def subset_correlations(
     data, benchmarks=None, *, n_subsets: int | None = None, min_size: int = 3, seed: int = 0,
     capabilities=None,

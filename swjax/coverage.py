@@ -27,7 +27,7 @@ from .errors import SwjaxError
 from .problem import build_problem, stack_problems
 from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
 
-__all__ = ["CoverageResult", "coverage", "coverage_table", "plot_coverage", "write_coverage"]
+__all__ = ["CoverageResult", "coverage", "coverage_table"]
 
 SCHEMES = ("models", "families")
 
@@ -264,7 +264,7 @@ def coverage(
                     progress(f"{label} / {scheme_name}: {time.perf_counter() - t0:.1f} s")
             seconds[label] = time.perf_counter() - t0
     table = pd.concat(frames, ignore_index=True)
-    from . import __version__
+    from ._version import __version__
 
     metadata = dict(
         datasets=R, n=n, level=level, seed=seed, methods=list(methods), schemes=list(schemes),
@@ -273,66 +273,6 @@ def coverage(
         seconds_total=time.perf_counter() - started, version=__version__,
     )
     return CoverageResult(table=table, estimates=estimates, metadata=metadata)
-
-
-def plot_coverage(result: CoverageResult, path=None):
-    """Coverage with 2 Monte Carlo standard errors against the nominal level, one panel per rho."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    table = result.table
-    level = result.metadata["level"]
-    rhos = sorted(table["rho"].unique())
-    rows = list(dict.fromkeys(zip(table["design"], table["scheme"])))
-    methods = list(dict.fromkeys(table["method"]))
-    fig, axes = plt.subplots(
-        1, len(rhos), figsize=(4 * len(rhos), 0.5 * len(rows) + 1.6), sharey=True, squeeze=False
-    )
-    for ax, rho in zip(axes[0], rhos):
-        ax.axvspan(level - 0.015, level + 0.015, color="0.9")
-        ax.axvline(level, color="0.4", lw=1)
-        for i, method in enumerate(methods):
-            sub = table[(table["rho"] == rho) & (table["method"] == method)]
-            pos = {r: y for y, r in enumerate(rows)}
-            y = np.array([pos[(d, s)] for d, s in zip(sub["design"], sub["scheme"])]) + (i - 1) * 0.2
-            ax.errorbar(
-                sub["coverage"], y, xerr=2 * sub["mc_se"], fmt="o", ms=4, capsize=2, label=method
-            )
-        truth = table.loc[table["rho"] == rho, "truth"].mean()
-        ax.set_title(f"rho {rho:g} (truth about {truth:.3f})")
-        ax.set_xlabel("coverage")
-    axes[0][0].set_yticks(range(len(rows)))
-    axes[0][0].set_yticklabels([f"{d}\n{s} bootstrap" for d, s in rows], fontsize=8)
-    axes[0][0].invert_yaxis()
-    axes[0][-1].legend(fontsize=8, loc="best")
-    meta = result.metadata
-    fig.suptitle(
-        f"Coverage of {level:.0%} intervals: R = {meta['datasets']} datasets x B = {meta['n']} "
-        f"resamples, m = {meta['designs'][0]['n_models']} models (bars: 2 MC s.e.)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
-
-
-def write_coverage(result: CoverageResult, out, argv=None) -> None:
-    """coverage.json, coverage.csv and coverage.png in folder ``out``, all or nothing."""
-    from .outputs import atomic_dir, dumps, frame_to_json
-
-    with atomic_dir(out, "coverage") as tmp:
-        result.table.to_csv(tmp / "coverage.csv", index=False)
-        payload = {
-            "command": " ".join(argv or []),
-            "metadata": result.metadata,
-            "rows": frame_to_json(result.table.set_index("design")),
-        }
-        (tmp / "coverage.json").write_text(dumps(payload), encoding="utf-8")
-        plot_coverage(result, tmp / "coverage.png")
 
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -32,6 +32,8 @@ __all__ = [
     "load_dataset",
     "read_csv",
     "data_dir",
+    "areas",
+    "shipped",
 ]
 
 #: The 12 capability benchmarks whose first principal component is the paper's capabilities score.
@@ -44,22 +46,50 @@ PAPER_CAPABILITIES: tuple[str, ...] = (
 METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type")
 _NUMERIC_METADATA = ("model_size", "FLOP")
 
-_BASE_URL = (
-    "https://raw.githubusercontent.com/centerforaisafety/safetywashing/"
-    "bee302c11f174afb064d721123b16b810d34f4fd/data/"
-)
-#: File name -> sha256 of the public files, pinned to one commit of the released data.
-REGISTRY: dict[str, str] = {
-    "benchmarks_base_models.csv": "52b0af4f6d6c4426614f4b95d21086d25955fa8c978d88349bdeed82bdcb1be5",
-    "benchmarks_chat_models.csv": "5ede988872d8bba23d0bb87fcebb9704d7fe7d4e6f065226b691499333f57c58",
-    "benchmarks_info.csv": "a043fd235bff9b38897e7cd2a566dbdf041f56eb779dcdd0c45e55809e758470",
-}
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped(name: str) -> Path:
+    """Path of a file of the project's ``data/`` folder (the registry, the paper's published
+    figures, the family and area maps, ``examples/``): ``swjax/_data`` in an installed wheel,
+    ``data/`` beside the package in a checkout (an editable install)."""
+    for folder in (_PACKAGE / "_data", _PACKAGE.parent / "data"):
+        if (folder / "registry.json").is_file():
+            path = folder / name
+            if not path.exists():
+                raise SwjaxError(f"{name}: not among the shipped data files ({folder})")
+            return path
+    raise SwjaxError(f"the shipped data folder is missing (neither {_PACKAGE / '_data'} nor {_PACKAGE.parent / 'data'})")
+
+
+def _registry() -> dict:
+    import json
+
+    return json.loads(shipped("registry.json").read_text(encoding="utf-8"))
+
+
+_REG = _registry()
+_BASE_URL: str = _REG["base_url"]
+#: File name -> sha256 of the public files, pinned to one commit of the released data
+#: (``data/registry.json``).
+REGISTRY: dict[str, str] = dict(_REG["files"])
 #: Model set name -> matrix file name.
-DATASETS: dict[str, str] = {
-    "base": "benchmarks_base_models.csv",
-    "chat": "benchmarks_chat_models.csv",
-}
-_INFO_FILE = "benchmarks_info.csv"
+DATASETS: dict[str, str] = dict(_REG["sets"])
+_INFO_FILE: str = _REG["info"]
+
+
+@functools.lru_cache(maxsize=1)
+def _areas() -> pd.DataFrame:
+    return pd.read_csv(shipped("areas.csv"), dtype={"benchmark": str, "area": str, "headline": int}).set_index("benchmark")
+
+
+def areas() -> pd.DataFrame:
+    """The documented safety-area map of the public benchmarks (``data/areas.csv``).
+
+    Indexed by benchmark: ``area`` and ``headline`` (1 for the safety benchmarks of the
+    paper's main tables). See ``data/README.md``.
+    """
+    return _areas().copy()
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ atomically.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure  # figures are built without pyplot: no backend is touched
 from matplotlib.lines import Line2D
 
+from .data import areas  # the safety-area map (data/areas.csv), re-exported for the figures
 from .errors import SwjaxError
 from .outputs import atomic_file
 
@@ -50,18 +49,6 @@ VERDICT_COLOURS = {
 #: Figure kinds of ``swjax plot``.
 KINDS = ("forest", "scatter", "scree", "heatmap", "spec-curve", "distribution")
 NEW_AREA = "new"
-
-
-@lru_cache(maxsize=1)
-def areas() -> pd.DataFrame:
-    """The documented safety-area map of the public benchmarks (``resources/areas.csv``).
-
-    Indexed by benchmark: ``area`` and ``headline`` (1 for the safety benchmarks of the
-    paper's main tables). See ``swjax/resources/README.md``.
-    """
-    with resources.files("swjax").joinpath("resources/areas.csv").open("r", encoding="utf-8") as fh:
-        frame = pd.read_csv(fh, dtype={"benchmark": str, "area": str, "headline": int})
-    return frame.set_index("benchmark")
 
 
 def _unpack(result):
@@ -460,3 +447,119 @@ def to_bytes(fig: Figure, fmt: str = "png", dpi: int = 110) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------ the figures of adjust, plan, coverage
+
+
+def plot_adjust(result):
+    """Residual of every model with its interval, models ordered by capabilities score."""
+    colours = {
+        "safer than predicted": VERDICT_COLOURS["distinct"],
+        "less safe than predicted": VERDICT_COLOURS["entangled"],
+        "as predicted": VERDICT_COLOURS["indeterminate"],
+    }
+    t = result.table
+    md = result.metadata
+    fig = Figure(figsize=(7.0, 0.22 * len(t) + 1.6))
+    ax = fig.subplots()
+    y = np.arange(len(t))
+    for verdict, colour in colours.items():
+        sel = (t["verdict"] == verdict).to_numpy()
+        if sel.any():
+            ax.errorbar(
+                t["residual"][sel], y[sel],
+                xerr=[(t["residual"] - t["low"])[sel], (t["high"] - t["residual"])[sel]],
+                fmt="o", ms=4, capsize=2, color=colour, label=f"{verdict} ({int(sel.sum())})",
+            )
+    ax.axvline(0, color="0.3", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(t["name"], fontsize=7)
+    unit = "ranks" if md["method"] == "rank" else "benchmark units"
+    ax.set_xlabel(f"capability-adjusted score ({unit}; > 0: safer than capabilities predict)", fontsize=8)
+    ax.set_ylabel("models, by capabilities score (lowest at the bottom)", fontsize=8)
+    rs = result.slopes.loc["rank"]
+    ax.set_title(
+        f"{md['benchmark_name']} ({md['set']}): residual from the {md['method']} fit on the capabilities score\n"
+        f"rank slope {rs['estimate']:.2f} [{rs['low']:.2f}, {rs['high']:.2f}], "
+        f"{md['level']:.0%} {md['interval']} intervals, n = {md['n']} resamples",
+        fontsize=8, loc="left",
+    )
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_power(result):
+    """Power against number of models, one line per benchmark (bands: 2 MC s.e.), target marked."""
+    table, md = result.table, result.metadata
+    names = list(dict.fromkeys(table.index.get_level_values(0)))
+    fig = Figure(figsize=(9.5, 5.2))
+    ax = fig.subplots()
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20"]
+    styles = ["-", "--", ":", "-."]
+    for i, b in enumerate(names):
+        sub = table.loc[b]
+        label = result.needed.at[b, "name"]
+        need = result.needed.at[b, "m_needed"]
+        label += f" ({int(need)})" if np.isfinite(need) else f" (>{md['grid'][-1]})"
+        ax.plot(sub.index, sub["power"], styles[(i // 20) % 4] if len(names) > 20 else styles[i % 4 if len(names) > 10 else 0],
+                marker="o", ms=3, lw=1.2, color=cmap(i % 20), label=label)
+        ax.fill_between(sub.index, sub["power"] - 2 * sub["mc_se"], sub["power"] + 2 * sub["mc_se"],
+                        color=cmap(i % 20), alpha=0.12, lw=0)
+    ax.axhline(md["target"], color="0.2", lw=1, ls="--")
+    ax.text(md["grid"][0], md["target"] + 0.015, f"target {md['target']:.0%}", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xticks(md["grid"])
+    ax.set_xticklabels([str(g) for g in md["grid"]])
+    ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("number of models")
+    ax.set_ylabel(f"power: P(verdict settled at t = {md['threshold']:g})")
+    ax.set_title(
+        f"How many models would settle each verdict? {md['set']}: R = {md['datasets']} simulated datasets x "
+        f"B = {md['n']} resamples per point,\n{md['level']:.0%} {md['method']} intervals "
+        f"({md['scheme']} bootstrap); legend: smallest m on the grid reaching the target",
+        fontsize=9, loc="left",
+    )
+    ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_coverage(result):
+    """Coverage with 2 Monte Carlo standard errors against the nominal level, one panel per rho."""
+    table = result.table
+    level = result.metadata["level"]
+    rhos = sorted(table["rho"].unique())
+    rows = list(dict.fromkeys(zip(table["design"], table["scheme"])))
+    methods = list(dict.fromkeys(table["method"]))
+    fig = Figure(figsize=(4 * len(rhos), 0.5 * len(rows) + 1.6))
+    axes = fig.subplots(1, len(rhos), sharey=True, squeeze=False)
+    for ax, rho in zip(axes[0], rhos):
+        ax.axvspan(level - 0.015, level + 0.015, color="0.9")
+        ax.axvline(level, color="0.4", lw=1)
+        for i, method in enumerate(methods):
+            sub = table[(table["rho"] == rho) & (table["method"] == method)]
+            pos = {r: y for y, r in enumerate(rows)}
+            y = np.array([pos[(d, s)] for d, s in zip(sub["design"], sub["scheme"])]) + (i - 1) * 0.2
+            ax.errorbar(
+                sub["coverage"], y, xerr=2 * sub["mc_se"], fmt="o", ms=4, capsize=2, label=method
+            )
+        truth = table.loc[table["rho"] == rho, "truth"].mean()
+        ax.set_title(f"rho {rho:g} (truth about {truth:.3f})")
+        ax.set_xlabel("coverage")
+    axes[0][0].set_yticks(range(len(rows)))
+    axes[0][0].set_yticklabels([f"{d}\n{s} bootstrap" for d, s in rows], fontsize=8)
+    axes[0][0].invert_yaxis()
+    axes[0][-1].legend(fontsize=8, loc="best")
+    meta = result.metadata
+    fig.suptitle(
+        f"Coverage of {level:.0%} intervals: R = {meta['datasets']} datasets x B = {meta['n']} "
+        f"resamples, m = {meta['designs'][0]['n_models']} models (bars: 2 MC s.e.)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig

@@ -69,8 +69,7 @@ from .simulate import (
 from .simulate import draw as simulate_draw
 
 __all__ = [
-    "Generator", "DesignGenerator", "PlanResult", "fit_generator", "draw", "plan", "fisher_power", "plot_power",
-    "write_plan", "DEFAULT_GRID",
+    "Generator", "DesignGenerator", "PlanResult", "fit_generator", "draw", "plan", "fisher_power",  "DEFAULT_GRID",
 ]
 
 DEFAULT_GRID = (15, 20, 26, 40, 60, 90, 130, 200)
@@ -241,7 +240,7 @@ def _check_unit(name: str, value, low=0.0, high=1.0, what="a number in (0, 1)") 
 def _pick_benchmarks(dataset: Dataset, benchmarks, caps) -> tuple[str, ...]:
     cols = list(dataset.scores.columns)
     if benchmarks is None or benchmarks == "headline":
-        from .figures import areas
+        from .data import areas
 
         head = areas()
         picked = [b for b in head.index[head["headline"] == 1] if b in cols]
@@ -647,7 +646,7 @@ def plan(
                 progress(f"m = {m}: {seconds[m]:.1f} s")
     table = pd.DataFrame(rows).set_index(["benchmark", "m"])
     needed = _needed(table, gen, dataset, names, target, rho is not None)
-    from . import __version__
+    from ._version import __version__
 
     metadata = dict(
         set=dataset.label, grid=list(grid), target=target, datasets=R, n=n, threshold=threshold,
@@ -683,74 +682,3 @@ def _needed(table, gen, dataset, names, target, hypothetical) -> pd.DataFrame:
             verdict_at_need=settled.idxmax().replace("_", "-") if settled.max() > 0 else "",
         ))
     return pd.DataFrame(rows).set_index("benchmark")
-
-
-# ------------------------------------------------------------------ figure and files
-
-
-def plot_power(result: PlanResult):
-    """Power against number of models, one line per benchmark (bands: 2 MC s.e.), target marked."""
-    from matplotlib.figure import Figure
-
-    table, md = result.table, result.metadata
-    names = list(dict.fromkeys(table.index.get_level_values(0)))
-    fig = Figure(figsize=(9.5, 5.2))
-    ax = fig.subplots()
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab20"]
-    styles = ["-", "--", ":", "-."]
-    for i, b in enumerate(names):
-        sub = table.loc[b]
-        label = result.needed.at[b, "name"]
-        need = result.needed.at[b, "m_needed"]
-        label += f" ({int(need)})" if np.isfinite(need) else f" (>{md['grid'][-1]})"
-        ax.plot(sub.index, sub["power"], styles[(i // 20) % 4] if len(names) > 20 else styles[i % 4 if len(names) > 10 else 0],
-                marker="o", ms=3, lw=1.2, color=cmap(i % 20), label=label)
-        ax.fill_between(sub.index, sub["power"] - 2 * sub["mc_se"], sub["power"] + 2 * sub["mc_se"],
-                        color=cmap(i % 20), alpha=0.12, lw=0)
-    ax.axhline(md["target"], color="0.2", lw=1, ls="--")
-    ax.text(md["grid"][0], md["target"] + 0.015, f"target {md['target']:.0%}", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xticks(md["grid"])
-    ax.set_xticklabels([str(g) for g in md["grid"]])
-    ax.minorticks_off()
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("number of models")
-    ax.set_ylabel(f"power: P(verdict settled at t = {md['threshold']:g})")
-    ax.set_title(
-        f"How many models would settle each verdict? {md['set']}: R = {md['datasets']} simulated datasets x "
-        f"B = {md['n']} resamples per point,\n{md['level']:.0%} {md['method']} intervals "
-        f"({md['scheme']} bootstrap); legend: smallest m on the grid reaching the target",
-        fontsize=9, loc="left",
-    )
-    ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def write_plan(result: PlanResult, out, argv=None) -> None:
-    """plan.csv, needed.csv, plan.json and plan.png (and compare.csv) in ``out``, all or nothing."""
-    from .figures import to_bytes
-    from .outputs import atomic_dir, dumps, frame_to_json
-
-    with atomic_dir(out) as tmp:
-        result.table.to_csv(tmp / "plan.csv")
-        result.needed.to_csv(tmp / "needed.csv")
-        payload = {
-            "command": " ".join(argv or []),
-            "metadata": result.metadata,
-            "needed": frame_to_json(result.needed),
-            "power": frame_to_json(result.table.reset_index().set_index("benchmark")),
-            "generator": {
-                "benchmarks": list(result.generator.benchmarks),
-                "loadings": result.generator.loadings,
-                "truth": result.generator.truth,
-                "missing": result.generator.missing,
-            },
-        }
-        if result.compare is not None:
-            result.compare.to_csv(tmp / "compare.csv")
-            payload["compare"] = frame_to_json(result.compare)
-        (tmp / "plan.json").write_text(dumps(payload), encoding="utf-8")
-        (tmp / "plan.png").write_bytes(to_bytes(plot_power(result)))

@@ -380,8 +380,7 @@ def stack_problems(problems: list[Problem]) -> Problem:
 
 #: Components of the low-rank fit that imputes missing capability scores.
 IMPUTE_RANK = 2
-#: A capability benchmark may be missing for at most this share of the models under imputation.
-IMPUTE_MAX_MISSING = 0.5
+IMPUTE_MAX_MISSING = _validate.IMPUTE_MAX_MISSING
 
 
 def build_problem_imputed(
@@ -422,13 +421,7 @@ def build_problem_imputed(
             stacklevel=3,
         )
         scores, observed = scores.drop(index=empty), observed.drop(index=empty)
-    share = 1 - observed.mean(axis=0)
-    if (share > IMPUTE_MAX_MISSING).any():
-        worst = share.idxmax()
-        raise SwjaxError(
-            f"{dataset.label}: capability benchmark {worst!r} is missing for {int((~observed[worst]).sum())} "
-            f"of {len(scores)} models (more than half): too few to impute it (--missing impute)"
-        )
+    _validate.imputable(observed, dataset.label)
     # Build on a copy whose missing capability cells hold a placeholder (so no model is dropped),
     # then redo the rank tables from the real values, where those cells are missing.
     filled = scores.copy()

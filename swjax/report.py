@@ -3,7 +3,7 @@
 Built from bootstrap results already computed (:func:`swjax.bootstrap` or
 :func:`swjax.correlate.correlate`): figures embedded as base64 PNG, a sortable table of every
 benchmark (a few lines of inline JavaScript, no network), a methods paragraph, "The paper's
-verdicts with uncertainty" (the paper's main-table benchmarks, from ``resources/areas.csv``,
+verdicts with uncertainty" (the paper's main-table benchmarks, from ``data/areas.csv``,
 with our interval and verdict beside the published point estimate when one is given), and the
 run manifest.
 """
@@ -33,8 +33,8 @@ def load_published(source=None) -> dict:
 
     ``source`` is a mapping of that shape, or a JSON file with per-set objects holding
     ``safety_correlations`` and ``capability_correlations`` (as ``paper_targets.json``).
-    Default: ``$SWJAX_PAPER_TARGETS``, else ``paper_targets.json`` beside the data folder
-    (``$SWJAX_DATA_DIR/..``) when there; else nothing (the column stays empty).
+    Default: ``$SWJAX_PAPER_TARGETS``, else the copy that swjax ships
+    (``data/paper_targets.json``, the figures as published).
     """
     if isinstance(source, dict):
         return {s: dict(v) for s, v in source.items()}
@@ -42,10 +42,10 @@ def load_published(source=None) -> dict:
         env = os.environ.get(PUBLISHED_ENV)
         if env:
             source = env
-        elif os.environ.get("SWJAX_DATA_DIR"):
-            guess = Path(os.environ["SWJAX_DATA_DIR"]).expanduser().parent / "paper_targets.json"
-            if guess.is_file():
-                source = guess
+        else:
+            from .data import shipped
+
+            source = shipped("paper_targets.json")
     if source is None:
         return {}
     path = Path(source)
@@ -71,7 +71,7 @@ def load_published(source=None) -> dict:
 def paper_verdicts(result, published: dict | None = None) -> pd.DataFrame:
     """The paper's main-table benchmarks: published estimate beside our interval and verdict.
 
-    The list of benchmarks comes from ``resources/areas.csv`` (``headline`` = 1); every
+    The list of benchmarks comes from ``data/areas.csv`` (``headline`` = 1); every
     number except ``published`` is computed from the data.
     """
     res, _, _ = figures._unpack(result)
@@ -213,7 +213,7 @@ def _methods(results) -> str:
         f"t = {md['threshold']}: entangled when it lies above t, anti-correlated below -t, "
         "distinct inside (-t, t), indeterminate when it straddles a boundary. Resamples in which "
         "a benchmark is constant among the drawn models give no correlation and are counted as "
-        "degenerate. Safety areas follow swjax's documented map (resources/areas.csv). "
+        "degenerate. Safety areas follow swjax's documented map (data/areas.csv). "
         "The scatter band is a bootstrap of the least-squares line with the capabilities score "
         "held at its full-sample value."
     )
@@ -232,14 +232,12 @@ _SETTLE_COLUMNS = [
 
 def _settle_section(plan, table: pd.DataFrame, s: str):
     """(html, markdown, file name, PNG) of the "What would settle it" part of one set (:mod:`swjax.plan`)."""
-    from .plan import plot_power
-
     md = plan.metadata
     need = plan.needed.copy()
     need["verdict"] = table["verdict"].reindex(need.index).fillna("")
     need = need.sort_values("m_needed", na_position="last")
     name = f"power_{s}.png"
-    png = _png(plot_power(plan))
+    png = _png(figures.plot_power(plan))
     text = (
         f"How many models would settle each verdict: the power (probability that the {md['level']:.0%} "
         f"{md['method']} interval clears the band +-{md['threshold']:g}) over {', '.join(map(str, md['grid']))} "

@@ -29,7 +29,8 @@ from .errors import SwjaxError
 
 __all__ = [
     "integer", "seed", "level", "threshold", "resamples", "min_resamples", "batch_size", "memory",
-    "dataset", "capability_scale", "available_memory", "MAX_RESAMPLES", "MAX_BATCH",
+    "dataset", "capability_scale", "imputable", "available_memory", "MAX_RESAMPLES", "MAX_BATCH",
+    "IMPUTE_MAX_MISSING",
 ]
 
 #: Resample ``r`` uses ``fold_in(key, r)`` with a 32-bit ``r``; the engine indexes resamples
@@ -42,6 +43,9 @@ MAX_BATCH = 1 << 20
 
 #: Share of the machine's available memory that a run may plan to use.
 MEMORY_SHARE = 0.8
+#: Under imputation (``--missing impute``) a capability benchmark may be missing for at most
+#: this share of the models.
+IMPUTE_MAX_MISSING = 0.5
 
 
 def _is_int(value) -> bool:
@@ -232,4 +236,18 @@ def capability_scale(name: str, values: np.ndarray, dtype) -> None:
             f"capabilities: capability benchmark {name!r} spans too many orders of magnitude for "
             f"{kind} z-scores ({len(distinct)} distinct values become {len(cast)}): transform it "
             f"(a log scale, say){hint}"
+        )
+
+
+def imputable(observed, label: str = "") -> None:
+    """Refuse imputation when a capability benchmark is missing for more than
+    :data:`IMPUTE_MAX_MISSING` of the models. ``observed``: models x capability benchmarks,
+    True where a score is there (a pandas DataFrame)."""
+    share = 1 - observed.mean(axis=0)
+    if (share > IMPUTE_MAX_MISSING).any():
+        worst = share.idxmax()
+        where = f"{label}: " if label else ""
+        raise SwjaxError(
+            f"{where}capability benchmark {worst!r} is missing for {int((~observed[worst]).sum())} "
+            f"of {len(observed)} models (more than half): too few to impute it (--missing impute)"
         )

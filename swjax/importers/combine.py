@@ -406,15 +406,9 @@ def read_results(
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
         if missing == "impute":
-            from ..problem import IMPUTE_MAX_MISSING
+            from ..validate import imputable
 
-            share = wide["score"][list(caps)].isna().mean(axis=0)
-            if (share > IMPUTE_MAX_MISSING).any():
-                worst = share.idxmax()
-                raise SwjaxError(
-                    f"capability benchmark {worst!r} is missing for {int(wide['score'][worst].isna().sum())} of "
-                    f"{len(wide['score'])} models (more than half): too few to impute it (--missing impute)"
-                )
+            imputable(wide["score"][list(caps)].notna())
             complete = wide["score"][list(caps)].notna().any(axis=1)
         if complete.sum() < min_models:
             raise SwjaxError(
