@@ -76,3 +76,14 @@ def test_flags_are_shown_as_flags():
     assert "--x64" in out.stdout and "--help" in out.stdout
     assert "<bool>" not in out.stdout and "BOOLEAN" not in out.stdout
     assert "<int>" in out.stdout or "INTEGER" in out.stdout  # value options keep their type
+
+
+def test_help_into_a_closed_pipe_is_not_a_traceback():
+    """``swjax --help | head -1``: the reader goes away before the help is written."""
+    full = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="80")
+    proc = subprocess.Popen([sys.executable, "-m", "swjax", "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=full)
+    proc.stdout.close()  # nobody reads: the first write fails with a broken pipe
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "AttributeError" not in err, err
