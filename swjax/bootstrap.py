@@ -222,8 +222,7 @@ def bootstrap(
     >>> round(float(row["estimate"]), 3), row["verdict"]
     (0.787, 'entangled')
     """
-    if method is None:
-        method = "cluster-t" if clusters is not None else "bca"
+    method = intervals.default_method(method, clusters)
     n, method, level, permutations, threshold, batch_size = _check(
         n, method, level, permutations, threshold, batch_size
     )

@@ -144,6 +144,10 @@ SeedOpt = Annotated[int, typer.Option("--seed")]
 LevelOpt = Annotated[float, typer.Option("--level", help="Confidence level.")]
 ThresholdOpt = Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")]
 DeviceOpt = Annotated[Device, typer.Option("--device")]
+MethodOpt = Annotated[
+    Optional[Method],
+    typer.Option("--method", help="Interval method (default bca; cluster-t with families; percentile across sets)."),
+]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Resamples per compiled chunk.")]
 ClusterByOpt = Annotated[
     Optional[str], typer.Option("--cluster-by", help="Resample whole clusters given by this data column.")
@@ -362,7 +366,7 @@ def bootstrap(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: SeedOpt = 0,
-    method: Annotated[Optional[Method], typer.Option("--method", help="Interval method (default bca; cluster-t with families).")] = None,
+    method: MethodOpt = None,
     level: LevelOpt = 0.95,
     permutations: Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")] = 0,
     threshold: ThresholdOpt = 0.4,
@@ -463,7 +467,7 @@ def correlate(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: SeedOpt = 0,
-    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    method: MethodOpt = None,
     level: LevelOpt = 0.95,
     threshold: ThresholdOpt = 0.4,
     device: DeviceOpt = Device.auto,
@@ -476,7 +480,7 @@ def correlate(
 
     check_paths(files=[("out", out)], inputs=[scores])
     results = _correlate_all(
-        scores, model_set, data_dir, n=n, seed=seed, method=method.value, level=level,
+        scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
         threshold=threshold, device=device.value,
     )
     if fmt is Format.json:
@@ -504,7 +508,7 @@ def check(
     level: LevelOpt = 0.95,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
     seed: SeedOpt = 0,
-    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    method: MethodOpt = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
     summary: Annotated[Optional[Path], typer.Option("--summary", help="Also write the markdown summary here.")] = None,
 ):
@@ -517,7 +521,7 @@ def check(
 
     check_paths(files=[("summary", summary), ("junit", junit)], inputs=[scores])
     results = _correlate_all(
-        scores, model_set, data_dir, n=n, seed=seed, method=method.value, level=level,
+        scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
         threshold=threshold, device="cpu",
     )
     text = gate.markdown_summary(results)
@@ -610,7 +614,7 @@ def report(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: SeedOpt = 0,
-    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
+    method: MethodOpt = None,
     level: LevelOpt = 0.95,
     threshold: ThresholdOpt = 0.4,
     device: DeviceOpt = Device.auto,
@@ -626,7 +630,7 @@ def report(
     from .report import write_report
 
     check_paths(dirs=[("out", out, "report")], inputs=[scores, published])
-    kw = dict(n=n, seed=seed, method=method.value, level=level, threshold=threshold, device=device.value,
+    kw = dict(n=n, seed=seed, method=method and method.value, level=level, threshold=threshold, device=device.value,
               eigenvalues=True)  # for the scree plot
     if scores is not None:
         results = _correlate_all(scores, model_set, data_dir, **kw)
@@ -671,7 +675,7 @@ def lobo(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples per variant (0: point estimates).")] = 0,
     seed: SeedOpt = 0,
-    method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.percentile,
+    method: MethodOpt = None,
     level: LevelOpt = 0.95,
     threshold: ThresholdOpt = 0.4,
     capabilities: CapsOpt = None,
@@ -691,7 +695,7 @@ def lobo(
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
-        res = run(ds, capabilities=caps, against=against, n=n, seed=seed, method=method.value,
+        res = run(ds, capabilities=caps, against=against, n=n, seed=seed, method=method and method.value,
                   level=level, threshold=threshold, device=device.value, x64=x64)
         frame = res.table.join(res.correlations.drop(columns="full"))
         if res.intervals is not None:
@@ -760,7 +764,7 @@ def compare(
     data_dir: DataDirOpt = None,
     n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
     seed: SeedOpt = 0,
-    method: Annotated[Optional[Method], typer.Option("--method", help="Interval method (default percentile; cluster-t with families).")] = None,
+    method: MethodOpt = None,
     level: LevelOpt = 0.95,
     capabilities: CapsOpt = None,
     against: AgainstOpt = None,

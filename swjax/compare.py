@@ -8,11 +8,10 @@
   independent resamples of each set; resample ``r`` of the first set is paired with resample
   ``r`` of the second.
 
-P-value of a difference (or of a single correlation) being 0: the bootstrap test
-``p = min(1, 2 * min(#{d <= 0} + 1, #{d >= 0} + 1) / (N + 1))`` over the N resamples with a
-value: twice the smaller share of the distribution on either side of 0, with the +1 of a Monte
-Carlo p-value so that it is never 0. It is the smallest ``1 - level`` at which the percentile
-interval would exclude 0 (up to the +1).
+P-value of a difference (or of a single correlation) being 0: the smallest ``1 - level`` at
+which the table's own interval (its method: BCa by default, as in :func:`swjax.bootstrap`)
+excludes 0, so that the p-value and the interval never disagree (:func:`swjax.intervals.pvalue`;
+at least ``2 / (N + 1)`` for N resamples with a value).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from .analysis import as_dataset
 from .bootstrap import _stat_columns, resample_pipeline
 from .errors import SwjaxError
 
-__all__ = ["CompareResult", "compare", "compare_between", "bootstrap_pvalue", "ALIASES"]
+__all__ = ["CompareResult", "compare", "compare_between", "ALIASES"]
 
 #: Short names of the scalar statistics.
 ALIASES = {"compute": "compute_correlation", "flop": "compute_correlation"}
@@ -42,7 +41,7 @@ class CompareResult:
     table : pandas.DataFrame
         Rows: each compared statistic, then ``difference`` (first minus second) when two are
         compared. Columns: ``set``, ``estimate``, ``low``, ``high``, ``se``, ``n_valid``,
-        ``p_value`` (bootstrap test of 0, module docstring), ``interval``.
+        ``p_value`` (of 0, agreeing with the interval: module docstring), ``interval``.
     distribution : numpy.ndarray
         (n, rows) the resampled values; the difference column is the first minus the second,
         row by row.
@@ -52,17 +51,6 @@ class CompareResult:
     table: pd.DataFrame
     distribution: np.ndarray = field(repr=False)
     metadata: dict = field(default_factory=dict)
-
-
-def bootstrap_pvalue(dist) -> np.ndarray:
-    """Column-wise two-sided bootstrap p-value of 0 (module docstring); NaN without values."""
-    dist = np.asarray(dist, np.float64)
-    finite = np.isfinite(dist)
-    n = finite.sum(axis=0)
-    below = np.sum(finite & (dist <= 0), axis=0)
-    above = np.sum(finite & (dist >= 0), axis=0)
-    p = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (n + 1))
-    return np.where(n > 0, p, np.nan)
 
 
 def _check_stat(dataset, stat: str) -> None:
@@ -104,7 +92,7 @@ def _distribution(dataset, *, n, key, capabilities, against, device, batch_size,
     return names, estimate[0], jack_cols, dist, layout.label
 
 
-def _table(labels, sets, estimate, dist, jack, method, level, models=None):
+def _table(labels, sets, estimate, dist, jack, method, level, models=None, model_p=None):
     # t intervals: Fisher's z for correlations, logit for variance explained, raw for differences
     scale = ["identity" if x == "difference" else "logit" if x.startswith("variance_explained") else "fisher"
              for x in labels]
@@ -117,7 +105,7 @@ def _table(labels, sets, estimate, dist, jack, method, level, models=None):
             "high": high,
             "se": intervals.standard_error(dist),
             "n_valid": np.isfinite(dist).sum(axis=0),
-            "p_value": bootstrap_pvalue(dist),
+            "p_value": intervals.pvalue(dist, estimate, method, jack, scale=scale, model_p=model_p),
             "interval": used,
         },
         index=pd.Index(labels, name="statistic"),
@@ -153,9 +141,10 @@ def compare(
     ``a`` and ``b`` are benchmark columns or scalar statistics (``compute`` for the compute
     correlation, ``variance_explained``, ``mean_intercorrelation``). Resamples are those of
     :func:`swjax.bootstrap` with the same seed (``clusters``: whole families). BCa uses the
-    jackknife of the difference. ``method`` None: percentile, or cluster-t with ``clusters``
-    (as :func:`swjax.bootstrap`; the model bootstrap is then run too, and the difference's t
-    interval is on the raw scale).
+    jackknife of the difference. ``method`` None: BCa, or cluster-t with ``clusters``, as
+    :func:`swjax.bootstrap` (with the same seed and n, ``a``'s interval is the bootstrap's;
+    with cluster-t the model bootstrap is run too, and the difference's t interval is on the
+    raw scale).
 
     Examples
     --------
@@ -163,9 +152,7 @@ def compare(
     >>> list(res.table.index)
     ['MT_Bench', 'mmlu', 'difference']
     """
-    if method is None:
-        method = "cluster-t" if clusters is not None else "percentile"
-    n, method, level, batch_size = _check(n, method, level, batch_size)
+    n, method, level, batch_size = _check(n, intervals.default_method(method, clusters), level, batch_size)
     if method in intervals.CLUSTER_METHODS and clusters is None:
         raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")
     dataset = as_dataset(data)
@@ -196,11 +183,12 @@ def compare(
     if b is not None:
         est = np.append(est, est[0] - est[1])
         picked = picked + ["difference"]
-    models = None
+    models = model_p = None
     if model_cols is not None:
         m_jack, m_dist = pick(*model_cols)
         models = intervals.interval(m_dist, est, level, "bca", m_jack)[:2]
-    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models)
+        model_p = intervals.pvalue(m_dist, est, "bca", m_jack)
+    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models, model_p=model_p)
     return CompareResult(
         table, dist,
         dict(set=label, n=n, seed=seed, method=method, level=level, against=against,
@@ -226,8 +214,8 @@ def compare_between(
 
     Each set is bootstrapped independently: set ``i`` uses the seed
     ``numpy.random.SeedSequence(seed).generate_state(2)[i]`` (63 bits), and resample ``r`` of
-    the first set is paired with resample ``r`` of the second. Only percentile and basic
-    intervals (a jackknife of two independent samples is not the one BCa needs).
+    the first set is paired with resample ``r`` of the second. Only percentile (the default
+    here) and basic intervals: a jackknife of two independent samples is not the one BCa needs.
 
     Examples
     --------

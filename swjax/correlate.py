@@ -260,7 +260,7 @@ def correlate(
     *,
     n: int = 2000,
     seed: int = 0,
-    method: str = "bca",
+    method: str | None = None,
     level: float = 0.95,
     threshold: float = 0.4,
     permutations: int = 0,

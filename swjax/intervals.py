@@ -20,13 +20,16 @@ would rest on a variance estimated from only G families (see :func:`cluster_t_in
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri, stdtrit  # not scipy.stats: 0.7 s to import
+from scipy.special import ndtr, ndtri, stdtr, stdtrit  # not scipy.stats: 0.7 s to import
 
 from . import validate
 from .errors import SwjaxError
 
 __all__ = [
     "METHODS",
+    "DEFAULT_METHOD",
+    "default_method",
+    "pvalue",
     "column_mean",
     "VERDICTS",
     "check_level",
@@ -43,6 +46,9 @@ __all__ = [
 ]
 
 METHODS = ("bca", "percentile", "basic", "jackknife-t", "cluster-t")
+#: The interval of every analysis when none is asked (model resamples); with model families,
+#: ``cluster-t`` (:func:`default_method`).
+DEFAULT_METHOD = "bca"
 #: Methods that need model families (clusters).
 CLUSTER_METHODS = ("cluster-t",)
 #: Scales of ``jackknife-t``: Fisher's z (atanh) for correlations, logit for shares in (0, 1),
@@ -70,6 +76,14 @@ def check_method(method) -> str:
     if name not in METHODS:
         raise SwjaxError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     return name
+
+
+def default_method(method=None, clusters=None) -> str:
+    """``method`` checked, or the default of every analysis: ``cluster-t`` when model families
+    (``clusters``) are given, else :data:`DEFAULT_METHOD`."""
+    if method is None:
+        return "cluster-t" if clusters is not None else DEFAULT_METHOD
+    return check_method(method)
 
 
 def quantiles(dist: np.ndarray, probs) -> np.ndarray:
@@ -339,3 +353,111 @@ def verdicts(low, high, threshold: float) -> np.ndarray:
     out[high < -threshold] = "anti-correlated"
     out[~(np.isfinite(low) & np.isfinite(high))] = "no interval"
     return out
+
+
+# ------------------------------------------------------------------ p-values that agree with the intervals
+
+
+def _crossings(dist, null):
+    """(P_lo, P_hi, N) per column: the probabilities at which :func:`quantiles` (linear
+    interpolation) crosses ``null``, ``P_lo = sup{p: q(p) <= null}`` and
+    ``P_hi = inf{p: q(p) >= null}``, so ``q(p) > null`` exactly when ``p > P_lo`` and
+    ``q(p) < null`` exactly when ``p < P_hi``; N the number of finite values."""
+    dist = np.asarray(dist, np.float64)
+    null = np.broadcast_to(np.asarray(null, np.float64), (dist.shape[1],))
+    ordered = np.sort(np.where(np.isfinite(dist), dist, np.nan), axis=0)
+    n = np.isfinite(ordered).sum(axis=0)
+    cols = np.arange(dist.shape[1])
+    filled = np.where(np.isfinite(ordered), ordered, np.inf)
+    at_most = (filled <= null).sum(axis=0)
+    below = (filled < null).sum(axis=0)
+    span = np.maximum(n - 1, 1)
+
+    def cross(count):
+        j = np.clip(count, 1, np.maximum(n - 1, 1))
+        a, b = ordered[j - 1, cols], ordered[np.minimum(j, np.maximum(n - 1, 0)), cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(b > a, (null - a) / (b - a), 0.0)
+        return ((j - 1) + np.clip(frac, 0.0, 1.0)) / span
+
+    p_lo = np.where(at_most == 0, 0.0, np.where(at_most >= n, 1.0, cross(at_most)))
+    p_hi = np.where(below == 0, 0.0, np.where(below >= n, 1.0, cross(below)))
+    return p_lo, p_hi, n
+
+
+def _tails(p_lo, p_hi, z0=0.0, a=0.0):
+    """Smallest two-sided alpha at which the (bias-corrected and accelerated) quantile interval
+    excludes the null: the BCa endpoint map inverted (z0 = a = 0: the percentile interval)."""
+    inside_lo = (p_lo > 0) & (p_lo < 1)
+    inside_hi = (p_hi > 0) & (p_hi < 1)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        w_lo = ndtri(np.where(inside_lo, p_lo, 0.5)) - z0
+        w_hi = ndtri(np.where(inside_hi, p_hi, 0.5)) - z0
+        lower = 2 * ndtr(w_lo / (1 + a * w_lo) - z0)  # low endpoint above the null
+        upper = 2 * ndtr(z0 - w_hi / (1 + a * w_hi))  # high endpoint below the null
+    # every value above the null (p_lo = 0): the low endpoint is above it at every alpha;
+    # none above it (p_lo = 1): never. The same for the high endpoint.
+    lower = np.where(p_lo <= 0, 0.0, np.where(p_lo >= 1, np.inf, lower))
+    upper = np.where(p_hi >= 1, 0.0, np.where(p_hi <= 0, np.inf, upper))
+    return np.minimum(lower, upper)
+
+
+def pvalue(dist, estimate, method, jackknife=None, scale=None, model_p=None, null: float = 0.0):
+    """Two-sided p-value of ``statistic == null`` that agrees with :func:`interval`.
+
+    The p-value is the smallest ``1 - level`` at which the interval of ``method`` (the same
+    quantiles, bias correction, acceleration and t quantiles) excludes ``null``: for every
+    level, ``p < 1 - level`` exactly when the interval excludes it (up to the rounding of the
+    interpolated quantiles). Percentile: twice the smaller share of the distribution on either
+    side of the null; basic: the same about ``2 x estimate - null``; BCa: the BCa endpoint map
+    inverted; jackknife-t: ``2 P(T_(G-1) > |g(est) - g(null)| / se)``; cluster-t: the larger of
+    the family t p-value and ``model_p`` (the model bootstrap's BCa p-value), as its interval
+    is the hull of the two. Where a method falls back (a degenerate jackknife), so does the
+    p-value. A resampling p-value is at least ``2 / (N + 1)`` for N finite resamples: a smaller
+    one cannot be told from N resamples.
+    """
+    method = check_method(method)
+    estimate = np.asarray(estimate, np.float64)
+    dist = np.asarray(dist, np.float64)
+    n_cols = estimate.shape[0]
+
+    def resampled(null_):
+        p_lo, p_hi, n = _crossings(dist, null_)
+        return p_lo, p_hi, n
+
+    def floor(p, n):
+        p = np.clip(p, 2.0 / (n + 1), 1.0)
+        return np.where(n >= 2, p, np.nan)
+
+    p_lo, p_hi, n = resampled(null)
+    percentile = floor(_tails(p_lo, p_hi), n)
+    if method == "percentile":
+        return percentile
+    if method == "basic":
+        b_lo, b_hi, n = resampled(2 * estimate - null)
+        return floor(_tails(1 - b_hi, 1 - b_lo), n)
+    if method == "bca":
+        if jackknife is None:
+            raise SwjaxError("method: 'bca' needs the jackknife values")
+        z0, a = bias_correction(dist, estimate), acceleration(jackknife)
+        ok = np.isfinite(z0) & np.isfinite(a)
+        bca = floor(_tails(p_lo, p_hi, np.where(ok, z0, 0.0), np.where(ok, a, 0.0)), n)
+        return np.where(ok, bca, percentile)
+    if jackknife is None:
+        raise SwjaxError(f"method: {method!r} needs the jackknife values")
+    scale = check_scale(scale, n_cols)
+    z = _to_scale(estimate, scale)
+    zj = _to_scale(np.atleast_2d(np.asarray(jackknife, np.float64)), scale[None, :])
+    finite = np.isfinite(zj)
+    g = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, zj, 0.0).sum(axis=0) / g
+        se = np.sqrt((g - 1) / g * (np.where(finite, zj - mean, 0.0) ** 2).sum(axis=0))
+        t_p = 2 * stdtr(np.maximum(g - 1, 1), -np.abs(z - _to_scale(np.full(n_cols, null), scale)) / se)
+    ok = (g >= 3) & np.isfinite(z) & np.isfinite(se)
+    if method == "jackknife-t":
+        return np.where(ok, t_p, percentile)
+    if model_p is None:
+        raise SwjaxError("method: 'cluster-t' needs the model bootstrap's p-value")
+    model_p = np.asarray(model_p, np.float64)
+    return np.where(ok, np.fmax(t_p, model_p), model_p)

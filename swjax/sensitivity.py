@@ -87,7 +87,7 @@ def lobo(
     against: str | None = None,
     n: int = 0,
     seed: int = 0,
-    method: str = "percentile",
+    method: str | None = None,
     level: float = 0.95,
     threshold: float = 0.4,
     device: str = "auto",
@@ -103,8 +103,9 @@ def lobo(
     n : int
         Bootstrap resamples per variant (0: point estimates only). Every variant uses the same
         resamples; each variant's PC1 is aligned with its own full-sample PC1.
-    seed, method, level, threshold : as in :func:`swjax.bootstrap` (BCa uses the jackknife over
-        models of each variant).
+    seed, method, level, threshold : as in :func:`swjax.bootstrap`: ``method`` None is BCa,
+        with the jackknife over models of each variant, so the full variant's interval is the
+        bootstrap's (cluster-t needs families, which lobo does not take).
 
     Examples
     --------
@@ -112,7 +113,9 @@ def lobo(
     >>> res.correlations.shape[1]
     13
     """
-    method = intervals.check_method(method)
+    method = intervals.default_method(method)
+    if method in intervals.CLUSTER_METHODS:
+        raise SwjaxError(f"method: {method!r} needs model families, which lobo does not take")
     level = validate.level(level)
     n = validate.resamples(n, level, allow_zero=True)
     threshold = validate.threshold(threshold)
@@ -316,7 +319,7 @@ def subsets(
     *,
     capabilities=None,
     against: str | None = None,
-    min_size: int = 2,
+    min_size: int = 3,
     max_subsets: int | None = None,
     n: int = 0,
     seed: int = 0,

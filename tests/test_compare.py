@@ -6,25 +6,42 @@ from typer.testing import CliRunner
 
 import swjax
 from swjax.cli import app
-from swjax.compare import bootstrap_pvalue, compare, compare_between
+from swjax import intervals
+from swjax.compare import compare, compare_between
 
 
-def test_paired_difference_is_row_by_row_difference(chat):
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_paired_difference_is_that_of_the_bootstraps_resamples(chat):
+    """The difference is taken resample by resample on swjax.bootstrap's own resamples (same
+    seed): checked against that run's distribution and the point estimates of analyze."""
     res = compare(chat, "adv_glue", "glue", n=80, seed=4)
-    d = res.distribution
-    np.testing.assert_array_equal(d[:, 2], d[:, 0] - d[:, 1])
-    boot = swjax.bootstrap(chat, n=80, seed=4, method="percentile")
+    boot = swjax.bootstrap(chat, n=80, seed=4)
     cols = list(boot.table.index)
-    np.testing.assert_allclose(d[:, 0], boot.distribution[:, cols.index("adv_glue")])
-    np.testing.assert_allclose(d[:, 1], boot.distribution[:, cols.index("glue")])
-    t = res.table
-    assert np.isclose(t.loc["difference", "estimate"], t.loc["adv_glue", "estimate"] - t.loc["glue", "estimate"])
+    a, b = boot.distribution[:, cols.index("adv_glue")], boot.distribution[:, cols.index("glue")]
+    np.testing.assert_allclose(res.distribution[:, 2], a.astype(np.float64) - b, rtol=0, atol=1e-12)
+    est = swjax.analyze(chat).correlations
+    assert res.table.loc["difference", "estimate"] == pytest.approx(est["adv_glue"] - est["glue"], abs=1e-6)
 
 
-def test_bootstrap_pvalue_definition():
-    d = np.array([[-1.0, 1, 2, 3, np.nan]]).T
-    assert np.isclose(bootstrap_pvalue(d)[0], 2 * 2 / 5)
-    assert bootstrap_pvalue(np.ones((9, 1)))[0] == pytest.approx(0.2)
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_a_single_benchmark_has_the_bootstraps_interval_by_default(chat):
+    """One default everywhere: compare(a) with the same n and seed is swjax.bootstrap's BCa interval."""
+    res = compare(chat, "MT_Bench", n=300, seed=7)
+    boot = swjax.bootstrap(chat, n=300, seed=7).table.loc["MT_Bench"]
+    row = res.table.loc["MT_Bench"]
+    assert row["interval"] == boot["interval"] == "bca"
+    assert (row["low"], row["high"]) == pytest.approx((boot["low"], boot["high"]), abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_the_p_value_agrees_with_the_interval(chat):
+    """At any level, p < 1 - level exactly when the table's interval at that level excludes 0."""
+    for method in ("bca", "percentile", "basic"):
+        res = compare(chat, "adv_glue", "glue", n=300, seed=2, method=method)
+        for level in (0.5, 0.8, 0.9, 0.95, 0.99):
+            other = compare(chat, "adv_glue", "glue", n=300, seed=2, method=method, level=level).table
+            excludes = (other["low"] > 0) | (other["high"] < 0)
+            assert ((res.table["p_value"] < 1 - level) == excludes).all(), (method, level)
 
 
 @pytest.mark.slow

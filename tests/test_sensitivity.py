@@ -89,7 +89,7 @@ def test_subsets_and_lobo_give_the_numbers_of_the_path_before_the_fast_one(chat)
     for name in before.files:
         if name.startswith("subsets_") and name != "subsets_estimates":
             np.testing.assert_array_equal(t[name[len("subsets_"):]].to_numpy(), before[name], err_msg=name)
-    lo = lobo(chat, n=40, seed=3)
+    lo = lobo(chat, n=40, seed=3, method="percentile")  # the method the fixture was made with
     np.testing.assert_array_equal(lo.correlations.to_numpy(), before["lobo_correlations"])
     for name in ("low", "high", "se"):
         np.testing.assert_array_equal(lo.intervals[name].to_numpy(), before[f"lobo_{name}"], err_msg=name)
@@ -155,3 +155,14 @@ def test_lobo_bootstrap_intervals(chat):
     assert set(f["variant"]) == {"full"} | {f"-{c}" for c in CAPS}
     row = f[(f.variant == "full") & (f.benchmark == "MT_Bench")].iloc[0]
     assert row["low"] <= row["high"]
+
+
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_lobo_full_variant_has_the_bootstraps_interval_by_default(chat):
+    """One default everywhere: lobo's full variant (same n, seed) is swjax.bootstrap's BCa interval."""
+    lo = lobo(chat, n=60, seed=3)
+    full = lo.intervals[lo.intervals["variant"] == "full"].set_index("benchmark")
+    boot = swjax.bootstrap(chat, n=60, seed=3).table.loc[full.index]
+    assert lo.metadata["method"] == "bca" and set(full["interval"]) <= {"bca", "percentile (bca failed)"}
+    np.testing.assert_allclose(full["low"], boot["low"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(full["high"], boot["high"], rtol=0, atol=1e-6)
