@@ -228,6 +228,96 @@ def _scatter_band(x, y, grid, n_band: int, seed: int, level: float):
     return icpt + slope * grid, np.quantile(fits, alpha, axis=0), np.quantile(fits, 1 - alpha, axis=0)
 
 
+def _renderer(fig: Figure):
+    """A renderer of ``fig`` after its layout has run (an Agg canvas when it has none)."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    return fig.canvas.get_renderer()
+
+
+def _overlaps(box, boxes) -> np.ndarray:
+    """Whether ``box`` (x0, y0, x1, y1) overlaps each row of ``boxes``."""
+    if len(boxes) == 0:
+        return np.zeros(0, bool)
+    b = np.asarray(boxes)
+    return (box[0] < b[:, 2]) & (b[:, 0] < box[2]) & (box[1] < b[:, 3]) & (b[:, 1] < box[3])
+
+
+def _place_labels(fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pad_pt: float = 1.0) -> None:
+    """Move each annotation to a nearby spot where its box overlaps no other label, no
+    marker and not the legend, inside the axes; a thin leader line joins a label set apart.
+
+    Deterministic and greedy: the most crowded points choose first; each tries positions
+    around its point at growing distance (upper right first), taking the first free one.
+    Offsets are in points, so the placement holds at any dpi.
+    """
+    for a in anns:
+        a.set_in_layout(False)  # they stay inside the axes, so the layout need not see them
+    renderer = _renderer(fig)
+    ax.set_xlim(ax.get_xlim())  # freeze the view: the placement is in display coordinates
+    ax.set_ylim(ax.get_ylim())
+    k = fig.dpi / 72.0  # pixels per point
+    pad = pad_pt * k
+    frame = ax.get_window_extent(renderer)
+    inner = (frame.x0 + pad, frame.y0 + pad, frame.x1 - pad, frame.y1 - pad)
+    pts = np.array([ax.transData.transform(a.xy) for a in anns])
+    sizes = []
+    for a in anns:
+        a.xyann = (0.0, 0.0)
+        ext = a.get_window_extent(renderer)
+        sizes.append((ext.width + 2 * pad, ext.height + 2 * pad))
+    r = marker_pt * k
+    fixed = [(px - r, py - r, px + r, py + r) for px, py in pts]  # the markers
+    if legend is not None:
+        lb = legend.get_window_extent(renderer)
+        fixed.append((lb.x0 - pad, lb.y0 - pad, lb.x1 + pad, lb.y1 + pad))
+    fixed = np.array(fixed)
+    dist = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    crowd = (dist < 40 * k).sum(axis=1)
+    order = sorted(range(len(anns)), key=lambda i: (-crowd[i], pts[i, 0], pts[i, 1]))
+    angles = np.deg2rad([45, 0, 90, -45, 135, 180, -90, -135, 22.5, 67.5, -22.5, -67.5, 112.5, 157.5, -112.5, -157.5])
+    radii = np.array([1.5, 4, 7, 11, 16, 22, 29, 37, 46, 56, 68, 82, 100]) * k
+    placed = []
+    for i in order:
+        (px, py), (w, h) = pts[i], sizes[i]
+        own = np.ones(len(fixed), bool)
+        own[i] = False  # a label may touch its own marker's box edge, never cover others
+        best, best_cost, found = None, np.inf, False
+        for rad in radii:
+            for ang in angles:
+                c, s_ = np.cos(ang), np.sin(ang)
+                # the box's near corner (or edge middle) sits at distance rad from the point
+                ax_ = px + (rad + r) * c
+                ay_ = py + (rad + r) * s_
+                x0 = ax_ - w * (0.5 - 0.5 * np.sign(round(c, 6))) if abs(c) > 1e-6 else ax_ - w / 2
+                y0 = ay_ - h * (0.5 - 0.5 * np.sign(round(s_, 6))) if abs(s_) > 1e-6 else ay_ - h / 2
+                box = (x0, y0, x0 + w, y0 + h)
+                outside = max(inner[0] - box[0], 0) + max(box[2] - inner[2], 0) + \
+                    max(inner[1] - box[1], 0) + max(box[3] - inner[3], 0)
+                hits = int(_overlaps(box, fixed[own]).sum()) + int(_overlaps(box, placed).sum())
+                cost = hits * 1e6 + outside * 1e3 + rad
+                if cost < best_cost:
+                    best, best_cost = box, cost
+                if hits == 0 and outside == 0:
+                    found = True
+                    break
+            if found:
+                break
+        placed.append(best)
+        a = anns[i]
+        a.xyann = ((best[0] + pad - px) / k, (best[1] + pad - py) / k)
+        # a leader line when the label sits apart: from the marker's edge to the box's nearest point
+        qx, qy = np.clip(px, best[0] + pad, best[2] - pad), np.clip(py, best[1] + pad, best[3] - pad)
+        gap = np.hypot(qx - px, qy - py)
+        if gap > r + 6 * k:
+            ux, uy = (qx - px) / gap, (qy - py) / gap
+            ends = ax.transData.inverted().transform([(px + ux * r, py + uy * r), (qx, qy)])
+            ax.plot(ends[:, 0], ends[:, 1], color="0.65", lw=0.5, zorder=2, scalex=False, scaley=False)
+
+
 def scatter(
     result, benchmark: str, dataset=None, *, label_models: bool = True, n_band: int = 1000, seed: int = 0,
 ) -> Figure:
@@ -259,12 +349,14 @@ def scatter(
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.18, lw=0, label=f"{md['level']:.0%} bootstrap band")
         ax.plot(grid, fit, color=colour, lw=1.5, label="least-squares line")
     ax.scatter(x, y, s=28, color=colour, edgecolor="white", linewidth=0.6, zorder=3, label="models")
+    anns = []
     if label_models:
         for model, xi, yi in zip(score.index[ok], x, y):
-            ax.annotate(
+            anns.append(ax.annotate(
                 dataset.model_name(model) if hasattr(dataset, "model_name") else model,
                 (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=6, color="0.35",
-            )
+                ha="left", va="bottom",
+            ))
     metric = row.get("metric", "") if hasattr(row, "get") else ""
     ax.set_xlabel("capabilities score (PC1 of the capability benchmarks)")
     ax.set_ylabel(f"{row['name']}" + (f" ({metric})" if isinstance(metric, str) and metric else ""))
@@ -274,7 +366,9 @@ def scatter(
         fontsize=9, loc="left",
     )
     ax.grid(color="0.92", lw=0.6)
-    ax.legend(fontsize=8, loc="best")
+    legend = ax.legend(fontsize=8, loc="best")
+    if anns:
+        _place_labels(fig, ax, anns, legend, marker_pt=np.sqrt(28) / 2 + 0.6)
     return fig
 
 

@@ -68,6 +68,45 @@ def test_scatter(res, chat):
         figures.scatter(res, "MT_Bench")
 
 
+def _boxes_inside(boxes, fig):
+    w, h = fig.canvas.get_width_height()
+    return all(b.x0 >= 0 and b.y0 >= 0 and b.x1 <= w and b.y1 <= h for b in boxes)
+
+
+@pytest.mark.parametrize("benchmark", ["MT_Bench", "wmdp_bio"])
+def test_scatter_labels_do_not_overlap(res, chat, benchmark):
+    """Every model's label is drawn, in the canvas, inside the axes, on no other label and on no
+    other model's point (the points crowd at the top of the capabilities score)."""
+    import itertools
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figures.scatter(res, benchmark, chat, n_band=50)
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text()]
+    n = int(res.table.at[benchmark, "n_models"])
+    assert len(labels) == n
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    clashes = [(a.get_text(), b.get_text()) for (a, p), (b, q) in itertools.combinations(zip(labels, boxes), 2)
+               if p.overlaps(q)]
+    assert clashes == []
+    assert _boxes_inside(boxes, fig)
+    frame = ax.get_window_extent(renderer)
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    points = ax.transData.transform(ax.collections[1].get_offsets())
+    for t, b in zip(labels, boxes):
+        others = [p for p, s in zip(points, labels) if s is not t]
+        assert not any(b.x0 < px < b.x1 and b.y0 < py < b.y1 for px, py in others), t.get_text()
+    # the same placement in a saved file at another dpi (offsets are in points)
+    fig.set_dpi(160)
+    fig.draw(renderer := FigureCanvasAgg(fig).get_renderer())
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(p.overlaps(q) for p, q in itertools.combinations(boxes, 2))
+
+
 def test_scree(res):
     ax = figures.scree(res).axes[0]
     (bars,) = ax.containers
