@@ -14,6 +14,8 @@ atomically.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -84,6 +86,31 @@ def _subtitle(md: dict) -> str:
         f"{md['set']} models (n={md['n_models']}), {md['n']:,} bootstrap resamples, "
         f"{md['method']} {md['level']:.0%} intervals"
     )
+
+
+def _fit_title(fig: Figure, ax, text: str, fontsize: float = 9) -> None:
+    """Set the axes' left title, broken into lines at its clauses (after ", " or ": ") when
+    it would run past the canvas' right edge (long tick labels leave a narrow axes)."""
+    box = ax.set_title(text, fontsize=fontsize, loc="left")
+    renderer = _renderer(fig)
+    width = fig.canvas.get_width_height()[0]
+    ext = box.get_window_extent(renderer)
+    if ext.x1 <= width - 4:
+        return
+    room = width - 4 - ext.x0
+    lines = []
+    for part in text.split("\n"):
+        line = ""
+        for w in re.split(r"(?<=[,:]) ", part):
+            trial = f"{line} {w}" if line else w
+            box.set_text(trial)
+            if line and box.get_window_extent(renderer).width > room:
+                lines.append(line)
+                line = w
+            else:
+                line = trial
+        lines.append(line)
+    box.set_text("\n".join(lines))
 
 
 def _threshold_lines(ax, t: float, vertical: bool = True) -> None:
@@ -192,7 +219,7 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
     # area labels on the right, separators between areas
     for area, grp in pd.Series(pos, index=rows["area"].to_numpy()).groupby(level=0, sort=False):
         ax.text(
-            1.07, grp.mean(), area, transform=ax.get_yaxis_transform(), fontsize=8,
+            1.07, grp.mean(), textwrap.fill(area, 16), transform=ax.get_yaxis_transform(), fontsize=8,
             va="center", ha="left", color="0.25", style="italic",
         )
         if grp.min() > 0:
@@ -200,13 +227,13 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
     ax.set_xlabel("Spearman correlation with the capabilities score")
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_title(title or f"Capabilities correlations: {_subtitle(md)}", fontsize=10, loc="left")
     handles = [
         Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
         for v in VERDICT_COLOURS if v in set(rows["verdict"])
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
                title=f"verdict ({md['level']:.0%} interval against |r| = {t})", title_fontsize=8)
+    _fit_title(fig, ax, title or f"Capabilities correlations: {_subtitle(md)}", fontsize=10)
     return fig
 
 

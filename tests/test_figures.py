@@ -7,6 +7,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 
 import swjax
 from swjax import figures
@@ -46,6 +47,28 @@ def test_forest_elements_and_colours(res):
     assert "300 bootstrap resamples" in ax.get_title(loc="left")
     areas_drawn = {t.get_text() for t in ax.texts}
     assert {"alignment", "weaponization", "capabilities"} <= areas_drawn
+
+
+@pytest.mark.parametrize("which", ["all", "headline"])
+def test_forest_title_and_axes_inside_the_canvas(res, which):
+    """With all 178 rows the long names leave a narrow axes; the title (which starts at the
+    axes' left edge), the tick labels and the area labels must still lie on the canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figures.forest(res, benchmarks=which)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    w, h = fig.canvas.get_width_height()
+    title = next(t for t in ax.get_children() if isinstance(t, Text) and t.get_text() == ax.get_title(loc="left"))
+    for name, box in [("title", title.get_window_extent(renderer)), ("axes", ax.get_tightbbox(renderer)),
+                      ("legend", fig.legends[0].get_window_extent(renderer))]:
+        assert 0 <= box.x0 and box.x1 <= w and 0 <= box.y0 and box.y1 <= h, (name, box.extents, (w, h))
+    # the whole title is there, only broken into lines
+    assert "Capabilities correlations: chat models (n=26), 300 bootstrap resamples, bca 95% intervals" == " ".join(
+        title.get_text().split())
+    labels = ax.get_yticklabels()
+    assert len(labels) == len(figures.forest_rows(res, which))
 
 
 def test_forest_all_and_list(res):
