@@ -81,10 +81,12 @@ def _row(table: pd.DataFrame, benchmark: str) -> pd.Series:
     return table.loc[benchmark]
 
 
-def _subtitle(md: dict) -> str:
+def _subtitle(md: dict, method: str | None = None) -> str:
+    """Model set, resamples and the intervals drawn (``method`` where a figure's own
+    intervals are not the run's, as the scree plot's percentile intervals)."""
     return (
         f"{md['set']} models (n={md['n_models']}), {md['n']:,} bootstrap resamples, "
-        f"{md['method']} {md['level']:.0%} intervals"
+        f"{method or md['method']} {md['level']:.0%} intervals"
     )
 
 
@@ -424,15 +426,18 @@ def scree(result) -> Figure:
     ax.errorbar(
         k, ev, yerr=np.vstack([np.clip(ev - lo, 0, None), np.clip(hi - ev, 0, None)]),
         fmt="o", color="#0072B2", ms=6, capsize=3, lw=1.5, zorder=3,
-        label=f"eigenvalue, {md['level']:.0%} percentile interval",
+        label=f"eigenvalue, percentile {md['level']:.0%} interval",
     )
     ax.axhline(1, color="0.45", ls="--", lw=0.8, label="1 (Kaiser)")
     ve = res.summary.loc["variance_explained"] if "variance_explained" in res.summary.index else None
     share = (
-        f"PC1 explains {ve['estimate']:.1%} [{ve['low']:.1%}, {ve['high']:.1%}]" if ve is not None
+        f"PC1 explains {ve['estimate']:.1%} [{ve['low']:.1%}, {ve['high']:.1%}] "
+        f"({ve.get('interval', md['method'])} {md['level']:.0%} interval)" if ve is not None
         else f"PC1 explains {res.analysis.variance_explained:.1%}"
     )
-    ax.set_title(f"Scree plot of the {len(ev)} capability benchmarks: {share}\n{_subtitle(md)}", fontsize=9, loc="left")
+    # the subtitle names the intervals drawn (percentile, as the legend), the share its own
+    ax.set_title(f"Scree plot of the {len(ev)} capability benchmarks: {share}\n{_subtitle(md, 'percentile')}",
+                 fontsize=9, loc="left")
     ax.set_xlabel("component")
     ax.set_ylabel("eigenvalue of the Spearman matrix")
     ax.set_xticks(k)

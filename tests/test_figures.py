@@ -141,6 +141,19 @@ def test_scree(res):
         figures.scree(without)
 
 
+def test_scree_subtitle_and_legend_name_the_same_interval(res):
+    import re
+
+    ax = figures.scree(res).axes[0]
+    heading, subtitle = ax.get_title(loc="left").split("\n")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    pattern = r"(bca|percentile|basic|jackknife-t|cluster-t) (\d+%) intervals?"
+    drawn = {re.search(pattern, t).groups() for t in legend if "eigenvalue" in t}
+    assert drawn == {re.search(pattern, subtitle).groups()} == {("percentile", "95%")}
+    # PC1's share keeps the run's own interval, named beside it
+    assert re.search(pattern, heading).groups() == (res.summary.at["variance_explained", "interval"], "95%")
+
+
 def test_heatmap(res):
     fig = figures.heatmap(res)
     ax = fig.axes[0]
