@@ -465,7 +465,7 @@ def heatmap(result) -> Figure:
     for i in range(k):
         for j in range(k):
             v = mat.iat[i, j]
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7.5,
                     color="white" if abs(v) > 0.6 else "black")
     fig.colorbar(im, ax=ax, shrink=0.8, label="Spearman correlation")
     ax.set_title(
