@@ -14,6 +14,8 @@ atomically.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -66,11 +68,38 @@ def _row(table: pd.DataFrame, benchmark: str) -> pd.Series:
     return table.loc[benchmark]
 
 
-def _subtitle(md: dict) -> str:
+def _subtitle(md: dict, method: str | None = None) -> str:
+    """Model set, resamples and the intervals drawn (``method`` where a figure's own
+    intervals are not the run's, as the scree plot's percentile intervals)."""
     return (
         f"{md['set']} models (n={md['n_models']}), {md['n']:,} bootstrap resamples, "
-        f"{md['method']} {md['level']:.0%} intervals"
+        f"{method or md['method']} {md['level']:.0%} intervals"
     )
+
+
+def _fit_title(fig: Figure, ax, text: str, fontsize: float = 9) -> None:
+    """Set the axes' left title, broken into lines at its clauses (after ", " or ": ") when
+    it would run past the canvas' right edge (long tick labels leave a narrow axes)."""
+    box = ax.set_title(text, fontsize=fontsize, loc="left")
+    renderer = _renderer(fig)
+    width = fig.canvas.get_width_height()[0]
+    ext = box.get_window_extent(renderer)
+    if ext.x1 <= width - 4:
+        return
+    room = width - 4 - ext.x0
+    lines = []
+    for part in text.split("\n"):
+        line = ""
+        for w in re.split(r"(?<=[,:]) ", part):
+            trial = f"{line} {w}" if line else w
+            box.set_text(trial)
+            if line and box.get_window_extent(renderer).width > room:
+                lines.append(line)
+                line = w
+            else:
+                line = trial
+        lines.append(line)
+    box.set_text("\n".join(lines))
 
 
 def _threshold_lines(ax, t: float, vertical: bool = True) -> None:
@@ -179,7 +208,7 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
     # area labels on the right, separators between areas
     for area, grp in pd.Series(pos, index=rows["area"].to_numpy()).groupby(level=0, sort=False):
         ax.text(
-            1.07, grp.mean(), area, transform=ax.get_yaxis_transform(), fontsize=8,
+            1.07, grp.mean(), textwrap.fill(area, 16), transform=ax.get_yaxis_transform(), fontsize=8,
             va="center", ha="left", color="0.25", style="italic",
         )
         if grp.min() > 0:
@@ -187,13 +216,13 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
     ax.set_xlabel("Spearman correlation with the capabilities score")
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    ax.set_title(title or f"Capabilities correlations: {_subtitle(md)}", fontsize=10, loc="left")
     handles = [
         Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
         for v in VERDICT_COLOURS if v in set(rows["verdict"])
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
                title=f"verdict ({md['level']:.0%} interval against |r| = {t})", title_fontsize=8)
+    _fit_title(fig, ax, title or f"Capabilities correlations: {_subtitle(md)}", fontsize=10)
     return fig
 
 
@@ -213,6 +242,96 @@ def _scatter_band(x, y, grid, n_band: int, seed: int, level: float):
     alpha = (1 - level) / 2
     slope, icpt = np.polyfit(x, y, 1)
     return icpt + slope * grid, np.quantile(fits, alpha, axis=0), np.quantile(fits, 1 - alpha, axis=0)
+
+
+def _renderer(fig: Figure):
+    """A renderer of ``fig`` after its layout has run (an Agg canvas when it has none)."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    return fig.canvas.get_renderer()
+
+
+def _overlaps(box, boxes) -> np.ndarray:
+    """Whether ``box`` (x0, y0, x1, y1) overlaps each row of ``boxes``."""
+    if len(boxes) == 0:
+        return np.zeros(0, bool)
+    b = np.asarray(boxes)
+    return (box[0] < b[:, 2]) & (b[:, 0] < box[2]) & (box[1] < b[:, 3]) & (b[:, 1] < box[3])
+
+
+def _place_labels(fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pad_pt: float = 1.0) -> None:
+    """Move each annotation to a nearby spot where its box overlaps no other label, no
+    marker and not the legend, inside the axes; a thin leader line joins a label set apart.
+
+    Deterministic and greedy: the most crowded points choose first; each tries positions
+    around its point at growing distance (upper right first), taking the first free one.
+    Offsets are in points, so the placement holds at any dpi.
+    """
+    for a in anns:
+        a.set_in_layout(False)  # they stay inside the axes, so the layout need not see them
+    renderer = _renderer(fig)
+    ax.set_xlim(ax.get_xlim())  # freeze the view: the placement is in display coordinates
+    ax.set_ylim(ax.get_ylim())
+    k = fig.dpi / 72.0  # pixels per point
+    pad = pad_pt * k
+    frame = ax.get_window_extent(renderer)
+    inner = (frame.x0 + pad, frame.y0 + pad, frame.x1 - pad, frame.y1 - pad)
+    pts = np.array([ax.transData.transform(a.xy) for a in anns])
+    sizes = []
+    for a in anns:
+        a.xyann = (0.0, 0.0)
+        ext = a.get_window_extent(renderer)
+        sizes.append((ext.width + 2 * pad, ext.height + 2 * pad))
+    r = marker_pt * k
+    fixed = [(px - r, py - r, px + r, py + r) for px, py in pts]  # the markers
+    if legend is not None:
+        lb = legend.get_window_extent(renderer)
+        fixed.append((lb.x0 - pad, lb.y0 - pad, lb.x1 + pad, lb.y1 + pad))
+    fixed = np.array(fixed)
+    dist = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    crowd = (dist < 40 * k).sum(axis=1)
+    order = sorted(range(len(anns)), key=lambda i: (-crowd[i], pts[i, 0], pts[i, 1]))
+    angles = np.deg2rad([45, 0, 90, -45, 135, 180, -90, -135, 22.5, 67.5, -22.5, -67.5, 112.5, 157.5, -112.5, -157.5])
+    radii = np.array([1.5, 4, 7, 11, 16, 22, 29, 37, 46, 56, 68, 82, 100]) * k
+    placed = []
+    for i in order:
+        (px, py), (w, h) = pts[i], sizes[i]
+        own = np.ones(len(fixed), bool)
+        own[i] = False  # a label may touch its own marker's box edge, never cover others
+        best, best_cost, found = None, np.inf, False
+        for rad in radii:
+            for ang in angles:
+                c, s_ = np.cos(ang), np.sin(ang)
+                # the box's near corner (or edge middle) sits at distance rad from the point
+                ax_ = px + (rad + r) * c
+                ay_ = py + (rad + r) * s_
+                x0 = ax_ - w * (0.5 - 0.5 * np.sign(round(c, 6))) if abs(c) > 1e-6 else ax_ - w / 2
+                y0 = ay_ - h * (0.5 - 0.5 * np.sign(round(s_, 6))) if abs(s_) > 1e-6 else ay_ - h / 2
+                box = (x0, y0, x0 + w, y0 + h)
+                outside = max(inner[0] - box[0], 0) + max(box[2] - inner[2], 0) + \
+                    max(inner[1] - box[1], 0) + max(box[3] - inner[3], 0)
+                hits = int(_overlaps(box, fixed[own]).sum()) + int(_overlaps(box, placed).sum())
+                cost = hits * 1e6 + outside * 1e3 + rad
+                if cost < best_cost:
+                    best, best_cost = box, cost
+                if hits == 0 and outside == 0:
+                    found = True
+                    break
+            if found:
+                break
+        placed.append(best)
+        a = anns[i]
+        a.xyann = ((best[0] + pad - px) / k, (best[1] + pad - py) / k)
+        # a leader line when the label sits apart: from the marker's edge to the box's nearest point
+        qx, qy = np.clip(px, best[0] + pad, best[2] - pad), np.clip(py, best[1] + pad, best[3] - pad)
+        gap = np.hypot(qx - px, qy - py)
+        if gap > r + 6 * k:
+            ux, uy = (qx - px) / gap, (qy - py) / gap
+            ends = ax.transData.inverted().transform([(px + ux * r, py + uy * r), (qx, qy)])
+            ax.plot(ends[:, 0], ends[:, 1], color="0.65", lw=0.5, zorder=2, scalex=False, scaley=False)
 
 
 def scatter(
@@ -246,12 +365,14 @@ def scatter(
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.18, lw=0, label=f"{md['level']:.0%} bootstrap band")
         ax.plot(grid, fit, color=colour, lw=1.5, label="least-squares line")
     ax.scatter(x, y, s=28, color=colour, edgecolor="white", linewidth=0.6, zorder=3, label="models")
+    anns = []
     if label_models:
         for model, xi, yi in zip(score.index[ok], x, y):
-            ax.annotate(
+            anns.append(ax.annotate(
                 dataset.model_name(model) if hasattr(dataset, "model_name") else model,
                 (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=6, color="0.35",
-            )
+                ha="left", va="bottom",
+            ))
     metric = row.get("metric", "") if hasattr(row, "get") else ""
     ax.set_xlabel("capabilities score (PC1 of the capability benchmarks)")
     ax.set_ylabel(f"{row['name']}" + (f" ({metric})" if isinstance(metric, str) and metric else ""))
@@ -261,7 +382,9 @@ def scatter(
         fontsize=9, loc="left",
     )
     ax.grid(color="0.92", lw=0.6)
-    ax.legend(fontsize=8, loc="best")
+    legend = ax.legend(fontsize=8, loc="best")
+    if anns:
+        _place_labels(fig, ax, anns, legend, marker_pt=np.sqrt(28) / 2 + 0.6)
     return fig
 
 
@@ -290,15 +413,18 @@ def scree(result) -> Figure:
     ax.errorbar(
         k, ev, yerr=np.vstack([np.clip(ev - lo, 0, None), np.clip(hi - ev, 0, None)]),
         fmt="o", color="#0072B2", ms=6, capsize=3, lw=1.5, zorder=3,
-        label=f"eigenvalue, {md['level']:.0%} percentile interval",
+        label=f"eigenvalue, percentile {md['level']:.0%} interval",
     )
     ax.axhline(1, color="0.45", ls="--", lw=0.8, label="1 (Kaiser)")
     ve = res.summary.loc["variance_explained"] if "variance_explained" in res.summary.index else None
     share = (
-        f"PC1 explains {ve['estimate']:.1%} [{ve['low']:.1%}, {ve['high']:.1%}]" if ve is not None
+        f"PC1 explains {ve['estimate']:.1%} [{ve['low']:.1%}, {ve['high']:.1%}] "
+        f"({ve.get('interval', md['method'])} {md['level']:.0%} interval)" if ve is not None
         else f"PC1 explains {res.analysis.variance_explained:.1%}"
     )
-    ax.set_title(f"Scree plot of the {len(ev)} capability benchmarks: {share}\n{_subtitle(md)}", fontsize=9, loc="left")
+    # the subtitle names the intervals drawn (percentile, as the legend), the share its own
+    ax.set_title(f"Scree plot of the {len(ev)} capability benchmarks: {share}\n{_subtitle(md, 'percentile')}",
+                 fontsize=9, loc="left")
     ax.set_xlabel("component")
     ax.set_ylabel("eigenvalue of the Spearman matrix")
     ax.set_xticks(k)
@@ -326,7 +452,7 @@ def heatmap(result) -> Figure:
     for i in range(k):
         for j in range(k):
             v = mat.iat[i, j]
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6.5,
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7.5,
                     color="white" if abs(v) > 0.6 else "black")
     fig.colorbar(im, ax=ax, shrink=0.8, label="Spearman correlation")
     ax.set_title(

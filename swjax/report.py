@@ -111,15 +111,18 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
 .lede{color:#555} figure{margin:1rem 0} figure img{max-width:100%;display:block;margin:auto;height:auto;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#555}
+div.table{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;font-size:.85rem;width:100%} th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;text-align:left}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td{overflow-wrap:break-word} td.id{overflow-wrap:anywhere;min-width:6em}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums} td.num{white-space:nowrap}
 table.sortable th{cursor:pointer;user-select:none;background:#f6f6f6;position:sticky;top:0}
 table.sortable th:after{content:" \\2195";color:#bbb} table.sortable th.asc:after{content:" \\2191";color:#333}
 table.sortable th.desc:after{content:" \\2193";color:#333}
 .v{padding:.05rem .4rem;border-radius:.6rem;color:#fff;font-size:.78rem;white-space:nowrap}
-.scroll{max-height:34rem;overflow:auto;border:1px solid #eee}
-pre{background:#f7f7f7;padding:.8rem;overflow:auto;font-size:.75rem;max-height:24rem}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem} @media(max-width:900px){.grid{grid-template-columns:1fr}}
+.scroll{max-height:34rem;overflow:auto;border:1px solid #eee} .scroll div.table{overflow-x:visible}
+pre{background:#f7f7f7;padding:.8rem;overflow:auto;font-size:.75rem;max-height:24rem;white-space:pre-wrap;overflow-wrap:anywhere}
+@media(max-width:900px){body{margin:1rem auto;padding:0 .6rem} th,td{padding:.2rem .25rem} table{font-size:.75rem}
+ .v{white-space:normal} td.id{min-width:4.5em}}
 """
 
 _JS = """
@@ -163,11 +166,15 @@ def _html_table(frame: pd.DataFrame, columns: list[tuple[str, str, str]], css: s
                 cells.append(f'<td class="num" data-v="{v or "NaN"}">{v}</td>')
             elif kind == "verdict":
                 cells.append(f'<td data-v="{html.escape(str(value))}">{_badge(str(value))}</td>')
-            else:
+            else:  # ids (the index) may break anywhere, names and areas between words
                 text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-                cells.append(f'<td data-v="{html.escape(text)}">{html.escape(text)}</td>')
+                cls = ' class="id"' if kind == "index" else ""
+                cells.append(f'<td{cls} data-v="{html.escape(text)}">{html.escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (
+        f'<div class="table"><table class="{css}"><thead><tr>{head}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div>'
+    )
 
 
 def _md_table(frame: pd.DataFrame, columns: list[tuple[str, str, str]]) -> str:
@@ -346,15 +353,14 @@ def build_report(results, *, published=None, command: str | None = None, scatter
         if settle is not None:
             sec.append(settle[0])
             pngs[settle[2]] = settle[3]
-        for i, (name, _, caption) in enumerate(figs):
+        for name, _, caption in figs:
+            # one figure a row, shown at its own size (shrunk only on a narrower page): side by
+            # side, the heatmap's and scree plot's labels came out too small to read
             data = base64.b64encode(pngs[name]).decode("ascii")
-            if i == 1:  # the forest plot is tall and gets the full width; the rest go two by two
-                sec.append('<div class="grid">')
             sec.append(
                 f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{html.escape(caption)}</figcaption></figure>"
             )
-        sec.append("</div>" if len(figs) > 1 else "")
         sec.append(f"<h3>Every benchmark ({len(full)})</h3><p>Click a column header to sort.</p>")
         sec.append('<div class="scroll">' + _html_table(full, _ALL_COLUMNS) + "</div>")
         html_parts.append("\n".join(sec))

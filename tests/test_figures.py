@@ -7,6 +7,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 
 import swjax
 from swjax import figures
@@ -48,6 +49,28 @@ def test_forest_elements_and_colours(res):
     assert {"alignment", "weaponization", "capabilities"} <= areas_drawn
 
 
+@pytest.mark.parametrize("which", ["all", "headline"])
+def test_forest_title_and_axes_inside_the_canvas(res, which):
+    """With all 178 rows the long names leave a narrow axes; the title (which starts at the
+    axes' left edge), the tick labels and the area labels must still lie on the canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figures.forest(res, benchmarks=which)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    w, h = fig.canvas.get_width_height()
+    title = next(t for t in ax.get_children() if isinstance(t, Text) and t.get_text() == ax.get_title(loc="left"))
+    for name, box in [("title", title.get_window_extent(renderer)), ("axes", ax.get_tightbbox(renderer)),
+                      ("legend", fig.legends[0].get_window_extent(renderer))]:
+        assert 0 <= box.x0 and box.x1 <= w and 0 <= box.y0 and box.y1 <= h, (name, box.extents, (w, h))
+    # the whole title is there, only broken into lines
+    assert "Capabilities correlations: chat models (n=26), 300 bootstrap resamples, bca 95% intervals" == " ".join(
+        title.get_text().split())
+    labels = ax.get_yticklabels()
+    assert len(labels) == len(figures.forest_rows(res, which))
+
+
 def test_forest_all_and_list(res):
     assert len(figures.forest_rows(res, "all")) == len(res.table)
     fig = figures.forest(res, benchmarks=["MT_Bench", "wmdp_bio"])
@@ -68,6 +91,45 @@ def test_scatter(res, chat):
         figures.scatter(res, "MT_Bench")
 
 
+def _boxes_inside(boxes, fig):
+    w, h = fig.canvas.get_width_height()
+    return all(b.x0 >= 0 and b.y0 >= 0 and b.x1 <= w and b.y1 <= h for b in boxes)
+
+
+@pytest.mark.parametrize("benchmark", ["MT_Bench", "wmdp_bio"])
+def test_scatter_labels_do_not_overlap(res, chat, benchmark):
+    """Every model's label is drawn, in the canvas, inside the axes, on no other label and on no
+    other model's point (the points crowd at the top of the capabilities score)."""
+    import itertools
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figures.scatter(res, benchmark, chat, n_band=50)
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text()]
+    n = int(res.table.at[benchmark, "n_models"])
+    assert len(labels) == n
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    clashes = [(a.get_text(), b.get_text()) for (a, p), (b, q) in itertools.combinations(zip(labels, boxes), 2)
+               if p.overlaps(q)]
+    assert clashes == []
+    assert _boxes_inside(boxes, fig)
+    frame = ax.get_window_extent(renderer)
+    assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    points = ax.transData.transform(ax.collections[1].get_offsets())
+    for t, b in zip(labels, boxes):
+        others = [p for p, s in zip(points, labels) if s is not t]
+        assert not any(b.x0 < px < b.x1 and b.y0 < py < b.y1 for px, py in others), t.get_text()
+    # the same placement in a saved file at another dpi (offsets are in points)
+    fig.set_dpi(160)
+    fig.draw(renderer := FigureCanvasAgg(fig).get_renderer())
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(p.overlaps(q) for p, q in itertools.combinations(boxes, 2))
+
+
 def test_scree(res):
     ax = figures.scree(res).axes[0]
     (bars,) = ax.containers
@@ -77,6 +139,19 @@ def test_scree(res):
     without = dataclasses.replace(res, eigenvalues=None)  # a run that did not keep them
     with pytest.raises(SwjaxError, match="eigenvalues=True"):
         figures.scree(without)
+
+
+def test_scree_subtitle_and_legend_name_the_same_interval(res):
+    import re
+
+    ax = figures.scree(res).axes[0]
+    heading, subtitle = ax.get_title(loc="left").split("\n")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    pattern = r"(bca|percentile|basic|jackknife-t|cluster-t) (\d+%) intervals?"
+    drawn = {re.search(pattern, t).groups() for t in legend if "eigenvalue" in t}
+    assert drawn == {re.search(pattern, subtitle).groups()} == {("percentile", "95%")}
+    # PC1's share keeps the run's own interval, named beside it
+    assert re.search(pattern, heading).groups() == (res.summary.at["variance_explained", "interval"], "95%")
 
 
 def test_heatmap(res):

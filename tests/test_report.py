@@ -129,6 +129,71 @@ window.addEventListener('load', function(){
     assert shot.returncode == 0 and (tmp_path / "shot.png").stat().st_size > 20000
 
 
+_LAYOUT_PROBE = """
+<script>
+window.addEventListener('load', function(){
+  var view = document.documentElement.clientWidth;
+  var tables = Array.prototype.slice.call(document.querySelectorAll('table')).map(function(t){
+    var r = t.getBoundingClientRect(), box = t.parentElement;
+    return {left: r.left, right: r.right, width: t.scrollWidth, room: box.clientWidth, rows: t.rows.length};
+  });
+  var images = Array.prototype.slice.call(document.images).map(function(i){
+    return {alt: i.alt, shown: i.getBoundingClientRect().width, natural: i.naturalWidth};
+  });
+  var out = document.createElement('div');
+  out.id = 'probe-result';
+  out.textContent = JSON.stringify({inner: window.innerWidth, view: view,
+    page: document.documentElement.scrollWidth, tables: tables, images: images});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed; .ci/run installs it")
+@pytest.mark.parametrize("width", [800, 1400])
+def test_report_fits_the_page(report_dir, results, tmp_path, width):
+    """At a narrow and a wide window: no table is wider than the room it has (nor runs past the
+    window, nor makes the page scroll sideways), and the heatmap's and scree plot's smallest
+    text is shown at 9 px or more. Screenshots at both widths are written too."""
+    from matplotlib.text import Text
+
+    from swjax import figures
+
+    probe = tmp_path / "probe.html"
+    probe.write_text((report_dir / "report.html").read_text().replace("</body>", _LAYOUT_PROBE + "</body>"))
+    size = f"--window-size={width},1600"
+    res = _chromium(size, "--hide-scrollbars", "--force-device-scale-factor=1", "--virtual-time-budget=10000",
+                    "--dump-dom", probe.as_uri(), tmp=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    found = re.search(r'<div id="probe-result">(.*?)</div>', res.stdout)
+    assert found, res.stdout[-2000:]
+    info = json.loads(html.unescape(found.group(1)))
+    assert info["inner"] == width
+    assert info["page"] <= info["view"], "the page scrolls sideways"
+    assert len(info["tables"]) == 4 and all(t["rows"] > 10 for t in info["tables"])
+    for t in info["tables"]:
+        assert 0 <= t["left"] and t["right"] <= info["view"] + 0.5, t
+        assert t["width"] <= t["room"] + 1, t  # fits its box without a sideways scroll bar
+    for r in results:
+        s = r.metadata["set"]
+        for kind, fig in (("heatmap", figures.heatmap(r)), ("scree", figures.scree(r))):
+            (img,) = [i for i in info["images"] if i["alt"] == f"{kind}_{s}.png"]
+            smallest = min(t.get_fontsize() for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible())
+            px = smallest * img["shown"] / (fig.get_figwidth() * 72)  # points -> pixels shown
+            assert px >= 9, (kind, s, round(px, 1), img)
+    shot = tmp_path / f"report_{width}.png"
+    done = _chromium(size, "--hide-scrollbars", "--force-device-scale-factor=1", f"--screenshot={shot}",
+                     (report_dir / "report.html").as_uri(), tmp=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _png_size(shot) == (width, 1600) and shot.stat().st_size > 20000
+
+
 def test_cli_report(tmp_path):
     from typer.testing import CliRunner
 
