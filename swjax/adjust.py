@@ -96,6 +96,18 @@ class AdjustResult:
     distribution: np.ndarray = field(repr=False)
     metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.metadata
+        return display.result(
+            "AdjustResult",
+            dict(set=md.get("set"), benchmark=md.get("benchmark"), method=md.get("method"), n=md.get("n"),
+                 interval=md.get("interval"), models=len(self.table)),
+            verdicts=self.table["verdict"],
+            body=display.rows(self.slopes, what="slopes"),
+        )
+
 
 # ------------------------------------------------------------------ the fits (host, numpy)
 

@@ -30,8 +30,11 @@ class Analysis:
         When set, ``correlations`` are with this benchmark's column instead of the score.
     correlations : pandas.Series
         Spearman correlation of every benchmark (capability ones included) with the score.
-    n_models : pandas.Series
-        Models (total weight) behind each correlation (pairwise-complete).
+    n_models : int
+        Models in the analysis (after any left out for a missing capability score).
+    models_per_benchmark : pandas.Series
+        Models (total weight) behind each correlation (pairwise-complete): fewer than
+        ``n_models`` where a benchmark's score is missing for some models.
     scores : pandas.Series
         Capabilities score of each model.
     loadings : pandas.Series
@@ -59,7 +62,8 @@ class Analysis:
     capabilities: tuple[str, ...]
     against: str | None
     correlations: pd.Series
-    n_models: pd.Series
+    n_models: int
+    models_per_benchmark: pd.Series
     scores: pd.Series
     loadings: pd.Series
     eigenvalues: np.ndarray
@@ -74,6 +78,18 @@ class Analysis:
     info: pd.DataFrame = field(repr=False)
     dtype: str = "float32"
 
+    def __repr__(self) -> str:
+        from . import display
+
+        top = self.table().rename(columns={"correlation": "estimate"})
+        return display.result(
+            "Analysis",
+            dict(set=self.label, n_models=self.n_models, capabilities=len(self.capabilities),
+                 benchmarks=len(self.correlations), against=self.against,
+                 variance_explained=round(float(self.variance_explained), 3)),
+            body=display.rows(top, low=None, extra=("n_models",), what="benchmarks in .table()"),
+        )
+
     def table(self) -> pd.DataFrame:
         """One row per benchmark, sorted by correlation (largest first)."""
         frame = pd.DataFrame(
@@ -81,7 +97,7 @@ class Analysis:
                 "name": self.info["name"],
                 "metric": self.info["metric"],
                 "correlation": self.correlations,
-                "n_models": self.n_models,
+                "n_models": self.models_per_benchmark,
                 "capability": [b in self.capabilities for b in self.correlations.index],
             }
         )
@@ -94,7 +110,7 @@ class Analysis:
             "set": self.label,
             "capabilities": list(self.capabilities),
             "against": self.against,
-            "n_models": len(self.scores),
+            "n_models": self.n_models,
             "variance_explained": self.variance_explained,
             "mean_intercorrelation": self.mean_intercorrelation,
             "std_intercorrelation": self.std_intercorrelation,
@@ -122,7 +138,7 @@ class Analysis:
         out = self.summary()
         out.update(
             correlations=self.correlations.to_dict(),
-            n_models_per_benchmark=self.n_models.to_dict(),
+            n_models_per_benchmark=self.models_per_benchmark.to_dict(),
             scores=self.scores.to_dict(),
             loadings=self.loadings.to_dict(),
             eigenvalues=list(self.eigenvalues),
@@ -258,7 +274,8 @@ def make_analysis(stats, layout: Layout, dataset: Dataset, row: int = 0) -> Anal
         capabilities=tuple(caps),
         against=layout.against,
         correlations=pd.Series(corr[:nb], index=bench, name="correlation"),
-        n_models=pd.Series(np.round(n_pairs[:nb]).astype(int), index=bench, name="n_models"),
+        n_models=int(len(layout.models)),
+        models_per_benchmark=pd.Series(np.round(n_pairs[:nb]).astype(int), index=bench, name="n_models"),
         scores=pd.Series(stats.score[row].astype(np.float64), index=list(layout.models), name="score"),
         loadings=pd.Series(stats.loadings[row].astype(np.float64), index=caps, name="loading"),
         eigenvalues=stats.eigenvalues[row].astype(np.float64),

@@ -62,6 +62,27 @@ class BootstrapResult:
     analysis: Analysis = field(repr=False)
     metadata: dict = field(default_factory=dict)
 
+    @property
+    def benchmarks(self) -> tuple[str, ...]:
+        """The columns of ``distribution`` and ``jackknife``: the table's benchmarks, in order."""
+        return tuple(self.table.index)
+
+    def distribution_frame(self) -> pd.DataFrame:
+        """``distribution`` as a DataFrame, one column per benchmark (a copy, in float64)."""
+        return pd.DataFrame(np.asarray(self.distribution, np.float64), columns=pd.Index(self.benchmarks, name="benchmark"))
+
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.metadata
+        return display.result(
+            "BootstrapResult",
+            dict(set=md.get("set"), n=md.get("n"), method=md.get("method"), level=md.get("level"),
+                 threshold=md.get("threshold"), benchmarks=len(self.table)),
+            verdicts=self.table["verdict"],
+            body=display.rows(self.table, extra=("verdict",), what="benchmarks in .table"),
+        )
+
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
     return validate.integer(name, value, minimum)
@@ -405,7 +426,7 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     table = frame.iloc[:nb].copy()
     table.insert(0, "name", analysis.info["name"])
     table.insert(1, "metric", analysis.info["metric"])
-    table.insert(3, "n_models", analysis.n_models)
+    table.insert(3, "n_models", analysis.models_per_benchmark)
     table["capability"] = [b in layout.capabilities and layout.against is None for b in table.index]
     p = np.full(nb, np.nan) if pv is None else pv[:nb]
     table["p_value"] = p

@@ -52,6 +52,17 @@ class CompareResult:
     distribution: np.ndarray = field(repr=False)
     metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.metadata
+        return display.result(
+            "CompareResult",
+            dict(set=md.get("set") or "-".join(md.get("sets", [])), n=md.get("n"), method=md.get("method"),
+                 level=md.get("level"), pairing=md.get("pairing")),
+            body=display.rows(self.table, extra=("p_value",)),
+        )
+
 
 def _check_stat(dataset, stat: str) -> None:
     """Before computing: ``stat`` is a benchmark of ``dataset`` or a statistic it has."""

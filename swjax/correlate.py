@@ -76,6 +76,18 @@ class CorrelateResult:
     result: object = field(repr=False)
     dataset: Dataset = field(repr=False)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.result.metadata
+        return display.result(
+            "CorrelateResult",
+            dict(set=md.get("set"), n=md.get("n"), method=md.get("method"), level=md.get("level"),
+                 new=len(self.new), unmatched=len(self.unmatched)),
+            verdicts=self.table["verdict"],
+            body=display.rows(self.table, extra=("verdict", "rank")),
+        )
+
     @property
     def set(self) -> str:
         return self.result.metadata["set"]

@@ -58,6 +58,20 @@ class CoverageResult:
     estimates: dict = field(repr=False)
     metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md, t = self.metadata, self.table
+        return display.result(
+            "CoverageResult",
+            dict(datasets=md.get("datasets"), n=md.get("n"), level=md.get("level"), rows=len(t)),
+            body=display.rows(t.set_index(["design", "scheme", "method"])[["coverage", "mc_se"]]
+                              .groupby(level=[0, 1, 2], sort=False).mean().rename(columns={"coverage": "estimate"})
+                              .rename(index=lambda x: x), low=None, extra=("mc_se",), limit=8,
+                              what="(design, scheme, method) in .table"),
+            note="mean coverage over the benchmarks, with its Monte Carlo s.e.",
+        )
+
 
 def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
     if isinstance(designs, Design):

@@ -83,6 +83,19 @@ class FamilyResult:
     leave_one_family_out: pd.DataFrame = field(repr=False)
     families: pd.Series = field(repr=False)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.clustered.metadata
+        deff = self.design_effect["design_effect"]
+        return display.result(
+            "FamilyResult",
+            dict(set=md.get("set"), families=int(self.families.nunique()), n=md.get("n"),
+                 method=md.get("method"), median_design_effect=round(float(deff.median()), 2)),
+            verdicts=self.clustered.table["verdict"],
+            body=display.rows(self.clustered.table, extra=("verdict",), what="benchmarks in .clustered.table"),
+        )
+
 
 def family_bootstrap(data, families: pd.Series, *, n: int = 2000, seed: int = 0, method: str | None = None,
                      level: float = 0.95, threshold: float = 0.4, capabilities=None, against=None,

@@ -210,6 +210,19 @@ class PlanResult:
     generator: Generator = field(repr=False)
     metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.metadata
+        need = self.needed.rename(columns={"m_needed": "models needed"})
+        return display.result(
+            "PlanResult",
+            dict(set=md.get("set"), benchmarks=len(self.needed), grid=tuple(md.get("grid", ())),
+                 target=md.get("target"), datasets=md.get("datasets")),
+            body=display.rows(need, estimate="estimate", low=None, extra=("models needed", "verdict_at_need"),
+                              what="benchmarks in .needed"),
+        )
+
 
 # ------------------------------------------------------------------ validation
 

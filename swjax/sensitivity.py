@@ -79,6 +79,19 @@ class LoboResult:
     intervals: pd.DataFrame | None = field(default=None, repr=False)
     metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.metadata
+        return display.result(
+            "LoboResult",
+            dict(set=md.get("set"), variants=self.correlations.shape[1], n=md.get("n") or None,
+                 method=md.get("method") if md.get("n") else None),
+            body=display.rows(self.table, estimate="full", low="min", high="max", extra=("most_moved_by",),
+                              what="benchmarks in .table (by range)"),
+            note="columns: full, [min, max] over the variants, the capability that moves it most",
+        )
+
 
 def lobo(
     data,
@@ -222,6 +235,19 @@ class SubsetsResult:
     by_size: pd.DataFrame = field(repr=False)
     inclusion: pd.DataFrame = field(repr=False)
     metadata: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        from . import display
+
+        md = self.metadata
+        return display.result(
+            "SubsetsResult",
+            dict(set=md.get("set"), subsets=md.get("n_subsets"), of=md.get("n_subsets_total"),
+                 min_size=md.get("min_size"), n=md.get("n") or None),
+            body=display.rows(self.table, estimate="full", low="q025", high="q975", extra=("keep_share",),
+                              what="benchmarks in .table"),
+            note="columns: full set, [2.5 %, 97.5 %] across specifications, share keeping the verdict",
+        )
 
 
 def sample_subset_masks(k: int, min_size: int, max_subsets: int | None, seed: int) -> np.ndarray:

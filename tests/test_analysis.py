@@ -143,7 +143,7 @@ def test_random_matrices_with_ties_and_nans_match_reference(seed):
     ds = random_dataset(seed)
     caps = list(ds.scores.columns[:4])
     a = _compare_reference(ds, caps)
-    assert (a.n_models <= len(ds.models)).all()
+    assert (a.models_per_benchmark <= len(ds.models)).all() and a.n_models == len(a.scores)
     _compare_reference(ds, caps, against=ds.scores.columns[5])
 
 
@@ -256,8 +256,9 @@ def test_analysis_fields_and_table(chat):
     a = swjax.analyze(chat)
     assert set(a.correlations.index) == set(chat.benchmarks)
     assert a.table()["correlation"].is_monotonic_decreasing
-    assert a.n_models["LMSYS_Chatbot_Arena"] == 20
-    assert a.n_models["MT_Bench"] == 26
+    assert a.models_per_benchmark["LMSYS_Chatbot_Arena"] == 20
+    assert a.models_per_benchmark["MT_Bench"] == 26
+    assert a.n_models == 26 and isinstance(a.n_models, int)
     assert a.loadings.abs().idxmax() == a.loadings.idxmax()  # released sign rule
     assert a.eigenvalues[0] == pytest.approx(a.variance_explained * 12, rel=1e-6)
     d = a.to_dict()
