@@ -47,7 +47,6 @@ when below.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import jax
@@ -191,11 +190,7 @@ def partial_spearman(a: np.ndarray, b: np.ndarray, s: np.ndarray, w: np.ndarray)
 
 
 def _benchmark(name, dataset, what: str, capabilities) -> str:
-    cols = list(dataset.scores.columns)
-    if not isinstance(name, str) or name not in cols:
-        close = difflib.get_close_matches(str(name), cols, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise SwjaxError(f"{what}: unknown benchmark {name!r} in the {dataset.label} set{hint}")
+    name = dataset.resolve(name, what)
     if name in capabilities:
         raise SwjaxError(f"{what}: {name!r} is a capability benchmark (part of the score itself)")
     return name

@@ -171,13 +171,19 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {message}", file=sys.stderr)
 
 
-#: Commands that never compute (their libraries are imported with signals held: handle_errors).
-NO_JAX = {"import_results"}
+#: What a command that does not compute, or checks its input before it does, imports first.
+HOST = ("numpy", "pandas")
 
 
-def handle_errors(func):
+def handle_errors(func=None, *, heavy=None):
     """Turn SwjaxError (and a failed read or write) into one message and exit code 2; Ctrl-C into
-    one true line and exit code 130 (see :mod:`swjax.interrupt`)."""
+    one true line and exit code 130 (see :mod:`swjax.interrupt`).
+
+    ``heavy``: the libraries imported with signals held before the command runs (default
+    ``interrupt.HEAVY``, JAX included); a command given :data:`HOST` checks its input first and
+    calls ``interrupt.import_held()`` itself before it computes, or never computes."""
+    if func is None:
+        return functools.partial(handle_errors, heavy=heavy)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -186,7 +192,7 @@ def handle_errors(func):
         warnings.showwarning = _print_warning
         interrupt.begin()
         try:
-            interrupt.import_held(interrupt.HEAVY if func.__name__ not in NO_JAX else ("numpy", "pandas"))
+            interrupt.import_held(interrupt.HEAVY if heavy is None else heavy)
             result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
@@ -536,7 +542,7 @@ def check(
 
 
 @app.command()
-@handle_errors
+@handle_errors(heavy=HOST)
 def plot(
     kind: Annotated[
         PlotKind, typer.Argument(metavar="KIND", help="The figure: forest, scatter, scree, heatmap, spec-curve or distribution.")
@@ -554,7 +560,6 @@ def plot(
     subsets: Annotated[Optional[int], typer.Option("--subsets", help="spec-curve: sample this many capability subsets (default: all of at least 3).")] = None,
 ):
     """Draw one figure (PNG or SVG) of a bootstrap run."""
-    from . import figures
 
     if model_set is ModelSet.both:
         raise SwjaxError("set: plot draws one model set, expected base or chat")
@@ -565,13 +570,19 @@ def plot(
         raise SwjaxError(f"benchmark: '{kind.value}' needs --benchmark")
     check_paths(files=[("out", out)], inputs=[scores])
     (ds,) = _public_sets(model_set, data_dir)
+    if needs:  # the name checked (id or display name) before anything is computed
+        from .correlate import combine
+
+        benchmark = (ds if scores is None else combine(ds, scores)[0]).resolve(benchmark)
+    from . import interrupt
+
+    interrupt.import_held()  # JAX, once the input is known to be good
+    from . import figures
     if kind is PlotKind.spec_curve:
         from .correlate import combine, subset_correlations
 
         if scores is not None:
             ds = combine(ds, scores)[0]
-        if benchmark not in ds.scores.columns:
-            raise SwjaxError(f"benchmark: {benchmark!r} is not a column of the {ds.label} set")
         frame = subset_correlations(ds, [benchmark], n_subsets=subsets, seed=seed)
         full = frame.loc[frame["size"] == frame["size"].max(), "correlation"]
         fig = figures.spec_curve(
@@ -960,7 +971,7 @@ class PublicSet(str, Enum):
 
 
 @app.command("import")
-@handle_errors
+@handle_errors(heavy=HOST)
 def import_results(
     paths: Annotated[list[Path], typer.Argument(help="Results files and folders (lm-eval, inspect_ai, HELM, Open LLM Leaderboard, long tables).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for scores.csv, info.csv, stderr.csv, n.csv, merge_report.txt.")],

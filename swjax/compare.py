@@ -66,11 +66,9 @@ class CompareResult:
 
 def _check_stat(dataset, stat: str) -> None:
     """Before computing: ``stat`` is a benchmark of ``dataset`` or a statistic it has."""
-    from .bootstrap import SCALARS
     from .data import flop
 
-    name = ALIASES.get(stat, stat)
-    _name(stat, list(dataset.scores.columns) + list(SCALARS), dataset.label)
+    name = _name(stat, dataset)
     if name == "compute_correlation":
         f = flop(dataset)
         if f is None or f.notna().sum() < 3 or f.nunique() < 2:
@@ -80,15 +78,16 @@ def _check_stat(dataset, stat: str) -> None:
             )
 
 
-def _name(stat: str, names: list[str], label: str) -> str:
-    stat = ALIASES.get(stat, stat)
-    if stat not in names:
-        import difflib
+def _name(stat: str, dataset) -> str:
+    """The column id of a benchmark (id or display name) or of a scalar statistic."""
+    from .bootstrap import SCALARS
 
-        close = difflib.get_close_matches(stat, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise SwjaxError(f"benchmark: {label} has no benchmark or statistic {stat!r}{hint}")
-    return stat
+    stat = ALIASES.get(stat, stat)
+    if stat in SCALARS:
+        return stat
+    return validate.benchmark(stat, list(dataset.scores.columns) + list(SCALARS),
+                              dataset.info["name"] if "name" in dataset.info.columns else None,
+                              where=f"the {dataset.label} set (or a statistic: {', '.join(SCALARS)}, compute)")
 
 
 def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None):
@@ -177,7 +176,7 @@ def compare(
     if method in intervals.CLUSTER_METHODS:  # cluster-t widens to the model bootstrap's BCa interval
         _, _, m_jack, m_dist, _ = _distribution(dataset, **common)
         model_cols = (m_jack, m_dist)
-    picked = [_name(a, names, label)] + ([] if b is None else [_name(b, names, label)])
+    picked = [_name(a, dataset)] + ([] if b is None else [_name(b, dataset)])
     if len(picked) == 2 and picked[0] == picked[1]:
         raise SwjaxError(f"benchmark: compared {picked[0]!r} with itself")
     cols = [names.index(x) for x in picked]
@@ -252,7 +251,7 @@ def compare_between(
             ds, n=n, key=resample.key_from_seed(int(s)), capabilities=capabilities, against=against,
             device=dev, batch_size=batch_size, x64=x64,
         )
-        col = names.index(_name(a, names, label))
+        col = names.index(_name(a, ds))
         ests.append(est[col])
         dists.append(dist[:, col])
         labels.append(label)

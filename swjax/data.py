@@ -122,6 +122,14 @@ class Dataset:
     def benchmarks(self) -> list[str]:
         return list(self.scores.columns)
 
+    def resolve(self, name, what: str = "benchmark") -> str:
+        """The column id of a benchmark named by its id or display name (``"MT Bench"``), or
+        one error naming the closest ones (:func:`swjax.validate.benchmark`)."""
+        from . import validate
+
+        names = self.info["name"] if "name" in self.info.columns else None
+        return validate.benchmark(name, self.scores.columns, names, what=what, where=f"the {self.label} set")
+
     def display_name(self, benchmark: str) -> str:
         """The benchmark's display name from ``info``, or its column name."""
         return self.describe([benchmark])["name"].iloc[0]

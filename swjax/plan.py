@@ -264,10 +264,7 @@ def _pick_benchmarks(dataset: Dataset, benchmarks, caps) -> tuple[str, ...]:
         benchmarks = [b.strip() for b in benchmarks.split(",") if b.strip()]
     out = []
     for b in benchmarks:
-        if b not in cols:
-            close = difflib.get_close_matches(b, cols, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SwjaxError(f"benchmarks: unknown benchmark {b!r} in the {dataset.label} set{hint}")
+        b = dataset.resolve(b, "benchmarks")
         if b in caps:
             raise SwjaxError(f"benchmarks: {b!r} is a capability benchmark")
         if b not in out:

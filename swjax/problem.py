@@ -15,7 +15,6 @@ models`` integers, same ranks bit for bit; see :mod:`swjax.ranks`).
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -143,12 +142,6 @@ class Layout:
         return len(self.columns) > self.n_benchmarks
 
 
-def _unknown(name: str, choices, what: str) -> SwjaxError:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return SwjaxError(f"{what}: unknown benchmark {name!r}{hint}")
-
-
 def check_capabilities(dataset: Dataset, capabilities) -> tuple[str, ...]:
     """Validate a capability list against a dataset's benchmark columns."""
     caps = tuple(PAPER_CAPABILITIES if capabilities is None else capabilities)
@@ -157,8 +150,7 @@ def check_capabilities(dataset: Dataset, capabilities) -> tuple[str, ...]:
     for name in caps:
         if not isinstance(name, str):
             raise SwjaxError(f"capabilities: expected benchmark names (strings), got {name!r}")
-        if name not in dataset.scores.columns:
-            raise _unknown(name, dataset.scores.columns, "capabilities")
+    caps = tuple(dataset.resolve(name, "capabilities") for name in caps)  # ids or display names
     dup = [c for i, c in enumerate(caps) if c in caps[:i]]
     if dup:
         raise SwjaxError(f"capabilities: {dup[0]!r} is listed twice")
@@ -291,10 +283,10 @@ def build_problem(
         )
         scores = scores.drop(columns=degenerate)
 
-    if against is not None and against not in scores.columns:
+    if against is not None:
+        against = dataset.resolve(against, "against")
         if against in degenerate:
             raise SwjaxError(f"against: benchmark {against!r} is all missing or constant")
-        raise _unknown(against, scores.columns, "against")
 
     columns = list(scores.columns)
     values = scores.to_numpy(dtype=np.float64).T  # (q, m)
@@ -437,7 +429,7 @@ def build_problem_imputed(
     target = None
     pairs = obs
     if against is not None:
-        target = dense_ranks(values[list(layout.columns).index(against)]).astype(dtype)
+        target = dense_ranks(values[list(layout.columns).index(layout.against)]).astype(dtype)
         pairs = obs & np.isfinite(target)[None, :]
     patterns, col_pattern = np.unique(pairs, axis=0, return_inverse=True)
     col_pattern = col_pattern.reshape(-1)

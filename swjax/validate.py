@@ -30,7 +30,7 @@ from .errors import SwjaxError
 __all__ = [
     "integer", "seed", "level", "threshold", "resamples", "min_resamples", "batch_size", "memory",
     "dataset", "capability_scale", "imputable", "available_memory", "MAX_RESAMPLES", "MAX_BATCH",
-    "IMPUTE_MAX_MISSING",
+    "IMPUTE_MAX_MISSING", "benchmark",
 ]
 
 #: Resample ``r`` uses ``fold_in(key, r)`` with a 32-bit ``r``; the engine indexes resamples
@@ -251,3 +251,43 @@ def imputable(observed, label: str = "") -> None:
             f"{where}capability benchmark {worst!r} is missing for {int((~observed[worst]).sum())} "
             f"of {len(observed)} models (more than half): too few to impute it (--missing impute)"
         )
+
+
+def _key(text: str) -> str:
+    """A name as it matches: case, spaces and punctuation ignored ("MT Bench" ~ "MT_Bench")."""
+    return "".join(ch for ch in str(text).casefold() if ch.isalnum())
+
+
+def benchmark(name, columns, names=None, *, what: str = "benchmark", where: str = "") -> str:
+    """The column id of a benchmark named by its id or its display name.
+
+    ``columns``: the ids there are; ``names``: id -> display name (``Dataset.info["name"]``).
+    An exact id wins; else an id or display name equal up to case, spaces and punctuation
+    ("MT Bench", "mt-bench" for ``MT_Bench``). An unknown or ambiguous name is an error naming
+    the closest ids (and their display names).
+    """
+    import difflib
+
+    columns = [str(c) for c in columns]
+    if isinstance(name, str) and name in columns:
+        return name
+    if not isinstance(name, str) or not name.strip():
+        raise SwjaxError(f"{what}: expected a benchmark name, got {name!r}")
+    names = {} if names is None else {str(k): str(v) for k, v in dict(names).items() if isinstance(v, str)}
+    key = _key(name)
+    hits = [c for c in columns if _key(c) == key or (c in names and _key(names[c]) == key)]
+    if len(hits) == 1:
+        return hits[0]
+    place = f" in {where}" if where else ""
+    if len(hits) > 1:
+        raise SwjaxError(f"{what}: {name!r} names several benchmarks{place}: {', '.join(hits[:5])}; give the id")
+    by_key = {}
+    for c in columns:
+        by_key.setdefault(_key(c), c)
+        if c in names:
+            by_key.setdefault(_key(names[c]), c)
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.6)
+    ids = list(dict.fromkeys(by_key[k] for k in close))
+    shown = [f"{c!r}" + (f" ({names[c]})" if c in names and names[c] != c else "") for c in ids]
+    hint = f" (did you mean {' or '.join(shown)}?)" if shown else ""
+    raise SwjaxError(f"{what}: unknown benchmark {name!r}{place}{hint}")
