@@ -138,7 +138,7 @@ def test_monotone_transform_changes_nothing(chat):
 @pytest.mark.parametrize(
     "kw, message",
     [
-        (dict(benchmark="MT_bench"), "did you mean 'MT_Bench'"),
+        (dict(benchmark="MT_Bnch"), "did you mean 'MT_Bench'"),
         (dict(benchmark="mmlu"), "capability benchmark"),
         (dict(benchmark="MT_Bench", method="ols"), "method"),
         (dict(benchmark="MT_Bench", partial="MT_Bench"), "itself"),

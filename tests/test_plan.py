@@ -83,7 +83,7 @@ def test_same_seed_same_numbers_for_any_batch(chat, gen):
         (dict(target=1.5), "target: expected a power in"),
         (dict(grid=[4, 20]), "grid: every model count must be at least 5"),
         (dict(grid="10,x"), "grid"),
-        (dict(benchmarks=["MT_bench"]), "did you mean 'MT_Bench'"),
+        (dict(benchmarks=["MT_Bnch"]), "did you mean 'MT_Bench'"),
         (dict(benchmarks=["mmlu"]), "capability benchmark"),
         (dict(rho=[1.0]), r"rho: expected a correlation in \(-1, 1\)"),
         (dict(rho=[-1.2]), r"rho: expected a correlation in \(-1, 1\)"),
