@@ -86,13 +86,19 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: ``swjax --quiet COMMAND``: no progress on stderr (warnings and errors still print).
+QUIET = {"on": False}
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Uncertainty for the capabilities correlations of AI-safety benchmarks."""
+    QUIET["on"] = quiet
 
 
 class ModelSet(str, Enum):
@@ -103,6 +109,7 @@ class ModelSet(str, Enum):
 
 class Format(str, Enum):
     table = "table"
+    parquet = "parquet"
     csv = "csv"
     json = "json"
 
@@ -292,31 +299,71 @@ def parse_list(value: str | None) -> list[str] | None:
     return items
 
 
-def emit(text: str, out: Path | None) -> None:
-    """Print ``text``, or write it atomically to ``out``."""
+def write_stdout(text) -> None:
+    """Text to stdout; bytes (Parquet) too, unless stdout is a terminal."""
+    if isinstance(text, bytes):
+        if sys.stdout.isatty():
+            raise SwjaxError("format: parquet is binary: give --out FILE or redirect stdout to a file")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(text)
+
+
+def emit(text, out: Path | None) -> None:
+    """Print ``text`` (or Parquet bytes), or write it atomically to ``out``."""
     from .outputs import write_text
 
     if out is None:
-        sys.stdout.write(text)
+        write_stdout(text)
     else:
         write_text(out, text)
         typer.echo(f"wrote {out}", err=True)
 
 
+#: Said while the first chunk runs: it includes compiling the program on first use.
+COMPILING = "compiling on first use; later runs are faster"
+
+
+def _show_progress(stream) -> bool:
+    return not QUIET["on"] and hasattr(stream, "isatty") and stream.isatty()
+
+
 @contextlib.contextmanager
-def progress_bar(total: int, label: str):
-    """A rich progress bar on a terminal; nothing when stderr is not one."""
-    if not sys.stderr.isatty() or total < 20000:
+def progress_bar(total: int, label: str, stream=None):
+    """A rich progress bar on a terminal (stderr), quiet otherwise or with ``--quiet``. Until
+    the first chunk is done it says that the program may be compiling."""
+    stream = sys.stderr if stream is None else stream
+    if not _show_progress(stream):
         yield interruptible()
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), transient=True,
+        TimeRemainingColumn(), transient=True, console=Console(file=stream),
     ) as bar:
-        task = bar.add_task(label, total=total)
-        yield interruptible(lambda k: bar.advance(task, k))
+        task = bar.add_task(f"{label} ({COMPILING})", total=total)
+
+        def advance(k):
+            bar.update(task, advance=k, description=label)
+
+        yield interruptible(advance)
+
+
+@contextlib.contextmanager
+def working(label: str, stream=None):
+    """A spinner on a terminal (stderr) for work without chunks to count; quiet otherwise."""
+    stream = sys.stderr if stream is None else stream
+    if not _show_progress(stream):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(file=stream).status(f"{label} ({COMPILING})"):
+        yield
 
 
 def render(text_fn) -> str:
@@ -345,6 +392,8 @@ def analyze(
     missing: MissingCapsOpt = Missing.drop,
 ):
     """The Safetywashing analysis: every benchmark's correlation with the capabilities score."""
+    import pandas as pd
+
     from . import tables
     from .analysis import analyze as run
 
@@ -358,6 +407,8 @@ def analyze(
         text = tables.analysis_json(results)
     elif fmt is Format.csv:
         text = tables.frames_csv([tables.analysis_long(a) for a in results])
+    elif fmt is Format.parquet:
+        text = tables.parquet_bytes(pd.concat([tables.analysis_long(a) for a in results], ignore_index=True))
     else:
         text = render(lambda f: [tables.analysis_rich(a, file=f) for a in results])
     emit(text, out)
@@ -422,9 +473,11 @@ def bootstrap(
         text = tables.bootstrap_json(results)
     elif fmt is Format.csv:
         text = tables.bootstrap_frame(results).to_csv()
+    elif fmt is Format.parquet:
+        text = tables.parquet_bytes(tables.bootstrap_frame(results))
     else:
         text = render(lambda f: [tables.bootstrap_rich(r, file=f) for r in results])
-    sys.stdout.write(text)
+    write_stdout(text)
     if out is not None:
         from .writers import write_bootstrap
 
@@ -499,6 +552,10 @@ def correlate(
         })
     elif fmt is Format.csv:
         text = correlate_frame(results).to_csv()
+    elif fmt is Format.parquet:
+        from .tables import parquet_bytes
+
+        text = parquet_bytes(correlate_frame(results))
     else:
         text = render(lambda f: [correlate_rich(r, file=f) for r in results])
     emit(text, out)
@@ -594,12 +651,14 @@ def plot(
         if scores is not None:
             from .correlate import correlate as run
 
-            result = run(scores, ds, n=n, seed=seed, level=level, threshold=threshold, eigenvalues=spectrum)
+            with working(f"{ds.label}: {n} resamples"):
+                result = run(scores, ds, n=n, seed=seed, level=level, threshold=threshold, eigenvalues=spectrum)
             data = result.dataset
         else:
             from .bootstrap import bootstrap as run
 
-            result = run(ds, n=n, seed=seed, level=level, threshold=threshold, eigenvalues=spectrum)
+            with working(f"{ds.label}: {n} resamples"):
+                result = run(ds, n=n, seed=seed, level=level, threshold=threshold, eigenvalues=spectrum)
             data = ds
         if kind is PlotKind.forest:
             which = show if show in ("headline", "all") else parse_list(show)
@@ -706,18 +765,28 @@ def lobo(
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
-        res = run(ds, capabilities=caps, against=against, n=n, seed=seed, method=method and method.value,
-                  level=level, threshold=threshold, device=device.value, x64=x64)
+        with working(f"{ds.label}: leaving each capability benchmark out" + (f", {n} resamples" if n else "")):
+            res = run(ds, capabilities=caps, against=against, n=n, seed=seed, method=method and method.value,
+                      level=level, threshold=threshold, device=device.value, x64=x64)
         frame = res.table.join(res.correlations.drop(columns="full"))
         if res.intervals is not None:
             wide = res.intervals.pivot(index="benchmark", columns="variant", values=["low", "high"])
             wide.columns = [f"{v}:{s}" for s, v in wide.columns]
             frame = frame.join(wide)
-        if fmt is Format.table:
-            frame = res.table
+        if fmt is Format.table:  # the spread, and with --n the full set's interval and verdict
+            frame = res.table.drop(columns=["min", "max"])
+            if res.intervals is not None:
+                iv = res.intervals.set_index("benchmark")
+                full = iv[iv["variant"] == "full"][["low", "high", "verdict"]]
+                changed = (iv[iv["variant"] != "full"]["verdict"] != full["verdict"].reindex(
+                    iv.index[iv["variant"] != "full"])).groupby(level=0).sum()
+                frame = frame.join(full).join(changed.rename("verdict_changes"))
+        if fmt is Format.table:  # one table per set
+            parts.append(frame_text(frame, fmt, f"{ds.label}: leave one capability benchmark out of the score"))
+            continue
         frame.insert(0, "set", ds.label)
         parts.append(frame)
-    emit(frame_text(pd.concat(parts), fmt, "leave one capability benchmark out"), out)
+    emit("".join(parts) if fmt is Format.table else frame_text(pd.concat(parts), fmt), out)
 
 
 @app.command()
@@ -751,14 +820,19 @@ def subsets(
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
-        res = run(ds, capabilities=caps, against=against, min_size=min_size, max_subsets=max_subsets,
-                  n=n, seed=seed, level=level, threshold=threshold, device=device.value,
-                  batch_size=batch_size, x64=x64)
+        with working(f"{ds.label}: every capability subset" + (f", {n} resamples" if n else "")):
+            res = run(ds, capabilities=caps, against=against, min_size=min_size, max_subsets=max_subsets,
+                      n=n, seed=seed, level=level, threshold=threshold, device=device.value,
+                      batch_size=batch_size, x64=x64)
         frame = res.table.copy()
+        md = res.metadata
+        if fmt is Format.table:  # one table per set
+            parts.append(frame_text(frame, fmt, f"{ds.label}: {md['n_subsets']} of {md['n_subsets_total']} capability "
+                                                f"subsets (specification curve)" + (f", {n} resamples" if n else "")))
+            continue
         frame.insert(0, "set", ds.label)
         parts.append(frame)
-        typer.echo(f"{ds.label}: {res.metadata['n_subsets']} of {res.metadata['n_subsets_total']} subsets", err=True)
-    emit(frame_text(pd.concat(parts), fmt, "capability subsets (specification curve)"), out)
+    emit("".join(parts) if fmt is Format.table else frame_text(pd.concat(parts), fmt), out)
 
 
 @app.command()
@@ -803,12 +877,14 @@ def compare(
         sets = [as_dataset(s) if s in ("base", "chat") else None for s in between]
         if None in sets:
             raise SwjaxError(f"between: expected two of base, chat, got {between[0]} {between[1]}")
-        res = compare_between(a, tuple(sets), **common)
+        with working(f"{a} across {between[0]} and {between[1]}: {n} resamples each"):
+            res = compare_between(a, tuple(sets), **common)
     else:
         if model_set is ModelSet.both:
             raise SwjaxError("set: compare runs on one set (use --between base chat across sets)")
         (ds,) = load_sets(model_set, data, info, data_dir)
-        res = run_pair(ds, a, b, clusters=cluster_labels(ds, cluster_by, families), **common)
+        with working(f"{ds.label}: {n} resamples"):
+            res = run_pair(ds, a, b, clusters=cluster_labels(ds, cluster_by, families), **common)
     emit(frame_text(res.table, fmt, f"n={n} seed={seed} ({res.metadata['pairing']})"), out)
 
 
@@ -948,10 +1024,14 @@ def coverage(
         text = dumps({"metadata": result.metadata, "rows": frame_to_json(result.table.set_index("design"))})
     elif fmt is Format.csv:
         text = result.table.to_csv(index=False)
+    elif fmt is Format.parquet:
+        from .tables import parquet_bytes
+
+        text = parquet_bytes(result.table)
     else:
         text = format_table(result.table).to_string(index=False) + "\n"
         text += f"{result.metadata['seconds_total']:.1f} s\n"
-    sys.stdout.write(text)
+    write_stdout(text)
     if out is not None:
         write_coverage(result, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
@@ -1050,16 +1130,17 @@ def adjust(
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise SwjaxError(f"plot: expected a .png or .svg file, got {plot.name!r}")
     (ds,) = load_sets(model_set, data, info, data_dir)
-    res = run(
-        ds, benchmark, method="linear" if linear else "rank", partial=partial, scores=scores, n=n,
-        seed=seed, interval=method.value, level=level, capabilities=parse_list(capabilities),
-        device=device.value, x64=x64,
-    )
+    with working(f"{ds.label}: {benchmark}, {n} resamples"):
+        res = run(
+            ds, benchmark, method="linear" if linear else "rank", partial=partial, scores=scores, n=n,
+            seed=seed, interval=method.value, level=level, capabilities=parse_list(capabilities),
+            device=device.value, x64=x64,
+        )
     if fmt is Format.json:
         sys.stdout.write(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
                                 "slopes": frame_to_json(res.slopes)}))
-    elif fmt is Format.csv:
-        sys.stdout.write(res.table.to_csv())
+    elif fmt in (Format.csv, Format.parquet):
+        write_stdout(frame_text(res.table, fmt.value))
     else:
         md = res.metadata
         title = (f"{md['benchmark_name']} ({md['set']}): capability-adjusted scores, {md['method']} fit, "
@@ -1129,8 +1210,8 @@ def plan(
     if fmt is Format.json:
         text = dumps({"metadata": res.metadata, "needed": frame_to_json(res.needed),
                       "power": frame_to_json(res.table.reset_index().set_index("benchmark"))})
-    elif fmt is Format.csv:
-        text = res.table.to_csv()
+    elif fmt in (Format.csv, Format.parquet):
+        text = frame_text(res.table, fmt.value)
     else:
         md = res.metadata
         wide = res.table["power"].unstack("m")
@@ -1145,7 +1226,7 @@ def plan(
         if res.compare is not None:
             text += frame_text(res.compare, fmt, "difference of the two correlations: power and minimum detectable difference")
         text += f"{md['seconds_total']:.1f} s\n"
-    sys.stdout.write(text)
+    write_stdout(text)
     if out is not None:
         write_plan(res, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)

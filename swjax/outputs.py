@@ -410,10 +410,13 @@ def atomic_file(path: str | os.PathLike, suffix: str = "", option: str = "out"):
             _unmake(created)
 
 
-def write_text(path: str | os.PathLike, text: str, option: str = "out") -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+def write_text(path: str | os.PathLike, text: str | bytes, option: str = "out") -> Path:
+    """Write ``text`` (or bytes) to ``path`` atomically (temporary file in the same folder, then rename)."""
     with atomic_file(path, option=option) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            tmp.write_bytes(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .outputs import dumps, frame_to_json, to_jsonable
 
-__all__ = ["analysis_long", "analysis_rich", "bootstrap_rich", "frames_csv"]
+__all__ = ["analysis_long", "analysis_rich", "bootstrap_rich", "frames_csv", "frame_rich", "frame_text"]
 
 
 def _fmt(x, digits=3) -> str:
@@ -68,15 +68,17 @@ def analysis_json(analyses) -> str:
 
 
 def _console(file=None, width=None):
-    """The terminal's width (or ``$COLUMNS``); 140 columns when writing to a pipe or a file."""
+    """A rich console as wide as the terminal that stdout is (or ``$COLUMNS``); 140 columns when
+    stdout is a pipe or a file. Text rendered into a buffer for stdout gets the same width."""
     import os
+    import shutil
     import sys
 
     from rich.console import Console
 
-    stream = file if file is not None else sys.stdout
-    fits = "COLUMNS" in os.environ or (hasattr(stream, "isatty") and stream.isatty())
-    return Console(file=file, width=width or (None if fits else 140), soft_wrap=False)
+    if width is None and "COLUMNS" not in os.environ:
+        width = shutil.get_terminal_size((140, 24)).columns if sys.stdout.isatty() else 140
+    return Console(file=file, width=width, soft_wrap=False)
 
 
 def analysis_rich(analysis, file=None) -> None:
@@ -175,26 +177,131 @@ def bootstrap_json(results) -> str:
 
 
 def bootstrap_frame(results) -> pd.DataFrame:
+    """Every set's table, then its summary rows (variance explained, mean intercorrelation,
+    compute correlation): ``set`` and ``kind`` (``benchmark`` or ``summary``) first."""
     frames = []
     for r in results:
-        f = r.table.copy()
-        f.insert(0, "set", r.metadata["set"])
-        frames.append(f)
+        for kind, part in (("benchmark", r.table), ("summary", r.summary)):
+            f = part.copy()
+            f.index.name = "benchmark"
+            f.insert(0, "kind", kind)
+            f.insert(0, "set", r.metadata["set"])
+            frames.append(f)
     return pd.concat(frames)
 
 
 __all__ += ["analysis_json", "bootstrap_json", "bootstrap_frame", "to_jsonable"]
 
 
-def frame_text(frame, fmt: str, title: str = "") -> str:
-    """A DataFrame as a plain table, CSV or JSON records."""
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """A result frame as Parquet (pyarrow, imported only here): the index kept as columns,
+    columns of mixed Python objects as text."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        from .errors import SwjaxError
+
+        raise SwjaxError("format: parquet needs pyarrow (pip install pyarrow, or swjax[import])") from None
+    out = frame.copy()
+    out.columns = [str(c) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object:
+            kinds = {type(v) for v in out[col] if v is not None and not (isinstance(v, float) and np.isnan(v))}
+            if len(kinds) > 1 or (kinds and not kinds <= {str}):
+                out[col] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in out[col]]
+    buf = io.BytesIO()
+    out.to_parquet(buf, engine="pyarrow")
+    return buf.getvalue()
+
+
+def frame_text(frame, fmt: str, title: str = ""):
+    """A DataFrame as a terminal table (rich), CSV, JSON records, or Parquet bytes."""
+    if fmt == "parquet":
+        return parquet_bytes(frame)
     if fmt == "csv":
         return frame.to_csv()
     if fmt == "json":
         return dumps(frame_to_json(frame))
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_rows", 400):
-        body = frame.to_string(float_format=lambda x: f"{x:.3f}")
-    return (f"{title}\n" if title else "") + body + "\n\n"
+    buf = io.StringIO()
+    frame_rich(frame, title, file=buf)
+    return buf.getvalue() + "\n"
+
+
+#: Columns shown as p-values (``<0.001``), as counts, and coloured as verdicts.
+_P_COLUMNS = ("p_value", "q_value", "q_value_by", "p")
+_VERDICT_COLUMNS = ("verdict", "verdict_full", "verdict_at_need")
+
+
+def _cell(col: str, value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else ""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if col in _P_COLUMNS:
+            return _fmt_p(float(value))
+        if np.isfinite(value) and float(value).is_integer() and col.startswith(("n_", "m_", "size")):
+            return str(int(value))
+        return _fmt(float(value))
+    text = "" if value is None else str(value)
+    colour = _COLOURS.get(text) if col in _VERDICT_COLUMNS else None
+    return f"[{colour}]{text}[/]" if colour else text
+
+
+#: (low, high) column pairs shown as one interval column in terminal tables.
+_PAIRS = (("low", "high", "interval"), ("q025", "q975", "across specs"), ("full_low", "full_high", "full set"),
+          ("median_low", "median_high", "median"), ("min", "max", "min, max"))
+
+
+def frame_rich(frame: pd.DataFrame, title: str = "", file=None) -> None:
+    """Print any result frame as a rich table that fits the console: the index as a column that
+    never cuts an id, numbers to three decimals, (low, high) pairs as one ``[low, high]``
+    column, p-values as ``<0.001``, verdicts coloured; empty columns left out, and the last
+    columns left out (and said so) when the table would be wider than the console."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    frame = frame.loc[:, [c for c in frame.columns if not frame[c].isna().all()]]
+    names = [str(n) for n in (frame.index.names if frame.index.nlevels > 1 else [frame.index.name or ""])]
+    ids = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in frame.index]
+    columns: list[tuple[str, list[str], bool]] = []  # (header, cells, numeric)
+    taken = set()
+    for col in frame.columns:
+        col = str(col)
+        if col in taken:
+            continue
+        pair = next(((lo, hi, head) for lo, hi, head in _PAIRS if col == lo and hi in frame.columns), None)
+        if pair is not None:
+            lo, hi, head = pair
+            header = "interval" if head == "interval" and "interval" not in frame.columns else head
+            cells = [f"[{_cell(lo, a)}, {_cell(hi, b)}]" for a, b in zip(frame[lo], frame[hi])]
+            columns.append((header, cells, True))
+            taken |= {lo, hi}
+            continue
+        numeric = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col])
+        columns.append((col, [_cell(col, v) for v in frame[col]], numeric))
+        taken.add(col)
+    console = _console(file)
+    id_width = min(max([len(i) for i in ids] + [8]), 24)
+
+    def width(cols):
+        return id_width + 4 + sum(max([len(c) for c in cells] + [min(len(h), 12)]) + 3 for h, cells, num in cols)
+
+    left_out = []
+    while len(columns) > 2 and width(columns) > console.width:
+        left_out.insert(0, columns.pop()[0])
+    table = Table(title=title or None, title_justify="left")
+    _id_column(table, ids, " / ".join(n for n in names if n) or "")
+    for header, cells, numeric in columns:
+        widest = max([len(c) for c in cells] + [1])
+        # numbers never wrap (their width is kept), a long header wraps instead
+        table.add_column(header, justify="right" if numeric else "left", min_width=widest if numeric else min(widest, 12))
+    for i, label in enumerate(ids):
+        table.add_row(escape(label), *[cells[i] if header in _VERDICT_COLUMNS else escape(cells[i])
+                                       for header, cells, numeric in columns])
+    console.print(table)
+    if left_out:
+        console.print(f"(not shown at this width: {', '.join(left_out)}; all columns with --format csv)")
 
 
 def correlate_frame(results) -> pd.DataFrame:

@@ -87,3 +87,58 @@ def test_help_into_a_closed_pipe_is_not_a_traceback():
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in err and "AttributeError" not in err, err
+
+
+class _Terminal:
+    """A stream that says it is a terminal, and keeps what was written to it."""
+
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def write(self, text):
+        return self.buf.write(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_says_it_may_be_compiling_until_the_first_chunk_and_quiet_silences_it():
+    from swjax import cli
+
+    term = _Terminal()
+    with cli.progress_bar(100, "chat: resampling", stream=term) as advance:
+        first = term.buf.getvalue()
+        advance(50)
+        advance(50)
+    assert "chat: resampling" in first and cli.COMPILING in first
+    cli.QUIET["on"] = True
+    try:
+        quiet = _Terminal()
+        with cli.progress_bar(100, "chat: resampling", stream=quiet) as advance:
+            advance(100)
+        with cli.working("chat: subsets", stream=quiet):
+            pass
+        assert quiet.buf.getvalue() == ""
+    finally:
+        cli.QUIET["on"] = False
+    pipe = _Terminal()
+    pipe.isatty = lambda: False
+    with cli.working("chat: subsets", stream=pipe):
+        pass
+    assert pipe.buf.getvalue() == ""
+
+
+def test_quiet_is_a_root_option_for_every_command():
+    from typer.testing import CliRunner
+
+    from swjax import cli
+
+    out = CliRunner().invoke(cli.app, ["--quiet", "analyze", "--set", "chat", "--format", "csv"])
+    assert out.exit_code == 0 and cli.QUIET["on"] is True
+    CliRunner().invoke(cli.app, ["analyze", "--set", "chat", "--format", "csv"])
+    assert cli.QUIET["on"] is False
