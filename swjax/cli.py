@@ -832,6 +832,7 @@ def subsets(
             continue
         frame.insert(0, "set", ds.label)
         parts.append(frame)
+        typer.echo(f"{ds.label}: {md['n_subsets']} of {md['n_subsets_total']} subsets", err=True)
     emit("".join(parts) if fmt is Format.table else frame_text(pd.concat(parts), fmt), out)
 
 
