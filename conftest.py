@@ -54,3 +54,55 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason="needs a GPU (JAX sees none)")
         for item in marked:
             item.add_marker(skip)
+
+
+#: Compile-heavy checks moved out of the default suite (which stays short on 2 cores) into the
+#: slow pass that CI runs after it (``pytest -m slow``): each of these takes 6-20 s here, and its
+#: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
+SLOW = {
+    "tests/test_cli_options.py::test_coverage_options_reach_the_design",
+    "tests/test_cli_options.py::test_plot_forest_with_a_list_of_benchmarks_and_subsets_sampled",
+    "tests/test_cli_options.py::test_adjust_linear_partial_and_plot",
+    "tests/test_differential.py::test_compiled_statistic_matches_reference",
+    "tests/test_differential.py::test_sign_rule_when_largest_loadings_tie",
+    "tests/test_sensitivity.py::test_resampled_masks_equal_resample_per_mask",
+    "tests/test_sensitivity.py::test_lobo_full_variant_has_the_bootstraps_interval_by_default",
+    "tests/test_sensitivity.py::test_subsets_and_lobo_give_the_numbers_of_the_path_before_the_fast_one",
+    "tests/test_correlate.py::test_dataframe_input_and_api_export",
+    "tests/test_report.py::test_build_report_with_new_benchmark",
+    "tests/test_check.py::test_exit_0_when_nothing_entangled",
+    "tests/test_bootstrap.py::test_degenerate_resamples_are_counted_not_fatal",
+    "tests/test_bootstrap.py::test_same_seed_same_numbers_for_every_batch_size",
+    "tests/test_bootstrap.py::test_float32_and_float64_distributions_agree",
+    "tests/test_bootstrap.py::test_permutation_pvalues_equal_a_plain_loop",
+    "tests/test_figures.py::test_cli_plot",
+    "tests/test_impute.py::test_no_missing_cells_is_the_released_analysis",
+    "tests/test_impute.py::test_imputed_statistic_equals_reference_on_repeated_rows",
+    "tests/test_simulate.py::test_monotone_transform_of_a_safety_benchmark",
+    "tests/test_cli.py::test_bootstrap_writes_all_files",
+    "tests/test_analysis.py::test_float32_within_1e5_of_float64",
+    "tests/test_analysis.py::test_random_matrices_with_ties_and_nans_match_reference",
+    "tests/test_cluster_intervals.py::test_jackknife_t_over_families_equals_a_plain_loop_float64",
+    "tests/test_tables.py::test_lobo_with_resamples_shows_its_intervals",
+    "tests/test_coverage.py::test_stacked_evaluate_equals_per_dataset",
+    "tests/test_cli_start.py::test_a_command_fills_the_compilation_cache",
+    "tests/test_pairs.py::test_pair_route_equals_rank_route_exactly",
+    "tests/test_adjust.py::test_score_dtype_float32_close_to_float64",
+    "tests/test_adjust.py::test_monotone_transform_changes_nothing",
+    "swjax/compare.py::swjax.compare.compare_between",
+    "swjax/coverage.py::swjax.coverage.coverage",
+    "swjax/plan.py::swjax.plan.plan",
+    "swjax/correlate.py::swjax.correlate.correlate",
+    "swjax/adjust.py::swjax.adjust.adjust",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    seen = set()
+    for item in items:
+        if item.nodeid.split("[")[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
+            seen.add(item.nodeid.split("[")[0])
+    if len(items) > 300 and SLOW - seen:  # a whole-suite run: every name still names a test
+        raise pytest.UsageError(f"conftest.SLOW names tests that do not exist: {sorted(SLOW - seen)}")

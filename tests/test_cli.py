@@ -102,7 +102,10 @@ def test_bootstrap_writes_all_files(tmp_path):
     table = pd.read_csv(out / "table.csv", index_col="benchmark")
     assert {"estimate", "low", "high", "verdict", "p_value", "q_value"} <= set(table.columns)
     arrays = np.load(out / "distributions.npz")
-    assert arrays["chat/distribution"].shape == (200, len(table))
+    bench = table[table["kind"] == "benchmark"]
+    assert list(table.index[table["kind"] == "summary"]) == ["variance_explained", "mean_intercorrelation", "compute_correlation"]
+    assert arrays["chat/distribution"].shape == (200, len(bench))
+    assert list(arrays["chat/benchmarks"]) == list(bench.index)
     assert arrays["chat/eigenvalues"].shape == (200, 12)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"][0]["metadata"]["n"] == 200
