@@ -131,6 +131,8 @@ class Method(str, Enum):
 # ------------------------------------------------------------------------- shared options
 
 SetOpt = Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")]
+NOpt = Annotated[int, typer.Option("--n", help="Bootstrap resamples.")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")]
 DataOpt = Annotated[
     Optional[Path], typer.Option("--data", help="Your own matrix CSV (model column + benchmarks).")
 ]
@@ -388,7 +390,7 @@ def analyze(
     against: AgainstOpt = None,
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")] = None,
+    out: OutOpt = None,
     missing: MissingCapsOpt = Missing.drop,
 ):
     """The Safetywashing analysis: every benchmark's correlation with the capabilities score."""
@@ -421,7 +423,7 @@ def bootstrap(
     data: DataOpt = None,
     info: InfoOpt = None,
     data_dir: DataDirOpt = None,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    n: NOpt = 10000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     level: LevelOpt = 0.95,
@@ -524,14 +526,14 @@ def correlate(
     scores: ScoresOpt,
     model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set to place the new benchmarks in.")] = ModelSet.chat,
     data_dir: DataDirOpt = None,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    n: NOpt = 10000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     level: LevelOpt = 0.95,
     threshold: ThresholdOpt = 0.4,
     device: DeviceOpt = Device.auto,
     fmt: FormatOpt = Format.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")] = None,
+    out: OutOpt = None,
 ):
     """A new benchmark's capabilities correlation, interval and verdict, placed among the paper's."""
     from .tables import correlate_frame, correlate_rich
@@ -569,7 +571,7 @@ def check(
     data_dir: DataDirOpt = None,
     threshold: Annotated[float, typer.Option("--threshold", help="Fail when a whole interval lies above this.")] = 0.4,
     level: LevelOpt = 0.95,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    n: NOpt = 2000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
@@ -610,7 +612,7 @@ def plot(
     scores: Annotated[Optional[Path], typer.Option("--scores", help="Add your new benchmarks (CSV).")] = None,
     show: Annotated[str, typer.Option("--benchmarks", help="forest: 'headline', 'all' or a comma-separated list.")] = "headline",
     data_dir: DataDirOpt = None,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    n: NOpt = 2000,
     seed: SeedOpt = 0,
     level: LevelOpt = 0.95,
     threshold: ThresholdOpt = 0.4,
@@ -640,12 +642,9 @@ def plot(
 
         if scores is not None:
             ds = combine(ds, scores)[0]
-        frame = subset_correlations(ds, [benchmark], n_subsets=subsets, seed=seed)
-        full = frame.loc[frame["size"] == frame["size"].max(), "correlation"]
-        fig = figures.spec_curve(
-            frame, benchmark, estimate=float(full.iloc[0]), threshold=threshold,
-            label=ds.display_name(benchmark),
-        )
+        with working(f"{ds.label}: {benchmark} over capability subsets"):
+            frame = subset_correlations(ds, [benchmark], n_subsets=subsets, seed=seed)
+        fig = figures.spec_curve(frame, benchmark, threshold=threshold, label=ds.display_name(benchmark))
     else:
         spectrum = kind is PlotKind.scree  # resampled eigenvalues cost extra: only for the scree plot
         if scores is not None:
@@ -682,7 +681,7 @@ def report(
     model_set: SetOpt = ModelSet.both,
     scores: Annotated[Optional[Path], typer.Option("--scores", help="Include your new benchmarks (CSV).")] = None,
     data_dir: DataDirOpt = None,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    n: NOpt = 10000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     level: LevelOpt = 0.95,
@@ -731,9 +730,6 @@ def cluster_labels(dataset, cluster_by, families, known=None):
     from .clusters import family_labels
 
     return family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
-
-
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")]
 
 
 @app.command()
@@ -841,14 +837,14 @@ def subsets(
 def compare(
     a: Annotated[str, typer.Argument(help="Benchmark (or 'compute').")],
     b: Annotated[Optional[str], typer.Argument(help="Second benchmark: the difference A - B.")] = None,
-    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")] = ModelSet.chat,
+    model_set: SetOpt = ModelSet.chat,
     between: Annotated[
         Optional[tuple[str, str]], typer.Option("--between", help="Two model sets: A in the first minus A in the second.")
     ] = None,
     data: DataOpt = None,
     info: InfoOpt = None,
     data_dir: DataDirOpt = None,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 10000,
+    n: NOpt = 10000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     level: LevelOpt = 0.95,
@@ -1097,14 +1093,14 @@ def import_results(
 @handle_errors
 def adjust(
     benchmark: Annotated[Optional[str], typer.Argument(help="Benchmark to adjust (optional with a one-column --scores).")] = None,
-    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")] = ModelSet.chat,
+    model_set: SetOpt = ModelSet.chat,
     data: DataOpt = None,
     info: InfoOpt = None,
     data_dir: DataDirOpt = None,
     scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it).")] = None,
     linear: Annotated[bool, typer.Option("--linear", help="Least squares on the raw scores instead of the rank regression.")] = False,
     partial: Annotated[Optional[str], typer.Option("--partial", help="Second benchmark: partial Spearman correlation given the score.")] = None,
-    n: Annotated[int, typer.Option("--n", help="Bootstrap resamples.")] = 2000,
+    n: NOpt = 2000,
     seed: SeedOpt = 0,
     method: Annotated[Method, typer.Option("--method", help="Interval method.")] = Method.bca,
     level: LevelOpt = 0.95,

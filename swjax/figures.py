@@ -496,7 +496,9 @@ def spec_curve(
         (number of capability benchmarks), ``benchmark``, ``correlation``.
     benchmark : str
     estimate : float, optional
-        The correlation with all capability benchmarks (drawn as a line).
+        The correlation with all capability benchmarks (drawn as a line); default: that of the
+        frame's largest subset when it holds every capability benchmark (as
+        :func:`swjax.correlate.subset_correlations` always includes).
     threshold : float
         Verdict boundary drawn at +-t.
 
@@ -509,6 +511,11 @@ def spec_curve(
     sub = sub.sort_values(c["correlation"], kind="stable")
     r = sub[c["correlation"]].to_numpy(np.float64)
     size = sub[c["size"]].to_numpy()
+    if estimate is None and "members" in sub.columns:
+        every = set().union(*(set(str(m).split(";")) for m in sub["members"]))
+        full = sub[sub["members"].map(lambda m: set(str(m).split(";")) == every)]
+        if len(full):
+            estimate = float(full[c["correlation"]].iloc[0])
     fig = Figure(figsize=(8, 4.2), layout="constrained")
     ax = fig.add_subplot()
     _threshold_lines(ax, threshold, vertical=False)

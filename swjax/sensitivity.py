@@ -55,6 +55,13 @@ def _full_sample(problem, layout, masks, device):
 # --------------------------------------------------------------------------- leave one out
 
 
+def _checked(n, seed, level, threshold, batch_size):
+    """The resampling options of lobo and subsets, checked once (n = 0: point estimates only)."""
+    level = validate.level(level)
+    return (validate.resamples(n, level, allow_zero=True), validate.seed(seed), level,
+            validate.threshold(threshold), validate.batch_size(batch_size))
+
+
 @dataclass(frozen=True)
 class LoboResult:
     """Leave-one-capability-benchmark-out results of one model set.
@@ -129,11 +136,7 @@ def lobo(
     method = intervals.default_method(method)
     if method in intervals.CLUSTER_METHODS:
         raise SwjaxError(f"method: {method!r} needs model families, which lobo does not take")
-    level = validate.level(level)
-    n = validate.resamples(n, level, allow_zero=True)
-    threshold = validate.threshold(threshold)
-    seed = validate.seed(seed)
-    batch_size = validate.batch_size(batch_size)
+    n, seed, level, threshold, batch_size = _checked(n, seed, level, threshold, batch_size)
     dataset = as_dataset(data)
     dev = engine.select_device(device).platform
     started = time.perf_counter()
@@ -380,11 +383,7 @@ def subsets(
     (13, 1.0)
     """
     min_size = validate.integer("min_size", min_size, minimum=2)
-    level = validate.level(level)
-    n = validate.resamples(n, level, allow_zero=True)
-    threshold = validate.threshold(threshold)
-    seed = validate.seed(seed)
-    batch_size = validate.batch_size(batch_size)
+    n, seed, level, threshold, batch_size = _checked(n, seed, level, threshold, batch_size)
     if max_subsets is not None:
         max_subsets = validate.integer("max_subsets", max_subsets)
     dataset = as_dataset(data)
