@@ -49,6 +49,7 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _check_slow_list(items)
     marked = [item for item in items if item.get_closest_marker("gpu") is not None]
     if marked and not _gpus():
         skip = pytest.mark.skip(reason="needs a GPU (JAX sees none)")
@@ -97,12 +98,17 @@ SLOW = {
 }
 
 
+_COLLECTED: set[str] = set()
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    seen = set()
-    for item in items:
-        if item.nodeid.split("[")[0] in SLOW:
-            item.add_marker(pytest.mark.slow)
-            seen.add(item.nodeid.split("[")[0])
-    if len(items) > 300 and SLOW - seen:  # a whole-suite run: every name still names a test
-        raise pytest.UsageError(f"conftest.SLOW names tests that do not exist: {sorted(SLOW - seen)}")
+def pytest_itemcollected(item):
+    name = item.nodeid.split("[")[0]
+    _COLLECTED.add(name)
+    if name in SLOW:
+        item.add_marker(pytest.mark.slow)
+
+
+def _check_slow_list(items):
+    if len(_COLLECTED) > 300 and SLOW - _COLLECTED:  # a whole-suite run: every name still names a test
+        raise pytest.UsageError(f"conftest.SLOW names tests that do not exist: {sorted(SLOW - _COLLECTED)}")
