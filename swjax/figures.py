@@ -62,10 +62,16 @@ def _unpack(result):
     raise SwjaxError(f"result: expected a BootstrapResult or CorrelateResult, got {type(result).__name__}")
 
 
+def _benchmark(table: pd.DataFrame, benchmark: str) -> str:
+    """The id of a benchmark of the results, named by id or display name (:func:`swjax.validate.benchmark`)."""
+    from . import validate
+
+    names = table["name"] if "name" in table.columns else None
+    return validate.benchmark(benchmark, table.index, names, where="the results")
+
+
 def _row(table: pd.DataFrame, benchmark: str) -> pd.Series:
-    if benchmark not in table.index:
-        raise SwjaxError(f"benchmark: {benchmark!r} is not in the results")
-    return table.loc[benchmark]
+    return table.loc[_benchmark(table, benchmark)]
 
 
 def _subtitle(md: dict, method: str | None = None) -> str:
@@ -348,7 +354,8 @@ def scatter(
     dataset = dataset if dataset is not None else combined
     if dataset is None:
         raise SwjaxError("dataset: the scatter plot needs the scores (pass the Dataset)")
-    row = _row(res.table, benchmark)
+    benchmark = _benchmark(res.table, benchmark)
+    row = res.table.loc[benchmark]
     if benchmark not in dataset.scores.columns:
         raise SwjaxError(f"benchmark: {benchmark!r} is not a column of {dataset.label}")
     score = res.analysis.scores
@@ -539,7 +546,8 @@ def spec_curve(
 def distribution(result, benchmark: str, *, bins: int = 60) -> Figure:
     """A benchmark's bootstrap distribution with the estimate, interval and thresholds."""
     res, _, _ = _unpack(result)
-    row = _row(res.table, benchmark)
+    benchmark = _benchmark(res.table, benchmark)
+    row = res.table.loc[benchmark]
     md = res.metadata
     j = list(res.table.index).index(benchmark)
     d = res.distribution[:, j]

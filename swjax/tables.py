@@ -266,8 +266,8 @@ def frame_rich(frame: pd.DataFrame, title: str = "", file=None) -> None:
     ids = [" / ".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in frame.index]
     columns: list[tuple[str, list[str], bool]] = []  # (header, cells, numeric)
     taken = set()
+    frame = frame.rename(columns=str)  # headers as text (plan's power table has the model counts)
     for col in frame.columns:
-        col = str(col)
         if col in taken:
             continue
         pair = next(((lo, hi, head) for lo, hi, head in _PAIRS if col == lo and hi in frame.columns), None)

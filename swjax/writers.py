@@ -41,69 +41,61 @@ def write_bootstrap(results, out, argv=None) -> None:
         (tmp / "manifest.json").write_text(dumps(manifest), encoding="utf-8")
 
 
-def write_adjust(result, out, argv=None) -> None:
-    """adjust.csv, slopes.csv, adjust.json and adjust.png in folder ``out``, all or nothing."""
+def _write_folder(out, kind=None, *, csv=(), json=None, png=()) -> None:
+    """One result folder, all or nothing: ``csv`` (file name, frame, write the index?) pairs,
+    ``json`` (file name, payload) and ``png`` (file name, a function drawing the figure, dpi)."""
     from . import figures
 
-    with atomic_dir(out) as tmp:
-        result.table.to_csv(tmp / "adjust.csv")
-        result.slopes.to_csv(tmp / "slopes.csv")
-        payload = {
-            "command": " ".join(argv or []),
-            "metadata": result.metadata,
-            "table": frame_to_json(result.table),
-            "slopes": frame_to_json(result.slopes),
-        }
-        (tmp / "adjust.json").write_text(dumps(payload), encoding="utf-8")
-        (tmp / "adjust.png").write_bytes(figures.to_bytes(figures.plot_adjust(result)))
+    with atomic_dir(out, kind) as tmp:
+        for name, frame, index in csv:
+            frame.to_csv(tmp / name, index=index)
+        if json is not None:
+            (tmp / json[0]).write_text(dumps(json[1]), encoding="utf-8")
+        for name, draw, dpi in png:
+            (tmp / name).write_bytes(figures.to_bytes(draw(figures), dpi=dpi))
+
+
+def _command(argv) -> str:
+    return " ".join(argv or [])
+
+
+def write_adjust(result, out, argv=None) -> None:
+    """adjust.csv, slopes.csv, adjust.json and adjust.png in folder ``out``, all or nothing."""
+    payload = {"command": _command(argv), "metadata": result.metadata,
+               "table": frame_to_json(result.table), "slopes": frame_to_json(result.slopes)}
+    _write_folder(out, csv=[("adjust.csv", result.table, True), ("slopes.csv", result.slopes, True)],
+                  json=("adjust.json", payload), png=[("adjust.png", lambda f: f.plot_adjust(result), 110)])
 
 
 def write_plan(result, out, argv=None) -> None:
     """plan.csv, needed.csv, plan.json and plan.png (and compare.csv) in ``out``, all or nothing."""
-    from . import figures
-
-    with atomic_dir(out) as tmp:
-        result.table.to_csv(tmp / "plan.csv")
-        result.needed.to_csv(tmp / "needed.csv")
-        payload = {
-            "command": " ".join(argv or []),
-            "metadata": result.metadata,
-            "needed": frame_to_json(result.needed),
-            "power": frame_to_json(result.table.reset_index().set_index("benchmark")),
-            "generator": {
-                "benchmarks": list(result.generator.benchmarks),
-                "loadings": result.generator.loadings,
-                "truth": result.generator.truth,
-                "missing": result.generator.missing,
-            },
-        }
-        if result.compare is not None:
-            result.compare.to_csv(tmp / "compare.csv")
-            payload["compare"] = frame_to_json(result.compare)
-        (tmp / "plan.json").write_text(dumps(payload), encoding="utf-8")
-        (tmp / "plan.png").write_bytes(figures.to_bytes(figures.plot_power(result)))
+    gen = result.generator
+    payload = {
+        "command": _command(argv), "metadata": result.metadata, "needed": frame_to_json(result.needed),
+        "power": frame_to_json(result.table.reset_index().set_index("benchmark")),
+        "generator": {"benchmarks": list(gen.benchmarks), "loadings": gen.loadings, "truth": gen.truth,
+                      "missing": gen.missing},
+    }
+    csv = [("plan.csv", result.table, True), ("needed.csv", result.needed, True)]
+    if result.compare is not None:
+        csv.append(("compare.csv", result.compare, True))
+        payload["compare"] = frame_to_json(result.compare)
+    _write_folder(out, csv=csv, json=("plan.json", payload), png=[("plan.png", lambda f: f.plot_power(result), 110)])
 
 
 def write_coverage(result, out, argv=None) -> None:
     """coverage.json, coverage.csv and coverage.png in folder ``out``, all or nothing."""
-    from . import figures
-
-    with atomic_dir(out, "coverage") as tmp:
-        result.table.to_csv(tmp / "coverage.csv", index=False)
-        payload = {
-            "command": " ".join(argv or []),
-            "metadata": result.metadata,
-            "rows": frame_to_json(result.table.set_index("design")),
-        }
-        (tmp / "coverage.json").write_text(dumps(payload), encoding="utf-8")
-        (tmp / "coverage.png").write_bytes(figures.to_bytes(figures.plot_coverage(result), dpi=120))
+    payload = {"command": _command(argv), "metadata": result.metadata,
+               "rows": frame_to_json(result.table.set_index("design"))}
+    _write_folder(out, "coverage", csv=[("coverage.csv", result.table, False)], json=("coverage.json", payload),
+                  png=[("coverage.png", lambda f: f.plot_coverage(result), 120)])
 
 
 def write_simulation(sim, out, seed) -> None:
     """scores.csv, info.csv, families.csv and truth.json of a simulated matrix, all or nothing."""
+    ds = sim.dataset
     truth = {"design": sim.design.to_dict(), "seed": seed, "truth": sim.truth.to_dict()}
-    with atomic_dir(out, "simulate") as tmp:
-        sim.dataset.scores.rename_axis("model").to_csv(tmp / "scores.csv")
-        sim.dataset.info.rename_axis("benchmark").to_csv(tmp / "info.csv")
-        sim.dataset.meta[["family"]].rename_axis("model").to_csv(tmp / "families.csv")
-        (tmp / "truth.json").write_text(dumps(truth), encoding="utf-8")
+    _write_folder(out, "simulate", csv=[("scores.csv", ds.scores.rename_axis("model"), True),
+                                        ("info.csv", ds.info.rename_axis("benchmark"), True),
+                                        ("families.csv", ds.meta[["family"]].rename_axis("model"), True)],
+                  json=("truth.json", truth))

@@ -53,3 +53,15 @@ def test_a_bad_name_for_a_figure_is_refused_before_jax_is_imported():
     assert lines[0] == ("error: benchmark: unknown benchmark 'wmdp_bioo' in the chat set "
                         "(did you mean 'wmdp_bio' (WMDP Biological Split) or 'wmdp' (WMDP)?)")
     assert lines[-1] == "no JAX"
+
+
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_figures_take_display_names_too(chat):
+    from swjax import figures
+
+    res = swjax.bootstrap(chat, n=40, seed=0)
+    fig = figures.distribution(res, "WMDP Biological Split")
+    ax = fig.axes[0]
+    assert "WMDP Biological Split" in ax.get_title("left") + ax.get_title()
+    with pytest.raises(swjax.SwjaxError, match="did you mean 'wmdp_bio'"):
+        figures.scatter(res, "wmdp_bioo", chat)
