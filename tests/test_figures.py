@@ -75,7 +75,7 @@ def test_forest_all_and_list(res):
     assert len(figures.forest_rows(res, "all")) == len(res.table)
     fig = figures.forest(res, benchmarks=["MT_Bench", "wmdp_bio"])
     assert len(fig.axes[0].get_yticklabels()) == 2
-    with pytest.raises(SwjaxError, match="not in the results"):
+    with pytest.raises(SwjaxError, match="unknown benchmark .nope. in the results"):
         figures.forest(res, benchmarks=["nope"])
 
 
