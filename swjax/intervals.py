@@ -190,6 +190,22 @@ def check_scale(scale, n_cols: int) -> np.ndarray:
     return np.asarray(scale, dtype=object)
 
 
+def _jackknife_se(estimate, jackknife, scale=None):
+    """(g(estimate), jackknife s.e. on the scale, finite jackknife rows G, ok, scales) per column:
+    what the t interval and its p-value share (:func:`jackknife_t_interval`)."""
+    estimate = np.asarray(estimate, np.float64)
+    scale = check_scale(scale, estimate.shape[0])
+    z = _to_scale(estimate, scale)
+    zj = _to_scale(np.atleast_2d(np.asarray(jackknife, np.float64)), scale[None, :])
+    finite = np.isfinite(zj)
+    g = finite.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, zj, 0.0).sum(axis=0) / g
+        se = np.sqrt((g - 1) / g * (np.where(finite, zj - mean, 0.0) ** 2).sum(axis=0))
+    ok = (g >= 3) & np.isfinite(z) & np.isfinite(se)
+    return z, se, g, ok, scale
+
+
 def jackknife_t_interval(estimate, jackknife, level, scale=None):
     """Studentized interval from the jackknife: ``g(est) -/+ t(G-1) x se_jack`` mapped back.
 
@@ -220,19 +236,9 @@ def jackknife_t_interval(estimate, jackknife, level, scale=None):
     are moved ``1e-12`` inside it.
     """
     alpha = (1 - check_level(level)) / 2
-    estimate = np.asarray(estimate, np.float64)
-    jack = np.atleast_2d(np.asarray(jackknife, np.float64))
-    scale = check_scale(scale, estimate.shape[0])
-    z = _to_scale(estimate, scale)
-    zj = _to_scale(jack, scale[None, :])
-    finite = np.isfinite(zj)
-    g = finite.sum(axis=0)
-    zj0 = np.where(finite, zj, 0.0)
+    z, se, g, ok, scale = _jackknife_se(estimate, jackknife, scale)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = zj0.sum(axis=0) / g
-        se = np.sqrt((g - 1) / g * (np.where(finite, zj - mean, 0.0) ** 2).sum(axis=0))
         t = stdtrit(np.maximum(g - 1, 1), 1 - alpha)  # Student t quantile (scipy.stats.t.ppf)
-    ok = (g >= 3) & np.isfinite(z) & np.isfinite(se)
     low = np.where(ok, _from_scale(z - t * se, scale), np.nan)
     high = np.where(ok, _from_scale(z + t * se, scale), np.nan)
     return low, high, ok
@@ -421,20 +427,16 @@ def pvalue(dist, estimate, method, jackknife=None, scale=None, model_p=None, nul
     dist = np.asarray(dist, np.float64)
     n_cols = estimate.shape[0]
 
-    def resampled(null_):
-        p_lo, p_hi, n = _crossings(dist, null_)
-        return p_lo, p_hi, n
-
     def floor(p, n):
         p = np.clip(p, 2.0 / (n + 1), 1.0)
         return np.where(n >= 2, p, np.nan)
 
-    p_lo, p_hi, n = resampled(null)
+    p_lo, p_hi, n = _crossings(dist, null)
     percentile = floor(_tails(p_lo, p_hi), n)
     if method == "percentile":
         return percentile
     if method == "basic":
-        b_lo, b_hi, n = resampled(2 * estimate - null)
+        b_lo, b_hi, n = _crossings(dist, 2 * estimate - null)
         return floor(_tails(1 - b_hi, 1 - b_lo), n)
     if method == "bca":
         if jackknife is None:
@@ -445,16 +447,9 @@ def pvalue(dist, estimate, method, jackknife=None, scale=None, model_p=None, nul
         return np.where(ok, bca, percentile)
     if jackknife is None:
         raise SwjaxError(f"method: {method!r} needs the jackknife values")
-    scale = check_scale(scale, n_cols)
-    z = _to_scale(estimate, scale)
-    zj = _to_scale(np.atleast_2d(np.asarray(jackknife, np.float64)), scale[None, :])
-    finite = np.isfinite(zj)
-    g = finite.sum(axis=0)
+    z, se, g, ok, scale = _jackknife_se(estimate, jackknife, scale)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(finite, zj, 0.0).sum(axis=0) / g
-        se = np.sqrt((g - 1) / g * (np.where(finite, zj - mean, 0.0) ** 2).sum(axis=0))
         t_p = 2 * stdtr(np.maximum(g - 1, 1), -np.abs(z - _to_scale(np.full(n_cols, null), scale)) / se)
-    ok = (g >= 3) & np.isfinite(z) & np.isfinite(se)
     if method == "jackknife-t":
         return np.where(ok, t_p, percentile)
     if model_p is None:
