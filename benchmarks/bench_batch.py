@@ -4,7 +4,7 @@
     PYTHONPATH=$PWD python benchmarks/bench_batch.py --device gpu     # -> results/gpu/bench_batch.json
 
 For each batch size (powers of two, plus :func:`swjax.engine.default_batch_size`'s pick for the
-device) the script times ``engine.resample`` on the public chat set, ``--n`` resamples with the
+device) the script times ``engine.run`` (draws) on the public chat set, ``--n`` resamples with the
 fields ``swjax.bootstrap`` keeps, warm (a first call compiles; best of ``--repeats``), all sizes
 side by side in one process (compiled first, then timed round robin). It reports each size's time relative to the fastest, and whether
 the pick is within 20 % of it (the target). The numbers do not depend on the batch size (checked
@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
     n = args.n or (262_144 if gpu else 8_192)
     problem, layout = prepare(args.set)
     m, k = problem.caps.shape
-    ref = engine.evaluate(problem, np.ones((1, m)), np.ones((1, k)), device=args.device, shard=False).loadings[0]
+    ref = engine.run(problem, np.ones((1, m)), fields=None, device=args.device, shard=False).loadings[0]
     memory_before = device.memory_stats() if gpu else None
     pick = engine.default_batch_size(problem, n, device)
     if args.sizes:
@@ -65,8 +65,8 @@ def main(argv=None) -> dict:
     scheme = resample.bootstrap_scheme(m)
 
     def run(batch):
-        return engine.resample(problem, scheme, n, key, np.ones(k), ref, batch_size=batch,
-                               device=args.device, shard=False)
+        return engine.run(problem, draws=engine.Draws(scheme, n, key), ref=ref, batch_size=batch,
+                          device=args.device, shard=False)
 
     # Every size compiles first (its first call), then the timed calls go round robin over the
     # sizes, so that a change of load on the machine touches every size alike.

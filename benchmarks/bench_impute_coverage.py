@@ -100,14 +100,13 @@ def run_impute(design, values, B, key, columns_of):
         problems = stack_problems([p for _, p, _ in items])
         cols = tuple(items[0][2].columns.index(n) for n in design.safety_names)
         k = design.capabilities
-        full = engine.evaluate_stacked(problems, np.ones((1, m)), np.ones(k), None, fields=("corr", "loadings"),
-                                       columns=cols)
+        full = engine.run(problems, np.ones((1, m)), fields=("corr", "loadings"), columns=cols)
         e = full["corr"][:, 0].astype(np.float64)
         refs = full["loadings"][:, 0]
-        jack = engine.evaluate_stacked(problems, resample.jackknife_weights(m), np.ones(k), refs,
-                                       columns=cols)["corr"].astype(np.float64)
-        dist = engine.resample_stacked(problems, resample.bootstrap_scheme(m), B, key, np.ones(k), refs,
-                                       columns=cols)["corr"].astype(np.float64)
+        jack = engine.run(problems, resample.jackknife_weights(m), ref=refs, fields=("corr",),
+                          columns=cols)["corr"].astype(np.float64)
+        dist = engine.run(problems, draws=engine.Draws(resample.bootstrap_scheme(m), B, key), ref=refs,
+                          fields=("corr",), columns=cols)["corr"].astype(np.float64)
         for j, r in enumerate(idx):
             est[r] = e[j]
             for method in METHODS:
@@ -134,13 +133,13 @@ def run_complete_case(design, values, B, key):
         m = len(lay.models)
         cols = [lay.columns.index(n) for n in design.safety_names]
         weights = np.vstack([np.ones((1, m)), resample.jackknife_weights(m)])
-        stats = engine.evaluate(prob, weights, np.ones((len(weights), k)))
+        stats = engine.run(prob, weights, fields=None)
         ref = np.asarray(stats.loadings[0])
         sign = np.where(np.asarray(stats.loadings[1:]) @ ref < 0, -1.0, 1.0)
         e = np.asarray(stats.corr[0])[cols].astype(np.float64)
         jack = (np.asarray(stats.corr[1:])[:, cols] * sign[:, None]).astype(np.float64)
-        dist = engine.resample(prob, resample.bootstrap_scheme(m), B, jax_key(key, r), np.ones(k), ref,
-                               fields=("corr",))["corr"][:, cols].astype(np.float64)
+        dist = engine.run(prob, draws=engine.Draws(resample.bootstrap_scheme(m), B, jax_key(key, r)), ref=ref,
+                          fields=("corr",))["corr"][:, cols].astype(np.float64)
         est[r] = e
         for method in METHODS:
             lo, hi = bounds(dist, e, jack, method)

@@ -53,7 +53,7 @@ def main() -> None:
         for path in ("compare", "sort"):
             problem, _ = build_problem(ds, list(gen.capabilities), dtype=np.float32, ranks=path)
             key = resample.key_from_seed(0)
-            run = lambda: engine.resample(problem, resample.bootstrap_scheme(m), args.n, key, np.ones(k), None)  # noqa: E731
+            run = lambda: engine.run(problem, draws=engine.Draws(resample.bootstrap_scheme(m), args.n, key))  # noqa: E731
             run()
             best = np.inf
             for _ in range(3):

@@ -4,7 +4,7 @@
 
 Each point runs in its own process (peak RSS = that process's ru_maxrss): a random matrix of
 m models x p benchmarks (a few ties and 5% missing values; 12 capability columns) and ``n``
-bootstrap resamples (engine.resample, warm: a first run compiles). Writes a table to stdout,
+bootstrap resamples (engine.run with draws, warm: a first run compiles). Writes a table to stdout,
 scale.json and scale.png. Wall times on a shared machine are noisy: compare ratios measured
 in one run. ``--full`` adds n = 1,000,000 (streamed to disk).
 """
@@ -36,10 +36,10 @@ k = 12
 key = resample.key_from_seed(0)
 scheme = resample.bootstrap_scheme(m)
 batch = engine.default_batch_size(prob, n)
-engine.resample(prob, scheme, min(n, batch), key, np.ones(k), None)  # compile
+engine.run(prob, draws=engine.Draws(scheme, min(n, batch), key))  # compile
 t = time.perf_counter()
 cols = [0]
-engine.resample(prob, scheme, n, key, np.ones(k), None, sink=lambda c: cols.__setitem__(0, cols[0] + len(c["corr"])))
+engine.run(prob, draws=engine.Draws(scheme, n, key), sink=lambda c: cols.__setitem__(0, cols[0] + len(c["corr"])))
 sec = time.perf_counter() - t
 q = prob.obs.shape[0]
 print("POINT" + json.dumps(dict(n=n, models=m, benchmarks=q, path=prob.rank_path, batch=batch, seconds=sec,
@@ -94,7 +94,7 @@ def main():
         axes[1, j].semilogx(xs, [r["peak_rss_mb"] for r in pts], "s-", color="C1")
         axes[1, j].set_ylabel("peak RSS (MB)")
         axes[1, j].set_xlabel(axis)
-    fig.suptitle(f"swjax engine.resample on {jax.devices()[0].platform} (shared 2-core machine)")
+    fig.suptitle(f"swjax engine.run (draws) on {jax.devices()[0].platform} (shared 2-core machine)")
     fig.tight_layout()
     fig.savefig(out / "scale.png", dpi=100)
     print(f"wrote {out}/scale.json and {out}/scale.png")

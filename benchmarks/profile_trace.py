@@ -118,12 +118,12 @@ def workload(name: str, device: str, n: int, datasets: int):
         for s in ("base", "chat"):
             p, layout = prepare(s)
             m = len(layout.models)
-            refs = engine.evaluate_masks(p, np.ones((1, m)), masks, None, device=device,
-                                         fields=("loadings",))["loadings"][0]
+            refs = engine.run(p, np.ones((1, m)), masks=masks, device=device, fields=("loadings",))["loadings"][0]
             runs.append((p, m, refs))
         key = resample.key_from_seed(0)
-        return lambda: [engine.resample_masks(p, resample.bootstrap_scheme(m), n, key, masks, refs, device=device,
-                                              reduce=_curve_reduce, sink=lambda out: None) for p, m, refs in runs]
+        return lambda: [engine.run(p, draws=engine.Draws(resample.bootstrap_scheme(m), n, key), masks=masks, ref=refs,
+                                   fields=("corr",), device=device, reduce=_curve_reduce, sink=lambda out: None)
+                        for p, m, refs in runs]
     if name == "coverage":
         from swjax.coverage import coverage
         from swjax.simulate import Design

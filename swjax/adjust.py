@@ -36,7 +36,7 @@ regressions' residuals.
 :func:`swjax.bootstrap` draws them (the same resamples for the same seed): with integer model
 weights ``w`` the sums above run over the data with model ``i`` repeated ``w_i`` times, the
 score is the resample's own (PC1 turned along the full-sample PC1; :class:`swjax.core.Stats`
-``score``, one compiled call of :func:`swjax.engine.evaluate`), and ranks are the weighted
+``score``, one compiled call of :func:`swjax.engine.run`), and ranks are the weighted
 mid-ranks ``sum_u w_u ([x_u < x_i] + [x_u = x_i] / 2) + 1/2``, defined for a model left out of
 the resample too. With missing cells the rank residuals of a resample are rescaled by
 ``n / N`` (``N`` the resample's observed weight) so that they stay in ranks among ``n``
@@ -289,10 +289,10 @@ def adjust(
     boot_w = bootstrap_weights(m, n, seed)
     jack_w = resample.jackknife_weights(m).astype(np.int64)
     with engine.precision(x64):
-        full = engine.evaluate(problem, np.ones((1, m)), np.ones((1, k)), fields=("score", "loadings"), device=device)
+        full = engine.run(problem, np.ones((1, m)), fields=("score", "loadings"), device=device)
         ref = full["loadings"][0]
         rows = np.vstack([jack_w, boot_w])
-        s_rows = engine.evaluate(problem, rows, np.ones((1, k)), ref, fields=("score",), device=device)["score"]
+        s_rows = engine.run(problem, rows, ref=ref, fields=("score",), device=device)["score"]
     s_full = full["score"][0].astype(np.float64)
     weights = np.vstack([np.ones((1, m), np.int64), rows])
     s_all = np.vstack([s_full[None], np.asarray(s_rows, np.float64)])

@@ -253,7 +253,7 @@ def analyze(
     with engine.precision(x64):
         problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing)
         w = model_weights(weights, layout, problem.caps.dtype)
-        stats = engine.evaluate(problem, w[None], np.ones((1, len(layout.capabilities))), device=device)
+        stats = engine.run(problem, w[None], fields=None, device=device)
     return make_analysis(stats, layout, dataset, row=0)
 
 

@@ -310,7 +310,7 @@ def full_and_jackknife(problem, jack_weights, mask, device):
     """
     m = problem.caps.shape[0]
     weights = np.vstack([np.ones((1, m)), np.asarray(jack_weights)])
-    stats = engine.evaluate(problem, weights, np.asarray(mask)[None], device=device)
+    stats = engine.run(problem, weights, mask=np.asarray(mask), fields=None, device=device)
     full = jax.tree.map(lambda x: x[:1], stats)
     sign = np.where(stats.loadings[1:] @ stats.loadings[0] < 0, -1.0, 1.0)
     jack = {f: np.asarray(getattr(stats, f))[1:] for f in engine.RESAMPLE_FIELDS}
@@ -349,15 +349,15 @@ def resample_pipeline(
         # Refuse before computing anything: the kept distribution and one chunk must fit.
         kept = len(layout.columns) + len(fields) - 1 + (k - 1 if "eigenvalues" in fields else 0)
         validate.memory(n, kept, problem.caps.dtype.itemsize, stream_to=stream_to)
-        validate.batch_size(batch_size, engine.chunk_bytes_per_row(problem))
+        validate.batch_size(batch_size, engine.row_bytes(problem))
         scheme, jack_w, scheme_meta = resample.bootstrap_scheme(m), resample.jackknife_weights(m), {}
         if clusters is not None:  # model families: resample whole clusters (swjax.clusters)
             from .clusters import cluster_setup
 
             scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
         full, jack = full_and_jackknife(problem, jack_w, np.ones(k), device)
-        draws = engine.resample(
-            problem, scheme, n, key, np.ones(k), full.loadings[0],
+        draws = engine.run(
+            problem, draws=engine.Draws(scheme, n, key), ref=full.loadings[0],
             batch_size=batch_size, device=device, progress=progress, fields=fields,
             sink=None if sink_for is None else sink_for(layout),
         )

@@ -1,7 +1,7 @@
 """Coverage study: how often do swjax's intervals cover the true capabilities correlation?
 
 For each design of :mod:`swjax.simulate`, draw ``R`` datasets, bootstrap each ``B`` times (all
-``R x B`` resamples vectorized in one compiled function, :func:`swjax.engine.resample_stacked`),
+``R x B`` resamples vectorized in one compiled kernel, :func:`swjax.engine.run` on stacked problems),
 build every interval method from the same resamples (BCa's acceleration from each dataset's own
 jackknife), and compare with the design's population value (the pipeline on 200,000 models).
 
@@ -229,15 +229,15 @@ def coverage(
             problems, columns = stacked_problems(design, values, dtype)
             m, k = design.n_models, design.capabilities
             mask = np.ones(k)
-            full = engine.evaluate_stacked(
-                problems, np.ones((1, m)), mask, None, fields=("corr", "loadings"), columns=columns,
-                dataset_batch=dataset_batch, device=dev.platform,
+            full = engine.run(
+                problems, np.ones((1, m)), mask=mask, fields=("corr", "loadings"), columns=columns,
+                batch_size=dataset_batch, device=dev.platform,
             )
             estimate = full["corr"][:, 0].astype(np.float64)  # (R, s)
             refs = full["loadings"][:, 0]  # (R, k)
-            jack = engine.evaluate_stacked(
-                problems, resample.jackknife_weights(m), mask, refs, columns=columns,
-                dataset_batch=dataset_batch, device=dev.platform,
+            jack = engine.run(
+                problems, resample.jackknife_weights(m), mask=mask, ref=refs, fields=("corr",), columns=columns,
+                batch_size=dataset_batch, device=dev.platform,
             )["corr"].astype(np.float64)
             estimates[label] = {"estimate": estimate}
             for scheme_name in schemes:
@@ -249,13 +249,13 @@ def coverage(
                 )
                 jack_scheme = jack
                 if scheme_name == "families":
-                    jack_scheme = engine.evaluate_stacked(
-                        problems, resample.cluster_jackknife_weights(design.family_codes()), mask, refs,
-                        columns=columns, dataset_batch=dataset_batch, device=dev.platform,
+                    jack_scheme = engine.run(
+                        problems, resample.cluster_jackknife_weights(design.family_codes()), mask=mask, ref=refs,
+                        fields=("corr",), columns=columns, batch_size=dataset_batch, device=dev.platform,
                     )["corr"].astype(np.float64)
-                dist = engine.resample_stacked(
-                    problems, scheme, n, key, mask, refs, columns=columns,
-                    dataset_batch=dataset_batch, device=dev.platform,
+                dist = engine.run(
+                    problems, draws=engine.Draws(scheme, n, key), mask=mask, ref=refs, fields=("corr",),
+                    columns=columns, batch_size=dataset_batch, device=dev.platform,
                 )["corr"].astype(np.float64)
                 scheme_methods = [x for x in methods if scheme_name == "families" or x not in intervals.CLUSTER_METHODS]
                 if scheme_name == "models" and design.families and "cluster-t" in methods and "bca" not in methods:

@@ -45,7 +45,7 @@ def leave_one_family_out(data, families: pd.Series, *, capabilities=None, agains
         codes, names = cluster_codes(layout.models, families)
         m, k, nb = len(layout.models), len(layout.capabilities), layout.n_benchmarks
         weights = np.vstack([np.ones((1, m), np.int32), 1 - np.eye(len(names), dtype=np.int32)[:, list(codes)]])
-        stats = engine.evaluate(problem, weights, np.ones((1, k)), device=device, fields=("corr",))
+        stats = engine.run(problem, weights, device=device, fields=("corr",))
     corr = np.asarray(stats["corr"], np.float64)[:, :nb]
     cols = ["full"] + [f"-{f}" for f in names]
     frame = pd.DataFrame(corr.T, index=pd.Index(list(layout.benchmarks), name="benchmark"), columns=cols)

@@ -7,7 +7,7 @@ threshold band: above ``t``, below ``-t`` or inside ``(-t, t)`` (*entangled*,
 *anti-correlated* or *distinct*). The power at ``m`` models is the probability of a settled
 verdict for a dataset of ``m`` models drawn from a generative model fitted to the user's data;
 it is estimated from ``R`` simulated datasets, each analysed by the compiled pipeline with
-``B`` bootstrap resamples (:func:`swjax.engine.resample_stacked`: all datasets x resamples of a
+``B`` bootstrap resamples (:func:`swjax.engine.run` on stacked problems: all datasets x resamples of a
 grid point vectorized), with Monte Carlo standard error ``sqrt(p (1 - p) / R)``.
 
 **The generative model** (:func:`fit_generator`), a Gaussian copula fitted to the data:
@@ -600,29 +600,29 @@ def plan(
             t0 = time.perf_counter()
             problems, columns = _datasets(gen, m, R, seed, dtype)
             mask = np.ones(k)
-            full = engine.evaluate_stacked(
-                problems, np.ones((1, m)), mask, None, fields=("corr", "loadings"), columns=columns,
-                dataset_batch=dataset_batch, device=dev.platform,
+            full = engine.run(
+                problems, np.ones((1, m)), mask=mask, fields=("corr", "loadings"), columns=columns,
+                batch_size=dataset_batch, device=dev.platform,
             )
             estimate = full["corr"][:, 0].astype(np.float64)  # (R, s)
             refs = full["loadings"][:, 0]
-            jack = engine.evaluate_stacked(
-                problems, resample.jackknife_weights(m), mask, refs, columns=columns,
-                dataset_batch=dataset_batch, device=dev.platform,
+            jack = engine.run(
+                problems, resample.jackknife_weights(m), mask=mask, ref=refs, fields=("corr",), columns=columns,
+                batch_size=dataset_batch, device=dev.platform,
             )["corr"].astype(np.float64)
             key = resample.key_from_seed(seed ^ m)
-            dist = engine.resample_stacked(
-                problems, resample.bootstrap_scheme(m), n, key, mask, refs, columns=columns,
-                dataset_batch=dataset_batch, device=dev.platform,
+            dist = engine.run(
+                problems, draws=engine.Draws(resample.bootstrap_scheme(m), n, key), mask=mask, ref=refs,
+                fields=("corr",), columns=columns, batch_size=dataset_batch, device=dev.platform,
             )["corr"].astype(np.float64)  # (R, B, s)
             flat = _rows_first(dist)  # (B, R x s)
             est = estimate.reshape(R * s)
             low, high, _ = intervals.interval(flat, est, level, "bca", _rows_first(jack))
             codes = gen.family_codes(m)
             if codes is not None:  # cluster-t: the family jackknife-t interval hulled with BCa over models
-                family_jack = engine.evaluate_stacked(
-                    problems, resample.cluster_jackknife_weights(codes), mask, refs, columns=columns,
-                    dataset_batch=dataset_batch, device=dev.platform,
+                family_jack = engine.run(
+                    problems, resample.cluster_jackknife_weights(codes), mask=mask, ref=refs, fields=("corr",),
+                    columns=columns, batch_size=dataset_batch, device=dev.platform,
                 )["corr"].astype(np.float64)
                 low, high, _ = intervals.interval(
                     flat, est, level, "cluster-t", _rows_first(family_jack), models=(low, high)

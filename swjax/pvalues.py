@@ -19,8 +19,6 @@ from .ranks import column_ranks_host
 
 __all__ = ["permutation_pvalues", "bh_qvalues", "by_qvalues"]
 
-_CHUNK = 16384
-
 
 def _centred_ranks(problem, y: np.ndarray):
     """Full-sample centred mid-ranks of each column and of ``y`` over the column's pairs."""
@@ -63,12 +61,11 @@ def permutation_pvalues(problem, y: np.ndarray, n_permutations: int, key) -> np.
         observed = np.abs(A @ bp)
         degenerate = (np.abs(A).sum(axis=1) == 0) | (np.abs(bp).sum() == 0)
         count = np.zeros(len(cols), np.int64)
-        pkey = jax.random.fold_in(key, p)
-        for start in range(0, n_permutations, _CHUNK):
-            size = min(_CHUNK, n_permutations - start)
-            perms = engine.permutations(pkey, start, start + size, len(idx))
-            numer = bp[perms] @ A.T  # (size, J)
-            count += np.sum(np.abs(numer) >= observed, axis=0)
+
+        def tally(perms, A=A, bp=bp, observed=observed, count=count):
+            count += np.sum(np.abs(bp[perms] @ A.T) >= observed, axis=0)  # (rows, J) numerators
+
+        engine.permutations(jax.random.fold_in(key, p), n_permutations, len(idx), tally)
         pvalues[cols] = np.where(degenerate, np.nan, (count + 1) / (n_permutations + 1))
     return pvalues
 

@@ -1,6 +1,6 @@
 """Specification sensitivity: leave one capability benchmark out, and every capability subset.
 
-Both are capability masks for the same compiled statistic (:func:`swjax.engine.evaluate_masks`):
+Both are capability masks for the same compiled statistic (:func:`swjax.engine.run` with ``masks``):
 the ranks of every column and the capability Spearman matrix are computed once per model-weight
 row and shared by all masks.
 
@@ -46,9 +46,7 @@ def point_labels(r, threshold: float) -> np.ndarray:
 def _full_sample(problem, layout, masks, device):
     """Point estimates of every mask (released sign rule) and their PC1s (refs for resamples)."""
     m = len(layout.models)
-    out = engine.evaluate_masks(
-        problem, np.ones((1, m)), masks, None, device=device, fields=("corr", "loadings"),
-    )
+    out = engine.run(problem, np.ones((1, m)), masks=masks, device=device, fields=("corr", "loadings"))
     return out["corr"][0].astype(np.float64), out["loadings"][0]
 
 
@@ -153,14 +151,14 @@ def lobo(
         frame = None
         if n:
             key = resample.key_from_seed(seed)
-            draws = engine.resample_masks(
-                problem, resample.bootstrap_scheme(m), n, key, masks, refs,
-                batch_size=batch_size, device=dev,
+            draws = engine.run(
+                problem, draws=engine.Draws(resample.bootstrap_scheme(m), n, key), masks=masks, ref=refs,
+                fields=("corr",), batch_size=batch_size, device=dev,
             )["corr"].astype(np.float64)  # (n, variants, columns)
             jack = None
             if method in ("bca", "jackknife-t"):
-                jack = engine.evaluate_masks(
-                    problem, resample.jackknife_weights(m), masks, refs, device=dev,
+                jack = engine.run(
+                    problem, resample.jackknife_weights(m), masks=masks, ref=refs, fields=("corr",), device=dev,
                 )["corr"].astype(np.float64)
             rows = []
             for v, name in enumerate(variants):
@@ -426,9 +424,10 @@ def _resample_curve(problem, layout, masks, refs, n, seed, level, batch_size, de
     nb, m = layout.n_benchmarks, len(layout.models)
     full_index = np.flatnonzero(masks.sum(axis=1) == masks.shape[1])
     curve = _Curve(len(masks), nb, int(full_index[0]) if len(full_index) else None)
-    engine.resample_masks(
-        problem, resample.bootstrap_scheme(m), n, resample.key_from_seed(seed), masks, refs,
-        batch_size=batch_size, device=dev, reduce=_curve_reduce, sink=curve,
+    engine.run(
+        problem, draws=engine.Draws(resample.bootstrap_scheme(m), n, resample.key_from_seed(seed)),
+        masks=masks, ref=refs, fields=("corr",), batch_size=batch_size, device=dev,
+        reduce=_curve_reduce, sink=curve,
     )
     quant = np.concatenate(curve.quant).transpose(0, 2, 1)  # (n, 3, nb)
     cnt = curve.count

@@ -5,7 +5,7 @@
 * the bootstrap weights of resamples ``0 .. n-1`` of a seed, drawn on that device from
   ``fold_in(key(seed), r)`` exactly as the engine draws them;
 * the full-sample statistic, the jackknife over models and ``n`` bootstrap resamples through
-  the engine (:func:`swjax.engine.evaluate`, :func:`swjax.engine.resample`);
+  the engine (:func:`swjax.engine.run`: explicit rows and draws);
 * for the public sets, the whole :func:`swjax.bootstrap` (BCa from the jackknife): its
   distribution and every interval bound of its table;
 
@@ -91,13 +91,12 @@ def collect(device: str = "cpu", x64: bool = False, n: int = 256, seed: int = 7,
                 key_dev = jax.device_put(key, dev)
                 w = jax.vmap(lambda i: scheme(jax.random.fold_in(key_dev, i)))(index)
                 out[f"{name}/weights"] = np.asarray(w)
-            full = engine.evaluate(problem, np.ones((1, m)), np.ones((1, k)), device=device)
+            full = engine.run(problem, np.ones((1, m)), fields=None, device=device)
             ref = full.loadings[0]
             for f in FULL_FIELDS:
                 out[f"{name}/full/{f}"] = np.asarray(getattr(full, f))
-            jack = engine.evaluate(problem, resample.jackknife_weights(m), np.ones((1, k)), ref,
-                                   device=device, fields=engine.RESAMPLE_FIELDS)
-            draws = engine.resample(problem, scheme, n, key, np.ones(k), ref, device=device)
+            jack = engine.run(problem, resample.jackknife_weights(m), ref=ref, device=device)
+            draws = engine.run(problem, draws=engine.Draws(scheme, n, key), ref=ref, device=device)
             for f in engine.RESAMPLE_FIELDS:
                 out[f"{name}/jackknife/{f}"] = np.asarray(jack[f])
                 out[f"{name}/resample/{f}"] = np.asarray(draws[f])

@@ -247,9 +247,9 @@ def test_second_call_with_same_shapes_does_not_recompile():
     from swjax import engine
 
     swjax.analyze("chat")
-    before = engine._evaluate_chunk._cache_size()
+    before = engine.compiled_count()
     swjax.analyze("chat", weights=np.r_[np.full(13, 2), np.zeros(13)].astype(int))
-    assert engine._evaluate_chunk._cache_size() == before
+    assert engine.compiled_count() == before
 
 
 def test_analysis_fields_and_table(chat):

@@ -46,8 +46,8 @@ def test_cpu_choice_unchanged(problems):
         assert engine.default_batch_size(p, 10_000, cpu) == expected
         assert engine.default_batch_size(p, 100, cpu) == 128  # fewer rows: the next power of two
     # Masks: 2 rows of 4,083 subsets, 540 of 12 (about 30 MB a row, measured about 16 MB).
-    assert engine.default_mask_batch_size(problems["chat"], 4083, 1000, cpu) == 2
-    assert engine.default_mask_batch_size(problems["chat"], 12, 10**6, cpu) == 540
+    assert engine.default_batch_size(problems["chat"], 1000, cpu, n_masks=4083) == 2
+    assert engine.default_batch_size(problems["chat"], 10**6, cpu, n_masks=12) == 540
 
 
 def test_gpu_choice_follows_free_device_memory(problems):
@@ -77,15 +77,17 @@ def test_devices_without_memory_statistics_use_the_host_rule(problems):
 
 def test_mask_and_dataset_chunks_follow_the_device(problems):
     p = problems["chat"]
-    cpu = engine.default_mask_batch_size(p, 4083, 1000)
-    gpu = engine.default_mask_batch_size(p, 4083, 1000, FakeDevice(limit=80 * GiB))
+    cpu = engine.default_batch_size(p, 1000, n_masks=4083)
+    gpu = engine.default_batch_size(p, 1000, FakeDevice(limit=80 * GiB), n_masks=4083)
     assert cpu == 2 < gpu
     q, m, k, n_pat = 179, 26, 12, 3
     assert gpu * (2 * q * m + 4083 * (q * n_pat + 2 * k * k + m * (k + m))) * 4 <= 80 * GiB / 16
     stacked = jax.tree.map(lambda x: np.stack([x] * 40), p)
-    host = engine.default_dataset_batch(stacked, 10)
-    dev = engine.default_dataset_batch(stacked, 10, FakeDevice(limit=80 * GiB))
-    assert host == 1 < dev <= 40
+    host = engine.default_batch_size(stacked, 40, rows_per_dataset=1000)
+    dev = engine.default_batch_size(stacked, 40, FakeDevice(limit=80 * GiB), rows_per_dataset=1000)
+    assert host == 1 < dev <= 40  # a dataset of 1000 rows takes about 160 MB
+    assert dev * 1000 * (per_row(p) + 2 * m * m * 4) <= 80 * GiB / 16
+    assert engine.default_batch_size(stacked, 40, rows_per_dataset=10) == 40  # all fit in 64 MiB
 
 
 def test_rows_per_chunk_rounds_small_runs_up_to_a_power_of_two():

@@ -215,11 +215,11 @@ def test_no_recompile_on_second_run(chat):
     from swjax import engine
 
     swjax.bootstrap(chat, n=64, seed=0, batch_size=32)
-    before = engine._resample_chunk._cache_size()
+    before = engine.compiled_count()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         swjax.bootstrap(chat, n=96, seed=9, batch_size=32)
-    assert engine._resample_chunk._cache_size() == before
+    assert engine.compiled_count() == before
 
 
 @pytest.mark.slow  # compile-heavy; CI runs it with -m slow

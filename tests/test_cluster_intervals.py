@@ -137,11 +137,10 @@ def test_family_jackknife_t_coverage_binomial():
     values = S.draw_many(design, R, seed=4)
     problems, columns = stacked_problems(design, values, np.float32)
     m, k = design.n_models, design.capabilities
-    full = engine.evaluate_stacked(problems, np.ones((1, m)), np.ones(k), None, fields=("corr", "loadings"),
-                                   columns=columns)
+    full = engine.run(problems, np.ones((1, m)), fields=("corr", "loadings"), columns=columns)
     est = full["corr"][:, 0, 0].astype(np.float64)
-    jack = engine.evaluate_stacked(problems, cluster_jackknife_weights(design.family_codes()), np.ones(k),
-                                   full["loadings"][:, 0], columns=columns)["corr"][:, :, 0].astype(np.float64)
+    jack = engine.run(problems, cluster_jackknife_weights(design.family_codes()), ref=full["loadings"][:, 0],
+                      fields=("corr",), columns=columns)["corr"][:, :, 0].astype(np.float64)
     low, high, ok = intervals.jackknife_t_interval(est, jack.T, 0.95)
     assert ok.all()
     hits = int(((low <= truth) & (truth <= high)).sum())

@@ -38,11 +38,10 @@ def test_stacked_evaluate_equals_per_dataset(stack):
     m, k = design.n_models, design.capabilities
     weights = resample.jackknife_weights(m)
     refs = np.random.default_rng(0).standard_normal((5, k))
-    out = engine.evaluate_stacked(problems, weights, np.ones(k), refs, fields=("corr", "loadings"),
-                                  columns=columns, dataset_batch=2)
+    out = engine.run(problems, weights, ref=refs, fields=("corr", "loadings"), columns=columns, batch_size=2)
     assert out["corr"].shape == (5, m, len(columns))
     for r in range(5):
-        one = engine.evaluate(_one(problems, r), weights, np.ones((1, k)), refs[r])
+        one = engine.run(_one(problems, r), weights, ref=refs[r], fields=None)
         np.testing.assert_allclose(out["corr"][r], one.corr[:, list(columns)], atol=1e-6)
         np.testing.assert_allclose(out["loadings"][r], one.loadings, atol=1e-6)
 
@@ -55,13 +54,14 @@ def test_stacked_resample_equals_per_dataset(stack, scheme_name):
     scheme = (resample.bootstrap_scheme(m) if scheme_name == "models"
               else resample.cluster_scheme(tuple(int(c) for c in design.family_codes())))
     key = resample.key_from_seed(3)
-    a = engine.resample_stacked(problems, scheme, 40, key, np.ones(k), None, columns=columns, dataset_batch=2)
-    if scheme_name == "models":  # dataset_batch does not matter
-        b = engine.resample_stacked(problems, scheme, 40, key, np.ones(k), None, columns=columns, dataset_batch=5)
+    draws = engine.Draws(scheme, 40, key)
+    a = engine.run(problems, draws=draws, fields=("corr",), columns=columns, batch_size=2)
+    if scheme_name == "models":  # the chunk size does not matter
+        b = engine.run(problems, draws=draws, fields=("corr",), columns=columns, batch_size=5)
         np.testing.assert_array_equal(a["corr"], b["corr"])
     for r in (0, 4):
-        one = engine.resample(_one(problems, r), scheme, 40, jax.random.fold_in(key, r), np.ones(k), None,
-                              fields=("corr",), batch_size=16)
+        one = engine.run(_one(problems, r), draws=engine.Draws(scheme, 40, jax.random.fold_in(key, r)),
+                         fields=("corr",), batch_size=16)
         np.testing.assert_allclose(a["corr"][r], one["corr"][:, list(columns)], atol=1e-6)
 
 
@@ -164,10 +164,11 @@ def test_second_call_does_not_recompile(stack):
     design, problems, columns = stack
     m, k = design.n_models, design.capabilities
     scheme = resample.bootstrap_scheme(m)
-    run = lambda seed: engine.resample_stacked(  # noqa: E731
-        problems, scheme, 16, resample.key_from_seed(seed), np.ones(k), None, columns=columns, dataset_batch=3
+    run = lambda seed: engine.run(  # noqa: E731
+        problems, draws=engine.Draws(scheme, 16, resample.key_from_seed(seed)), fields=("corr",),
+        columns=columns, batch_size=3,
     )
     run(0)
-    size = engine._resample_stacked_chunk._cache_size()
+    size = engine.compiled_count()
     run(1)
-    assert engine._resample_stacked_chunk._cache_size() == size
+    assert engine.compiled_count() == size

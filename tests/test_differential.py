@@ -120,10 +120,10 @@ def check_example(seed: int, m: int, k: int, s: int, style: str, path: str, jit:
             with engine.precision(dtype == np.float64):
                 problem, layout = build_problem(as_dataset(df), caps, dtype=dtype, drop_degenerate=False, ranks=path)
                 if jit:
-                    stats = engine.evaluate(problem, w, np.ones((1, k)))
+                    stats = engine.run(problem, w, fields=None)
                 else:
                     with jax.disable_jit():
-                        stats = engine.evaluate(problem, w, np.ones((1, k)))
+                        stats = engine.run(problem, w, fields=None)
         assert layout.models == tuple(complete.index)
         nb = layout.n_benchmarks
         for r in range(len(w)):

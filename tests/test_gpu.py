@@ -153,10 +153,11 @@ def test_several_gpus_give_the_single_gpu_numbers():
         pytest.skip("one GPU: the sharded path is checked on simulated CPU devices (test_sharding.py)")
     p, lay = build_problem(swjax.load_dataset("chat"))
     m, k = p.caps.shape
-    ref = engine.evaluate(p, np.ones((1, m)), np.ones((1, k)), device="gpu", shard=False).loadings[0]
+    ref = engine.run(p, np.ones((1, m)), fields=None, device="gpu", shard=False).loadings[0]
     key = resample.key_from_seed(11)
     kw = dict(batch_size=500, device="gpu")
-    a = engine.resample(p, resample.bootstrap_scheme(m), 2371, key, np.ones(k), ref, **kw)
-    b = engine.resample(p, resample.bootstrap_scheme(m), 2371, key, np.ones(k), ref, shard=False, **kw)
+    draws = engine.Draws(resample.bootstrap_scheme(m), 2371, key)
+    a = engine.run(p, draws=draws, ref=ref, **kw)
+    b = engine.run(p, draws=draws, ref=ref, shard=False, **kw)
     for f in a:
         assert np.array_equal(a[f], b[f], equal_nan=True), f

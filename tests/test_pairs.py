@@ -86,7 +86,7 @@ def test_stacking_keeps_pairs_of_one_shape_and_drops_them_otherwise():
     for pair in ([a, b], [a, c]):  # without pairs, and with them (main pair sets of one size)
         both = stack_problems(pair)
         assert (both.pairs is None) == (pair[1] is b)
-        got = engine.evaluate_stacked(both, w, np.ones(k), None, fields=("corr",))
+        got = engine.run(both, w, fields=("corr",))
         for i, p in enumerate(pair):
-            want = engine.evaluate(p, w, np.ones((1, k)), fields=("corr",))
+            want = engine.run(p, w, fields=("corr",))
             np.testing.assert_array_equal(got["corr"][i], want["corr"])

@@ -67,13 +67,13 @@ def test_summary_of_a_real_cpu_trace(tmp_path):
     p = prepare("chat")[0]
     m, k = p.caps.shape
     w = np.ones((1, m))
-    engine.evaluate(p, w, np.ones((1, k)), device="cpu")  # compiled outside the trace
+    engine.run(p, w, device="cpu")  # compiled outside the trace
     with jax.profiler.trace(str(tmp_path)):
-        engine.evaluate(p, w, np.ones((1, k)), device="cpu")
+        engine.run(p, w, device="cpu")
     s = profile_trace.summarize(profile_trace.find_trace(tmp_path), top=5)
     groups = {g["group"]: g for g in s["groups"]}
     py = next(g for name, g in groups.items() if name.endswith("python: jitted calls"))
-    assert "PjitFunction(_evaluate_chunk)" in [o["name"] for o in py["ops"]]
+    assert "PjitFunction(_kernel)" in [o["name"] for o in py["ops"]]
     xla = next(g for name, g in groups.items() if name.endswith("XLA threads"))
     assert 0 < xla["busy_ms"] <= 1e3 * 60 and 1 <= len(xla["ops"]) <= 5
     assert sum(o["share"] for o in xla["ops"]) <= 1 + 1e-9

@@ -47,14 +47,16 @@ def test_sort_path_equals_compare_path(seed, against):
     rng = np.random.default_rng(seed)
     w = rng.integers(0, 4, size=(40, m))  # integer weights: copies tie exactly
     w[0] = 1
-    masks = np.ones((1, k))
-    a = engine.evaluate(pc, w, masks)
-    b = engine.evaluate(ps, w, masks)
+    masks = np.ones((len(w), k))
+    masks[1::3, 0] = 0  # one mask per row, some without the first capability
+    a = engine.run(pc, w, mask=masks, fields=None)
+    b = engine.run(ps, w, mask=masks, fields=None)
     for name, x, y in zip(a._fields, a, b):
         np.testing.assert_array_equal(x, y, err_msg=name)
     key = resample.key_from_seed(seed)
-    ra = engine.resample(pc, resample.bootstrap_scheme(m), 300, key, np.ones(k), a.loadings[0])
-    rb = engine.resample(ps, resample.bootstrap_scheme(m), 300, key, np.ones(k), a.loadings[0])
+    draws = engine.Draws(resample.bootstrap_scheme(m), 300, key)
+    ra = engine.run(pc, draws=draws, ref=a.loadings[0])
+    rb = engine.run(ps, draws=draws, ref=a.loadings[0])
     for f in ra:
         np.testing.assert_array_equal(ra[f], rb[f], err_msg=f)
 

@@ -66,13 +66,14 @@ def test_resampled_masks_equal_resample_per_mask(chat, batch):
     p, layout = prepare(chat)
     m, k = len(layout.models), len(layout.capabilities)
     masks = sample_subset_masks(k, 2, 12, seed=1)
-    full = engine.evaluate_masks(p, np.ones((1, m)), masks, None, fields=FIELDS + ("loadings",))
+    full = engine.run(p, np.ones((1, m)), masks=masks, fields=FIELDS + ("loadings",))
     refs = full["loadings"][0]
     key = resample.key_from_seed(3)
-    many = engine.resample_masks(p, resample.bootstrap_scheme(m), 9, key, masks, refs, batch_size=batch, fields=FIELDS)
+    draws = engine.Draws(resample.bootstrap_scheme(m), 9, key)
+    many = engine.run(p, draws=draws, masks=masks, ref=refs, batch_size=batch, fields=FIELDS)
     for s in range(len(masks)):
-        one = engine.resample(p, resample.bootstrap_scheme(m), 9, key, masks[s], refs[s], fields=FIELDS)
-        point = engine.evaluate(p, np.ones((1, m)), masks[s][None], None, fields=FIELDS)
+        one = engine.run(p, draws=draws, mask=masks[s], ref=refs[s], fields=FIELDS)
+        point = engine.run(p, np.ones((1, m)), mask=masks[s], fields=FIELDS)
         for f in FIELDS:
             np.testing.assert_array_equal(many[f][:, s], one[f], err_msg=f)
             np.testing.assert_array_equal(full[f][0, s], point[f][0], err_msg=f)

@@ -1,4 +1,5 @@
-"""The resample axis sharded over several (simulated) CPU devices gives the single-device numbers.
+"""Every kind of engine run sharded over several (simulated) CPU devices gives the single-device
+numbers: draws, explicit rows, both, crossed masks and stacked problems.
 
 The device count is fixed when JAX starts, so the check runs in a subprocess started with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
@@ -22,7 +23,7 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     import swjax
     from swjax import engine, resample
-    from swjax.problem import build_problem
+    from swjax.problem import build_problem, stack_problems
 
     warnings.simplefilter("ignore")
     assert len(jax.devices()) == 4, jax.devices()
@@ -31,18 +32,28 @@ SCRIPT = textwrap.dedent(
     for path in ("compare", "sort") if len(jax.devices()) > 1 else ():
         p, lay = build_problem(ds, ranks=path)
         m, k = len(lay.models), len(lay.capabilities)
-        full = engine.evaluate(p, np.ones((1, m)), np.ones((1, k)), shard=False)
+        full = engine.run(p, np.ones((1, m)), fields=None, shard=False)
         ref = full.loadings[0]
         key = resample.key_from_seed(11)
-        kw = dict(batch_size=50)
-        a = engine.resample(p, resample.bootstrap_scheme(m), 237, key, np.ones(k), ref, **kw)
-        b = engine.resample(p, resample.bootstrap_scheme(m), 237, key, np.ones(k), ref, shard=False, **kw)
-        same = [bool(np.array_equal(a[f], b[f], equal_nan=True)) for f in a]
-        ja = engine.evaluate(p, resample.jackknife_weights(m), np.ones((1, k)), ref,
-                             fields=engine.RESAMPLE_FIELDS)
-        jb = engine.evaluate(p, resample.jackknife_weights(m), np.ones((1, k)), ref,
-                             fields=engine.RESAMPLE_FIELDS, shard=False)
-        same += [bool(np.array_equal(ja[f], jb[f], equal_nan=True)) for f in ja]
+        draws = engine.Draws(resample.bootstrap_scheme(m), 237, key)
+        masks = np.vstack([np.ones(k), resample.lobo_masks(k)])
+        refs = np.repeat(ref[None], len(masks), 0) * masks
+        stacked = stack_problems([p, p, p])
+        runs = {  # every kind of run: draws, explicit rows, both, crossed masks, stacked problems
+            "draws": dict(draws=draws, ref=ref, batch_size=50),
+            "rows": dict(weights=resample.jackknife_weights(m), ref=ref, batch_size=4),
+            "both": dict(weights=resample.jackknife_weights(m), draws=draws, ref=ref, batch_size=50),
+            "masks": dict(draws=draws._replace(n=21), masks=masks, ref=refs, fields=("corr",), batch_size=3),
+        }
+        same = []
+        for name, kw in runs.items():
+            a = engine.run(p, **kw)
+            b = engine.run(p, shard=False, **kw)
+            same += [bool(np.array_equal(a[f], b[f], equal_nan=True)) for f in a]
+        a = engine.run(stacked, draws=draws._replace(n=30), ref=np.stack([ref] * 3), fields=("corr",), batch_size=1)
+        b = engine.run(stacked, draws=draws._replace(n=30), ref=np.stack([ref] * 3), fields=("corr",), batch_size=1,
+                       shard=False)
+        same.append(bool(np.array_equal(a["corr"], b["corr"], equal_nan=True)))
         out[path] = all(same)
     # Whole pipeline: bootstrap() shards on its own when several devices are visible.
     r = swjax.bootstrap("chat", n=300, seed=3, batch_size=40)
