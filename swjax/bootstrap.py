@@ -295,27 +295,10 @@ def bootstrap(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
             permutations=permutations, device=str(dev), dtype=analysis.dtype,
             **({"scheme": "models"} | scheme_meta), missing=missing,
-            batch_size=batch_size or engine.default_batch_size(problem, n, dev),
+            batch_size=batch_size or engine.default_batch_size(problem, n + len(jack["corr"]), dev),
             seconds=time.perf_counter() - started,
         ),
     )
-
-
-def full_and_jackknife(problem, jack_weights, mask, device):
-    """The full sample (released sign rule) and the jackknife rows, in one compiled call.
-
-    Jackknife rows are turned to point along the full-sample PC1 afterwards: flipping PC1
-    negates the score and so every correlation, which is what aligning inside the kernel does.
-    Returns (full Stats with one row, dict of the jackknife's resample fields).
-    """
-    m = problem.caps.shape[0]
-    weights = np.vstack([np.ones((1, m)), np.asarray(jack_weights)])
-    stats = engine.run(problem, weights, mask=np.asarray(mask), fields=None, device=device)
-    full = jax.tree.map(lambda x: x[:1], stats)
-    sign = np.where(stats.loadings[1:] @ stats.loadings[0] < 0, -1.0, 1.0)
-    jack = {f: np.asarray(getattr(stats, f))[1:] for f in engine.RESAMPLE_FIELDS}
-    jack["corr"] = jack["corr"] * sign[:, None]
-    return full, jack
 
 
 class PipelineRun(NamedTuple):
@@ -355,12 +338,18 @@ def resample_pipeline(
             from .clusters import cluster_setup
 
             scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
-        full, jack = full_and_jackknife(problem, jack_w, np.ones(k), device)
-        draws = engine.run(
-            problem, draws=engine.Draws(scheme, n, key), ref=full.loadings[0],
-            batch_size=batch_size, device=device, progress=progress, fields=fields,
-            sink=None if sink_for is None else sink_for(layout),
+        # The full sample, the jackknife and the resamples in one compiled program, every PC1
+        # aligned in the kernel with the full sample's.
+        sink = None if sink_for is None else sink_for(layout)
+        full, rows = engine.run(
+            problem, jack_w, draws=engine.Draws(scheme, n, key), with_full=True,
+            batch_size=batch_size, device=device, progress=progress, fields=fields, sink=sink,
         )
+        if sink is None:
+            cut = len(jack_w)
+            jack, draws = {f: v[:cut] for f, v in rows.items()}, {f: v[cut:] for f, v in rows.items()}
+        else:
+            jack, draws = rows, None
     return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
 
 

@@ -32,6 +32,8 @@ single-device shape, so the numbers equal the single-device ones exactly. Under
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 from functools import partial
 from typing import Callable, NamedTuple, Sequence
 
@@ -224,6 +226,7 @@ class _Spec(NamedTuple):
     batch: int  # rows (or datasets) per device and chunk
     mesh: Mesh | None  # several devices: shard_map over the "r" axis
     n_draws: int  # draws per dataset of a stacked problem (0 otherwise)
+    with_full: bool  # the full sample computed in the kernel: its Stats out, its PC1 the ref
 
 
 def _pick(stats: Stats, spec: _Spec):
@@ -266,15 +269,32 @@ def _rows(spec: _Spec, problem, w, mask, ref):
     return _pick(jax.vmap(statistic, in_axes=(None, 0, in_mask, None))(problem, w, mask, ref), spec)
 
 
+def _full_sample(problem, mask):
+    """Every field of the full sample (all weights 1) with ``mask``, released sign rule.
+
+    Evaluated as a vmapped pair of identical rows: the numbers are those of any batched
+    evaluation of the full sample (``analyze``; a batch of one rounds the score differently).
+    """
+    m = problem.caps.shape[0]
+    w = jnp.ones((2, m), problem.caps.dtype)
+    stats = jax.vmap(statistic, in_axes=(None, 0, None, None))(problem, w, mask, None)
+    return jax.tree.map(lambda x: x[:1], stats)
+
+
 def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, datasets):
     """One device's part of a chunk (the whole chunk on a single device)."""
     dtype = problem.caps.dtype
     if not spec.stacked:
+        full = None
+        if spec.with_full:
+            full = _full_sample(problem, mask)
+            ref = full.loadings[0]
         offset = 0 if spec.mesh is None else lax.axis_index("r").astype(jnp.uint32) * spec.batch
         index = start + offset + jnp.arange(spec.batch, dtype=jnp.uint32)
         w = _weights(spec, dtype, key, index, fixed, n_fixed)
         out = _rows(spec, problem, w, mask, ref)
-        return out if spec.reduce is None else spec.reduce(out)
+        out = out if spec.reduce is None else spec.reduce(out)
+        return out if full is None else {"rows": out, "full": full}
 
     # Datasets one after another (``lax.map``), each with its rows vectorized. Vectorizing over
     # datasets as well would batch the PC1 fallback's ``lax.cond`` into a select, so the
@@ -285,13 +305,18 @@ def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, d
 
     def one_dataset(args):
         prob, d, ref_d = args
+        full = None
+        if spec.with_full:
+            full = _full_sample(prob, mask)
+            ref_d = full.loadings[0]
         key_d = None if spec.scheme is None else jax.random.fold_in(key, d)
         if spec.scheme is None:
             w = fixed
         else:
-            full = None if fixed is None else jnp.concatenate([fixed, jnp.zeros((n_rows - rows, fixed.shape[1]), dtype)])
-            w = _weights(spec, dtype, key_d, index, full, jnp.uint32(rows))
-        return _rows(spec, prob, w, mask, ref_d)
+            padded = None if fixed is None else jnp.concatenate([fixed, jnp.zeros((n_rows - rows, fixed.shape[1]), dtype)])
+            w = _weights(spec, dtype, key_d, index, padded, jnp.uint32(rows))
+        out = _rows(spec, prob, w, mask, ref_d)
+        return out if full is None else {"rows": out, "full": full}
 
     return lax.map(one_dataset, (problem, datasets, ref))
 
@@ -320,6 +345,116 @@ def _kernel(problem, fixed, key, start, n_fixed, mask, ref, datasets, spec: _Spe
     return f(problem, fixed, key, start, n_fixed, mask, ref, datasets)
 
 
+# ------------------------------------------------------------------ the program cache
+#
+# Tracing and lowering the kernel takes about a second per problem shape on a CPU, in every new
+# process, even when JAX's persistent compilation cache then finds the compiled program. Where
+# that cache is on (``jax_compilation_cache_dir``: the command line turns it on), the engine
+# keeps the lowered kernel beside it, as ``jax.export`` artifacts in ``programs/``, named by a
+# hash of everything the program depends on: the run's static description, the shapes and
+# dtypes of its arguments, the JAX and jaxlib versions, the platform and device kind, and the
+# source of the swjax package. A later process loads the artifact (milliseconds) and compiles
+# it from the compilation cache, with the same numbers bit for bit
+# (tests/test_program_cache.py). CPU runs on one device only; any failure (no flatbuffers,
+# which serialization needs; an unreadable file) falls back to tracing.
+
+_programs: dict = {}
+_program_cache_failed = False
+
+
+def _program_folder():
+    if _program_cache_failed:
+        return None
+    folder = getattr(jax.config, "jax_compilation_cache_dir", None)
+    if not folder:
+        return None
+    from pathlib import Path
+
+    return Path(folder) / "programs"
+
+
+@functools.lru_cache(maxsize=1)
+def _source_hash() -> str:
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _program_id(args, spec: _Spec, device) -> str | None:
+    """The program cache's name for this kernel call, or None when it cannot be named."""
+    import hashlib
+
+    scheme = None if spec.scheme is None else getattr(spec.scheme, "cache_key", None)
+    if spec.scheme is not None and scheme is None:
+        return None
+    reduce = None if spec.reduce is None else f"{spec.reduce.__module__}.{spec.reduce.__qualname__}"
+    leaves, tree = jax.tree.flatten(args)
+    avals = [(tuple(np.shape(x)), str(getattr(x, "dtype", type(x).__name__))) for x in leaves]
+    import jaxlib
+
+    parts = (
+        repr(spec._replace(scheme=scheme, reduce=reduce, mesh=None)), str(tree), repr(avals),
+        jax.__version__, jaxlib.__version__, device.platform, device.device_kind, _source_hash(),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
+
+
+def _register_trees() -> None:
+    from .problem import Pairs
+
+    for cls, name in ((Problem, "swjax.Problem"), (Pairs, "swjax.Pairs"), (Stats, "swjax.Stats")):
+        try:
+            jax.export.register_namedtuple_serialization(cls, serialized_name=name)
+        except ValueError:  # registered already
+            pass
+
+
+def _cached_program(args, spec: _Spec, device):
+    """A callable running the kernel from the program cache, or None (then trace as usual)."""
+    global _program_cache_failed
+    folder = _program_folder()
+    if folder is None or spec.mesh is not None or device.platform != "cpu":
+        return None
+    ident = _program_id(args, spec, device)
+    if ident is None:
+        return None
+    if ident in _programs:
+        return _programs[ident]
+    path = folder / f"{ident}.bin"
+    try:
+        _register_trees()
+        try:
+            exported = jax.export.deserialize(bytearray(path.read_bytes()))
+        except Exception:  # noqa: BLE001 - absent, unreadable or damaged: lower it again
+            kernel = jax.jit(lambda *xs: _kernel(*xs, spec=spec))
+            exported = jax.export.export(kernel, platforms=("cpu",))(*args)
+            blob = exported.serialize()
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)  # whole or absent: never a half-written program
+    except Exception:  # noqa: BLE001 - any trouble with the cache: trace as usual from now on
+        _program_cache_failed = True
+        return None
+    if len(_programs) >= MAX_COMPILED:
+        _programs.clear()
+    _programs[ident] = fn = jax.jit(exported.call)
+    return fn
+
+
+def _call_kernel(args, spec: _Spec, device):
+    """Run the kernel on one chunk: from the program cache where it is on, else traced."""
+    fn = _cached_program(args, spec, device)
+    if fn is None:
+        return _kernel(*args, spec=spec)
+    return fn(*args)
+
+
 # ------------------------------------------------------------------ the chunk loop
 
 
@@ -335,14 +470,16 @@ def _compiled_functions():
 
 
 def compiled_count() -> int:
-    """Compiled programs held by the engine's functions now (0 where JAX does not say)."""
-    return sum(getattr(f, "_cache_size", lambda: 0)() for f in _compiled_functions())
+    """Compiled programs held by the engine's functions now (0 where JAX does not say);
+    programs loaded from the program cache count one each."""
+    return sum(getattr(f, "_cache_size", lambda: 0)() for f in _compiled_functions()) + len(_programs)
 
 
 def _bound_compiled() -> None:
     if compiled_count() > MAX_COMPILED:
         for f in _compiled_functions():
             f.clear_cache()
+        _programs.clear()
 
 
 def _to_host(tree):
@@ -461,6 +598,7 @@ def run(
     batch_size: int | None = None,
     device: str = "auto",
     shard: bool = True,
+    with_full: bool = False,
 ):
     """The statistic for every weight row (explicit ``weights`` first, then ``draws``).
 
@@ -491,11 +629,18 @@ def run(
     batch_size : rows (datasets) per chunk and device; default :func:`default_batch_size`.
     shard : split each chunk over every visible device of the platform (module docstring);
         False: one device. The numbers are the same either way.
+    with_full : compute the full sample (every weight 1, the released sign rule) in the kernel
+        and align every row's PC1 with its PC1 (in place of ``ref``): the full sample, its
+        jackknife and its resamples in one compiled program. The call then returns
+        ``(full, rows)``, ``full`` a ``Stats`` of every field with one row (of each dataset:
+        leading axes (R, 1)).
 
     Returns
     -------
     dict of numpy arrays (``Stats`` when ``fields`` is None) with leading axes (rows,),
-    (rows, M) with ``masks``, or (R, rows) for a stacked problem.
+    (rows, M) with ``masks``, or (R, rows) for a stacked problem. With ``sink``, the draws go
+    to the sink (and ``progress`` counts them) and the explicit rows are returned (None when
+    there are none).
     """
     stacked = problem.caps.ndim == 3
     fixed_rows = None if weights is None else np.atleast_2d(np.asarray(weights))
@@ -520,6 +665,8 @@ def run(
             raise SwjaxError("run: one mask per row is for explicit weight rows of one problem")
     if stacked and reduce is not None:
         raise SwjaxError("run: reduce is for runs of one problem")
+    if with_full and (cross or mask_rows or ref is not None):
+        raise SwjaxError("run: with_full aligns with the full sample of one mask; give no ref and no masks")
 
     dtype = problem.caps.dtype
     lay = _Layout(select_devices(device, shard))
@@ -538,7 +685,10 @@ def run(
         fields=None if fields is None else tuple(fields),
         columns=None if columns is None else tuple(int(j) for j in columns),
         reduce=reduce, batch=int(batch), mesh=lay.mesh, n_draws=n_draws if stacked else 0,
+        with_full=bool(with_full),
     )
+    collect = _Collect(stacked=stacked, n_fixed=0 if stacked else n_fixed, split=draws is not None and sink is not None,
+                       with_full=with_full, sink=sink, progress=progress, count_draws=draws is not None)
     per_chunk = batch * lay.n
     with jax.default_device(dev):
         key = lay.put_key(None if draws is None else draws.key)
@@ -552,9 +702,9 @@ def run(
                 r = None if refs is None else _padded(refs, start, stop, per_chunk)
                 d = np.arange(start, start + per_chunk, dtype=np.uint32)
                 probs, r, d = lay.put_rows((probs, r, d))
-                return _kernel(probs, w, key, np.uint32(0), np.uint32(0), c, r, d, spec=spec)
+                return _call_kernel((probs, w, key, np.uint32(0), np.uint32(0), c, r, d), spec, dev)
 
-            out = _run_chunks(n_units, per_chunk, compute, sink=sink, progress=progress, fetch=lay.to_host)
+            _run_chunks(n_units, per_chunk, compute, sink=collect, fetch=lay.to_host)
         else:
             prob = lay.put(problem)
             c = None if mask_rows else lay.put(np.asarray(mask_arr, dtype))
@@ -570,12 +720,57 @@ def run(
                     w = lay.put_rows(w)
                     if mask_rows:
                         cm = lay.put_rows(_padded(np.asarray(mask_arr, dtype), start, top, per_chunk))
-                return _kernel(prob, w, key, np.uint32(start), np.uint32(n_fixed), c if cm is None else cm, r, None, spec=spec)
+                args = (prob, w, key, np.uint32(start), np.uint32(n_fixed), c if cm is None else cm, r, None)
+                return _call_kernel(args, spec, dev)
 
-            out = _run_chunks(n_units, per_chunk, compute, sink=sink, progress=progress, fetch=lay.to_host)
-    if out is None or fields is not None:
+            _run_chunks(n_units, per_chunk, compute, sink=collect, fetch=lay.to_host)
+    out = collect.result()
+    if out is not None and fields is None:
+        out = Stats(**out._asdict())
+    if not with_full:
         return out
-    return Stats(**out._asdict())
+    return Stats(*collect.full_sample()), out
+
+
+class _Collect:
+    """The sink of :func:`run`'s chunk loop: explicit rows kept, draws kept or handed on,
+    and the full sample of a ``with_full`` run taken from the first chunk."""
+
+    def __init__(self, stacked, n_fixed, split, with_full, sink, progress, count_draws):
+        self.stacked, self.n_fixed, self.split, self.with_full = stacked, n_fixed, split, with_full
+        self.sink, self.progress, self.count_draws = sink, progress, count_draws
+        self.seen, self.kept, self.full = 0, [], []
+
+    def full_sample(self):
+        """Every chunk's full sample of a stacked run (its datasets'), else the first's."""
+        if self.stacked:
+            return _concat(self.full)
+        return jax.tree.map(lambda x: x[:1], self.full[0])  # one per device of a sharded chunk
+
+    def __call__(self, out):
+        if self.with_full:
+            out, full = out["rows"], out["full"]
+            if self.stacked or not self.full:
+                self.full.append(full)
+        rows = len(jax.tree.leaves(out)[0])
+        head = min(max(self.n_fixed - self.seen, 0), rows)  # explicit rows in this chunk
+        self.seen += rows
+        if self.progress is not None:
+            self.progress(rows - head if self.count_draws else rows)
+        if not self.split:
+            self.kept.append(out)
+            if self.sink is not None:
+                self.sink(self.kept.pop())
+            return
+        if head:
+            self.kept.append(jax.tree.map(lambda x: x[:head], out))
+        if head < rows:
+            self.sink(jax.tree.map(lambda x: x[head:], out))
+
+    def result(self):
+        if self.sink is not None and not self.split:
+            return None
+        return _concat(self.kept) if self.kept else None
 
 
 # ------------------------------------------------------------------ permutations (p-values)

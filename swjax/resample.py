@@ -47,6 +47,7 @@ def bootstrap_scheme(m: int) -> WeightScheme:
         draws = jax.random.randint(key, (m,), 0, m, dtype=jnp.int32)
         return jnp.bincount(draws, length=m)
 
+    weights.cache_key = ("models", int(m))  # names the scheme in the engine's program cache
     return weights
 
 
@@ -65,6 +66,7 @@ def cluster_scheme(cluster_of_model: tuple[int, ...]) -> WeightScheme:
         draws = jax.random.randint(key, (n_clusters,), 0, n_clusters, dtype=jnp.int32)
         return jnp.bincount(draws, length=n_clusters)[codes]
 
+    weights.cache_key = ("clusters", tuple(int(c) for c in cluster_of_model))
     return weights
 
 
