@@ -11,6 +11,14 @@ Measured, for both public model sets:
 * the CLI process: ``swjax bootstrap --set both --n N --out DIR`` end to end (subprocess),
   first with an empty compilation cache, then again (the command line keeps compiled
   functions in JAX's persistent cache);
+* ``scipy.stats.bootstrap`` (BCa, ``vectorized=True``) on the same statistic, written as a
+  vectorized numpy pipeline over a batch of resampled model indices (ranks by
+  ``scipy.stats.rankdata`` along the models, batched ``numpy.linalg.eigh``); each of
+  ``--scipy-batches`` timed and the best kept; the batch statistic is checked against the loop
+  below on the same resamples;
+* the minimal FLOP floor: the arithmetic a minimal algorithm needs per resample, from the data's
+  shape (:func:`flop_floor`), at this machine's float32 matrix-product speed measured in the
+  same run;
 * a numpy/scipy loop: the released pipeline per resample (rows drawn, z-scores, scipy Spearman
   matrix, numpy eigh, score, scipy rank correlations vectorized over benchmarks), on
   ``--loop-n`` resamples per set, timed and scaled to n per resample. The loop replays the
@@ -67,6 +75,93 @@ def numpy_pipeline(values: np.ndarray, caps: list[int], ref: np.ndarray) -> np.n
         if ok.sum() >= 3:
             out[j] = stats.spearmanr(values[ok, j], score[ok]).statistic
     return out
+
+
+def batch_pipeline(values: np.ndarray, caps: list[int], ref: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The pipeline on a batch of resamples at once: ``idx`` (..., m) drawn model indices.
+
+    Returns (columns, ...) correlations (scipy.stats.bootstrap's layout: statistic first).
+    Pairwise-complete columns are ranked with ``nan_policy="omit"``, the score over the same
+    models, as :func:`numpy_pipeline` does column by column.
+    """
+    lead = idx.shape[:-1]
+    idx = idx.reshape(-1, idx.shape[-1])
+    x = values[idx]  # (B, m, q)
+    cap = x[:, :, caps]
+    z = (cap - cap.mean(axis=1, keepdims=True)) / cap.std(axis=1, keepdims=True)
+    rc = stats.rankdata(cap, axis=1)
+    rc -= rc.mean(axis=1, keepdims=True)
+    cov = np.einsum("bmi,bmj->bij", rc, rc)
+    sd = np.sqrt(np.einsum("bii->bi", cov))
+    _, vecs = np.linalg.eigh(cov / (sd[:, :, None] * sd[:, None, :]))
+    pc = vecs[:, :, -1]
+    pc *= np.where(pc @ ref < 0, -1.0, 1.0)[:, None]
+    score = np.einsum("bmk,bk->bm", z, pc)
+    ok = np.isfinite(x)
+    xr = stats.rankdata(x, axis=1, nan_policy="omit")
+    sr = stats.rankdata(np.where(ok, score[:, :, None], np.nan), axis=1, nan_policy="omit")
+    cnt = ok.sum(axis=1)
+    xr -= np.nansum(xr, axis=1, keepdims=True) / cnt[:, None]
+    sr -= np.nansum(sr, axis=1, keepdims=True) / cnt[:, None]
+    num = np.nansum(xr * sr, axis=1)
+    out = num / np.sqrt(np.nansum(xr**2, axis=1) * np.nansum(sr**2, axis=1))
+    out[cnt < 3] = np.nan
+    return out.T.reshape(values.shape[1], *lead)
+
+
+def scipy_bootstrap(which: str, n: int, seed: int, batches: list[int]):
+    """Best time of ``scipy.stats.bootstrap`` (BCa, vectorized) over ``batches``; and the
+    largest difference between the batch statistic and the loop on swjax's resamples."""
+    import swjax
+    from swjax.analysis import prepare
+
+    ds = swjax.load_dataset(which)
+    _, layout = prepare(ds, x64=True)
+    values = ds.scores.loc[list(layout.models), list(layout.benchmarks)].to_numpy()
+    caps = [layout.benchmarks.index(c) for c in layout.capabilities]
+    ref = swjax.analyze(ds, x64=True).loadings.to_numpy()
+    m = len(layout.models)
+
+    def statistic(idx, axis=-1):
+        return batch_pipeline(values, caps, ref, np.moveaxis(np.asarray(idx), axis, -1))
+
+    times = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rng = np.random.default_rng(seed)
+        check = rng.integers(0, m, size=(20, m))
+        diff = float(np.nanmax(np.abs(statistic(check).T - np.stack([numpy_pipeline(values[i], caps, ref) for i in check]))))
+        for batch in batches:
+            start = time.perf_counter()
+            stats.bootstrap((np.arange(m),), statistic, vectorized=True, n_resamples=n, batch=batch,
+                            method="BCa", confidence_level=0.95, rng=np.random.default_rng(seed))
+            times[batch] = time.perf_counter() - start
+    return times, diff
+
+
+def flop_floor(q: int, m: int, k: int, power_steps: int = 20) -> int:
+    """Arithmetic per resample of a minimal algorithm for the statistic (q ranked columns,
+    m models, k capability benchmarks), counting a comparison of a sort as one operation.
+
+    Ranks of the k capability columns and of the q ranked columns (``m log2 m`` each), the
+    capability Spearman matrix from centred ranks (``2 m k^2``), z-scores (``3 m k``), PC1 by
+    ``power_steps`` matrix-vector products (``2 k^2`` each), the score (``2 m k``) and its
+    ranks, and each column's correlation with the score's ranks (``4 m`` each).
+    """
+    import math
+
+    sort = m * math.log2(m)
+    return int((k + q + 1) * sort + 2 * m * k * k + 3 * m * k + 2 * k * k * power_steps + 2 * m * k + 4 * q * m)
+
+
+def matmul_flops(size: int = 1024, repeats: int = 5) -> float:
+    """This machine's float32 matrix-product speed (FLOP/s), best of ``repeats``."""
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
 
 
 def loop_bootstrap(which: str, n_loop: int, seed: int):
@@ -144,6 +239,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu or gpu (the engine's choice)")
     parser.add_argument("--skip-cli", action="store_true", help="leave out the two CLI processes")
+    parser.add_argument("--scipy-batches", default="250,1000,4000",
+                        help="batch sizes of scipy.stats.bootstrap to time (comma-separated)")
     args = parser.parse_args(argv)
 
     import warnings
@@ -191,6 +288,25 @@ def main(argv=None) -> dict:
         max_diff = max(max_diff, float(np.nanmax(np.abs(ours - dist))))
     loop_scaled = loop_seconds / args.loop_n * args.n
 
+    batches = [int(b) for b in args.scipy_batches.split(",")]
+    scipy_times, scipy_diff = {b: 0.0 for b in batches}, 0.0
+    for which in SETS:
+        times, diff = scipy_bootstrap(which, args.n, args.seed, batches)
+        scipy_diff = max(scipy_diff, diff)
+        for b in batches:
+            scipy_times[b] += times[b]
+    scipy_best_batch = min(scipy_times, key=scipy_times.get)
+    scipy_best = scipy_times[scipy_best_batch]
+    peak = matmul_flops()
+    floor_flop = 0
+    for which in SETS:
+        from swjax.analysis import prepare
+
+        problem, layout = prepare(which)
+        q, m = problem.obs.shape
+        floor_flop += flop_floor(q, m, len(layout.capabilities)) * args.n
+    floor_seconds = floor_flop / peak
+
     result = {
         "n": args.n,
         "sets": list(SETS),
@@ -205,6 +321,15 @@ def main(argv=None) -> dict:
         "numpy_loop_seconds_scaled_to_n": loop_scaled,
         "speedup_warm_vs_numpy_loop": loop_scaled / warm,
         "max_abs_diff_vs_numpy_loop": max_diff,
+        "scipy_bootstrap_seconds_by_batch": scipy_times,
+        "scipy_bootstrap_best_batch": scipy_best_batch,
+        "scipy_bootstrap_best_seconds": scipy_best,
+        "speedup_warm_vs_scipy_bootstrap": scipy_best / warm,
+        "max_abs_diff_scipy_statistic_vs_loop": scipy_diff,
+        "flop_floor_total": floor_flop,
+        "matmul_flops_per_second": peak,
+        "flop_floor_seconds": floor_seconds,
+        "warm_over_flop_floor": warm / floor_seconds,
         "families_public": family_methods,
         "swjax_warm_seconds_after_families": warm_again,
         "machine": {
@@ -225,6 +350,11 @@ def main(argv=None) -> dict:
         (f"numpy/scipy loop, {args.loop_n} resamples/set, scaled to n", f"{loop_scaled:.1f} s"),
         ("speed-up, warm swjax vs numpy loop", f"{loop_scaled / warm:.0f}x"),
         ("max |swjax - numpy loop| on the same resamples", f"{max_diff:.1e}"),
+        (f"scipy.stats.bootstrap BCa vectorized, best batch {scipy_best_batch}", f"{scipy_best:.2f} s"),
+        ("speed-up, warm swjax vs scipy.stats.bootstrap", f"{scipy_best / warm:.0f}x"),
+        ("max |scipy batch statistic - numpy loop|", f"{scipy_diff:.1e}"),
+        (f"FLOP floor ({floor_flop / 1e9:.2f} GFLOP at {peak / 1e9:.0f} GFLOP/s)", f"{1e3 * floor_seconds:.1f} ms"),
+        ("warm swjax / FLOP floor", f"{warm / floor_seconds:.0f}x"),
         *[(f"--families public, {m}, warm (best); ratio to BCa", f"{v['warm_seconds']:.3f} s  {v['ratio_to_bca']:.2f}x")
           for m, v in family_methods.items()],
         ("BCa warm again after the family runs", f"{warm_again:.3f} s"),

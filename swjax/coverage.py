@@ -228,35 +228,25 @@ def coverage(
             values = draw_many(design, R, seed)
             problems, columns = stacked_problems(design, values, dtype)
             m, k = design.n_models, design.capabilities
-            mask = np.ones(k)
-            full = engine.run(
-                problems, np.ones((1, m)), mask=mask, fields=("corr", "loadings"), columns=columns,
-                batch_size=dataset_batch, device=dev.platform,
-            )
-            estimate = full["corr"][:, 0].astype(np.float64)  # (R, s)
-            refs = full["loadings"][:, 0]  # (R, k)
-            jack = engine.run(
-                problems, resample.jackknife_weights(m), mask=mask, ref=refs, fields=("corr",), columns=columns,
-                batch_size=dataset_batch, device=dev.platform,
-            )["corr"].astype(np.float64)
-            estimates[label] = {"estimate": estimate}
+            estimates[label] = {}
             for scheme_name in schemes:
                 if scheme_name == "families" and not design.families:
                     continue
-                scheme = (
-                    resample.bootstrap_scheme(m) if scheme_name == "models"
-                    else resample.cluster_scheme(tuple(int(c) for c in design.family_codes()))
-                )
-                jack_scheme = jack
-                if scheme_name == "families":
-                    jack_scheme = engine.run(
-                        problems, resample.cluster_jackknife_weights(design.family_codes()), mask=mask, ref=refs,
-                        fields=("corr",), columns=columns, batch_size=dataset_batch, device=dev.platform,
-                    )["corr"].astype(np.float64)
-                dist = engine.run(
-                    problems, draws=engine.Draws(scheme, n, key), mask=mask, ref=refs, fields=("corr",),
+                if scheme_name == "models":
+                    scheme, jack_w = resample.bootstrap_scheme(m), resample.jackknife_weights(m)
+                else:
+                    codes = design.family_codes()
+                    scheme = resample.cluster_scheme(tuple(int(c) for c in codes))
+                    jack_w = resample.cluster_jackknife_weights(codes)
+                # Full sample, jackknife and resamples of every dataset in one compiled program.
+                full, rows = engine.run(
+                    problems, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, fields=("corr",),
                     columns=columns, batch_size=dataset_batch, device=dev.platform,
-                )["corr"].astype(np.float64)
+                )
+                estimate = full.corr[:, 0][:, list(columns)].astype(np.float64)  # (R, s)
+                estimates[label]["estimate"] = estimate
+                jack_scheme = rows["corr"][:, : len(jack_w)].astype(np.float64)
+                dist = rows["corr"][:, len(jack_w):].astype(np.float64)
                 scheme_methods = [x for x in methods if scheme_name == "families" or x not in intervals.CLUSTER_METHODS]
                 if scheme_name == "models" and design.families and "cluster-t" in methods and "bca" not in methods:
                     scheme_methods.append("bca")  # cluster-t widens to the model bootstrap's BCa interval

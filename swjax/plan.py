@@ -599,29 +599,23 @@ def plan(
         for m in grid:
             t0 = time.perf_counter()
             problems, columns = _datasets(gen, m, R, seed, dtype)
-            mask = np.ones(k)
-            full = engine.run(
-                problems, np.ones((1, m)), mask=mask, fields=("corr", "loadings"), columns=columns,
-                batch_size=dataset_batch, device=dev.platform,
-            )
-            estimate = full["corr"][:, 0].astype(np.float64)  # (R, s)
-            refs = full["loadings"][:, 0]
-            jack = engine.run(
-                problems, resample.jackknife_weights(m), mask=mask, ref=refs, fields=("corr",), columns=columns,
-                batch_size=dataset_batch, device=dev.platform,
-            )["corr"].astype(np.float64)
             key = resample.key_from_seed(seed ^ m)
-            dist = engine.run(
-                problems, draws=engine.Draws(resample.bootstrap_scheme(m), n, key), mask=mask, ref=refs,
-                fields=("corr",), columns=columns, batch_size=dataset_batch, device=dev.platform,
-            )["corr"].astype(np.float64)  # (R, B, s)
+            # Full sample, jackknife and resamples of every dataset in one compiled program.
+            full, out = engine.run(
+                problems, resample.jackknife_weights(m), draws=engine.Draws(resample.bootstrap_scheme(m), n, key),
+                with_full=True, fields=("corr",), columns=columns, batch_size=dataset_batch, device=dev.platform,
+            )
+            estimate = full.corr[:, 0][:, list(columns)].astype(np.float64)  # (R, s)
+            refs = full.loadings[:, 0]
+            jack = out["corr"][:, :m].astype(np.float64)
+            dist = out["corr"][:, m:].astype(np.float64)  # (R, B, s)
             flat = _rows_first(dist)  # (B, R x s)
             est = estimate.reshape(R * s)
             low, high, _ = intervals.interval(flat, est, level, "bca", _rows_first(jack))
             codes = gen.family_codes(m)
             if codes is not None:  # cluster-t: the family jackknife-t interval hulled with BCa over models
                 family_jack = engine.run(
-                    problems, resample.cluster_jackknife_weights(codes), mask=mask, ref=refs, fields=("corr",),
+                    problems, resample.cluster_jackknife_weights(codes), mask=np.ones(k), ref=refs, fields=("corr",),
                     columns=columns, batch_size=dataset_batch, device=dev.platform,
                 )["corr"].astype(np.float64)
                 low, high, _ = intervals.interval(
