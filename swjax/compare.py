@@ -197,7 +197,7 @@ def compare(
     if model_cols is not None:
         m_jack, m_dist = pick(*model_cols)
         models = intervals.interval(m_dist, est, level, "bca", m_jack)[:2]
-        model_p = intervals.pvalue(m_dist, est, "bca", m_jack)
+        model_p = intervals.pvalue_side(m_dist, est, "bca", m_jack)
     table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models, model_p=model_p)
     return CompareResult(
         table, dist,

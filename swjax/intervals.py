@@ -29,7 +29,7 @@ __all__ = [
     "METHODS",
     "DEFAULT_METHOD",
     "default_method",
-    "pvalue",
+    "pvalue", "pvalue_side",
     "column_mean",
     "VERDICTS",
     "check_level",
@@ -391,9 +391,10 @@ def _crossings(dist, null):
     return p_lo, p_hi, n
 
 
-def _tails(p_lo, p_hi, z0=0.0, a=0.0):
+def _tails(p_lo, p_hi, z0=0.0, a=0.0, side=False):
     """Smallest two-sided alpha at which the (bias-corrected and accelerated) quantile interval
-    excludes the null: the BCa endpoint map inverted (z0 = a = 0: the percentile interval)."""
+    excludes the null: the BCa endpoint map inverted (z0 = a = 0: the percentile interval).
+    ``side=True``: also the side it then lies on (+1 above the null, -1 below)."""
     inside_lo = (p_lo > 0) & (p_lo < 1)
     inside_hi = (p_hi > 0) & (p_hi < 1)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -405,10 +406,17 @@ def _tails(p_lo, p_hi, z0=0.0, a=0.0):
     # none above it (p_lo = 1): never. The same for the high endpoint.
     lower = np.where(p_lo <= 0, 0.0, np.where(p_lo >= 1, np.inf, lower))
     upper = np.where(p_hi >= 1, 0.0, np.where(p_hi <= 0, np.inf, upper))
+    if side:
+        return np.minimum(lower, upper), np.where(lower <= upper, 1, -1)
     return np.minimum(lower, upper)
 
 
 def pvalue(dist, estimate, method, jackknife=None, scale=None, model_p=None, null: float = 0.0):
+    """The p-value of :func:`pvalue_side` alone."""
+    return pvalue_side(dist, estimate, method, jackknife, scale, model_p, null)[0]
+
+
+def pvalue_side(dist, estimate, method, jackknife=None, scale=None, model_p=None, null: float = 0.0):
     """Two-sided p-value of ``statistic == null`` that agrees with :func:`interval`.
 
     The p-value is the smallest ``1 - level`` at which the interval of ``method`` (the same
@@ -416,11 +424,16 @@ def pvalue(dist, estimate, method, jackknife=None, scale=None, model_p=None, nul
     level, ``p < 1 - level`` exactly when the interval excludes it (up to the rounding of the
     interpolated quantiles). Percentile: twice the smaller share of the distribution on either
     side of the null; basic: the same about ``2 x estimate - null``; BCa: the BCa endpoint map
-    inverted; jackknife-t: ``2 P(T_(G-1) > |g(est) - g(null)| / se)``; cluster-t: the larger of
-    the family t p-value and ``model_p`` (the model bootstrap's BCa p-value), as its interval
-    is the hull of the two. Where a method falls back (a degenerate jackknife), so does the
-    p-value. A resampling p-value is at least ``2 / (N + 1)`` for N finite resamples: a smaller
-    one cannot be told from N resamples.
+    inverted; jackknife-t: ``2 P(T_(G-1) > |g(est) - g(null)| / se)``; cluster-t: its
+    interval is the hull of the family t interval and the model bootstrap's BCa interval, which
+    excludes the null only where both do on the same side: the larger of the two p-values when
+    they exclude it on the same side, else 1 (``model_p`` is the pair ``(p, side)`` of
+    :func:`pvalue_side` for the model bootstrap's BCa). Where a method falls back (a
+    degenerate jackknife), so does the p-value. A resampling p-value is at least ``2 / (N + 1)``
+    for N finite resamples: a smaller one cannot be told from N resamples.
+
+    Returns ``(p, side)``: ``side`` +1 where the interval, at levels below ``1 - p``, lies
+    above the null, -1 below it.
     """
     method = check_method(method)
     estimate = np.asarray(estimate, np.float64)
@@ -432,27 +445,34 @@ def pvalue(dist, estimate, method, jackknife=None, scale=None, model_p=None, nul
         return np.where(n >= 2, p, np.nan)
 
     p_lo, p_hi, n = _crossings(dist, null)
-    percentile = floor(_tails(p_lo, p_hi), n)
+    percentile, percentile_side = _tails(p_lo, p_hi, side=True)
+    percentile = floor(percentile, n)
     if method == "percentile":
-        return percentile
+        return percentile, percentile_side
     if method == "basic":
         b_lo, b_hi, n = _crossings(dist, 2 * estimate - null)
-        return floor(_tails(1 - b_hi, 1 - b_lo), n)
+        p, side = _tails(1 - b_hi, 1 - b_lo, side=True)
+        return floor(p, n), side
     if method == "bca":
         if jackknife is None:
             raise SwjaxError("method: 'bca' needs the jackknife values")
         z0, a = bias_correction(dist, estimate), acceleration(jackknife)
         ok = np.isfinite(z0) & np.isfinite(a)
-        bca = floor(_tails(p_lo, p_hi, np.where(ok, z0, 0.0), np.where(ok, a, 0.0)), n)
-        return np.where(ok, bca, percentile)
+        bca, side = _tails(p_lo, p_hi, np.where(ok, z0, 0.0), np.where(ok, a, 0.0), side=True)
+        return np.where(ok, floor(bca, n), percentile), np.where(ok, side, percentile_side)
     if jackknife is None:
         raise SwjaxError(f"method: {method!r} needs the jackknife values")
     z, se, g, ok, scale = _jackknife_se(estimate, jackknife, scale)
+    shift = z - _to_scale(np.full(n_cols, null), scale)
     with np.errstate(invalid="ignore", divide="ignore"):
-        t_p = 2 * stdtr(np.maximum(g - 1, 1), -np.abs(z - _to_scale(np.full(n_cols, null), scale)) / se)
+        t_p = 2 * stdtr(np.maximum(g - 1, 1), -np.abs(shift) / se)
+    t_side = np.where(shift >= 0, 1, -1)
     if method == "jackknife-t":
-        return np.where(ok, t_p, percentile)
+        return np.where(ok, t_p, percentile), np.where(ok, t_side, percentile_side)
     if model_p is None:
-        raise SwjaxError("method: 'cluster-t' needs the model bootstrap's p-value")
-    model_p = np.asarray(model_p, np.float64)
-    return np.where(ok, np.fmax(t_p, model_p), model_p)
+        raise SwjaxError("method: 'cluster-t' needs the model bootstrap's (p-value, side)")
+    m_p, m_side = (np.asarray(x) for x in model_p)
+    m_p = m_p.astype(np.float64)
+    # The hull excludes the null only where both intervals do, on the same side.
+    hull = np.where(t_side == m_side, np.fmax(t_p, m_p), 1.0)
+    return np.where(ok, hull, m_p), np.where(ok, t_side, m_side)

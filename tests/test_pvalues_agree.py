@@ -33,7 +33,7 @@ def test_p_below_alpha_exactly_when_the_interval_excludes_zero(seed, method, sca
     models = model_p = None
     if method == "cluster-t":
         model_dist = dist + rng.normal(0, 0.02, dist.shape)
-        model_p = intervals.pvalue(model_dist, est, "bca", jack)
+        model_p = intervals.pvalue_side(model_dist, est, "bca", jack)
     p = intervals.pvalue(dist, est, method, jack, scale=scale, model_p=model_p)
     n = np.isfinite(dist).sum(axis=0)
     for level in rng.uniform(0.5, 0.995, 12):
@@ -43,11 +43,25 @@ def test_p_below_alpha_exactly_when_the_interval_excludes_zero(seed, method, sca
         excludes = (low > 0) | (high < 0)
         resolvable = (1 - level) > 2 / (n + 1)
         boundary = np.isclose(p, 1 - level, rtol=0, atol=1e-9)
-        if method == "cluster-t":  # the hull of two intervals on opposite sides of 0 holds 0
-            same_side = ~(((low > 0) & (models[1] < 0)) | ((high < 0) & (models[0] > 0)))
-            resolvable &= same_side
         ok = (excludes == (p < 1 - level)) | ~resolvable | boundary
         assert ok.all(), (method, level, p, low, high)
+
+
+def test_cluster_t_p_is_one_when_its_two_intervals_exclude_zero_on_opposite_sides():
+    """The hull of a family t interval above 0 and a model BCa interval below it holds 0 at
+    every level, so its p-value is 1, not the larger of the two p-values (found by the
+    property test above: seed 516)."""
+    dist, est, jack, rng = _case(516)
+    model_dist = dist + rng.normal(0, 0.02, dist.shape)
+    model_p, model_side = intervals.pvalue_side(model_dist, est, "bca", jack)
+    t_p, t_side = intervals.pvalue_side(dist, est, "jackknife-t", jack, scale="identity")
+    assert model_side[0] == -1 and t_side[0] == 1 and max(model_p[0], t_p[0]) < 0.5
+    p = intervals.pvalue(dist, est, "cluster-t", jack, scale="identity", model_p=(model_p, model_side))
+    assert p[0] == 1.0
+    for level in (0.1, 0.3, 0.5, 0.9):
+        models = intervals.interval(model_dist, est, level, "bca", jack)[:2]
+        low, high, _ = intervals.interval(dist, est, level, "cluster-t", jack, scale="identity", models=models)
+        assert low[0] < 0 < high[0]
 
 
 def test_percentile_p_is_twice_the_smaller_tail_share():
