@@ -13,8 +13,8 @@ under the destination's name (nor replaces an earlier one); :meth:`ColumnStore.d
 the temporary.
 
 Memory: one write buffer of :data:`BUFFER_ROWS` rows plus, while summarising, a block of
-columns of ``n`` float64 values (:func:`block_columns`: 64 MiB, at least 8 columns) and their
-sorted copy: about 200 MB at n = 1,000,000.
+columns of ``n`` float64 values (:func:`block_columns`: 8 MiB, at least one column) and the
+copies the interval code makes of it: about 25 MB at n = 1,000,000.
 
 Without ``stream_to`` the distribution goes the same way into a :class:`MemoryStore`: one
 (n, columns) array filled chunk by chunk in the computation's dtype and summarised in the same
@@ -35,10 +35,11 @@ __all__ = ["ColumnStore", "MemoryStore", "BUFFER_ROWS", "BLOCK_COLUMNS", "BLOCK_
 #: Rows gathered in memory before one write per column.
 BUFFER_ROWS = 65536
 #: Columns read back together while computing intervals, at least.
-BLOCK_COLUMNS = 8
+BLOCK_COLUMNS = 1
 #: More columns are taken together while ``n`` float64 values each fit this many bytes (all of
-#: them at small ``n``: the per-block work would otherwise dominate).
-BLOCK_BYTES = 64 * 2**20
+#: them at small ``n``: the per-block work would otherwise dominate; 10,000 resamples: about
+#: 100 columns a block).
+BLOCK_BYTES = 8 * 2**20
 
 
 def block_columns(n: int) -> int:
