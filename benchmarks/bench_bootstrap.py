@@ -109,9 +109,9 @@ def batch_pipeline(values: np.ndarray, caps: list[int], ref: np.ndarray, idx: np
     return out.T.reshape(values.shape[1], *lead)
 
 
-def scipy_bootstrap(which: str, n: int, seed: int, batches: list[int]):
-    """Best time of ``scipy.stats.bootstrap`` (BCa, vectorized) over ``batches``; and the
-    largest difference between the batch statistic and the loop on swjax's resamples."""
+def set_arrays(which: str):
+    """(scores of the analysed models and columns, capability column indices, full-sample PC1,
+    model count) of a public set, for the numpy references."""
     import swjax
     from swjax.analysis import prepare
 
@@ -120,7 +120,13 @@ def scipy_bootstrap(which: str, n: int, seed: int, batches: list[int]):
     values = ds.scores.loc[list(layout.models), list(layout.benchmarks)].to_numpy()
     caps = [layout.benchmarks.index(c) for c in layout.capabilities]
     ref = swjax.analyze(ds, x64=True).loadings.to_numpy()
-    m = len(layout.models)
+    return values, caps, ref, len(layout.models)
+
+
+def scipy_bootstrap(which: str, n: int, seed: int, batches: list[int]):
+    """Best time of ``scipy.stats.bootstrap`` (BCa, vectorized) over ``batches``; and the
+    largest difference between the batch statistic and the loop on swjax's resamples."""
+    values, caps, ref, m = set_arrays(which)
 
     def statistic(idx, axis=-1):
         return batch_pipeline(values, caps, ref, np.moveaxis(np.asarray(idx), axis, -1))
@@ -168,16 +174,9 @@ def loop_bootstrap(which: str, n_loop: int, seed: int):
     """Time the numpy loop on the first ``n_loop`` resamples swjax draws for ``seed``."""
     import jax
 
-    import swjax
     from swjax import resample
-    from swjax.analysis import prepare
 
-    ds = swjax.load_dataset(which)
-    problem, layout = prepare(ds, x64=True)
-    values = ds.scores.loc[list(layout.models), list(layout.benchmarks)].to_numpy()
-    caps = [layout.benchmarks.index(c) for c in layout.capabilities]
-    ref = swjax.analyze(ds, x64=True).loadings.to_numpy()
-    m = len(layout.models)
+    values, caps, ref, m = set_arrays(which)
     key = resample.key_from_seed(seed)
     scheme = resample.bootstrap_scheme(m)
     counts = [np.asarray(scheme(jax.random.fold_in(key, r))) for r in range(n_loop)]
