@@ -352,8 +352,9 @@ def _kernel(problem, fixed, key, start, n_fixed, mask, ref, datasets, spec: _Spe
 # that cache is on (``jax_compilation_cache_dir``: the command line turns it on), the engine
 # keeps the lowered kernel beside it, as ``jax.export`` artifacts in ``programs/``, named by a
 # hash of everything the program depends on: the run's static description, the shapes and
-# dtypes of its arguments, the JAX and jaxlib versions, the platform and device kind, and the
-# source of the swjax package. A later process loads the artifact (milliseconds) and compiles
+# dtypes of its arguments, the JAX and jaxlib versions, the JAX settings that change a trace
+# (random bits, dtype promotion, dot precision), the platform and device kind, and the source
+# of the swjax package. A later process loads the artifact (milliseconds) and compiles
 # it from the compilation cache, with the same numbers bit for bit
 # (tests/test_program_cache.py). CPU runs on one device only; any failure (no flatbuffers,
 # which serialization needs; an unreadable file) falls back to tracing.
@@ -385,6 +386,12 @@ def _source_hash() -> str:
     return digest.hexdigest()
 
 
+_TRACE_SETTINGS = (
+    "jax_enable_x64", "jax_default_prng_impl", "jax_threefry_partitionable", "jax_numpy_dtype_promotion",
+    "jax_default_matmul_precision", "jax_numpy_rank_promotion", "jax_enable_checks",
+)
+
+
 def _program_id(args, spec: _Spec, device) -> str | None:
     """The program cache's name for this kernel call, or None when it cannot be named."""
     import hashlib
@@ -397,9 +404,12 @@ def _program_id(args, spec: _Spec, device) -> str | None:
     avals = [(tuple(np.shape(x)), str(getattr(x, "dtype", type(x).__name__))) for x in leaves]
     import jaxlib
 
+    # JAX settings that change what a trace lowers to (random bits, dtypes, dot precision).
+    settings = tuple(repr(getattr(jax.config, name, None)) for name in _TRACE_SETTINGS)
     parts = (
         repr(spec._replace(scheme=scheme, reduce=reduce, mesh=None)), str(tree), repr(avals),
         jax.__version__, jaxlib.__version__, device.platform, device.device_kind, _source_hash(),
+        settings,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
 

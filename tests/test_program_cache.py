@@ -80,3 +80,39 @@ def test_loaded_programs_give_the_traced_numbers(tmp_path):
     third = _run(tmp_path)
     _same(plain, third)
     assert all(p.stat().st_size > 1000 for p in written)
+
+
+def test_program_names_change_with_what_a_trace_depends_on():
+    """The name hashes the run's description, the argument shapes and the JAX settings that
+    change a trace: a program traced under other random bits or shapes is never loaded."""
+    import jax
+    import numpy as np
+
+    from swjax import engine, resample
+    from swjax.analysis import prepare
+
+    p, _ = prepare("chat")
+    m, k = p.caps.shape
+    spec = engine._Spec(
+        scheme=resample.bootstrap_scheme(m), fixed=False, mask_rows=False, cross=False, stacked=False,
+        fields=("corr",), columns=None, reduce=None, batch=64, mesh=None, n_draws=0, with_full=True,
+    )
+    args = (p, None, resample.key_from_seed(0), np.uint32(0), np.uint32(0), np.ones(k, np.float32), None, None)
+    cpu = jax.devices("cpu")[0]
+    base = engine._program_id(args, spec, cpu)
+    assert base == engine._program_id(args, spec, cpu)  # stable
+    others = {
+        engine._program_id(args, spec._replace(batch=128), cpu),
+        engine._program_id(args, spec._replace(scheme=resample.bootstrap_scheme(m + 1)), cpu),
+        engine._program_id(args, spec._replace(fields=("corr", "cos_ref")), cpu),
+        engine._program_id(args[:5] + (np.ones(k, np.float64),) + args[6:], spec, cpu),
+    }
+    before = jax.config.jax_threefry_partitionable
+    try:
+        jax.config.update("jax_threefry_partitionable", not before)
+        others.add(engine._program_id(args, spec, cpu))
+    finally:
+        jax.config.update("jax_threefry_partitionable", before)
+    assert base not in others and len(others) == 5
+    # A scheme without a stable name cannot be cached.
+    assert engine._program_id(args, spec._replace(scheme=lambda key: None), cpu) is None
