@@ -768,9 +768,10 @@ class _Collect:
         if self.progress is not None:
             self.progress(rows - head if self.count_draws else rows)
         if not self.split:
-            self.kept.append(out)
             if self.sink is not None:
-                self.sink(self.kept.pop())
+                self.sink(out)
+            else:
+                self.kept.append(out)
             return
         if head:
             self.kept.append(jax.tree.map(lambda x: x[:head], out))
