@@ -299,9 +299,11 @@ def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, d
     # Datasets one after another (``lax.map``), each with its rows vectorized. Vectorizing over
     # datasets as well would batch the PC1 fallback's ``lax.cond`` into a select, so the
     # eigensolver would run for every resample instead of for the few that need it.
+    # Every dataset shares the explicit rows (padded to the draws' rows once, here).
     rows = 0 if fixed is None else fixed.shape[0]
-    n_rows = rows + spec.n_draws
-    index = jnp.arange(n_rows, dtype=jnp.uint32) if spec.scheme is not None else None
+    index = jnp.arange(rows + spec.n_draws, dtype=jnp.uint32)
+    if fixed is not None and spec.scheme is not None:
+        fixed = jnp.concatenate([fixed, jnp.zeros((spec.n_draws, fixed.shape[1]), dtype)])
 
     def one_dataset(args):
         prob, d, ref_d = args
@@ -310,11 +312,7 @@ def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, d
             full = _full_sample(prob, mask)
             ref_d = full.loadings[0]
         key_d = None if spec.scheme is None else jax.random.fold_in(key, d)
-        if spec.scheme is None:
-            w = fixed
-        else:
-            padded = None if fixed is None else jnp.concatenate([fixed, jnp.zeros((n_rows - rows, fixed.shape[1]), dtype)])
-            w = _weights(spec, dtype, key_d, index, padded, jnp.uint32(rows))
+        w = _weights(spec, dtype, key_d, index, fixed, jnp.uint32(rows))
         out = _rows(spec, prob, w, mask, ref_d)
         return out if full is None else {"rows": out, "full": full}
 
@@ -457,12 +455,19 @@ def _cached_program(args, spec: _Spec, device):
     return fn
 
 
-def _call_kernel(args, spec: _Spec, device):
-    """Run the kernel on one chunk: from the program cache where it is on, else traced."""
-    fn = _cached_program(args, spec, device)
-    if fn is None:
-        return _kernel(*args, spec=spec)
-    return fn(*args)
+def _kernel_caller(spec: _Spec, device):
+    """``call(args)`` running the kernel on one chunk: from the program cache where it is on,
+    else traced. The program is looked up on the first chunk only: every chunk of a run has
+    the same shapes (the last one is padded)."""
+    program = None
+
+    def call(args):
+        nonlocal program
+        if program is None:
+            program = _cached_program(args, spec, device) or partial(_kernel, spec=spec)
+        return program(*args)
+
+    return call
 
 
 # ------------------------------------------------------------------ the chunk loop
@@ -697,9 +702,10 @@ def run(
         reduce=reduce, batch=int(batch), mesh=lay.mesh, n_draws=n_draws if stacked else 0,
         with_full=bool(with_full),
     )
-    collect = _Collect(stacked=stacked, n_fixed=0 if stacked else n_fixed, split=draws is not None and sink is not None,
-                       with_full=with_full, sink=sink, progress=progress, count_draws=draws is not None)
+    collect = _Collect(stacked=stacked, n_fixed=0 if stacked else n_fixed, has_draws=draws is not None,
+                       with_full=with_full, sink=sink, progress=progress)
     per_chunk = batch * lay.n
+    call = _kernel_caller(spec, dev)
     with jax.default_device(dev):
         key = lay.put_key(None if draws is None else draws.key)
         if stacked:
@@ -712,7 +718,7 @@ def run(
                 r = None if refs is None else _padded(refs, start, stop, per_chunk)
                 d = np.arange(start, start + per_chunk, dtype=np.uint32)
                 probs, r, d = lay.put_rows((probs, r, d))
-                return _call_kernel((probs, w, key, np.uint32(0), np.uint32(0), c, r, d), spec, dev)
+                return call((probs, w, key, np.uint32(0), np.uint32(0), c, r, d))
 
             _run_chunks(n_units, per_chunk, compute, sink=collect, fetch=lay.to_host)
         else:
@@ -720,18 +726,20 @@ def run(
             c = None if mask_rows else lay.put(np.asarray(mask_arr, dtype))
             r = None if ref is None else lay.put(np.asarray(ref, dtype))
             fill = None if fixed_rows is None else np.asarray(fixed_rows, dtype)
+            # Chunks past the explicit rows take only draws: one placeholder for all of them.
+            blank = None
+            if fill is not None and n_draws:
+                blank = lay.put_rows(np.zeros((per_chunk, fill.shape[1]), dtype))
 
             def compute(start, stop):
                 w = cm = None
                 if fill is not None:
                     # Explicit rows of the chunk; past them the kernel takes draws.
                     top = min(stop, n_fixed)
-                    w = _padded(fill, start, top, per_chunk) if start < n_fixed else np.zeros((per_chunk, fill.shape[1]), dtype)
-                    w = lay.put_rows(w)
+                    w = lay.put_rows(_padded(fill, start, top, per_chunk)) if start < n_fixed else blank
                     if mask_rows:
                         cm = lay.put_rows(_padded(np.asarray(mask_arr, dtype), start, top, per_chunk))
-                args = (prob, w, key, np.uint32(start), np.uint32(n_fixed), c if cm is None else cm, r, None)
-                return _call_kernel(args, spec, dev)
+                return call((prob, w, key, np.uint32(start), np.uint32(n_fixed), c if cm is None else cm, r, None))
 
             _run_chunks(n_units, per_chunk, compute, sink=collect, fetch=lay.to_host)
     out = collect.result()
@@ -746,9 +754,10 @@ class _Collect:
     """The sink of :func:`run`'s chunk loop: explicit rows kept, draws kept or handed on,
     and the full sample of a ``with_full`` run taken from the first chunk."""
 
-    def __init__(self, stacked, n_fixed, split, with_full, sink, progress, count_draws):
-        self.stacked, self.n_fixed, self.split, self.with_full = stacked, n_fixed, split, with_full
-        self.sink, self.progress, self.count_draws = sink, progress, count_draws
+    def __init__(self, stacked, n_fixed, has_draws, with_full, sink, progress):
+        self.stacked, self.n_fixed, self.has_draws, self.with_full = stacked, n_fixed, has_draws, with_full
+        self.sink, self.progress = sink, progress
+        self.split = has_draws and sink is not None  # explicit rows kept, draws handed on
         self.seen, self.kept, self.full = 0, [], []
 
     def full_sample(self):
@@ -766,7 +775,7 @@ class _Collect:
         head = min(max(self.n_fixed - self.seen, 0), rows)  # explicit rows in this chunk
         self.seen += rows
         if self.progress is not None:
-            self.progress(rows - head if self.count_draws else rows)
+            self.progress(rows - head if self.has_draws else rows)
         if not self.split:
             if self.sink is not None:
                 self.sink(out)
