@@ -51,7 +51,7 @@ from .problem import Problem
 
 __all__ = [
     "Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS", "SIGN_TIE",
-    "impute_capabilities", "weight_state_imputed", "IMPUTE_SWEEPS",
+    "impute_capabilities", "weight_state_imputed", "IMPUTE_SWEEPS", "ORTHOGONAL",
 ]
 
 #: A correlation needs at least this many distinct models with weight.
@@ -126,6 +126,26 @@ def _fsum(x: Array) -> Array:
     return parts[0]
 
 
+def _one_buffer(x, total: Array):
+    """``x``, computed once into one buffer that every consumer reads.
+
+    XLA fuses a cheap computation into each of its consumers and evaluates it once per
+    consumer, and two evaluations of one float expression can round differently (one
+    vectorized, one not): comparisons of a score with itself then see two different scores.
+    ``lax.optimization_barrier`` does not prevent this on the CPU (XLA removes it before
+    fusion); a loop's result is a buffer. The loop never runs: its condition, ``total < 0``,
+    is false for every (non-negative) total weight, which XLA cannot know.
+    """
+    def never(state):
+        return state[0] < 0
+
+    def body(state):  # not the identity, which XLA would remove with the loop
+        t, x = state
+        return t + 1, jax.tree.map(lambda a: -a, x)
+
+    return lax.while_loop(never, body, (total, x))[1]
+
+
 def _dot(x: Array, y: Array) -> Array:
     return _fsum(x * y)
 
@@ -138,6 +158,14 @@ def _norm(x: Array) -> Array:
 #: sign rule. Above float32's rounding of PC1 and the same for every dtype, so float32 and
 #: float64 pick the same sign; far below any difference of loadings seen in real data.
 SIGN_TIE = 1e-5
+
+
+#: A PC1 whose |cos| with the reference direction is at most this is orthogonal to it for the
+#: purpose of its sign: the reference cannot orient it (the sign of the dot product would be
+#: rounding noise), and the released rule does. This happens, for one, to a two-benchmark
+#: subset whose correlation turns negative in a resample: its PC1 is then exactly the
+#: difference of the two benchmarks, orthogonal to their sum.
+ORTHOGONAL = 1e-4
 
 
 def _sign_rule(v: Array) -> Array:
@@ -383,7 +411,7 @@ def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
     if ref is None:
         return v * rule, lead, spectrum, jnp.zeros((), bool), jnp.ones((), v.dtype)
     dot = _dot(v, ref) * (1 / _norm(ref))
-    sign = jnp.where(dot < 0, -1.0, 1.0).astype(v.dtype)
+    sign = jnp.where(jnp.abs(dot) <= ORTHOGONAL, rule, jnp.where(dot < 0, -1.0, 1.0).astype(v.dtype))
     return v * sign, lead, spectrum, rule != sign, jnp.abs(dot)
 
 
@@ -479,6 +507,7 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
 
     # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
     v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid)
+    v = _one_buffer(v, state.total)  # the loadings and the score from one PC1
     variance_explained = lead * (1 / jnp.sum(c))
     pair = jnp.triu(c[:, None] * c[None, :], 1)
     n_pair = jnp.sum(pair)
@@ -487,7 +516,7 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
 
     # An elementwise product and a per-row sum, not a matrix product: identical rows (copies of
     # a model in the data) must get bit-identical scores, or their ties break at random.
-    score = _fsum(state.z * (c * v))
+    score = _one_buffer(_fsum(state.z * (c * v)), state.total)
 
     # Target ranks once per pair set (pattern); correlation of every column with the target.
     y = score if problem.target is None else problem.target
@@ -495,10 +524,9 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     if problem.cmp is None:
         b_pat = _ranks.target_ranks(y, u_pat) - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     else:
-        # From integer tie-group labels, never from comparisons of ``y`` with itself: XLA
-        # can evaluate the fused score twice with different rounding (swjax.ranks._sorted_ties).
-        g = _ranks.tie_groups(y)
-        y_cmp = ((g[None, :] < g[:, None]) + 0.5 * (g[None, :] == g[:, None])).astype(dtype)
+        # Comparisons of ``y`` with itself read one buffer (``_one_buffer`` above): XLA would
+        # otherwise evaluate the fused score once per side, and the two can round differently.
+        y_cmp = ((y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])).astype(dtype)
         b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]

@@ -95,3 +95,43 @@ def test_masked_leading_pair_matches_the_eigensolver(seed, k, common, drop):
     gap = vals[-1] - vals[-2]
     if gap > 1e-6:  # the eigenvector is determined (up to sign)
         np.testing.assert_allclose(_aligned(v, vecs[:, -1])[0], vecs[:, -1], atol=1e-13 / gap + 1e-13)
+
+
+def test_a_pc1_orthogonal_to_its_reference_takes_the_released_rule(chat):
+    """Two capability benchmarks whose correlation turns negative in a resample: PC1 is then
+    exactly their difference, orthogonal to the reference (their sum), so the sign of the dot
+    product is rounding noise. The released rule orients it instead, the same way in every
+    program (many masks, one mask, uncompiled), and the loadings, score and correlations come
+    from that one PC1: the correlations are scipy's on the resampled rows."""
+    import pandas as pd
+    from .reference import reference
+    from swjax import engine, resample
+    from swjax.analysis import prepare
+
+    p, layout = prepare(chat)
+    m = len(layout.models)
+    masks = resample.subset_masks(len(layout.capabilities), 2)
+    s = 60  # capabilities 8 and 9 of the paper's list
+    refs = engine.run(p, np.ones((1, m)), masks=masks, fields=("loadings",))["loadings"][0]
+    draws = engine.Draws(resample.bootstrap_scheme(m), 16, resample.key_from_seed(0))
+    fields = ("corr", "score", "loadings", "cos_ref", "rule_flip")
+    many = engine.run(p, draws=draws, masks=masks[s - 1:s + 2], ref=refs[s - 1:s + 2], fields=fields)
+    one = engine.run(p, draws=draws, mask=masks[s], ref=refs[s], fields=fields)
+    r = 12  # a resample in which the two benchmarks correlate negatively
+    assert many["cos_ref"][r, 1] <= core.ORTHOGONAL
+    w = np.asarray(resample.bootstrap_scheme(m)(jax.random.fold_in(resample.key_from_seed(0), r)))
+    with jax.disable_jit():
+        eager = core.statistic(p, jnp.asarray(w, jnp.float32), jnp.asarray(masks[s], jnp.float32), jnp.asarray(refs[s]))
+    for f in ("corr", "loadings"):
+        np.testing.assert_array_equal(many[f][r, 1], one[f][r], err_msg=f)
+        np.testing.assert_allclose(one[f][r], np.asarray(getattr(eager, f)), atol=2e-6, err_msg=f)
+    assert not one["rule_flip"][r]
+    kept = [c for c, x in zip(layout.capabilities, masks[s]) if x]
+    v = one["loadings"][r][masks[s] > 0]
+    assert v[0] > 0 and np.isclose(v[0], -v[1])  # the rule: the first of two tied loadings positive
+    rows = chat.scores.loc[list(layout.models)].iloc[np.repeat(np.arange(m), w.astype(int))]
+    rows.index = [f"{i}_{j}" for j, i in enumerate(rows.index)]
+    want = reference(rows, kept)
+    got = pd.Series(one["corr"][r], index=list(layout.columns))
+    common = want["correlations"].index.intersection(got.index)
+    np.testing.assert_allclose(got[common].to_numpy(np.float64), want["correlations"][common].to_numpy(), atol=2e-6)
