@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import jax.numpy as jnp
 import numpy as np
@@ -310,35 +311,117 @@ def sorted_quantiles(xs: np.ndarray, probs) -> np.ndarray:
         t = pos - lo.astype(dtype)
         a = np.take_along_axis(xs, np.minimum(lo, xs.shape[-1] - 1), axis=-1)
         b = np.take_along_axis(xs, hi, axis=-1)
-        wide = np.longdouble if dtype is np.float64 else np.float64  # exact product d * t
-        value = (a.astype(wide) + (b - a).astype(wide) * t.astype(wide)).astype(dtype)
-        out.append(np.where(n > 0, value, np.nan).astype(dtype)[..., 0])
+        out.append(np.where(n > 0, _lerp(a, b, t, dtype), np.nan).astype(dtype)[..., 0])
     return np.stack(out, axis=-1)
+
+
+def _lerp(a, b, t, dtype):
+    """``a + (b - a) t`` rounded once to ``dtype``, as a fused multiply-add rounds it."""
+    wide = np.longdouble if dtype is np.float64 else np.float64  # exact product d * t
+    return (np.asarray(a).astype(wide) + np.asarray(b - a).astype(wide) * np.asarray(t).astype(wide)).astype(dtype)
+
+
+def row_quantiles(x: np.ndarray, probs, work: np.ndarray | None = None) -> np.ndarray:
+    """:func:`sorted_quantiles` of ``np.sort(x, axis=-1)``, by selection instead of a sort.
+
+    The same numbers: each quantile reads the same two order statistics, found by partitioning
+    each row in place at the lower one (``ndarray.partition``, one position at a time, each in
+    the segment the previous ones left) and taking the next one as the smallest value right of
+    it. Rows are grouped by their number of finite values (NaN count as largest, as in a sort).
+    ``work``, an array of ``x``'s rows (all but the last axis flattened) and dtype, is used for
+    the partitioning instead of a copy of ``x``.
+    """
+    dtype = x.dtype.type
+    size = x.shape[-1]
+    n = np.isfinite(x).sum(axis=-1).reshape(-1)
+    out = np.full((len(n), len(probs)), np.nan, dtype)
+    counts, often = np.unique(n[n > 0], return_counts=True)
+    for count in counts[np.argsort(-often, kind="stable")]:
+        rows = n == count
+        if work is not None and count == counts[np.argmax(often)]:
+            # The most common count: every row partitioned together, without gathering them
+            # (rows of other counts come out partitioned at the wrong places and are dropped).
+            part = work
+            np.copyto(part.reshape(x.shape), x)
+        else:
+            part = x.reshape(-1, size)[rows]  # a copy, partitioned in place
+        plan = []
+        for p in probs:  # the positions of sorted_quantiles, for rows of ``count`` finite values
+            pos = dtype(p) * dtype(count - 1)
+            lo = max(int(np.floor(pos)), 0)
+            plan.append((lo, min(lo + 1, count - 1), pos - dtype(lo)))
+        stats = _order_statistics(part, sorted({lo for lo, _, _ in plan}), int(count))
+        values = np.stack([_lerp(stats[lo], stats[hi], t, dtype) for lo, hi, t in plan], axis=-1)
+        out[rows] = values[rows] if part is work else values
+    return out.reshape(x.shape[:-1] + (len(probs),))
+
+
+def _order_statistics(part: np.ndarray, lows: list[int], count: int) -> dict[int, np.ndarray]:
+    """Order statistics ``k`` and ``k + 1`` (below ``count``) of every row of ``part`` for each
+    ``k`` in ``lows`` (sorted); ``part`` is partitioned in place."""
+
+    def select(start, stop, ks):  # ks in [start, stop), each partitioned within its segment
+        if ks:
+            mid = len(ks) // 2
+            k = ks[mid]
+            part[:, start:stop].partition(k - start, axis=-1)
+            select(start, k, ks[:mid])
+            select(k + 1, stop, ks[mid + 1:])
+
+    select(0, part.shape[-1], lows)
+    smallest = np.min if count == part.shape[-1] else partial(np.fmin.reduce)  # NaN beyond count
+    stats = {}
+    for i, k in enumerate(lows):
+        stats[k] = part[:, k]
+        if k + 1 < count and k + 1 not in stats:
+            # Right of k, up to the next partitioned position (included), all values are at
+            # least part[k]; the smallest of them is the next order statistic.
+            stop = lows[i + 1] + 1 if i + 1 < len(lows) else count
+            stats[k + 1] = part[:, k + 1] if k + 1 == stop - 1 else smallest(part[:, k + 1:stop], axis=-1)
+    return stats
 
 
 class _Curve:
     """Host side of the resampled curve: per resample the across-specification quantiles,
-    per specification the sums over resamples (O((resamples + specifications) x columns))."""
+    per specification the sums over resamples (O((resamples + specifications) x columns)).
+
+    Work arrays are kept from chunk to chunk: a fresh array of a few MB per chunk costs more
+    in page faults than the arithmetic on it.
+    """
 
     def __init__(self, n_specs: int, nb: int, full_index: int | None):
         self.nb = nb
         self.full_index = full_index
         self.quant: list[np.ndarray] = []
         self.full: list[np.ndarray] = []  # the full capability set's correlations, (B, nb)
-        self.sum = np.zeros((n_specs, nb))
-        self.sq = np.zeros((n_specs, nb))
-        self.count = np.zeros((n_specs, nb))
+        # (columns, specifications): the layout of the chunks, so no transposed additions.
+        self.sum = np.zeros((nb, n_specs))
+        self.sq = np.zeros((nb, n_specs))
+        self.count = np.zeros((nb, n_specs))
+        self._work = {}
+
+    def _buffer(self, name, shape, dtype):
+        buf = self._work.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._work[name] = np.empty(shape, dtype)
+        return buf
 
     def __call__(self, out):
         corr = np.asarray(out["corr"])[:, : self.nb]  # (B, nb, S)
-        self.quant.append(sorted_quantiles(np.sort(corr, axis=-1), CURVE_PROBS).astype(np.float64))
+        shape, dtype = corr.shape, corr.dtype
+        work = self._buffer("select", (shape[0] * shape[1], shape[2]), dtype)
+        self.quant.append(row_quantiles(corr, CURVE_PROBS, work=work).astype(np.float64))
         if self.full_index is not None:
             self.full.append(corr[:, :, self.full_index].astype(np.float64))
-        finite = np.isfinite(corr)
-        z = np.where(finite, corr, 0).astype(corr.dtype)
-        self.sum += z.sum(axis=0, dtype=np.float64).T
-        self.sq += (z * z).sum(axis=0, dtype=np.float64).T
-        self.count += finite.sum(axis=0).T
+        finite = np.isfinite(corr, out=self._buffer("finite", shape, bool))
+        z = self._buffer("z", shape, dtype)
+        np.copyto(z, corr)
+        np.copyto(z, 0, where=~finite)
+        part = self._buffer("part", shape[1:], np.float64)
+        self.sum += np.add.reduce(z, axis=0, dtype=np.float64, out=part)
+        np.multiply(z, z, out=z)
+        self.sq += np.add.reduce(z, axis=0, dtype=np.float64, out=part)
+        self.count += np.add.reduce(finite, axis=0, dtype=np.int64, out=self._buffer("n", shape[1:], np.int64))
 
 
 def subsets(
@@ -430,10 +513,11 @@ def _resample_curve(problem, layout, masks, refs, n, seed, level, batch_size, de
         reduce=_curve_reduce, sink=curve,
     )
     quant = np.concatenate(curve.quant).transpose(0, 2, 1)  # (n, 3, nb)
-    cnt = curve.count
+    # (specifications, columns), C-ordered: the reductions below then add in the same order
+    cnt, total, sq = (np.ascontiguousarray(a.T) for a in (curve.count, curve.sum, curve.sq))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = curve.sum / cnt
-        var = (curve.sq - cnt * mean**2) / (cnt - 1)
+        mean = total / cnt
+        var = (sq - cnt * mean**2) / (cnt - 1)
     sd = np.sqrt(np.clip(var, 0, None))
     alpha = (1 - level) / 2
     probs = np.array([np.full(nb, alpha), np.full(nb, 1 - alpha)])

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 import swjax
 from swjax import engine, resample
 from swjax.analysis import prepare
-from swjax.sensitivity import CURVE_PROBS, lobo, point_labels, sample_subset_masks, sorted_quantiles, subsets
+from swjax.sensitivity import (
+    CURVE_PROBS, lobo, point_labels, row_quantiles, sample_subset_masks, sorted_quantiles, subsets,
+)
 
 CAPS = swjax.PAPER_CAPABILITIES
 
@@ -131,6 +133,10 @@ def test_sorted_quantiles_are_numpys_nanquantile(seed, rows, size, nan_share, dt
     scale = np.nanmax(np.abs(x)) if np.isfinite(x).any() else 1.0
     np.testing.assert_allclose(got, want, rtol=0, atol=8 * np.finfo(dtype).eps * max(scale, 1.0))
     assert np.array_equal(np.isnan(got), np.isnan(want))
+    # Selection instead of a sort: the same order statistics, so the same bits, with or without
+    # a work array, whatever mix of finite counts the rows have.
+    np.testing.assert_array_equal(row_quantiles(x, CURVE_PROBS), got)
+    np.testing.assert_array_equal(row_quantiles(x[None], CURVE_PROBS, work=np.empty_like(x))[0], got)
 
 
 def test_subsets_bootstrap_keeps_two_spreads_apart(chat):
