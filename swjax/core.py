@@ -491,6 +491,12 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
     )
 
 
+def _ranked_covariances(ranks: Array, g_pat: Array, col_pattern: Array) -> Array:
+    """Each ranked column's covariance with the target of its own pair set: one (columns, m) @
+    (m, P) product, then each column's pattern (under vmap over masks, one large product)."""
+    return jnp.take_along_axis(ranks @ g_pat.T, col_pattern[:, None], axis=1)[:, 0]
+
+
 def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None) -> Stats:
     """The statistic for capability mask ``c`` from the weights' :class:`WeightState`.
 
@@ -530,16 +536,26 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
         b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
     vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
-    # The ranked columns: one (columns, m) @ (m, P) product, then each column's own pattern;
-    # under vmap over masks a single large matrix product, far cheaper than gathering g_pat to
-    # (q, m) per mask. A state built with pairs ranked only the columns outside them.
+    # The ranked columns' covariances with the target: matrix products of the ranks with the
+    # patterns' targets, far cheaper under vmap over masks than gathering g_pat to (q, m) per
+    # mask. A state built with pairs ranked only the columns outside them.
     pairs = problem.pairs if state.ranks.shape[0] < problem.obs.shape[0] else None
-    col_pattern = _ranked_patterns(problem, pairs)
-    cov = jnp.take_along_axis(state.ranks @ g_pat.T, col_pattern[:, None], axis=1)[:, 0]
     if pairs is not None:
         # The main pair set's columns: <S_j, g w^T> for all of them in one product.
         outer = g_pat[pairs.main][:, None] * w[None, :]
+        cov = _ranked_covariances(state.ranks, g_pat, problem.col_pattern[pairs.rest])
         cov = jnp.concatenate([pairs.sign @ outer.reshape(-1), cov])[pairs.order]
+    elif problem.pairs is not None:
+        # Every column ranked (many masks share the ranks): the main pair set's columns, most
+        # of them, need only that pattern's target, one product with no patterns to pick from.
+        main, rest = problem.pairs.cols, problem.pairs.rest
+        cov_main = state.ranks[main] @ g_pat[problem.pairs.main]
+        # The few other columns: each with its own pattern's target, elementwise.
+        cov_rest = jnp.sum(state.ranks[rest] * g_pat[problem.col_pattern[rest]], axis=-1)
+        cov = jnp.concatenate([cov_main, cov_rest])
+        cov = cov[problem.pairs.order]
+    else:
+        cov = _ranked_covariances(state.ranks, g_pat, problem.col_pattern)
     # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
     tol = jnp.asarray(0.25, dtype)
     ok = (state.va > tol) & (vb > tol) & (state.distinct_pat[problem.col_pattern] >= MIN_PAIRS)

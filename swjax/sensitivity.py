@@ -321,30 +321,45 @@ def _lerp(a, b, t, dtype):
     return (np.asarray(a).astype(wide) + np.asarray(b - a).astype(wide) * np.asarray(t).astype(wide)).astype(dtype)
 
 
-def row_quantiles(x: np.ndarray, probs, work: np.ndarray | None = None) -> np.ndarray:
+#: Rows selected together by :func:`row_quantiles`: their work array stays in the CPU's cache.
+SELECT_ROWS = 64
+
+
+def row_quantiles(x: np.ndarray, probs) -> np.ndarray:
     """:func:`sorted_quantiles` of ``np.sort(x, axis=-1)``, by selection instead of a sort.
 
     The same numbers: each quantile reads the same two order statistics, found by partitioning
     each row in place at the lower one (``ndarray.partition``, one position at a time, each in
     the segment the previous ones left) and taking the next one as the smallest value right of
-    it. Rows are grouped by their number of finite values (NaN count as largest, as in a sort).
-    ``work``, an array of ``x``'s rows (all but the last axis flattened) and dtype, is used for
-    the partitioning instead of a copy of ``x``.
+    it. Rows go :data:`SELECT_ROWS` at a time through one small work array, grouped by their
+    number of finite values (NaN count as largest, as in a sort).
     """
     dtype = x.dtype.type
     size = x.shape[-1]
-    n = np.isfinite(x).sum(axis=-1).reshape(-1)
-    out = np.full((len(n), len(probs)), np.nan, dtype)
+    x3 = x.reshape((-1,) + x.shape[-2:]) if x.ndim > 1 else x[None, None]
+    out = np.full(x3.shape[:2] + (len(probs),), np.nan, dtype)
+    work = np.empty((min(SELECT_ROWS, x3.shape[1]), size), dtype)
+    for i in range(x3.shape[0]):
+        for j in range(0, x3.shape[1], SELECT_ROWS):
+            block = x3[i, j:j + SELECT_ROWS]
+            out[i, j:j + len(block)] = _block_quantiles(block, probs, work[:len(block)])
+    return out.reshape(x.shape[:-1] + (len(probs),))
+
+
+def _block_quantiles(block: np.ndarray, probs, work: np.ndarray) -> np.ndarray:
+    dtype = block.dtype.type
+    n = np.isfinite(block).sum(axis=-1)
+    out = np.full((len(block), len(probs)), np.nan, dtype)
     counts, often = np.unique(n[n > 0], return_counts=True)
     for count in counts[np.argsort(-often, kind="stable")]:
         rows = n == count
-        if work is not None and count == counts[np.argmax(often)]:
+        if count == counts[np.argmax(often)]:
             # The most common count: every row partitioned together, without gathering them
             # (rows of other counts come out partitioned at the wrong places and are dropped).
             part = work
-            np.copyto(part.reshape(x.shape), x)
+            np.copyto(part, block)
         else:
-            part = x.reshape(-1, size)[rows]  # a copy, partitioned in place
+            part = block[rows]  # a copy, partitioned in place
         plan = []
         for p in probs:  # the positions of sorted_quantiles, for rows of ``count`` finite values
             pos = dtype(p) * dtype(count - 1)
@@ -353,7 +368,7 @@ def row_quantiles(x: np.ndarray, probs, work: np.ndarray | None = None) -> np.nd
         stats = _order_statistics(part, sorted({lo for lo, _, _ in plan}), int(count))
         values = np.stack([_lerp(stats[lo], stats[hi], t, dtype) for lo, hi, t in plan], axis=-1)
         out[rows] = values[rows] if part is work else values
-    return out.reshape(x.shape[:-1] + (len(probs),))
+    return out
 
 
 def _order_statistics(part: np.ndarray, lows: list[int], count: int) -> dict[int, np.ndarray]:
@@ -385,8 +400,8 @@ class _Curve:
     """Host side of the resampled curve: per resample the across-specification quantiles,
     per specification the sums over resamples (O((resamples + specifications) x columns)).
 
-    Work arrays are kept from chunk to chunk: a fresh array of a few MB per chunk costs more
-    in page faults than the arithmetic on it.
+    The sums are float64, (columns, specifications) like the chunks, and added a few columns
+    at a time (:data:`SUM_COLUMNS`), so that each block's temporaries stay in the CPU's cache.
     """
 
     def __init__(self, n_specs: int, nb: int, full_index: int | None):
@@ -394,34 +409,37 @@ class _Curve:
         self.full_index = full_index
         self.quant: list[np.ndarray] = []
         self.full: list[np.ndarray] = []  # the full capability set's correlations, (B, nb)
-        # (columns, specifications): the layout of the chunks, so no transposed additions.
+        self.rows = 0
         self.sum = np.zeros((nb, n_specs))
         self.sq = np.zeros((nb, n_specs))
-        self.count = np.zeros((nb, n_specs))
-        self._work = {}
+        self.missing = np.zeros((nb, n_specs), np.int64)
 
-    def _buffer(self, name, shape, dtype):
-        buf = self._work.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._work[name] = np.empty(shape, dtype)
-        return buf
+    @property
+    def count(self) -> np.ndarray:
+        """Resamples with a correlation, per (column, specification)."""
+        return (self.rows - self.missing).astype(np.float64)
 
     def __call__(self, out):
         corr = np.asarray(out["corr"])[:, : self.nb]  # (B, nb, S)
-        shape, dtype = corr.shape, corr.dtype
-        work = self._buffer("select", (shape[0] * shape[1], shape[2]), dtype)
-        self.quant.append(row_quantiles(corr, CURVE_PROBS, work=work).astype(np.float64))
+        self.quant.append(row_quantiles(corr, CURVE_PROBS).astype(np.float64))
         if self.full_index is not None:
             self.full.append(corr[:, :, self.full_index].astype(np.float64))
-        finite = np.isfinite(corr, out=self._buffer("finite", shape, bool))
-        z = self._buffer("z", shape, dtype)
-        np.copyto(z, corr)
-        np.copyto(z, 0, where=~finite)
-        part = self._buffer("part", shape[1:], np.float64)
-        self.sum += np.add.reduce(z, axis=0, dtype=np.float64, out=part)
-        np.multiply(z, z, out=z)
-        self.sq += np.add.reduce(z, axis=0, dtype=np.float64, out=part)
-        self.count += np.add.reduce(finite, axis=0, dtype=np.int64, out=self._buffer("n", shape[1:], np.int64))
+        self.rows += len(corr)
+        finite = np.isfinite(corr)
+        holes = ~finite.all(axis=(0, 2))  # columns with a NaN in this chunk
+        for lo in range(0, self.nb, SUM_COLUMNS):
+            hi = min(lo + SUM_COLUMNS, self.nb)
+            z = corr[:, lo:hi]
+            if holes[lo:hi].any():
+                keep = finite[:, lo:hi]
+                z = np.where(keep, z, 0)
+                self.missing[lo:hi] += np.add.reduce(~keep, axis=0, dtype=np.int64)
+            self.sum[lo:hi] += np.add.reduce(z, axis=0, dtype=np.float64)
+            self.sq[lo:hi] += np.add.reduce(z * z, axis=0, dtype=np.float64)
+
+
+#: Columns of the curve's sums added together (a block's temporaries fit the CPU's cache).
+SUM_COLUMNS = 16
 
 
 def subsets(

@@ -133,10 +133,10 @@ def test_sorted_quantiles_are_numpys_nanquantile(seed, rows, size, nan_share, dt
     scale = np.nanmax(np.abs(x)) if np.isfinite(x).any() else 1.0
     np.testing.assert_allclose(got, want, rtol=0, atol=8 * np.finfo(dtype).eps * max(scale, 1.0))
     assert np.array_equal(np.isnan(got), np.isnan(want))
-    # Selection instead of a sort: the same order statistics, so the same bits, with or without
-    # a work array, whatever mix of finite counts the rows have.
+    # Selection instead of a sort: the same order statistics, so the same bits, whatever mix of
+    # finite counts the rows have.
     np.testing.assert_array_equal(row_quantiles(x, CURVE_PROBS), got)
-    np.testing.assert_array_equal(row_quantiles(x[None], CURVE_PROBS, work=np.empty_like(x))[0], got)
+    np.testing.assert_array_equal(row_quantiles(np.stack([x, x[::-1]]), CURVE_PROBS), np.stack([got, got[::-1]]))
 
 
 def test_subsets_bootstrap_keeps_two_spreads_apart(chat):
@@ -173,3 +173,31 @@ def test_lobo_full_variant_has_the_bootstraps_interval_by_default(chat):
     assert lo.metadata["method"] == "bca" and set(full["interval"]) <= {"bca", "percentile (bca failed)"}
     np.testing.assert_allclose(full["low"], boot["low"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(full["high"], boot["high"], rtol=0, atol=1e-6)
+
+
+def test_curve_sums_and_counts_equal_numpy_over_all_resamples():
+    """The host side of the resampled curve, chunk by chunk, against numpy on the whole
+    distribution: NaN where a column is degenerate in a resample (whole rows), where a mask is
+    invalid (whole specifications), and scattered."""
+    from swjax.sensitivity import _Curve
+
+    rng = np.random.default_rng(5)
+    nb, specs = 40, 70
+    curve = _Curve(specs, nb, full_index=3)
+    chunks = []
+    for i, b in enumerate((4, 4, 1, 3, 4, 5)):
+        corr = rng.uniform(-1, 1, (b, nb + 2, specs)).astype(np.float32)
+        corr[0, 21] = np.nan  # degenerate in one resample of the chunk only
+        if i % 2:
+            corr[:, 7] = np.nan
+            corr[-1, :, 11] = np.nan
+            corr[rng.random(corr.shape) < 0.02] = np.nan
+        chunks.append(corr[:, :nb])
+        curve({"corr": corr})
+    dist = np.concatenate(chunks)  # (resamples, nb, specs)
+    np.testing.assert_array_equal(curve.count, np.isfinite(dist).sum(axis=0))
+    np.testing.assert_allclose(curve.sum, np.nansum(dist.astype(np.float64), axis=0), rtol=1e-12, atol=1e-12)
+    squares = (dist * dist).astype(np.float64)  # squared in the distribution's dtype, summed in float64
+    np.testing.assert_allclose(curve.sq, np.nansum(squares, axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.concatenate(curve.quant), sorted_quantiles(np.sort(dist, axis=-1), CURVE_PROBS))
+    np.testing.assert_array_equal(np.concatenate(curve.full), dist[:, :, 3])
