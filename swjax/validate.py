@@ -204,9 +204,9 @@ def dataset(data) -> None:
         raise SwjaxError(f"{label}: duplicate model id {scores.index[scores.index.duplicated()][0]!r}")
     if scores.columns.has_duplicates:
         raise SwjaxError(f"{label}: duplicate benchmark {scores.columns[scores.columns.duplicated()][0]!r}")
-    for col in scores.columns:
-        if not (pd.api.types.is_numeric_dtype(scores[col]) and not pd.api.types.is_bool_dtype(scores[col])):
-            raise SwjaxError(f"{label}: benchmark {col!r} is not numeric (dtype {scores[col].dtype})")
+    for col, dtype in scores.dtypes.items():  # the dtypes at once: a column lookup each is slow
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise SwjaxError(f"{label}: benchmark {col!r} is not numeric (dtype {dtype})")
     values = scores.to_numpy(dtype=np.float64)
     inf = np.isinf(values)
     if inf.any():
@@ -268,6 +268,8 @@ def benchmark(name, columns, names=None, *, what: str = "benchmark", where: str 
     """
     import difflib
 
+    if isinstance(name, str) and name in columns:  # an exact id (a hash look-up on an Index)
+        return name
     columns = [str(c) for c in columns]
     if isinstance(name, str) and name in columns:
         return name
