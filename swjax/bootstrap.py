@@ -144,7 +144,10 @@ def summarize(
     :func:`swjax.intervals.interval`.
     """
     estimate = np.asarray(estimate, np.float64)
+    # Quantiles from the distribution as kept (a float32 sort, the same values); the moments
+    # from float64 columns, each contiguous, so that numpy sums each column pairwise on its own.
     low, high, used = intervals.interval(dist, estimate, level, method, jack, scale=scale, models=models)
+    dist = np.asfortranarray(dist, dtype=np.float64)
     mean, n_valid = intervals.column_mean(dist)
     return pd.DataFrame(
         {
@@ -361,7 +364,7 @@ def _model_interval(run: PipelineRun, store, level: float) -> dict:
     low, high, se = (np.empty(estimate.shape[1]) for _ in range(3))
     for lo, hi, block in store.blocks():
         low[lo:hi], high[lo:hi], _ = intervals.interval(block, estimate[0, lo:hi], level, "bca", jack_cols[:, lo:hi])
-        se[lo:hi] = intervals.standard_error(block)
+        se[lo:hi] = intervals.standard_error(np.asfortranarray(block, dtype=np.float64))
     return {"low": low, "high": high, "se": se}
 
 

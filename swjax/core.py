@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array, lax
 
 from . import ranks as _ranks
@@ -541,10 +542,13 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     # mask. A state built with pairs ranked only the columns outside them.
     pairs = problem.pairs if state.ranks.shape[0] < problem.obs.shape[0] else None
     if pairs is not None:
-        # The main pair set's columns: <S_j, g w^T> for all of them in one product.
-        outer = g_pat[pairs.main][:, None] * w[None, :]
+        # The main pair set's columns: <S_j, g w^T> for all of them in one product, over the
+        # upper triangle of the antisymmetric S_j (problem.Pairs). Exact: halves of integers.
+        g = g_pat[pairs.main]
+        i, u = np.triu_indices(w.shape[-1], 1)
+        outer = g[i] * w[u] - g[u] * w[i]
         cov = _ranked_covariances(state.ranks, g_pat, problem.col_pattern[pairs.rest])
-        cov = jnp.concatenate([pairs.sign @ outer.reshape(-1), cov])[pairs.order]
+        cov = jnp.concatenate([pairs.sign @ outer, cov])[pairs.order]
     elif problem.pairs is not None:
         # Every column ranked (many masks share the ranks): the main pair set's columns, most
         # of them, need only that pattern's target, one product with no patterns to pick from.

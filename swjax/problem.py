@@ -51,9 +51,13 @@ class Pairs(NamedTuple):
     the copies of a model). Every term is a small integer or a multiple of 1/4: the numbers
     equal those of the ranks bit for bit (:mod:`swjax.core`).
 
+    ``S_j`` is antisymmetric, so ``<S_j, g w^T> = sum over i < u of S_j[i, u] (g_i w_u - g_u w_i)``:
+    only its upper triangle is kept, and the product is half the size.
+
     Attributes
     ----------
-    sign : (q_p, m * m) ``S_j`` flattened, for the ``q_p`` columns of the most common pair set.
+    sign : (q_p, m (m - 1) / 2) the upper triangle of ``S_j`` (row by row), for the ``q_p``
+        columns of the most common pair set.
     cols : (q_p,) int, those columns; ``rest`` : (q_r,) int, the other columns (ranked).
     order : (q,) int, the position of each column in ``cols`` followed by ``rest``.
     main : () int, the index of that pair set among ``Problem.patterns``.
@@ -175,8 +179,9 @@ def pair_tables(values: np.ndarray, pairs: np.ndarray, col_pattern: np.ndarray, 
     first = np.argmax(same, axis=2) == np.arange(m)
     owner, lead = np.nonzero(first & (same.sum(axis=2) > 1))
     groups = same[owner, lead]
+    upper = np.triu_indices(m, 1)  # S_j is antisymmetric: its upper triangle says it all
     return Pairs(
-        sign=sign.reshape(len(cols), m * m).astype(dtype),
+        sign=sign[:, upper[0], upper[1]].astype(dtype),
         cols=cols.astype(np.int32),
         rest=rest.astype(np.int32),
         order=order,

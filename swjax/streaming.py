@@ -13,8 +13,9 @@ under the destination's name (nor replaces an earlier one); :meth:`ColumnStore.d
 the temporary.
 
 Memory: one write buffer of :data:`BUFFER_ROWS` rows plus, while summarising, a block of
-columns of ``n`` float64 values (:func:`block_columns`: 8 MiB, at least one column) and the
-copies the interval code makes of it: about 25 MB at n = 1,000,000.
+columns of ``n`` values (:func:`block_columns`: 8 MiB as float64, at least one column; the
+block is handed over in the store's dtype, each column contiguous) and the copies the interval
+code makes of it: about 25 MB at n = 1,000,000.
 
 Without ``stream_to`` the distribution goes the same way into a :class:`MemoryStore`: one
 (n, columns) array filled chunk by chunk in the computation's dtype and summarised in the same
@@ -130,9 +131,9 @@ class ColumnStore(_Blocks):
                 os.unlink(self.path)
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
-        """Columns ``lo:hi`` as a C-ordered (n, hi - lo) float64 array."""
+        """Columns ``lo:hi`` as an (n, hi - lo) float32 array, each column contiguous."""
         data = np.fromfile(self.path, np.float32, count=(hi - lo) * self.n, offset=lo * self.n * 4)
-        return np.ascontiguousarray(data.reshape(hi - lo, self.n).T, dtype=np.float64)
+        return data.reshape(hi - lo, self.n).T
 
     def array(self) -> np.ndarray:
         """The whole (n, columns) array as a read-only memory map (nothing read yet)."""
@@ -163,8 +164,8 @@ class MemoryStore(_Blocks):
         self._data = None
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
-        """Columns ``lo:hi`` as a C-ordered (n, hi - lo) float64 array."""
-        return np.ascontiguousarray(self._data[:, lo:hi], dtype=np.float64)
+        """Columns ``lo:hi`` as an (n, hi - lo) array in the store's dtype, each column contiguous."""
+        return np.ascontiguousarray(self._data[:, lo:hi].T).T
 
     def array(self) -> np.ndarray:
         return self._data

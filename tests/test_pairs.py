@@ -37,7 +37,9 @@ def test_tables_give_the_ranks_covariances_and_rank_variances(seed):
         for row, j in enumerate(pairs.cols):
             r = _centred_ranks(np.where(main, values[j], np.nan), u)
             r = np.where(main, r, 0.0)
-            sign = pairs.sign[row].reshape(m, m)
+            sign = np.zeros((m, m))  # the antisymmetric S_j from its upper triangle
+            sign[np.triu_indices(m, 1)] = pairs.sign[row]
+            sign -= sign.T
             np.testing.assert_array_equal(np.where(main, sign @ u, 0.0), r)
             assert g @ sign @ w == pytest.approx(g @ r, abs=1e-9)
             assert va[row] == np.sum(u * r * r)
