@@ -323,22 +323,20 @@ def _parse(path: Path, header: list[str], **options) -> pd.DataFrame:
 
 def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
     """Convert string cells to float64, naming the first non-numeric or infinite cell."""
-    out = {}
-    for col in columns:
-        raw = frame[col]
-        values = pd.to_numeric(raw, errors="coerce").astype("float64")
-        bad = values.isna() & raw.notna()
-        if bad.any():
-            model = bad[bad].index[0]
-            raise SwjaxError(
-                f"{path}: column {col!r}, model {model!r}: non-numeric cell {raw[model]!r}"
-            )
-        inf = np.isinf(values.to_numpy())
-        if inf.any():
-            model = values.index[np.argmax(inf)]
-            raise SwjaxError(f"{path}: column {col!r}, model {model!r}: infinite value")
-        out[col] = values
-    return pd.DataFrame(out, index=frame.index, columns=columns)
+    # Column by column on numpy arrays (a pandas Series per column costs five times as much).
+    raw = frame[columns].to_numpy(dtype=object)
+    values = np.empty(raw.shape)
+    for j in range(len(columns)):
+        values[:, j] = pd.to_numeric(raw[:, j], errors="coerce")
+    bad = np.isnan(values) & ~pd.isna(raw)
+    inf = np.isinf(values)
+    for j in np.flatnonzero(bad.any(axis=0) | inf.any(axis=0)):  # the first column at fault
+        col = columns[j]
+        if bad[:, j].any():
+            i = np.argmax(bad[:, j])
+            raise SwjaxError(f"{path}: column {col!r}, model {frame.index[i]!r}: non-numeric cell {raw[i, j]!r}")
+        raise SwjaxError(f"{path}: column {col!r}, model {frame.index[np.argmax(inf[:, j])]!r}: infinite value")
+    return pd.DataFrame(values, index=frame.index, columns=columns)
 
 
 def read_info(path: str | os.PathLike) -> pd.DataFrame:
