@@ -463,11 +463,39 @@ def _kernel_caller(spec: _Spec, device):
 
     def call(args):
         nonlocal program
-        if program is None:
-            program = _cached_program(args, spec, device) or partial(_kernel, spec=spec)
-        return program(*args)
+        if program is not None:
+            return program(*args)
+        before = compiled_count()
+        program = _cached_program(args, spec, device) or partial(_kernel, spec=spec)
+        out = program(*args)  # compiles (synchronously) when the program is new
+        if compiled_count() > before:
+            _release_heap()
+        return out
 
     return call
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to do
+        return None
+
+
+def _release_heap() -> None:
+    """Give the heap's free pages back to the system after a compilation.
+
+    Compiling a kernel leaves a few hundred MB of freed temporaries in glibc's heap, which stay
+    resident under everything that follows: 230 MiB of a 680 MiB process after the first
+    bootstrap of a set. ``malloc_trim`` returns them (a few ms), so a million resamples kept in
+    memory sit on the process's real baseline. Nowhere but glibc does this do anything.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 # ------------------------------------------------------------------ the chunk loop
