@@ -395,15 +395,21 @@ def _leading_pairs_vmap(axis_size, in_batched, a, x0, kept, needed):
     return (rho.reshape(outer, inner), v.reshape(outer, inner, -1)), (True, True)
 
 
-def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
+def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array, align=True, spectrum=True):
     """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule.
 
     Returns (v, leading eigenvalue, every eigenvalue largest first, rule_flip, cos_ref); the
-    whole spectrum costs an eigensolver call, made only where it is used.
+    whole spectrum costs an eigensolver call, made only where it is used. ``align`` and
+    ``spectrum`` may be traced booleans (one compiled program for both cases): ``align`` False
+    signs PC1 by the released rule although ``ref`` is given, and ``spectrum`` False skips the
+    eigensolver (the other eigenvalues are then NaN).
     """
     masked = corr * c[:, None] * c[None, :]
-    vals, _ = _eigh(masked)  # removed by the compiler unless eigenvalues are kept
-    start = c if ref is None else ref * c
+    if spectrum is True:
+        vals, _ = _eigh(masked)  # removed by the compiler unless eigenvalues are kept
+    else:
+        vals = lax.cond(spectrum, lambda a: _eigh(a)[0], lambda a: jnp.full(a.shape[:1], jnp.nan, a.dtype), masked)
+    start = c if ref is None else ref * c if align is True else jnp.where(align, ref * c, c)
     lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
     v = v * c
     v = v * (1 / _norm(v))
@@ -413,7 +419,10 @@ def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array):
         return v * rule, lead, spectrum, jnp.zeros((), bool), jnp.ones((), v.dtype)
     dot = _dot(v, ref) * (1 / _norm(ref))
     sign = jnp.where(jnp.abs(dot) <= ORTHOGONAL, rule, jnp.where(dot < 0, -1.0, 1.0).astype(v.dtype))
-    return v * sign, lead, spectrum, rule != sign, jnp.abs(dot)
+    if align is True:
+        return v * sign, lead, spectrum, rule != sign, jnp.abs(dot)
+    sign = jnp.where(align, sign, rule)
+    return v * sign, lead, spectrum, align & (rule != sign), jnp.where(align, jnp.abs(dot), jnp.ones((), v.dtype))
 
 
 def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
@@ -498,7 +507,9 @@ def _ranked_covariances(ranks: Array, g_pat: Array, col_pattern: Array) -> Array
     return jnp.take_along_axis(ranks @ g_pat.T, col_pattern[:, None], axis=1)[:, 0]
 
 
-def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None) -> Stats:
+def finish(
+    problem: Problem, state: WeightState, w: Array, c: Array, ref: Array | None = None, align=True, spectrum=True,
+) -> Stats:
     """The statistic for capability mask ``c`` from the weights' :class:`WeightState`.
 
     Vmapped over masks and again over weight rows, PC1 still comes from certified power
@@ -513,7 +524,7 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     corr = jnp.where(valid, state.cap_corr, jnp.eye(c.shape[0], dtype=dtype))
 
     # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
-    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid)
+    v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid, align, spectrum)
     v = _one_buffer(v, state.total)  # the loadings and the score from one PC1
     variance_explained = lead * (1 / jnp.sum(c))
     pair = jnp.triu(c[:, None] * c[None, :], 1)
@@ -585,7 +596,7 @@ def finish(problem: Problem, state: WeightState, w: Array, c: Array, ref: Array 
     )
 
 
-def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None) -> Stats:
+def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None, align=True, spectrum=True) -> Stats:
     """The whole Safetywashing pipeline for model weights ``w`` and capability mask ``c``.
 
     Parameters
@@ -600,14 +611,18 @@ def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None) ->
         Reference direction for the sign of PC1. None: the released rule (largest-magnitude
         loading positive). Given: PC1 is turned to point along ``ref`` (positive dot product)
         and ``rule_flip`` says whether the released rule would have disagreed.
+    align, spectrum : bool, or traced boolean scalars
+        ``align`` False: the released rule although ``ref`` is given (one program for the
+        full sample and its resamples; :func:`swjax.engine.run` with ``with_full``).
+        ``spectrum`` False: no eigensolver call, ``eigenvalues`` after the first are NaN.
 
     Returns
     -------
     Stats
     """
     if problem.cap_obs is not None:  # static: missing capability scores imputed per resample
-        return finish(problem, weight_state_imputed(problem, w), w, c, ref)
-    return finish(problem, weight_state(problem, w), w, c, ref)
+        return finish(problem, weight_state_imputed(problem, w), w, c, ref, align, spectrum)
+    return finish(problem, weight_state(problem, w), w, c, ref, align, spectrum)
 
 
 # Missing capability scores, imputed inside the statistic.

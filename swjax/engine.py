@@ -226,7 +226,7 @@ class _Spec(NamedTuple):
     batch: int  # rows (or datasets) per device and chunk
     mesh: Mesh | None  # several devices: shard_map over the "r" axis
     n_draws: int  # draws per dataset of a stacked problem (0 otherwise)
-    with_full: bool  # the full sample computed in the kernel: its Stats out, its PC1 the ref
+    with_full: bool  # the full sample from the kernel (module docstring of run): its PC1 the ref
 
 
 def _pick(stats: Stats, spec: _Spec):
@@ -281,20 +281,24 @@ def _full_sample(problem, mask):
     return jax.tree.map(lambda x: x[:1], stats)
 
 
-def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, datasets):
+def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, datasets, first):
     """One device's part of a chunk (the whole chunk on a single device)."""
     dtype = problem.caps.dtype
     if not spec.stacked:
-        full = None
-        if spec.with_full:
-            full = _full_sample(problem, mask)
-            ref = full.loadings[0]
         offset = 0 if spec.mesh is None else lax.axis_index("r").astype(jnp.uint32) * spec.batch
         index = start + offset + jnp.arange(spec.batch, dtype=jnp.uint32)
         w = _weights(spec, dtype, key, index, fixed, n_fixed)
-        out = _rows(spec, problem, w, mask, ref)
+        if not spec.with_full:
+            out = _rows(spec, problem, w, mask, ref)
+            return out if spec.reduce is None else spec.reduce(out)
+        # ``first`` (a run's first call, every row all ones): the full sample by the released
+        # sign rule, with its whole spectrum; later calls: rows aligned with its PC1 (``ref``).
+        # One statistic in the program for both, so it compiles once.
+        spectrum = True if spec.fields is None or "eigenvalues" in spec.fields else first
+        stats = jax.vmap(statistic, in_axes=(None, 0, None, None, None, None))(problem, w, mask, ref, ~first, spectrum)
+        out = _pick(stats, spec)
         out = out if spec.reduce is None else spec.reduce(out)
-        return out if full is None else {"rows": out, "full": full}
+        return {"rows": out, "full": jax.tree.map(lambda x: x[:1], stats)}
 
     # Datasets one after another (``lax.map``), each with its rows vectorized. Vectorizing over
     # datasets as well would batch the PC1 fallback's ``lax.cond`` into a select, so the
@@ -323,9 +327,9 @@ def _sharded(spec: _Spec, f):
     """``f`` as a shard_map over the mesh: chunk axis split, everything else replicated."""
     row, rep = P("r"), P()
     if spec.stacked:
-        in_specs = (row, rep, rep, rep, rep, rep, row, row)
+        in_specs = (row, rep, rep, rep, rep, rep, row, row, rep)
     else:
-        in_specs = (rep, row, rep, rep, rep, row if spec.mask_rows else rep, rep, rep)
+        in_specs = (rep, row, rep, rep, rep, row if spec.mask_rows else rep, rep, rep, rep)
     smap = getattr(jax, "shard_map", None)
     if smap is None:  # JAX releases before the top-level shard_map
         from jax.experimental.shard_map import shard_map as smap
@@ -335,12 +339,12 @@ def _sharded(spec: _Spec, f):
 
 
 @partial(jax.jit, static_argnames=("spec",))
-def _kernel(problem, fixed, key, start, n_fixed, mask, ref, datasets, spec: _Spec):
+def _kernel(problem, fixed, key, start, n_fixed, mask, ref, datasets, first, spec: _Spec):
     """The compiled kernel: one chunk of any run (rows or datasets; one device or a mesh)."""
     f = partial(_device_chunk, spec)
     if spec.mesh is not None:
         f = _sharded(spec, f)
-    return f(problem, fixed, key, start, n_fixed, mask, ref, datasets)
+    return f(problem, fixed, key, start, n_fixed, mask, ref, datasets, first)
 
 
 # ------------------------------------------------------------------ the program cache
@@ -672,11 +676,14 @@ def run(
     batch_size : rows (datasets) per chunk and device; default :func:`default_batch_size`.
     shard : split each chunk over every visible device of the platform (module docstring);
         False: one device. The numbers are the same either way.
-    with_full : compute the full sample (every weight 1, the released sign rule) in the kernel
-        and align every row's PC1 with its PC1 (in place of ``ref``): the full sample, its
-        jackknife and its resamples in one compiled program. The call then returns
-        ``(full, rows)``, ``full`` a ``Stats`` of every field with one row (of each dataset:
-        leading axes (R, 1)).
+    with_full : compute the full sample (every weight 1, the released sign rule) with the
+        kernel and align every row's PC1 with its PC1 (in place of ``ref``): the full sample, its
+        jackknife and its resamples in one compiled program, with one copy of the statistic in
+        it. The run's first call evaluates a chunk of all-ones rows by the released rule (its
+        first row is the full sample), the later calls the rows, aligned with that PC1; a
+        stacked problem computes each dataset's full sample in the dataset's own step. The call
+        then returns ``(full, rows)``, ``full`` a ``Stats`` of every field with one row (of each
+        dataset: leading axes (R, 1)).
 
     Returns
     -------
@@ -712,6 +719,9 @@ def run(
         raise SwjaxError("run: with_full aligns with the full sample of one mask; give no ref and no masks")
 
     dtype = problem.caps.dtype
+    if with_full and not stacked and fixed_rows is None:
+        # The first call takes explicit rows (all ones): so do the others, none of them here.
+        fixed_rows = np.ones((0, problem.caps.shape[0]), dtype)
     lay = _Layout(select_devices(device, shard))
     dev = lay.devices[0]
     n_units = _n_datasets(problem) if stacked else n_rows
@@ -746,7 +756,7 @@ def run(
                 r = None if refs is None else _padded(refs, start, stop, per_chunk)
                 d = np.arange(start, start + per_chunk, dtype=np.uint32)
                 probs, r, d = lay.put_rows((probs, r, d))
-                return call((probs, w, key, np.uint32(0), np.uint32(0), c, r, d))
+                return call((probs, w, key, np.uint32(0), np.uint32(0), c, r, d, None))
 
             _run_chunks(n_units, per_chunk, compute, sink=collect, fetch=lay.to_host)
         else:
@@ -756,8 +766,17 @@ def run(
             fill = None if fixed_rows is None else np.asarray(fixed_rows, dtype)
             # Chunks past the explicit rows take only draws: one placeholder for all of them.
             blank = None
-            if fill is not None and n_draws:
+            if fill is not None and (n_draws or with_full):
                 blank = lay.put_rows(np.zeros((per_chunk, fill.shape[1]), dtype))
+            first = None
+            if with_full:
+                # The full sample first (module docstring of this function), then its PC1 is
+                # every later row's reference.
+                ones = lay.put_rows(np.ones((per_chunk, fill.shape[1]), dtype))
+                full = lay.to_host(call((prob, ones, key, np.uint32(0), np.uint32(per_chunk), c,
+                                         lay.put(np.zeros(k, dtype)), None, np.bool_(True))))["full"]
+                collect.first_full = full
+                r, first = lay.put(np.asarray(full.loadings[0], dtype)), np.bool_(False)
 
             def compute(start, stop):
                 w = cm = None
@@ -767,7 +786,8 @@ def run(
                     w = lay.put_rows(_padded(fill, start, top, per_chunk)) if start < n_fixed else blank
                     if mask_rows:
                         cm = lay.put_rows(_padded(np.asarray(mask_arr, dtype), start, top, per_chunk))
-                return call((prob, w, key, np.uint32(start), np.uint32(n_fixed), c if cm is None else cm, r, None))
+                return call((prob, w, key, np.uint32(start), np.uint32(n_fixed), c if cm is None else cm, r, None,
+                             first))
 
             _run_chunks(n_units, per_chunk, compute, sink=collect, fetch=lay.to_host)
     out = collect.result()
@@ -780,7 +800,7 @@ def run(
 
 class _Collect:
     """The sink of :func:`run`'s chunk loop: explicit rows kept, draws kept or handed on,
-    and the full sample of a ``with_full`` run taken from the first chunk."""
+    and the full sample of a stacked ``with_full`` run taken from every chunk."""
 
     def __init__(self, stacked, n_fixed, has_draws, with_full, sink, progress):
         self.stacked, self.n_fixed, self.has_draws, self.with_full = stacked, n_fixed, has_draws, with_full
@@ -788,16 +808,18 @@ class _Collect:
         self.split = has_draws and sink is not None  # explicit rows kept, draws handed on
         self.seen, self.kept, self.full = 0, [], []
 
+    first_full = None  # the full sample of a run of one problem, from its first call
+
     def full_sample(self):
-        """Every chunk's full sample of a stacked run (its datasets'), else the first's."""
+        """Every chunk's full sample of a stacked run (its datasets'), else the run's."""
         if self.stacked:
             return _concat(self.full)
-        return jax.tree.map(lambda x: x[:1], self.full[0])  # one per device of a sharded chunk
+        return jax.tree.map(lambda x: x[:1], self.first_full)  # one per device of a sharded chunk
 
     def __call__(self, out):
         if self.with_full:
             out, full = out["rows"], out["full"]
-            if self.stacked or not self.full:
+            if self.stacked:
                 self.full.append(full)
         rows = len(jax.tree.leaves(out)[0])
         head = min(max(self.n_fixed - self.seen, 0), rows)  # explicit rows in this chunk
