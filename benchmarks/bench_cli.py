@@ -16,7 +16,10 @@ Each row is a fresh ``python -m swjax ...`` (or ``python -c ...``) process, min 
   table's rendering), so a slow row can be read.
 
 ``--compare DIR`` runs every row with that checkout too (``PYTHONPATH=DIR``), side by side
-with this one in the same run, and prints the ratio. Prints a table and writes JSON.
+with this one in the same run, and prints the ratio; ``--compare-python PY`` runs it with the
+interpreter of that checkout's own environment (the dependency versions a fresh install of it
+gets), the default being this one. Prints a table and writes JSON, with the versions of JAX,
+ml_dtypes, numpy and pandas on each side.
 """
 
 from __future__ import annotations
@@ -72,8 +75,14 @@ def env_for(checkout: Path, cache: str) -> dict:
     return env
 
 
-def measure(checkout: Path, n: int, repeats: int) -> dict:
-    py = sys.executable
+def versions(py: str) -> dict:
+    """The versions of the packages that decide start-up time, in the environment of ``py``."""
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps({p: m.version(p) for p in ('jax', 'jaxlib', 'ml_dtypes', 'numpy', 'pandas')}))")
+    return json.loads(subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def measure(checkout: Path, n: int, repeats: int, py: str = sys.executable) -> dict:
     rows: dict[str, list[float]] = {}
     work = Path(tempfile.mkdtemp(prefix="swjax-bench-cli-"))
     try:
@@ -114,10 +123,12 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--compare", type=Path, default=None, help="another checkout, timed side by side")
+    ap.add_argument("--compare-python", default=sys.executable,
+                    help="the interpreter of the other checkout's own environment (default: this one)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "bench_cli.json")
     args = ap.parse_args()
     this = measure(ROOT, args.n, args.repeats)
-    other = measure(args.compare.resolve(), args.n, args.repeats) if args.compare else None
+    other = measure(args.compare.resolve(), args.n, args.repeats, args.compare_python) if args.compare else None
     head = f"{'what':52s} {'min s':>7s} {'median s':>9s}"
     if other:
         head += f" {'other min':>10s} {'other med':>10s} {'other/this':>10s}"
@@ -129,7 +140,9 @@ def main() -> int:
             line += f" {o['min']:10.2f} {o['median']:10.2f} {o['median'] / r['median']:10.2f}"
         print(line)
     info = dict(python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
-                repeats=args.repeats, n=args.n, compare=str(args.compare) if args.compare else None)
+                repeats=args.repeats, n=args.n, compare=str(args.compare) if args.compare else None,
+                versions=versions(sys.executable),
+                compare_versions=versions(args.compare_python) if args.compare else None)
     print(info)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"this": this, "other": other, **info}, indent=2) + "\n")

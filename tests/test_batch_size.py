@@ -120,3 +120,13 @@ def test_compiled_programs_do_not_grow_with_n_or_a_given_batch_size(chat):
     for n in (40, 333):
         swjax.bootstrap(chat, n=n, batch_size=16)
     assert engine.compiled_count() == given
+    # Crossed masks (capability subsets, leave one out) likewise.
+    from swjax.sensitivity import lobo, subsets
+
+    subsets(chat, min_size=11, n=40)
+    lobo(chat, n=40)
+    crossed = engine.compiled_count()
+    for n in (41, 63, 64):
+        subsets(chat, min_size=11, n=n)
+        lobo(chat, n=n)
+    assert engine.compiled_count() == crossed

@@ -25,8 +25,21 @@ def before():
     return np.load(make_before.FIXTURE)
 
 
-@pytest.mark.parametrize("case", sorted(make_before.CASES))
+#: The cases of the default suite; the others (compile-heavy) run in the slow pass.
+QUICK = ("bootstrap_models", "bootstrap_x64")
+
+
+@pytest.mark.parametrize("case", QUICK)
 def test_same_bits_as_before(case, before):
+    _check(case, before)
+
+
+@pytest.mark.parametrize("case", sorted(set(make_before.CASES) - set(QUICK)))
+def test_same_bits_as_before_everywhere_else(case, before):
+    _check(case, before)
+
+
+def _check(case, before):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = make_before.CASES[case]()
