@@ -52,7 +52,7 @@ from .problem import Problem
 
 __all__ = [
     "Stats", "WeightState", "statistic", "weight_state", "finish", "MIN_PAIRS", "SIGN_TIE",
-    "impute_capabilities", "weight_state_imputed", "IMPUTE_SWEEPS", "ORTHOGONAL",
+    "impute_capabilities", "weight_state_imputed", "IMPUTE_SWEEPS", "ORTHOGONAL", "complete_spectrum",
 ]
 
 #: A correlation needs at least this many distinct models with weight.
@@ -399,16 +399,16 @@ def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array, align=True, spe
     """Top eigenpair of the masked matrix, signed by ``ref`` (dot product) or the released rule.
 
     Returns (v, leading eigenvalue, every eigenvalue largest first, rule_flip, cos_ref); the
-    whole spectrum costs an eigensolver call, made only where it is used. ``align`` and
-    ``spectrum`` may be traced booleans (one compiled program for both cases): ``align`` False
-    signs PC1 by the released rule although ``ref`` is given, and ``spectrum`` False skips the
-    eigensolver (the other eigenvalues are then NaN).
+    whole spectrum costs an eigensolver call, made only where it is used. ``align`` may be a
+    traced boolean (one compiled program for both cases): False signs PC1 by the released rule
+    although ``ref`` is given. ``spectrum`` False leaves the eigensolver out of the program
+    (every eigenvalue but the first NaN; :func:`complete_spectrum` adds them for one row).
     """
     masked = corr * c[:, None] * c[None, :]
-    if spectrum is True:
+    if spectrum:
         vals, _ = _eigh(masked)  # removed by the compiler unless eigenvalues are kept
     else:
-        vals = lax.cond(spectrum, lambda a: _eigh(a)[0], lambda a: jnp.full(a.shape[:1], jnp.nan, a.dtype), masked)
+        vals = jnp.full(masked.shape[:1], jnp.nan, masked.dtype)
     start = c if ref is None else ref * c if align is True else jnp.where(align, ref * c, c)
     lead, v = _leading_pair(masked, start, jnp.sum(c), valid)
     v = v * c
@@ -423,6 +423,15 @@ def _pc1(corr: Array, c: Array, ref: Array | None, valid: Array, align=True, spe
         return v * sign, lead, spectrum, rule != sign, jnp.abs(dot)
     sign = jnp.where(align, sign, rule)
     return v * sign, lead, spectrum, align & (rule != sign), jnp.where(align, jnp.abs(dot), jnp.ones((), v.dtype))
+
+
+def complete_spectrum(cap_corr: Array, eigenvalues: Array) -> Array:
+    """The eigenvalues of one row of :class:`Stats` computed with ``spectrum=False``, completed:
+    the eigensolver on its masked capability matrix (``cap_corr``) after PC1's eigenvalue, the
+    first (the numbers of ``spectrum=True``; NaN where the row is degenerate)."""
+    ok = jnp.isfinite(eigenvalues[0])
+    vals, _ = _eigh(jnp.where(ok, cap_corr, jnp.eye(cap_corr.shape[0], dtype=cap_corr.dtype)))
+    return jnp.where(ok, vals[::-1].at[0].set(eigenvalues[0]), jnp.nan)
 
 
 def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
@@ -611,10 +620,11 @@ def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None, al
         Reference direction for the sign of PC1. None: the released rule (largest-magnitude
         loading positive). Given: PC1 is turned to point along ``ref`` (positive dot product)
         and ``rule_flip`` says whether the released rule would have disagreed.
-    align, spectrum : bool, or traced boolean scalars
-        ``align`` False: the released rule although ``ref`` is given (one program for the
-        full sample and its resamples; :func:`swjax.engine.run` with ``with_full``).
-        ``spectrum`` False: no eigensolver call, ``eigenvalues`` after the first are NaN.
+    align : bool, or a traced boolean scalar
+        False: the released rule although ``ref`` is given (one program for the full sample
+        and its resamples; :func:`swjax.engine.run` with ``with_full``).
+    spectrum : bool
+        False: no eigensolver in the program, ``eigenvalues`` after the first (PC1's) are NaN.
 
     Returns
     -------

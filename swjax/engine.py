@@ -45,7 +45,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from .core import Stats, finish, statistic, weight_state
+from .core import Stats, complete_spectrum, finish, statistic, weight_state
 from .errors import SwjaxError
 from .problem import Problem
 
@@ -294,11 +294,15 @@ def _device_chunk(spec: _Spec, problem, fixed, key, start, n_fixed, mask, ref, d
         # ``first`` (a run's first call, every row all ones): the full sample by the released
         # sign rule, with its whole spectrum; later calls: rows aligned with its PC1 (``ref``).
         # One statistic in the program for both, so it compiles once.
-        spectrum = True if spec.fields is None or "eigenvalues" in spec.fields else first
+        # Every row's spectrum only when asked for; the full sample's from one eigensolver call.
+        spectrum = spec.fields is None or "eigenvalues" in spec.fields
         stats = jax.vmap(statistic, in_axes=(None, 0, None, None, None, None))(problem, w, mask, ref, ~first, spectrum)
         out = _pick(stats, spec)
         out = out if spec.reduce is None else spec.reduce(out)
-        return {"rows": out, "full": jax.tree.map(lambda x: x[:1], stats)}
+        full = jax.tree.map(lambda x: x[:1], stats)
+        if not spectrum:
+            full = full._replace(eigenvalues=complete_spectrum(full.cap_corr[0], full.eigenvalues[0])[None])
+        return {"rows": out, "full": full}
 
     # Datasets one after another (``lax.map``), each with its rows vectorized. Vectorizing over
     # datasets as well would batch the PC1 fallback's ``lax.cond`` into a select, so the

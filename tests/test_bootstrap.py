@@ -177,6 +177,19 @@ def test_bootstrap_table_and_metadata(chat):
     assert res.summary.loc["variance_explained", "low"] < 0.708 < res.summary.loc["variance_explained", "high"]
 
 
+@pytest.mark.parametrize("x64", [False, True])
+def test_the_bootstraps_full_sample_is_analyze_bit_for_bit(chat, x64):
+    """The full sample is the kernel's first call (a chunk of all-ones rows, the released sign
+    rule, its spectrum from one eigensolver call), not analyze's program: every field agrees."""
+    res = swjax.bootstrap(chat, n=40, seed=0, x64=x64)
+    a, b = res.analysis, swjax.analyze(chat, x64=x64)
+    for name in ("correlations", "scores", "loadings", "capability_matrix", "models_per_benchmark"):
+        pd.testing.assert_frame_equal(pd.DataFrame(getattr(a, name)), pd.DataFrame(getattr(b, name)), check_exact=True)
+    np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
+    for name in ("variance_explained", "mean_intercorrelation", "std_intercorrelation", "compute_correlation"):
+        assert getattr(a, name) == getattr(b, name), name
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
