@@ -556,7 +556,10 @@ def finish(
         y_cmp = ((y[None, :] < y[:, None]) + 0.5 * (y[None, :] == y[:, None])).astype(dtype)
         b_pat = u_pat @ y_cmp.T - state.n_pat[:, None] / 2  # (P, m) centred target ranks
     g_pat = u_pat * b_pat
-    vb = jnp.sum(g_pat * b_pat, axis=-1)[problem.col_pattern]
+    # Per pair set, in one buffer each before they are spread over the columns: XLA would
+    # otherwise fuse each pattern's sum over the models into every column that reads it.
+    vb_pat, distinct_pat = _one_buffer((jnp.sum(g_pat * b_pat, axis=-1), state.distinct_pat), state.total)
+    vb = vb_pat[problem.col_pattern]
     # The ranked columns' covariances with the target: matrix products of the ranks with the
     # patterns' targets, far cheaper under vmap over masks than gathering g_pat to (q, m) per
     # mask. A state built with pairs ranked only the columns outside them.
@@ -582,7 +585,7 @@ def finish(
         cov = _ranked_covariances(state.ranks, g_pat, problem.col_pattern)
     # A variance of mid-ranks is 0 or at least W(W-1)/4 >= 1/2 (times W, as summed here).
     tol = jnp.asarray(0.25, dtype)
-    ok = (state.va > tol) & (vb > tol) & (state.distinct_pat[problem.col_pattern] >= MIN_PAIRS)
+    ok = (state.va > tol) & (vb > tol) & (distinct_pat[problem.col_pattern] >= MIN_PAIRS)
     # sqrt(va) * sqrt(vb), not sqrt(va * vb): with large weights the product of two rank
     # variances (each about W^3 / 12) overflows float32 long before either does.
     scale = jnp.sqrt(jnp.where(ok, state.va, 1.0)) * jnp.sqrt(jnp.where(ok, vb, 1.0))
