@@ -129,24 +129,30 @@ def main() -> int:
     args = ap.parse_args()
     this = measure(ROOT, args.n, args.repeats)
     other = measure(args.compare.resolve(), args.n, args.repeats, args.compare_python) if args.compare else None
-    head = f"{'what':52s} {'min s':>7s} {'median s':>9s}"
+    info = dict(n=args.n, versions=versions(sys.executable),
+                compare_versions=versions(args.compare_python) if args.compare else None)
+    side_by_side(this, other, args, info)
+    return 0
+
+
+def side_by_side(this: dict, other: dict | None, args, info: dict, width: int = 52) -> None:
+    """Print this checkout's rows (min and median seconds) beside the other's with the ratio of
+    medians, and write them to ``args.json`` with the machine and ``info``."""
+    head = f"{'what':{width}s} {'min s':>7s} {'median s':>9s}"
     if other:
         head += f" {'other min':>10s} {'other med':>10s} {'other/this':>10s}"
     print(head)
     for name, r in this.items():
-        line = f"{name:52s} {r['min']:7.2f} {r['median']:9.2f}"
+        line = f"{name:{width}s} {r['min']:7.2f} {r['median']:9.2f}"
         if other and name in other:
             o = other[name]
             line += f" {o['min']:10.2f} {o['median']:10.2f} {o['median'] / r['median']:10.2f}"
         print(line)
     info = dict(python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
-                repeats=args.repeats, n=args.n, compare=str(args.compare) if args.compare else None,
-                versions=versions(sys.executable),
-                compare_versions=versions(args.compare_python) if args.compare else None)
+                repeats=args.repeats, compare=str(args.compare) if args.compare else None, **info)
     print(info)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"this": this, "other": other, **info}, indent=2) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

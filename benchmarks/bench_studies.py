@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from bench_cli import side_by_side  # this folder is on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,21 +66,7 @@ def main() -> int:
     args = ap.parse_args()
     this = measure(ROOT, args.repeats, sys.executable)
     other = measure(args.compare.resolve(), args.repeats, args.compare_python) if args.compare else None
-    head = f"{'what':32s} {'min s':>7s} {'median s':>9s}"
-    if other:
-        head += f" {'other min':>10s} {'other med':>10s} {'other/this':>10s}"
-    print(head)
-    for name, r in this.items():
-        line = f"{name:32s} {r['min']:7.2f} {r['median']:9.2f}"
-        if other and name in other:
-            o = other[name]
-            line += f" {o['min']:10.2f} {o['median']:10.2f} {o['median'] / r['median']:10.2f}"
-        print(line)
-    info = dict(python=platform.python_version(), machine=platform.machine(), cpus=os.cpu_count(),
-                repeats=args.repeats, compare=str(args.compare) if args.compare else None)
-    print(info)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"this": this, "other": other, **info}, indent=2) + "\n")
+    side_by_side(this, other, args, {}, width=32)
     return 0
 
 
