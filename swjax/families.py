@@ -113,7 +113,7 @@ def family_bootstrap(data, families: pd.Series, *, n: int = 2000, seed: int = 0,
 
     def var(res):
         with np.errstate(invalid="ignore"):
-            return np.nanvar(np.asarray(res.distribution, np.float64), axis=0, ddof=1)  # in float64: a float32 variance is good to about 1e-7 only
+            return np.nanvar(np.ascontiguousarray(res.distribution, np.float64), axis=0, ddof=1)  # in float64: a float32 variance is good to about 1e-7 only
 
     vc, vm = var(clustered), var(models)
     index = list(clustered.table.index)

@@ -18,9 +18,9 @@ block is handed over in the store's dtype, each column contiguous) and the copie
 code makes of it: about 25 MB at n = 1,000,000.
 
 Without ``stream_to`` the distribution goes the same way into a :class:`MemoryStore`: one
-(n, columns) array filled chunk by chunk in the computation's dtype and summarised in the same
-column blocks, so memory is the kept distribution plus those blocks (no copies of the whole), and
-the numbers are those of the disk store.
+(n, columns) array, column-major like the file, filled chunk by chunk in the computation's
+dtype and summarised in the same column blocks, so memory is the kept distribution plus those
+blocks (no copies of the whole), and the numbers are those of the disk store.
 """
 
 from __future__ import annotations
@@ -142,18 +142,23 @@ class ColumnStore(_Blocks):
 
 class MemoryStore(_Blocks):
     """The (n, columns) distribution in memory, in the computation's dtype, filled by row blocks;
-    the interface of :class:`ColumnStore` (``close`` and ``discard`` have nothing to do)."""
+    the interface of :class:`ColumnStore` (``close`` and ``discard`` have nothing to do).
+
+    Kept column-major, as on disk: each chunk is transposed once as it arrives, and a block of
+    columns is then read without a copy (a column of a row-major million-row array is a
+    million scattered reads).
+    """
 
     def __init__(self, n: int, n_columns: int, dtype):
         self.n, self.n_columns = int(n), int(n_columns)
-        self._data = np.empty((self.n, self.n_columns), dtype)
+        self._data = np.empty((self.n_columns, self.n), dtype)
         self._start = 0
 
     def append(self, rows: np.ndarray) -> None:
         stop = self._start + len(rows)
         if stop > self.n:
             raise ValueError(f"MemoryStore: {stop} rows written, room for {self.n}")
-        self._data[self._start:stop] = rows
+        self._data[:, self._start:stop] = np.asarray(rows).T
         self._start = stop
 
     def close(self) -> None:
@@ -165,7 +170,8 @@ class MemoryStore(_Blocks):
 
     def columns(self, lo: int, hi: int) -> np.ndarray:
         """Columns ``lo:hi`` as an (n, hi - lo) array in the store's dtype, each column contiguous."""
-        return np.ascontiguousarray(self._data[:, lo:hi].T).T
+        return self._data[lo:hi].T
 
     def array(self) -> np.ndarray:
-        return self._data
+        """The whole (n, columns) array (column-major)."""
+        return self._data.T
