@@ -155,22 +155,21 @@ def lobo(
             draws = engine.run(
                 problem, draws=engine.Draws(resample.bootstrap_scheme(m), n, key), masks=masks, ref=refs,
                 fields=("corr",), batch_size=batch_size, device=dev,
-            )["corr"].astype(np.float64)  # (n, variants, columns)
+            )["corr"]  # (n, variants, columns), as computed: summarize sorts it so, sums in float64
             jack = None
             if method in ("bca", "jackknife-t"):
                 jack = engine.run(
                     problem, resample.jackknife_weights(m), masks=masks, ref=refs, fields=("corr",), device=dev,
                 )["corr"].astype(np.float64)
-            rows = []
-            for v, name in enumerate(variants):
-                part = summarize(
-                    draws[:, v, :nb], est[v, :nb], None if jack is None else jack[:, v, :nb],
-                    method=method, level=level, threshold=threshold,
-                )
-                part.insert(0, "benchmark", bench)
-                part.insert(0, "variant", name)
-                rows.append(part)
-            frame = pd.concat(rows, ignore_index=True)
+            # Every variant's columns side by side in one call: the interval code works column
+            # by column, so each variant gets its own numbers, without a call per variant.
+            flat = draws[:, :, :nb].reshape(len(draws), -1)
+            frame = summarize(
+                flat, est[:, :nb].reshape(-1), None if jack is None else jack[:, :, :nb].reshape(len(jack), -1),
+                method=method, level=level, threshold=threshold,
+            )
+            frame.insert(0, "benchmark", bench * len(variants))
+            frame.insert(0, "variant", np.repeat(variants, nb))
     changes = corr.iloc[:, 1:].sub(corr["full"], axis=0)
     absch = changes.abs().fillna(-1.0)
     which = absch.to_numpy().argmax(axis=1)
