@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = (
     "import sys\n"
     "sys.argv = ['swjax'] + sys.argv[1:]\n"
+    "import swjax.entry\n"
+    "swjax.entry._leave = sys.exit  # return here instead of leaving the process\n"
     "from swjax.entry import main\n"
     "try:\n"
     "    main()\n"
@@ -142,3 +144,25 @@ def test_quiet_is_a_root_option_for_every_command():
     assert out.exit_code == 0 and cli.QUIET["on"] is True
     CliRunner().invoke(cli.app, ["analyze", "--set", "chat", "--format", "csv"])
     assert cli.QUIET["on"] is False
+
+
+def test_a_finished_command_leaves_with_its_output_and_exit_code(tmp_path):
+    """The console script ends without the interpreter's shutdown: everything printed arrives,
+    files are complete, and the exit code is the command's."""
+    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE=str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "swjax", "bootstrap", "--set", "chat", "--n", "50", "--format", "csv", "--out", str(out)],
+        capture_output=True, text=True, env=full, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    printed = proc.stdout.splitlines()
+    assert printed[0].startswith("benchmark,set,kind") and printed[-1].startswith("compute_correlation,chat,summary")
+    assert (out / "table.csv").read_text().splitlines()[-1].startswith("compute_correlation,chat,summary")
+    assert {p.name for p in out.iterdir()} >= {"table.csv", "table.json", "distributions.npz", "manifest.json"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "swjax", "bootstrap", "--set", "chat", "--n", "50"],
+        capture_output=True, text=True, env=full, timeout=300,
+    )
+    assert shown.returncode == 0 and shown.stdout.rstrip().splitlines()[-1].startswith("PC1 sign:"), shown.stdout
