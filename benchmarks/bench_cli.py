@@ -13,7 +13,8 @@ Each row is a fresh ``python -m swjax ...`` (or ``python -c ...``) process, min 
   and repeated (the persistent cache from the first run), each to a fresh ``--out`` folder;
 * the phases of that command inside one process (``import``, ``data``, the first ``bootstrap``
   call of each set, which traces and compiles or loads from the cache, a repeated call, and the
-  table's rendering), so a slow row can be read.
+  terminal tables' rendering), so a slow row can be read. What a process's total has beyond its
+  phases is the interpreter's start and end.
 
 ``--compare DIR`` runs every row with that checkout too (``PYTHONPATH=DIR``), side by side
 with this one in the same run, and prints the ratio; ``--compare-python PY`` runs it with the
@@ -48,11 +49,10 @@ t = time.perf_counter(); data = [swjax.load_dataset(s) for s in ("base", "chat")
 n = int(sys.argv[1])
 t = time.perf_counter(); res = [swjax.bootstrap(d, n=n) for d in data]; out["bootstrap, first call"] = time.perf_counter() - t
 t = time.perf_counter(); res = [swjax.bootstrap(d, n=n) for d in data]; out["bootstrap, repeated"] = time.perf_counter() - t
-from rich.console import Console
+from swjax import tables
 t = time.perf_counter()
-console = Console(file=io.StringIO(), width=120)
 for r in res:
-    console.print(r.table.head(40).to_string())
+    tables.bootstrap_rich(r, file=io.StringIO())
 out["render"] = time.perf_counter() - t
 print(json.dumps(out))
 """
