@@ -424,17 +424,29 @@ class _Curve:
         if self.full_index is not None:
             self.full.append(corr[:, :, self.full_index].astype(np.float64))
         self.rows += len(corr)
-        finite = np.isfinite(corr)
-        holes = ~finite.all(axis=(0, 2))  # columns with a NaN in this chunk
+        # Columns with a NaN in this chunk (correlations are within [-1, 1]: no sum overflows).
+        holes = ~np.isfinite(corr.sum(axis=(0, 2)))
+        total = np.empty((SUM_COLUMNS, corr.shape[2]))
+        square = np.empty((SUM_COLUMNS, corr.shape[2]), corr.dtype)
         for lo in range(0, self.nb, SUM_COLUMNS):
             hi = min(lo + SUM_COLUMNS, self.nb)
             z = corr[:, lo:hi]
             if holes[lo:hi].any():
-                keep = finite[:, lo:hi]
+                keep = np.isfinite(z)
                 z = np.where(keep, z, 0)
                 self.missing[lo:hi] += np.add.reduce(~keep, axis=0, dtype=np.int64)
-            self.sum[lo:hi] += np.add.reduce(z, axis=0, dtype=np.float64)
-            self.sq[lo:hi] += np.add.reduce(z * z, axis=0, dtype=np.float64)
+            # The chunk's rows added in float64 in order, then to the running sum: the order of
+            # ``np.add.reduce(z, axis=0, dtype=np.float64)``, without its casting buffers.
+            t, q = total[: hi - lo], square[: hi - lo]
+            for into, squared in ((self.sum, False), (self.sq, True)):
+                for b, row in enumerate(z):
+                    if squared:
+                        row = np.multiply(row, row, out=q)  # squared in the kept dtype
+                    if b == 0:
+                        t[...] = row
+                    else:
+                        np.add(t, row, out=t)
+                into[lo:hi] += t
 
 
 #: Columns of the curve's sums added together (a block's temporaries fit the CPU's cache).
