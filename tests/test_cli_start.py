@@ -148,8 +148,8 @@ def test_quiet_is_a_root_option_for_every_command():
 
 def test_a_finished_command_leaves_with_its_output_and_exit_code(tmp_path):
     """The console script ends without the interpreter's shutdown: everything printed arrives,
-    files are complete, and the exit code is the command's."""
-    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE=str(tmp_path / "cache"))
+    files are complete, and the exit code is the command's (exit 2 is checked above)."""
+    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0")
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "swjax", "bootstrap", "--set", "chat", "--n", "50", "--format", "csv", "--out", str(out)],
@@ -161,8 +161,3 @@ def test_a_finished_command_leaves_with_its_output_and_exit_code(tmp_path):
     assert printed[0].startswith("benchmark,set,kind") and printed[-1].startswith("compute_correlation,chat,summary")
     assert (out / "table.csv").read_text().splitlines()[-1].startswith("compute_correlation,chat,summary")
     assert {p.name for p in out.iterdir()} >= {"table.csv", "table.json", "distributions.npz", "manifest.json"}
-    shown = subprocess.run(
-        [sys.executable, "-m", "swjax", "bootstrap", "--set", "chat", "--n", "50"],
-        capture_output=True, text=True, env=full, timeout=300,
-    )
-    assert shown.returncode == 0 and shown.stdout.rstrip().splitlines()[-1].startswith("PC1 sign:"), shown.stdout
