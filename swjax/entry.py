@@ -11,6 +11,7 @@ first few hundredths of a second before :func:`main` runs, still gets Python's t
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -20,6 +21,11 @@ from . import interrupt
 
 def main() -> None:
     interrupt.install()  # first: before typer, numpy, pandas and JAX are imported
+    # Importing JAX, pandas and scipy creates some 300k objects, and with Python's default
+    # thresholds the cyclic collector ran 460 times in a bootstrap command, three of them full
+    # traversals of everything imported: 0.18 s. Collecting every 10,000 allocations instead
+    # of 700 leaves 0.08 s (cycles are still collected; the peak memory is the same).
+    gc.set_threshold(10_000, 10, 10)
     code = 0
     try:
         from .cli import main as run
