@@ -779,7 +779,7 @@ def run(
                 ones = lay.put_rows(np.ones((per_chunk, fill.shape[1]), dtype))
                 full = lay.to_host(call((prob, ones, key, np.uint32(0), np.uint32(per_chunk), c,
                                          lay.put(np.zeros(k, dtype)), None, np.bool_(True))))["full"]
-                collect.first_full = full
+                collect.full.append(full)
                 r, first = lay.put(np.asarray(full.loadings[0], dtype)), np.bool_(False)
 
             def compute(start, stop):
@@ -804,7 +804,8 @@ def run(
 
 class _Collect:
     """The sink of :func:`run`'s chunk loop: explicit rows kept, draws kept or handed on,
-    and the full sample of a stacked ``with_full`` run taken from every chunk."""
+    and the full sample of a stacked ``with_full`` run taken from every chunk (of a run of one
+    problem, :func:`run` puts its first call's there)."""
 
     def __init__(self, stacked, n_fixed, has_draws, with_full, sink, progress):
         self.stacked, self.n_fixed, self.has_draws, self.with_full = stacked, n_fixed, has_draws, with_full
@@ -812,13 +813,11 @@ class _Collect:
         self.split = has_draws and sink is not None  # explicit rows kept, draws handed on
         self.seen, self.kept, self.full = 0, [], []
 
-    first_full = None  # the full sample of a run of one problem, from its first call
-
     def full_sample(self):
         """Every chunk's full sample of a stacked run (its datasets'), else the run's."""
         if self.stacked:
             return _concat(self.full)
-        return jax.tree.map(lambda x: x[:1], self.first_full)  # one per device of a sharded chunk
+        return jax.tree.map(lambda x: x[:1], self.full[0])  # one per device of a sharded chunk
 
     def __call__(self, out):
         if self.with_full:
