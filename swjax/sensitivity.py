@@ -427,7 +427,7 @@ class _Curve:
         # Columns with a NaN in this chunk (correlations are within [-1, 1]: no sum overflows).
         holes = ~np.isfinite(corr.sum(axis=(0, 2)))
         total = np.empty((SUM_COLUMNS, corr.shape[2]))
-        square = np.empty((SUM_COLUMNS, corr.shape[2]), corr.dtype)
+        squares = np.empty((len(corr), SUM_COLUMNS, corr.shape[2]), corr.dtype)
         for lo in range(0, self.nb, SUM_COLUMNS):
             hi = min(lo + SUM_COLUMNS, self.nb)
             z = corr[:, lo:hi]
@@ -435,18 +435,18 @@ class _Curve:
                 keep = np.isfinite(z)
                 z = np.where(keep, z, 0)
                 self.missing[lo:hi] += np.add.reduce(~keep, axis=0, dtype=np.int64)
-            # The chunk's rows added in float64 in order, then to the running sum: the order of
-            # ``np.add.reduce(z, axis=0, dtype=np.float64)``, without its casting buffers.
-            t, q = total[: hi - lo], square[: hi - lo]
-            for into, squared in ((self.sum, False), (self.sq, True)):
-                for b, row in enumerate(z):
-                    if squared:
-                        row = np.multiply(row, row, out=q)  # squared in the kept dtype
-                    if b == 0:
-                        t[...] = row
-                    else:
-                        np.add(t, row, out=t)
-                into[lo:hi] += t
+            t = total[: hi - lo]
+            self.sum[lo:hi] += _add_rows(z, t)
+            self.sq[lo:hi] += _add_rows(np.multiply(z, z, out=squares[:, : hi - lo]), t)  # squared in the kept dtype
+
+
+def _add_rows(rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``rows[0] + rows[1] + ...`` in ``out``'s dtype (float64), added in order: the numbers of
+    ``np.add.reduce(rows, axis=0, dtype=np.float64)``, without its casting buffers."""
+    out[...] = rows[0]
+    for row in rows[1:]:
+        np.add(out, row, out=out)
+    return out
 
 
 #: Columns of the curve's sums added together (a block's temporaries fit the CPU's cache).
