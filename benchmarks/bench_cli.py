@@ -115,6 +115,11 @@ def measure(checkout: Path, n: int, repeats: int, py: str = sys.executable) -> d
         rows.update(phases)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return summary(rows)
+
+
+def summary(rows: dict[str, list[float]]) -> dict:
+    """Each row's runs with their min and median."""
     return {k: dict(min=min(v), median=statistics.median(v), runs=v) for k, v in rows.items()}
 
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from bench_cli import side_by_side  # this folder is on the path when run as a script
+from bench_cli import env_for, side_by_side, summary  # this folder is on the path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,8 +43,7 @@ print(json.dumps(out))
 
 
 def measure(checkout: Path, repeats: int, py: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(checkout), SWJAX_COMPILE_CACHE="0")
-    env.setdefault("SWJAX_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    env = env_for(checkout, "0")
     rows: dict[str, list[float]] = {}
     for _ in range(repeats):
         proc = subprocess.run([py, "-c", WORK], env=env, capture_output=True, text=True)
@@ -54,7 +51,7 @@ def measure(checkout: Path, repeats: int, py: str) -> dict:
             raise SystemExit(f"{checkout}: failed\n{proc.stderr[-2000:]}")
         for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items():
             rows.setdefault(k, []).append(v)
-    return {k: dict(min=min(v), median=statistics.median(v), runs=v) for k, v in rows.items()}
+    return summary(rows)
 
 
 def main() -> int:
