@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import partial
 
 import jax.numpy as jnp
 import numpy as np
@@ -320,8 +319,9 @@ def _lerp(a, b, t, dtype):
     return (np.asarray(a).astype(wide) + np.asarray(b - a).astype(wide) * np.asarray(t).astype(wide)).astype(dtype)
 
 
-#: Rows selected together by :func:`row_quantiles`: their work array stays in the CPU's cache.
-SELECT_ROWS = 64
+#: Rows selected together by :func:`row_quantiles` (fewer numpy calls per row as it grows; 128
+#: rows of 4,083 specifications are 2 MB of work array).
+SELECT_ROWS = 128
 
 
 def row_quantiles(x: np.ndarray, probs) -> np.ndarray:
@@ -331,23 +331,56 @@ def row_quantiles(x: np.ndarray, probs) -> np.ndarray:
     each row in place at the lower one (``ndarray.partition``, one position at a time, each in
     the segment the previous ones left) and taking the next one as the smallest value right of
     it. Rows go :data:`SELECT_ROWS` at a time through one small work array, grouped by their
-    number of finite values (NaN count as largest, as in a sort).
+    number of finite values (NaN count as largest, as in a sort). The work array holds
+    :func:`_order_keys`, integers in the order of the values, which numpy selects in about half
+    the time of the floats.
     """
-    dtype = x.dtype.type
     size = x.shape[-1]
-    x3 = x.reshape((-1,) + x.shape[-2:]) if x.ndim > 1 else x[None, None]
-    out = np.full(x3.shape[:2] + (len(probs),), np.nan, dtype)
-    work = np.empty((min(SELECT_ROWS, x3.shape[1]), size), dtype)
-    for i in range(x3.shape[0]):
-        for j in range(0, x3.shape[1], SELECT_ROWS):
-            block = x3[i, j:j + SELECT_ROWS]
-            out[i, j:j + len(block)] = _block_quantiles(block, probs, work[:len(block)])
+    rows = x.reshape(-1, size)
+    out = np.empty((len(rows), len(probs)), x.dtype)
+    work = np.empty((min(SELECT_ROWS, len(rows)), size), _key_dtype(x.dtype))
+    for j in range(0, len(rows), SELECT_ROWS):
+        block = rows[j:j + SELECT_ROWS]
+        out[j:j + len(block)] = _block_quantiles(block, probs, work[:len(block)])
     return out.reshape(x.shape[:-1] + (len(probs),))
+
+
+def _key_dtype(dtype) -> np.dtype:
+    return np.dtype(f"i{np.dtype(dtype).itemsize}")
+
+
+def _order_keys(x: np.ndarray, out: np.ndarray | None = None, nan: bool = True) -> np.ndarray:
+    """Signed integers ordered as the floats ``x`` are: the bits of ``x`` with the magnitude bits
+    of the negative ones flipped (IEEE 754 orders magnitudes as integers); any NaN the largest
+    (``nan=False``: the caller knows there is none).
+
+    The one exception to the floats' order: -0.0 comes before 0.0, which compare equal, so an
+    order statistic that is a zero may come out with the other sign (the same number).
+    :func:`_from_keys` reverses it.
+    """
+    bits = x.view(_key_dtype(x.dtype))
+    out = np.empty_like(bits) if out is None else out
+    np.right_shift(bits, 8 * bits.itemsize - 1, out=out)  # -1 where negative, else 0
+    np.bitwise_and(out, np.iinfo(bits.dtype).max, out=out)
+    np.bitwise_xor(out, bits, out=out)
+    if nan:
+        np.copyto(out, np.iinfo(bits.dtype).max, where=np.isnan(x))
+    return out
+
+
+def _from_keys(keys: np.ndarray, dtype) -> np.ndarray:
+    """The floats of :func:`_order_keys` (the same flip undoes it)."""
+    keys = np.asarray(keys)
+    return (keys ^ ((keys >> (8 * keys.itemsize - 1)) & np.iinfo(keys.dtype).max)).view(dtype)
 
 
 def _block_quantiles(block: np.ndarray, probs, work: np.ndarray) -> np.ndarray:
     dtype = block.dtype.type
-    n = np.isfinite(block).sum(axis=-1)
+    # Finite values per row: all of them where the row's sum is finite (one pass), else counted.
+    n = np.full(len(block), block.shape[-1])
+    holes = ~np.isfinite(block.sum(axis=-1))
+    if holes.any():
+        n[holes] = np.isfinite(block[holes]).sum(axis=-1)
     out = np.full((len(block), len(probs)), np.nan, dtype)
     counts, often = np.unique(n[n > 0], return_counts=True)
     for count in counts[np.argsort(-often, kind="stable")]:
@@ -355,24 +388,26 @@ def _block_quantiles(block: np.ndarray, probs, work: np.ndarray) -> np.ndarray:
         if count == counts[np.argmax(often)]:
             # The most common count: every row partitioned together, without gathering them
             # (rows of other counts come out partitioned at the wrong places and are dropped).
-            part = work
-            np.copyto(part, block)
+            part = _order_keys(block, work, nan=bool(holes.any()))
         else:
-            part = block[rows]  # a copy, partitioned in place
+            part = _order_keys(block[rows])  # a copy, partitioned in place
         plan = []
         for p in probs:  # the positions of sorted_quantiles, for rows of ``count`` finite values
             pos = dtype(p) * dtype(count - 1)
             lo = max(int(np.floor(pos)), 0)
             plan.append((lo, min(lo + 1, count - 1), pos - dtype(lo)))
         stats = _order_statistics(part, sorted({lo for lo, _, _ in plan}), int(count))
-        values = np.stack([_lerp(stats[lo], stats[hi], t, dtype) for lo, hi, t in plan], axis=-1)
+        values = np.stack(
+            [_lerp(_from_keys(stats[lo], dtype), _from_keys(stats[hi], dtype), t, dtype) for lo, hi, t in plan],
+            axis=-1,
+        )
         out[rows] = values[rows] if part is work else values
     return out
 
 
 def _order_statistics(part: np.ndarray, lows: list[int], count: int) -> dict[int, np.ndarray]:
-    """Order statistics ``k`` and ``k + 1`` (below ``count``) of every row of ``part`` for each
-    ``k`` in ``lows`` (sorted); ``part`` is partitioned in place."""
+    """Order statistics ``k`` and ``k + 1`` (below ``count``) of every row of ``part`` (order
+    keys: NaN the largest) for each ``k`` in ``lows`` (sorted); ``part`` is partitioned in place."""
 
     def select(start, stop, ks):  # ks in [start, stop), each partitioned within its segment
         if ks:
@@ -383,7 +418,6 @@ def _order_statistics(part: np.ndarray, lows: list[int], count: int) -> dict[int
             select(k + 1, stop, ks[mid + 1:])
 
     select(0, part.shape[-1], lows)
-    smallest = np.min if count == part.shape[-1] else partial(np.fmin.reduce)  # NaN beyond count
     stats = {}
     for i, k in enumerate(lows):
         stats[k] = part[:, k]
@@ -391,7 +425,7 @@ def _order_statistics(part: np.ndarray, lows: list[int], count: int) -> dict[int
             # Right of k, up to the next partitioned position (included), all values are at
             # least part[k]; the smallest of them is the next order statistic.
             stop = lows[i + 1] + 1 if i + 1 < len(lows) else count
-            stats[k + 1] = part[:, k + 1] if k + 1 == stop - 1 else smallest(part[:, k + 1:stop], axis=-1)
+            stats[k + 1] = part[:, k + 1] if k + 1 == stop - 1 else np.min(part[:, k + 1:stop], axis=-1)
     return stats
 
 

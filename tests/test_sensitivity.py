@@ -12,7 +12,8 @@ import swjax
 from swjax import engine, resample
 from swjax.analysis import prepare
 from swjax.sensitivity import (
-    CURVE_PROBS, lobo, point_labels, row_quantiles, sample_subset_masks, sorted_quantiles, subsets,
+    CURVE_PROBS, SELECT_ROWS, _from_keys, _order_keys, lobo, point_labels, row_quantiles, sample_subset_masks,
+    sorted_quantiles, subsets,
 )
 
 CAPS = swjax.PAPER_CAPABILITIES
@@ -137,6 +138,39 @@ def test_sorted_quantiles_are_numpys_nanquantile(seed, rows, size, nan_share, dt
     # finite counts the rows have.
     np.testing.assert_array_equal(row_quantiles(x, CURVE_PROBS), got)
     np.testing.assert_array_equal(row_quantiles(np.stack([x, x[::-1]]), CURVE_PROBS), np.stack([got, got[::-1]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_order_keys_are_ordered_as_the_floats_and_give_them_back(dtype):
+    info = np.finfo(dtype)
+    x = np.array([-np.inf, -info.max, -1.5, -info.tiny, -info.smallest_subnormal, -0.0, 0.0,
+                  info.smallest_subnormal, info.tiny, 1.0, info.max, np.inf], dtype)
+    keys = _order_keys(x)
+    assert keys.dtype.kind == "i" and keys.dtype.itemsize == x.itemsize
+    assert np.all(np.diff(keys) > 0)
+    np.testing.assert_array_equal(_from_keys(keys, dtype).view(keys.dtype), x.view(keys.dtype))  # bit for bit
+    nans = np.array([np.nan, -np.nan], dtype)
+    assert np.signbit(nans).tolist() == [False, True]
+    assert np.all(_order_keys(nans) > keys[-1])  # either sign of NaN after +inf, as in a sort
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_quantiles_over_many_blocks_with_infinities_and_negative_nans(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, SELECT_ROWS + 7, 57)).astype(dtype)
+    x[0, 5, 3] = np.inf
+    x[1, 9, :4] = -np.inf
+    x[2, 11] = np.inf  # a row of infinities: no finite value
+    x[rng.random(x.shape) < 0.05] = np.nan
+    x[rng.random(x.shape) < 0.05] = -np.nan
+    x[0, 20, :30] = -np.nan
+    x[1, 40, :] = np.round(x[1, 40, :])  # ties and zeros of both signs
+    x[1, 40, ::2] *= -1
+    with np.errstate(invalid="ignore"):  # inf - inf between two infinite order statistics
+        want = sorted_quantiles(np.sort(x, axis=-1), CURVE_PROBS)
+        got = row_quantiles(x, CURVE_PROBS)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[2, 11]).all()
 
 
 def test_subsets_bootstrap_keeps_two_spreads_apart(chat):
