@@ -35,8 +35,20 @@ WeightScheme = Callable[[jax.Array], jax.Array]
 
 
 def key_from_seed(seed) -> jax.Array:
-    """The one place a user's integer seed becomes a JAX key."""
-    return jax.random.key(validate.seed(seed))
+    """The one place a user's integer seed becomes a JAX key.
+
+    The threefry key of a seed in [0, 2**63) is the seed's two 32-bit halves, high first: what
+    ``jax.random.key(seed)`` gives with 64-bit integers on. It is built here from those halves
+    on the host, which compiles nothing: ``jax.random.key`` compiles two small programs in
+    every new process (about 0.08 s), and with 64-bit integers off it keeps only the low half,
+    so that seeds 0 and 2**32 drew the same resamples in float32 and different ones in float64.
+    Under another default PRNG (``jax_default_prng_impl``) the key is that PRNG's own.
+    """
+    seed = validate.seed(seed)
+    if jax.config.jax_default_prng_impl != "threefry2x32":
+        return jax.random.key(seed)
+    halves = np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
+    return jax.random.wrap_key_data(halves, impl="threefry2x32")
 
 
 @functools.lru_cache(maxsize=64)
