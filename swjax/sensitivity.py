@@ -16,6 +16,7 @@ label equals the label of the full capability set.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -336,7 +337,7 @@ def row_quantiles(x: np.ndarray, probs) -> np.ndarray:
     the time of the floats.
     """
     size = x.shape[-1]
-    rows = x.reshape(-1, size)
+    rows = x.reshape(math.prod(x.shape[:-1]), size)  # not -1: a row may have no values
     out = np.empty((len(rows), len(probs)), x.dtype)
     work = np.empty((min(SELECT_ROWS, len(rows)), size), _key_dtype(x.dtype))
     for j in range(0, len(rows), SELECT_ROWS):

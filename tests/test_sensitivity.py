@@ -171,6 +171,8 @@ def test_row_quantiles_over_many_blocks_with_infinities_and_negative_nans(dtype)
         got = row_quantiles(x, CURVE_PROBS)
     np.testing.assert_array_equal(got, want)
     assert np.isnan(got[2, 11]).all()
+    empty = row_quantiles(np.empty((2, 3, 0), dtype), CURVE_PROBS)  # rows without a value
+    assert empty.shape == (2, 3, 3) and empty.dtype == dtype and np.isnan(empty).all()
 
 
 def test_subsets_bootstrap_keeps_two_spreads_apart(chat):
