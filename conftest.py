@@ -58,7 +58,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 #: Compile-heavy checks moved out of the default suite (which stays short on 2 cores) into the
-#: slow pass that CI runs after it (``pytest -m slow``): each of these takes 6-20 s here, and its
+#: slow pass that CI runs after it (``pytest -m slow``): each of these takes 4-20 s here, and its
 #: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
 SLOW = {
     "tests/test_same_bits.py::test_same_bits_as_before_everywhere_else",
@@ -94,6 +94,11 @@ SLOW = {
     "tests/test_pairs.py::test_pair_route_equals_rank_route_exactly",
     "tests/test_adjust.py::test_score_dtype_float32_close_to_float64",
     "tests/test_adjust.py::test_monotone_transform_changes_nothing",
+    "tests/test_compare.py::test_a_single_benchmark_has_the_bootstraps_interval_by_default",
+    "tests/test_memory.py::test_summary_blocks_do_not_change_the_numbers",
+    "tests/test_cluster_intervals.py::test_cli_families_default_is_cluster_t_and_says_why",
+    "tests/test_importers.py::test_import_folder_is_accepted_by_analysis_commands",
+    "tests/test_figures.py::test_spec_curve_from_subsets",
     "swjax/compare.py::swjax.compare.compare_between",
     "swjax/coverage.py::swjax.coverage.coverage",
     "swjax/plan.py::swjax.plan.plan",
