@@ -337,12 +337,16 @@ def row_quantiles(x: np.ndarray, probs) -> np.ndarray:
     the time of the floats.
     """
     size = x.shape[-1]
-    rows = x.reshape(math.prod(x.shape[:-1]), size)  # not -1: a row may have no values
-    out = np.empty((len(rows), len(probs)), x.dtype)
-    work = np.empty((min(SELECT_ROWS, len(rows)), size), _key_dtype(x.dtype))
-    for j in range(0, len(rows), SELECT_ROWS):
-        block = rows[j:j + SELECT_ROWS]
-        out[j:j + len(block)] = _block_quantiles(block, probs, work[:len(block)])
+    # Blocks of rows within each index of the leading axes: views of ``x`` whatever its strides
+    # (merging all axes but the last into rows would copy a sliced array, as the curve's is).
+    # Not -1 in the shape: a row may have no values.
+    x3 = x.reshape((math.prod(x.shape[:-2]),) + x.shape[-2:]) if x.ndim > 1 else x[None, None]
+    out = np.empty(x3.shape[:2] + (len(probs),), x.dtype)
+    work = np.empty((min(SELECT_ROWS, x3.shape[1]), size), _key_dtype(x.dtype))
+    for i in range(x3.shape[0]):
+        for j in range(0, x3.shape[1], SELECT_ROWS):
+            block = x3[i, j:j + SELECT_ROWS]
+            out[i, j:j + len(block)] = _block_quantiles(block, probs, work[:len(block)])
     return out.reshape(x.shape[:-1] + (len(probs),))
 
 
