@@ -363,20 +363,24 @@ def _order_keys(x: np.ndarray, out: np.ndarray | None = None, nan: bool = True) 
     order statistic that is a zero may come out with the other sign (the same number).
     :func:`_from_keys` reverses it.
     """
-    bits = x.view(_key_dtype(x.dtype))
-    out = np.empty_like(bits) if out is None else out
-    np.right_shift(bits, 8 * bits.itemsize - 1, out=out)  # -1 where negative, else 0
-    np.bitwise_and(out, np.iinfo(bits.dtype).max, out=out)
-    np.bitwise_xor(out, bits, out=out)
+    out = _flip_negative(x.view(_key_dtype(x.dtype)), out)
     if nan:
-        np.copyto(out, np.iinfo(bits.dtype).max, where=np.isnan(x))
+        np.copyto(out, np.iinfo(out.dtype).max, where=np.isnan(x))
     return out
 
 
 def _from_keys(keys: np.ndarray, dtype) -> np.ndarray:
     """The floats of :func:`_order_keys` (the same flip undoes it)."""
-    keys = np.asarray(keys)
-    return (keys ^ ((keys >> (8 * keys.itemsize - 1)) & np.iinfo(keys.dtype).max)).view(dtype)
+    return _flip_negative(np.asarray(keys)).view(dtype)
+
+
+def _flip_negative(bits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Signed integers with the bits below the sign flipped where the sign is set (its own inverse)."""
+    out = np.empty_like(bits) if out is None else out
+    np.right_shift(bits, 8 * bits.itemsize - 1, out=out)  # -1 where negative, else 0
+    np.bitwise_and(out, np.iinfo(bits.dtype).max, out=out)
+    np.bitwise_xor(out, bits, out=out)
+    return out
 
 
 def _block_quantiles(block: np.ndarray, probs, work: np.ndarray) -> np.ndarray:
