@@ -65,7 +65,9 @@ print(len(compiled))
 def test_making_a_key_compiles_nothing():
     # In a new process: compiled programs are kept per process, so only the first key would.
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0", out.stdout.split()[1]] and int(out.stdout.split()[1]) > 0, out
+    before, after = map(int, out.stdout.split())
+    assert before == 0, out  # no compilation for the keys
+    assert after > 0, out  # while the listener hears one
 
 
 @pytest.mark.parametrize("bad", [-1, 2**63, 1.5, "7", None])
