@@ -356,48 +356,6 @@ def progress_bar(total: int, label: str, stream=None):
 
 
 @contextlib.contextmanager
-def progress_bars(total: int, labels: list[str], stream=None):
-    """:func:`progress_bar` for jobs that run side by side (:mod:`swjax.threads`): one bar per
-    label, on one display; yields a callback per label."""
-    stream = sys.stderr if stream is None else stream
-    if len(labels) == 1 or not _show_progress(stream):
-        with contextlib.ExitStack() as stack:
-            yield [stack.enter_context(progress_bar(total, label, stream)) for label in labels]
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), transient=True, console=Console(file=stream),
-    ) as bar:
-
-        def advancer(label):
-            task = bar.add_task(f"{label} ({COMPILING})", total=total)
-            return interruptible(lambda k: bar.update(task, advance=k, description=label))
-
-        yield [advancer(label) for label in labels]
-
-
-def side_by_side(items, job):
-    """``[job(item, stop) for item in items]``, one item per model set, computed at the same
-    time (:mod:`swjax.threads`: results, warnings and the first error in the sets' order)."""
-    from . import threads
-
-    return threads.run_each([functools.partial(job, item) for item in items])
-
-
-def _stopping(progress, stop):
-    """A progress callback that first stops this set if another one failed."""
-
-    def callback(k):
-        stop.check()
-        progress(k)
-
-    return callback
-
-
-@contextlib.contextmanager
 def working(label: str, stream=None):
     """A spinner on a terminal (stderr) for work without chunks to count; quiet otherwise."""
     stream = sys.stderr if stream is None else stream
@@ -500,21 +458,19 @@ def bootstrap(
     caps = parse_list(capabilities)
     datasets = load_sets(model_set, data, info, data_dir)
     check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to)
-    clusters = [cluster_labels(ds, cluster_by, families, known=datasets) for ds in datasets]
-    with progress_bars(n, [f"{ds.label}: resampling" for ds in datasets]) as advances:
-
-        def one_set(job, stop):
-            ds, labels, advance = job
-            return run(
-                ds, n=n, seed=seed, method=method and method.value, level=level, permutations=permutations,
-                threshold=threshold, capabilities=caps, against=against, device=device.value,
-                batch_size=batch_size, x64=x64, progress=_stopping(advance, stop), clusters=labels,
-                stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
-                eigenvalues=eigenvalues, missing=missing.value,
+    results = []
+    for ds in datasets:
+        with progress_bar(n, f"{ds.label}: resampling") as advance:
+            results.append(
+                run(
+                    ds, n=n, seed=seed, method=method and method.value, level=level, permutations=permutations,
+                    threshold=threshold, capabilities=caps, against=against, device=device.value,
+                    batch_size=batch_size, x64=x64, progress=advance,
+                    clusters=cluster_labels(ds, cluster_by, families, known=datasets),
+                    stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
+                    eigenvalues=eigenvalues, missing=missing.value,
+                )
             )
-
-        # The sets at the same time: one set's Python work runs while the other's program computes.
-        results = side_by_side(list(zip(datasets, clusters, advances)), one_set)
     if fmt is Format.json:
         text = tables.bootstrap_json(results)
     elif fmt is Format.csv:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import threading
 from functools import partial
 from typing import Callable, NamedTuple, Sequence
 
@@ -452,7 +451,7 @@ def _cached_program(args, spec: _Spec, device):
             exported = jax.export.export(kernel, platforms=("cpu",))(*args)
             blob = exported.serialize()
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # per process and thread
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(blob)
             os.replace(tmp, path)  # whole or absent: never a half-written program
     except Exception:  # noqa: BLE001 - any trouble with the cache: trace as usual from now on

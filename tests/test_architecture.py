@@ -40,7 +40,7 @@ def test_only_engine_compiles():
 #: The layers of README.md's "Where things are", lowest first. A module imports only from its
 #: own layer or below (lazy imports inside functions count), and the graph has no cycle.
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "interrupt", "threads"},            # foundations
+    {"_version", "errors", "interrupt"},                       # foundations
     {"validate", "outputs", "data", "display"},                # host-side checks, files, the registry, reprs
     {"importers"},                                             # reading evaluation results
     {"ranks", "problem", "core", "resample", "simulate"},      # the statistic and its inputs
