@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from functools import partial
 from typing import Callable, NamedTuple, Sequence
 
@@ -451,7 +452,7 @@ def _cached_program(args, spec: _Spec, device):
             exported = jax.export.export(kernel, platforms=("cpu",))(*args)
             blob = exported.serialize()
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # per process and thread
             tmp.write_bytes(blob)
             os.replace(tmp, path)  # whole or absent: never a half-written program
     except Exception:  # noqa: BLE001 - any trouble with the cache: trace as usual from now on
@@ -552,6 +553,23 @@ def _padded(x, start: int, stop: int, size: int) -> np.ndarray:
     return np.concatenate([part, np.repeat(x[start:start + 1], pad, 0)]) if pad else part
 
 
+#: Held by every run of the engine: one run executes at a time in a process, whichever thread
+#: calls it. Two threads executing large programs at once (every capability subset of both sets
+#: side by side, 100 resamples each) hung XLA's CPU runtime in jaxlib 0.10.2 on the second try:
+#: both threads waited on chunk results that no XLA worker was computing. A caller's other work
+#: (building a problem, intervals and tables on the host) still runs beside another thread's run.
+_ONE_RUN = threading.RLock()
+
+
+def _one_run_at_a_time(func):
+    @functools.wraps(func)
+    def locked(*args, **kwargs):
+        with _ONE_RUN:
+            return func(*args, **kwargs)
+
+    return locked
+
+
 def _run_chunks(n: int, batch: int, compute, sink=None, progress=None, fetch=None):
     """Stream ``n`` units in chunks of ``batch``: the one loop of every run.
 
@@ -633,6 +651,7 @@ def _n_datasets(problem: Problem) -> int:
     return int(problem.caps.shape[0])
 
 
+@_one_run_at_a_time
 def run(
     problem: Problem,
     weights: np.ndarray | None = None,
@@ -854,6 +873,7 @@ def _permutations_chunk(key, index, n_items):
     return jax.vmap(lambda i: jax.random.permutation(jax.random.fold_in(key, i), n_items))(index)
 
 
+@_one_run_at_a_time
 def permutations(key: jax.Array, n: int, n_items: int, sink: Callable[[np.ndarray], None], batch: int = 16384) -> None:
     """Hand ``sink`` the permutations ``0 .. n - 1`` of ``range(n_items)``, a host (rows,
     n_items) array per chunk; permutation ``r`` is ``jax.random.permutation(fold_in(key, r),
