@@ -8,6 +8,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 import swjax
 from swjax import engine
@@ -47,8 +48,6 @@ def test_runs_from_two_threads_take_turns_and_give_the_numbers_of_one_thread(mon
 
 
 def test_a_failing_run_releases_the_lock():
-    import pytest
-
     with pytest.raises(Exception):
         engine.run(None, np.ones((1, 3)))  # not a problem: fails inside the run
     got = []
