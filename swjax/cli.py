@@ -196,12 +196,13 @@ def handle_errors(func=None, *, heavy=None):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from . import interrupt, outputs
+        from . import interrupt
 
         warnings.showwarning = _print_warning
         interrupt.begin()
         try:
-            interrupt.import_held(interrupt.HEAVY if heavy is None else heavy)
+            # swjax.outputs imports numpy and pandas: it too loads with the signal held.
+            interrupt.import_held((*(interrupt.HEAVY if heavy is None else heavy), f"{__package__}.outputs"))
             result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
@@ -225,7 +226,9 @@ def handle_errors(func=None, *, heavy=None):
                 raise typer.Exit(interrupt.report()) from None
             raise
         finally:
-            outputs.remove_temporaries()
+            outputs = sys.modules.get(f"{__package__}.outputs")  # None if interrupted before it loaded
+            if outputs is not None:
+                outputs.remove_temporaries()
         if interrupt.requested():  # an interrupt swallowed somewhere (a callback, a finaliser)
             raise typer.Exit(interrupt.report())
         return result

@@ -11,16 +11,19 @@ on. So the recorded signal is also checked
 - before any output is committed (:mod:`swjax.outputs` calls :func:`checkpoint`), and
 - when the command returns (``handle_errors`` in :mod:`swjax.cli`).
 
-Commits run with the signal deferred (:func:`deferred`): a folder is swapped in whole or not
+Imports run with the signal held (:func:`install` wraps ``__import__``): a library
+interrupted halfway through its initialisation can crash the process. Commits run with the signal deferred (:func:`deferred`): a folder is swapped in whole or not
 at all, and the final line says which outputs were written (:func:`committed`).
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import signal
 import sys
+import threading
 
 __all__ = [
     "install", "checkpoint", "deferred", "import_held", "requested", "committed", "record_commit", "message",
@@ -83,6 +86,35 @@ def install() -> None:
                 signal.signal(signum, _handler)
     if not getattr(sys.unraisablehook, "swjax", False):
         sys.unraisablehook = _unraisable(sys.unraisablehook)
+    if not getattr(builtins.__import__, "swjax", False):
+        builtins.__import__ = _held_import(builtins.__import__)
+
+
+def _held_import(original):
+    """An ``__import__`` that, on the main thread, holds the signal until the outermost import
+    returns, then stops if one came.
+
+    A KeyboardInterrupt in the middle of a library's initialisation crashed the process
+    (SIGSEGV or SIGABRT, no line) in 2 of 36 tries of Ctrl-C while numpy, pandas and JAX
+    loaded; raised inside a class body (pandas' ``NamedAgg``), Python 3.11 turns it into a
+    RuntimeError ("Error calling __set_name__") with a traceback. Holding every import, not a
+    list of libraries, also covers scipy, matplotlib and rich, which commands load as they go.
+    Other threads import as before: the handler runs on the main thread only."""
+    main = threading.main_thread()
+
+    def held(name, globals=None, locals=None, fromlist=(), level=0):
+        if threading.current_thread() is not main:
+            return original(name, globals, locals, fromlist, level)
+        _state.depth += 1
+        try:
+            return original(name, globals, locals, fromlist, level)
+        finally:
+            _state.depth -= 1
+            if _state.depth == 0 and _state.signum:
+                raise KeyboardInterrupt
+
+    held.swjax = True
+    return held
 
 
 def requested() -> bool:
@@ -107,12 +139,8 @@ def deferred():
 
 
 def import_held(modules=HEAVY) -> None:
-    """Import ``modules`` with signals held, then stop at once if one came.
-
-    A KeyboardInterrupt raised in the middle of importing numpy, pandas or JAX (inside their
-    C extensions' initialisation) crashed the process with SIGSEGV or SIGABRT, and no line, in
-    2 of 36 tries of Ctrl-C during start-up; held, it waits the second or so the imports take.
-    """
+    """Import ``modules`` now, with signals held, then stop at once if one came: a command
+    loads what it needs before it starts work (held even where :func:`install` did not run)."""
     with deferred():
         for name in modules:
             importlib.import_module(name)
