@@ -11,10 +11,11 @@ Each row is a fresh ``python -m swjax ...`` (or ``python -c ...``) process, min 
   ``import jax`` alone (the floor of any command that computes);
 * ``swjax bootstrap --set both --n N`` first (an empty compilation cache: everything compiles)
   and repeated (the persistent cache from the first run), each to a fresh ``--out`` folder;
-* the phases of that command inside one process (``import``, ``data``, the first ``bootstrap``
-  call of each set, which traces and compiles or loads from the cache, a repeated call, and the
-  terminal tables' rendering), so a slow row can be read. What a process's total has beyond its
-  phases is the interpreter's start and end.
+* the phases of that command inside one process (the imports, library by library, ``data``,
+  the first ``bootstrap`` call of each set, which traces and compiles, a repeated call, and the
+  terminal tables' rendering), so a slow row can be read; then the same with the first run's
+  compilation cache, where the first call loads its programs, as a repeated command does. What
+  a process's total has beyond its phases is the interpreter's start and end.
 
 ``--compare DIR`` runs every row with that checkout too (``PYTHONPATH=DIR``), side by side
 with this one in the same run, and prints the ratio; ``--compare-python PY`` runs it with the
@@ -44,7 +45,10 @@ import json, sys, time, io
 t0 = time.perf_counter(); out = {}
 import swjax
 from swjax import cli
-out["import"] = time.perf_counter() - t0
+getattr(cli, "use_compile_cache", lambda: None)()  # as the command does: SWJAX_COMPILE_CACHE
+out["import: swjax.cli, typer"] = time.perf_counter() - t0
+for name in ("numpy", "pandas", "jax", "scipy.linalg", "scipy.special"):
+    t = time.perf_counter(); __import__(name); out[f"import: {name}"] = time.perf_counter() - t
 t = time.perf_counter(); data = [swjax.load_dataset(s) for s in ("base", "chat")]; out["data"] = time.perf_counter() - t
 n = int(sys.argv[1])
 t = time.perf_counter(); res = [swjax.bootstrap(d, n=n) for d in data]; out["bootstrap, first call"] = time.perf_counter() - t
@@ -107,11 +111,11 @@ def measure(checkout: Path, n: int, repeats: int, py: str = sys.executable) -> d
         rows[f"swjax bootstrap --set both --n {n}, first"] = first
         rows[f"swjax bootstrap --set both --n {n}, repeated"] = again
         phases: dict[str, list[float]] = {}
-        for r in range(repeats):
-            env = env_for(checkout, "0")
-            _, out = run([py, "-c", PHASES, str(n)], env, work)
-            for k, v in json.loads(out.strip().splitlines()[-1]).items():
-                phases.setdefault(f"  phase: {k}", []).append(v)
+        for label, cache in (("phase", lambda r: "0"), ("repeated run's phase", lambda r: str(work / f"cache{r}"))):
+            for r in range(repeats):  # no cache: everything compiles; the first run's cache: it loads
+                _, out = run([py, "-c", PHASES, str(n)], env_for(checkout, cache(r)), work)
+                for k, v in json.loads(out.strip().splitlines()[-1]).items():
+                    phases.setdefault(f"  {label}: {k}", []).append(v)
         rows.update(phases)
     finally:
         shutil.rmtree(work, ignore_errors=True)
