@@ -12,8 +12,9 @@ on. So the recorded signal is also checked
 - when the command returns (``handle_errors`` in :mod:`swjax.cli`).
 
 Imports run with the signal held (:func:`install` wraps ``__import__``): a library
-interrupted halfway through its initialisation can crash the process. Commits run with the signal deferred (:func:`deferred`): a folder is swapped in whole or not
-at all, and the final line says which outputs were written (:func:`committed`).
+interrupted halfway through its initialisation can crash the process. Commits run with the
+signal deferred (:func:`deferred`): a folder is swapped in whole or not at all, and the final
+line says which outputs were written (:func:`committed`).
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def deferred():
 
 def import_held(modules=HEAVY) -> None:
     """Import ``modules`` now, with signals held, then stop at once if one came: a command
-    loads what it needs before it starts work (held even where :func:`install` did not run)."""
+    loads what it needs before it starts work. (``importlib.import_module`` does not pass
+    through the wrapped ``__import__``, so the hold is taken here.)"""
     with deferred():
         for name in modules:
             importlib.import_module(name)

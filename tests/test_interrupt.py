@@ -149,7 +149,6 @@ def test_ctrl_c_while_the_libraries_load():
         assert_one_line(*finish(proc))
 
 
-
 # Records, for the first import of each library below, whether signals were held at that
 # moment, and sends Ctrl-C right then at one of them: the moment a timed Ctrl-C hits only now
 # and then (in CI: pandas' class NamedAgg, a RuntimeError traceback on Python 3.11).
