@@ -18,7 +18,7 @@ import pandas as pd
 from ..data import METADATA_COLUMNS, Dataset
 from ..errors import SwjaxError
 from . import capabilities as capsets
-from . import detect, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import detect, eee, helm, inspect_logs, lm_eval, long_table, open_llm
 from .models import normalise, read_mapping
 from .records import Result
 
@@ -100,7 +100,7 @@ def _parse_overrides(metric) -> dict[str, str]:
     return out
 
 
-def _read_all(scan: detect.Scan, overrides, subtasks) -> list[Result]:
+def _read_all(scan: detect.Scan, overrides, subtasks, aggregates=False) -> list[Result]:
     records: list[Result] = []
     for found in scan.found:
         fmt, path, obj = found.format, found.path, found.payload
@@ -114,6 +114,8 @@ def _read_all(scan: detect.Scan, overrides, subtasks) -> list[Result]:
             records += open_llm.read_v1(path, obj)
         elif fmt == open_llm.FORMAT_V2:
             records += open_llm.read_v2(path)
+        elif fmt == eee.FORMAT:
+            records += eee.read(path, obj, aggregates=aggregates)
         else:
             records += long_table.read(path)
     return records
@@ -298,6 +300,7 @@ def read_results(
     with_set: str | None = None,
     metric=None,
     subtasks: bool = False,
+    aggregates: bool = False,
     data_dir=None,
     min_models: int = MIN_MODELS,
     missing: str = "drop",
@@ -323,6 +326,8 @@ def read_results(
         Benchmark -> metric to take (``"gsm8k=exact_match,flexible-extract;..."``).
     subtasks : bool
         Keep the subtasks of lm-evaluation-harness groups.
+    aggregates : bool
+        Keep aggregates over the other results (Every Eval Ever's "Mean win rate").
     data_dir : path, optional
         Folder of the public files (for ``with_set``).
     min_models : int
@@ -357,7 +362,7 @@ def read_results(
     report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
                   + (f"; skipped {len(found.skipped)} files of no known format"
                      + (f" (e.g. {found.skipped[0]})" if found.skipped else "") if found.skipped else ""))
-    records = _choose_metrics(_read_all(found, overrides, subtasks), overrides, members, report)
+    records = _choose_metrics(_read_all(found, overrides, subtasks, aggregates), overrides, members, report)
 
     public = None
     if with_set is not None:
@@ -368,8 +373,15 @@ def read_results(
     directions = _directions(records, lower_is_better, report)
 
     cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    not_run = []
     for r in records:
+        if math.isnan(r.score):  # a result the source marks as not run (below its min_score)
+            not_run.append(f"{names[r.model]} / {r.benchmark}")
+            continue
         cells[(names[r.model], r.benchmark)].append(r)
+    if not_run:
+        report.append(f"{len(not_run)} results marked as not run (score below the source's min_score) left "
+                      f"missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
     rows = []
     resolved = []
     for (model, bench), rs in cells.items():
@@ -394,6 +406,9 @@ def read_results(
     meta = pd.DataFrame(index=wide["score"].index)
     if public is not None:
         wide, info, meta = _merge_public(wide, info, public, duplicates, report)
+    developers = _developers(records, names, report)
+    if developers:
+        meta["developer"] = pd.Series(developers, dtype=object).reindex(meta.index)
 
     caps = None
     if members is not None:
@@ -424,6 +439,23 @@ def read_results(
     report.append(f"matrix: {wide['score'].shape[0]} models x {wide['score'].shape[1]} benchmarks")
     return ImportResult(scores=wide["score"], stderr=wide["stderr"], n=wide["n"], info=info, meta=meta,
                         capabilities=caps, report=tuple(report))
+
+
+def _developers(records, names, report) -> dict[str, str]:
+    """Model id -> developer: the one the source names (Every Eval Ever's ``model_info.developer``),
+    else the organisation of an ``org/model`` id, lower-cased; models with neither are left out."""
+    said: dict[str, set] = defaultdict(set)
+    for r in records:
+        dev = r.developer or normalise(r.model).org
+        if dev:
+            said[names[r.model]].add(dev.lower())
+    out = {}
+    for model, devs in sorted(said.items()):
+        if len(devs) > 1:
+            report.append(f"model {model!r}: developers {', '.join(sorted(devs))} disagree; developer left empty")
+            continue
+        out[model] = next(iter(devs))
+    return out
 
 
 def _info(records, directions, members) -> pd.DataFrame:

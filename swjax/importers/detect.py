@@ -1,7 +1,8 @@
 """Which importer reads a path: detection by content, and the walk over folders of runs.
 
 A file is recognised by what it holds, not by its name: a zip with ``header.json`` or
-``_journal/start.json`` is an inspect_ai log; a JSON object with ``results`` and the harness's
+``_journal/start.json`` is an inspect_ai log; a JSON object with ``schema_version``,
+``model_info`` and ``evaluation_results`` is an Every Eval Ever record; one with ``results`` and the harness's
 fields is an lm-evaluation-harness results file, with ``config_general`` and ``harness|`` keys an
 Open LLM Leaderboard v1 file, with ``eval.task`` and ``eval.model`` an inspect_ai JSON log; a
 CSV / Parquet table with ``fullname`` and the leaderboard's columns is the v2 contents table,
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SwjaxError
-from . import helm, inspect_logs, lm_eval, long_table, open_llm
+from . import eee, helm, inspect_logs, lm_eval, long_table, open_llm
 
 _SUFFIXES = (".json", ".eval", ".csv", ".parquet")
 _KNOWN = (
     "an lm-evaluation-harness results file, an inspect_ai log, a HELM run folder, an Open LLM "
-    "Leaderboard v2 contents table or v1 results file, or a long table with model,benchmark,score"
+    "Leaderboard v2 contents table or v1 results file, an Every Eval Ever record, or a long table "
+    "with model,benchmark,score"
 )
 
 
@@ -70,6 +72,8 @@ def sniff(path: Path) -> Found | None:
             return Found(lm_eval.FORMAT, path, obj)
         if inspect_logs.sniff(obj):
             return Found(inspect_logs.FORMAT, path, obj)
+        if eee.sniff(obj):
+            return Found(eee.FORMAT, path, obj)
     return None
 
 
