@@ -27,6 +27,7 @@ __all__ = ["ImportResult", "read_results", "MIN_MODELS"]
 #: Fewest models a matrix may have after merging (the analysis needs 5).
 MIN_MODELS = 5
 DUPLICATE_RULES = ("latest", "mean")
+IDENTICAL = "identical"  # _resolve's note for a result repeated with the same values
 
 
 @dataclass(frozen=True)
@@ -249,9 +250,9 @@ def _directions(records, lower_is_better, report):
 
 
 def _resolve(rs: list[Result], rule, model, bench):
-    if len(rs) == 1:
-        r = rs[0]
-        return r.score, r.stderr, r.n, None
+    if len(rs) == 1 or len({(repr(r.score), repr(r.stderr), repr(r.n)) for r in rs}) == 1:
+        r = rs[0]  # one result, or the same one repeated (a record copied twice): not a conflict
+        return r.score, r.stderr, r.n, None if len(rs) == 1 else IDENTICAL
     where = ", ".join(f"{Path(r.file).name} ({r.score:.6g})" for r in rs[:3])
     if rule is None:
         raise SwjaxError(
@@ -384,13 +385,18 @@ def read_results(
                       f"missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
     rows = []
     resolved = []
+    identical = []
     for (model, bench), rs in cells.items():
         score, stderr, n, note = _resolve(rs, duplicates, model, bench)
         if not directions[bench][0]:
             score = -score
         rows.append((model, bench, score, stderr, n))
-        if note:
+        if note is IDENTICAL:
+            identical.append(f"{model} / {bench}")
+        elif note:
             resolved.append(f"{model} / {bench}: {note}")
+    if identical:
+        report.append(f"identical duplicates kept once: {len(identical)} cells, e.g. " + "; ".join(identical[:3]))
     if resolved:
         report.append(f"duplicates resolved ({duplicates}): {len(resolved)} cells, e.g. " + "; ".join(resolved[:3]))
     long = pd.DataFrame(rows, columns=["model", "benchmark", "score", "stderr", "n"])
