@@ -1049,6 +1049,7 @@ def coverage(
 class Duplicates(str, Enum):
     latest = "latest"
     mean = "mean"
+    best = "best"
 
 
 class PublicSet(str, Enum):

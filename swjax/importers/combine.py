@@ -18,7 +18,7 @@ import pandas as pd
 from ..data import METADATA_COLUMNS, Dataset
 from ..errors import SwjaxError
 from . import capabilities as capsets
-from . import detect, eee, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import detect, eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm
 from .models import normalise, read_mapping
 from .records import Result
 
@@ -26,7 +26,7 @@ __all__ = ["ImportResult", "read_results", "MIN_MODELS"]
 
 #: Fewest models a matrix may have after merging (the analysis needs 5).
 MIN_MODELS = 5
-DUPLICATE_RULES = ("latest", "mean")
+DUPLICATE_RULES = ("latest", "mean", "best")
 IDENTICAL = "identical"  # _resolve's note for a result repeated with the same values
 
 
@@ -117,6 +117,8 @@ def _read_all(scan: detect.Scan, overrides, subtasks, aggregates=False) -> list[
             records += open_llm.read_v2(path)
         elif fmt == eee.FORMAT:
             records += eee.read(path, obj, aggregates=aggregates)
+        elif fmt == epoch.FORMAT:
+            records += epoch.read(path, obj, metrics=overrides)
         else:
             records += long_table.read(path)
     return records
@@ -249,7 +251,7 @@ def _directions(records, lower_is_better, report):
     return out
 
 
-def _resolve(rs: list[Result], rule, model, bench):
+def _resolve(rs: list[Result], rule, model, bench, higher=True):
     if len(rs) == 1 or len({(repr(r.score), repr(r.stderr), repr(r.n)) for r in rs}) == 1:
         r = rs[0]  # one result, or the same one repeated (a record copied twice): not a conflict
         return r.score, r.stderr, r.n, None if len(rs) == 1 else IDENTICAL
@@ -257,8 +259,12 @@ def _resolve(rs: list[Result], rule, model, bench):
     if rule is None:
         raise SwjaxError(
             f"{len(rs)} results for model {model!r}, benchmark {bench!r}: {where}; "
-            "pass --duplicates latest or --duplicates mean"
+            "pass --duplicates latest, mean or best"
         )
+    if rule == "best":
+        r = (max if higher else min)(rs, key=lambda x: x.score)
+        where = Path(r.file).name + (f" row {r.run}" if r.run else "")
+        return r.score, r.stderr, r.n, f"kept the best of {len(rs)} ({where})"
     if rule == "latest":
         undated = [r for r in rs if r.date is None]
         if undated:
@@ -319,8 +325,9 @@ def read_results(
         Benchmarks where lower is better although the source does not say so.
     models : path or dict, optional
         Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
-    duplicates : {None, "latest", "mean"}
-        Two results for one (model, benchmark) are an error unless this says how to resolve them.
+    duplicates : {None, "latest", "mean", "best"}
+        Two results for one (model, benchmark) are an error unless this says how to resolve them
+        (``best``: the best score in the benchmark's direction).
     with_set : {None, "base", "chat"}
         Merge with a public matrix; your models are matched to its ids and display names.
     metric : dict or str, optional
@@ -363,7 +370,14 @@ def read_results(
     report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
                   + (f"; skipped {len(found.skipped)} files of no known format"
                      + (f" (e.g. {found.skipped[0]})" if found.skipped else "") if found.skipped else ""))
-    records = _choose_metrics(_read_all(found, overrides, subtasks, aggregates), overrides, members, report)
+    records = _read_all(found, overrides, subtasks, aggregates)
+    unnamed = [r for r in records if not r.model]
+    if unnamed:
+        report.append(f"{len(unnamed)} rows name no model, left out: "
+                      + ", ".join(f"{Path(r.file).name} row {r.run}" for r in unnamed[:4])
+                      + (" ..." if len(unnamed) > 4 else ""))
+        records = [r for r in records if r.model]
+    records = _choose_metrics(records, overrides, members, report)
 
     public = None
     if with_set is not None:
@@ -376,18 +390,18 @@ def read_results(
     cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
     not_run = []
     for r in records:
-        if math.isnan(r.score):  # a result the source marks as not run (below its min_score)
+        if math.isnan(r.score):  # an empty cell, or a result the source marks as not run
             not_run.append(f"{names[r.model]} / {r.benchmark}")
             continue
         cells[(names[r.model], r.benchmark)].append(r)
     if not_run:
-        report.append(f"{len(not_run)} results marked as not run (score below the source's min_score) left "
-                      f"missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
+        report.append(f"{len(not_run)} results without a score (empty, or below the source's min_score: not run) "
+                      f"left missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
     rows = []
     resolved = []
     identical = []
     for (model, bench), rs in cells.items():
-        score, stderr, n, note = _resolve(rs, duplicates, model, bench)
+        score, stderr, n, note = _resolve(rs, duplicates, model, bench, directions[bench][0])
         if not directions[bench][0]:
             score = -score
         rows.append((model, bench, score, stderr, n))

@@ -2,11 +2,12 @@
 
 A file is recognised by what it holds, not by its name: a zip with ``header.json`` or
 ``_journal/start.json`` is an inspect_ai log; a JSON object with ``schema_version``,
-``model_info`` and ``evaluation_results`` is an Every Eval Ever record; one with ``results`` and the harness's
-fields is an lm-evaluation-harness results file, with ``config_general`` and ``harness|`` keys an
+``model_info`` and ``evaluation_results`` is an Every Eval Ever record, one with ``results`` and
+the harness's fields an lm-evaluation-harness results file, with ``config_general`` and ``harness|`` keys an
 Open LLM Leaderboard v1 file, with ``eval.task`` and ``eval.model`` an inspect_ai JSON log; a
 CSV / Parquet table with ``fullname`` and the leaderboard's columns is the v2 contents table,
-with ``model``, ``benchmark``, ``score`` a long table; a folder with ``run_spec.json`` and
+with ``model``, ``task``, ``Scores`` or with ``id`` and ``Model version`` Epoch's data, with
+``model``, ``benchmark``, ``score`` a long table; a folder with ``run_spec.json`` and
 ``stats.json`` is a HELM run. A file named on the command line that is none of these is an error;
 inside a folder such files are skipped and counted in the merge report.
 """
@@ -19,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SwjaxError
-from . import eee, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm
 
 _SUFFIXES = (".json", ".eval", ".csv", ".parquet")
 _KNOWN = (
     "an lm-evaluation-harness results file, an inspect_ai log, a HELM run folder, an Open LLM "
-    "Leaderboard v2 contents table or v1 results file, an Every Eval Ever record, or a long table "
-    "with model,benchmark,score"
+    "Leaderboard v2 contents table or v1 results file, an Every Eval Ever record, Epoch's benchmark "
+    "data, or a long table with model,benchmark,score"
 )
 
 
@@ -57,6 +58,9 @@ def sniff(path: Path) -> Found | None:
         cols = long_table.columns(path)
         if open_llm.sniff_v2(cols):
             return Found(open_llm.FORMAT_V2, path)
+        kind = epoch.sniff(cols)
+        if kind is not None:
+            return Found(epoch.FORMAT, path, kind)
         if long_table.sniff(cols):
             return Found(long_table.FORMAT, path)
         return None
