@@ -6,7 +6,8 @@ Two layouts, both CSV:
   ``gpt-5.1_medium``), ``task``, ``Best score (across scorers)`` and ``Scores``
   (``scorer:mean±stderr``, several separated by commas). The score of a (model, task) is the best
   score across scorers, the metric ``best``, its standard error the ``±`` of the scorer with the
-  highest mean (the first of equal ones); ``--metric 'TASK=SCORER'`` takes one scorer's
+  highest mean (the first of equal ones; a scorer listed again is ``SCORER#2``);
+  ``--metric 'TASK=SCORER'`` takes one scorer's
   ``mean±stderr`` instead (rounded to the digits the string has).
 - **per-benchmark tables** (``external_benchmark_<name>.csv``, recognised by ``Model version`` and
   ``Source`` columns): one row per (model, source), keyed
@@ -79,14 +80,17 @@ def value(text: str) -> float | None:
     return number(text)
 
 
-def scorers(text: str, path, row) -> dict[str, tuple[float, float]]:
-    """``"a:0.84±0.05,b:0.85±0.05"`` -> ``{"a": (0.84, 0.05), "b": (0.85, 0.05)}``."""
-    out = {}
+def scorers(text: str, path, row) -> list[tuple[str, float, float]]:
+    """``"a:0.84±0.05,b:0.85±0.05"`` -> ``[("a", 0.84, 0.05), ("b", 0.85, 0.05)]``; a scorer named
+    again (``choice:0.77±0.03,choice:0.8±0.02``: two runs) is ``choice#2``."""
+    out = []
     for part in [p for p in (text or "").split(",") if p.strip()]:
         m = _SCORE.match(part)
         if not m:
             raise SwjaxError(f"{path}: row {row}: field 'Scores' should be scorer:mean±stderr, got {part.strip()!r}")
-        out[m.group(1).strip()] = (float(m.group(2)), float(m.group(3)))
+        name = m.group(1).strip()
+        k = sum(1 for n, *_ in out if n.split("#")[0] == name)
+        out.append((f"{name}#{k + 1}" if k else name, float(m.group(2)), float(m.group(3))))
     return out
 
 
@@ -107,10 +111,10 @@ def _read_runs(path, rows) -> list[Result]:
         if best is None or math.isnan(best):
             raise SwjaxError(f"{path}: row {i}: field 'Best score (across scorers)' should be a number")
         found = scorers(row["Scores"], path, i)
-        top = max(found.items(), key=lambda kv: kv[1][0]) if found else None
+        top = max(found, key=lambda s: s[1]) if found else None
         common = dict(model=model, benchmark=task, higher_is_better=True, source=FORMAT, file=str(path), run=str(i))
-        out.append(Result(metric="best", score=best, stderr=top[1][1] if top else math.nan, **common))
-        for k, (name, (mean, se)) in enumerate(found.items(), start=1):
+        out.append(Result(metric="best", score=best, stderr=top[2] if top else math.nan, **common))
+        for k, (name, mean, se) in enumerate(found, start=1):
             out.append(Result(metric=name, score=mean, stderr=se, order=k, **common))
     return out
 
