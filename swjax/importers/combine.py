@@ -18,7 +18,7 @@ import pandas as pd
 from ..data import METADATA_COLUMNS, Dataset
 from ..errors import SwjaxError
 from . import capabilities as capsets
-from . import detect, eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import detect, eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm, wide_table
 from .models import normalise, read_mapping
 from .records import Result
 
@@ -119,6 +119,8 @@ def _read_all(scan: detect.Scan, overrides, subtasks, aggregates=False) -> list[
             records += eee.read(path, obj, aggregates=aggregates)
         elif fmt == epoch.FORMAT:
             records += epoch.read(path, obj, metrics=overrides)
+        elif fmt == wide_table.FORMAT:
+            records += wide_table.read(path)
         else:
             records += long_table.read(path)
     return records
@@ -569,7 +571,7 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
         return read_csv(path / "scores.csv", info=extra, label=label or path.name)
     if path.is_file() and path.suffix.lower() == ".csv":
         cols = long_table.columns(path)
-        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols)):
+        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols) or epoch.sniff(cols)):
             return read_csv(path, info=info, label=label)
     if info is not None:
         raise SwjaxError("info: --info goes with a wide matrix CSV (imported results carry their own)")

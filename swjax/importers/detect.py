@@ -7,7 +7,8 @@ the harness's fields an lm-evaluation-harness results file, with ``config_genera
 Open LLM Leaderboard v1 file, with ``eval.task`` and ``eval.model`` an inspect_ai JSON log; a
 CSV / Parquet table with ``fullname`` and the leaderboard's columns is the v2 contents table,
 with ``model``, ``task``, ``Scores`` or with ``id`` and ``Model version`` Epoch's data, with
-``model``, ``benchmark``, ``score`` a long table; a folder with ``run_spec.json`` and
+``model``, ``benchmark``, ``score`` a long table, with ``model`` first and numbers in every
+other column a leaderboard table; a folder with ``run_spec.json`` and
 ``stats.json`` is a HELM run. A file named on the command line that is none of these is an error;
 inside a folder such files are skipped and counted in the merge report.
 """
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SwjaxError
-from . import eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm, wide_table
 
 _SUFFIXES = (".json", ".eval", ".csv", ".parquet")
 _KNOWN = (
     "an lm-evaluation-harness results file, an inspect_ai log, a HELM run folder, an Open LLM "
     "Leaderboard v2 contents table or v1 results file, an Every Eval Ever record, Epoch's benchmark "
-    "data, or a long table with model,benchmark,score"
+    "data, a long table with model,benchmark,score, or a leaderboard table (model, then numeric columns)"
 )
 
 
@@ -63,6 +64,8 @@ def sniff(path: Path) -> Found | None:
             return Found(epoch.FORMAT, path, kind)
         if long_table.sniff(cols):
             return Found(long_table.FORMAT, path)
+        if path.suffix.lower() == ".csv" and wide_table.sniff(path, cols):
+            return Found(wide_table.FORMAT, path)
         return None
     if path.suffix.lower() == ".json" or head[:1] in (b"{", b" ", b"\n"):
         try:

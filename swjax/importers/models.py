@@ -9,7 +9,13 @@
 - the organisation (``meta-llama/``) is split off: the public matrices use names without it;
 - dtype and quantisation suffixes are dropped (``-GPTQ``, ``-AWQ``, ``-GGUF``, ``-bf16``,
   ``-fp16``, ``-int4``, ``-4bit``, ``.Q4_K_M``, ...);
-- the key is the lower-cased rest, so ``Llama-2-7b-chat-hf`` and ``llama-2-7b-chat-hf`` meet.
+- the key is the rest as lower-cased tokens (:func:`match_key`): separators (space, ``-``, ``_``,
+  ``.``, ``:``, brackets) do not count and a date is ``yyyymmdd`` however it is written, so
+  ``GPT-4o (2024-05-13)``, ``gpt-4o-2024-05-13``, ``OpenAI/gpt-4o-2024-05-13`` and
+  ``GPT-4o-20240513`` meet, and so do ``Claude 3.5 Sonnet (20240620)`` and
+  ``claude-3-5-sonnet-20240620``. Every token is kept, in order: names that differ in a size, a
+  version, a date or any other word (``-instruct``, ``+``) never meet, and ``3.5`` (``3``, ``5``)
+  is not ``35``. Names the rule cannot join go in a ``--models`` file.
 
 Every merge this causes is listed in the merge report; two different organisations behind one
 key are an error (name them apart with a ``--models`` file: columns ``from,to``).
@@ -29,6 +35,24 @@ _SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _CACHE = re.compile(r"models--([^/]+)--([^/]+)")
+_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})[-_/. ]?(0[1-9]|1[0-2])[-_/. ]?(0[1-9]|[12][0-9]|3[01])(?![0-9])")
+_SEPARATORS = re.compile(r"[\s\-_.:()\[\],]+")
+
+
+def match_key(name: str) -> str:
+    """The tokens of a model name that decide whether two names are one model.
+
+    Examples
+    --------
+    >>> match_key("GPT-4o (2024-05-13)") == match_key("gpt-4o-20240513") == "gpt-4o-20240513"
+    True
+    >>> match_key("Claude 3.5 Sonnet (20240620)")
+    'claude-3-5-sonnet-20240620'
+    >>> match_key("c4ai-command-r+") == match_key("c4ai-command-r")
+    False
+    """
+    text = _DATE.sub(lambda m: m.group(1) + m.group(2) + m.group(3), name.lower())
+    return "-".join(t for t in _SEPARATORS.split(text) if t)
 
 
 @dataclass(frozen=True)
@@ -71,7 +95,10 @@ def normalise(raw: str) -> Name:
     name = name.strip()
     if not name:
         raise SwjaxError(f"model name {raw!r}: nothing left after normalising it")
-    return Name(key=name.lower(), name=name, org=org, dropped=tuple(dropped))
+    key = match_key(name)
+    if not key:
+        raise SwjaxError(f"model name {raw!r}: nothing left after normalising it")
+    return Name(key=key, name=name, org=org, dropped=tuple(dropped))
 
 
 def read_mapping(path) -> dict[str, str]:

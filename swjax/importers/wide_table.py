@@ -1,0 +1,65 @@
+"""Leaderboard tables: one row per model, one column per benchmark (IBM benchbench's layout).
+
+A CSV whose first column is ``model`` (or ``llm_model``) and whose every other column holds
+numbers (``-`` and empty cells are missing) is a leaderboard table: each column is a benchmark
+under its own name, each row a model as the leaderboard names it. Leaderboards spell one model
+in different ways (``GPT-4o-20240513``, ``gpt-4o-2024-05-13``, ``GPT-4o (2024-05-13)``): the
+rows of several tables are joined by :func:`swjax.importers.models.match_key`, and every join
+is in the merge report. A model listed twice in one table (two prompting modes stripped from its
+name) is a duplicate: an error unless ``--duplicates`` resolves it. Tables say nothing of
+direction: every column is assumed higher-is-better and named in the report
+(``--lower-is-better`` for the others).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from ..errors import SwjaxError
+from .records import Result, number
+
+FORMAT = "table"
+MODEL_COLUMNS = ("model", "llm_model")
+_MISSING = ("", "-")
+
+
+def _cells(path: Path) -> list[list[str]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise SwjaxError(f"{path}: cannot read the CSV ({err})") from None
+
+
+def _value(text: str):
+    text = text.strip()
+    return math.nan if text in _MISSING else number(text)
+
+
+def sniff(path: Path, cols) -> bool:
+    """True for a leaderboard table: a model column first, every other column numeric."""
+    if len(cols) < 2 or cols[0] not in MODEL_COLUMNS:
+        return False
+    rows = _cells(path)[1:]
+    return bool(rows) and all(_value(v) is not None for row in rows for v in row[1:])
+
+
+def read(path: Path) -> list[Result]:
+    rows = _cells(path)
+    header = [c.strip() for c in rows[0]]
+    out = []
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise SwjaxError(f"{path}: row {i} has {len(row)} fields, the header {len(header)}")
+        model = row[0].strip()
+        if not model:
+            raise SwjaxError(f"{path}: row {i}: empty field {header[0]!r}")
+        for col, text in zip(header[1:], row[1:]):
+            score = _value(text)
+            if score is None:
+                raise SwjaxError(f"{path}: row {i}: field {col!r} is not a number ({text!r})")
+            out.append(Result(model=model, benchmark=col, metric=col, score=score, source=FORMAT,
+                              file=str(path), run=str(i)))
+    return out
