@@ -1094,7 +1094,9 @@ def import_results(
     result.write(out)
     for line in result.report:
         typer.echo(line, err=True)
-    caps = f" --capabilities {capabilities}" if capabilities and capabilities != "paper" else ""
+    import shlex
+
+    caps = f" --capabilities {shlex.quote(capabilities)}" if capabilities and capabilities != "paper" else ""
     caps += " --missing impute" if missing is Missing.impute else ""
     typer.echo(f"wrote {out}/ (next: swjax bootstrap --data {out}{caps})", err=True)
 

@@ -185,3 +185,19 @@ def test_cli_bad_record_is_one_line(tmp_path):
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "above max_score" in result.output
     assert not out.exists()
+
+
+def test_cli_aggregates_and_developer_column(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from swjax.cli import app
+
+    out = tmp_path / "m"
+    result = CliRunner().invoke(app, ["import", str(EEE), "--aggregates", "--duplicates", "best", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out / "scores.csv", index_col=0)
+    api = read_results([EEE], aggregates=True)
+    assert "Mean win rate" in got.columns
+    np.testing.assert_array_equal(got[api.scores.columns].to_numpy(float), api.scores.to_numpy(float))
+    assert (got["developer"].fillna("") == api.meta["developer"].fillna("")).all()
