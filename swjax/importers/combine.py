@@ -467,8 +467,9 @@ def _developers(records, names, report) -> dict[str, str]:
     """Model id -> developer: the one the source names (Every Eval Ever's ``model_info.developer``),
     else the organisation of an ``org/model`` id, lower-cased; models with neither are left out."""
     said: dict[str, set] = defaultdict(set)
+    orgs = {raw: normalise(raw).org for raw in {r.model for r in records}}
     for r in records:
-        dev = r.developer or normalise(r.model).org
+        dev = r.developer or orgs[r.model]
         if dev:
             said[names[r.model]].add(dev.lower())
     out = {}
