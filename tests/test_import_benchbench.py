@@ -56,9 +56,13 @@ def test_spellings_of_one_model_meet(names):
     ("Mistral-7B-Instruct-v0.1", "Mistral-7B-Instruct-v0.2"),
     ("c4ai-command-r+", "c4ai-command-r"),
     ("Llama-3.1-8B-Instruct", "Llama-3-8B-Instruct"),
+    ("Aligner_2B+GPT-4_Turbo_(04/09)", "GPT-4_Turbo_(04/09)"),  # a "/" in brackets is no organisation
 ])
 def test_different_models_never_meet(a, b):
-    assert match_key(a) != match_key(b)
+    from swjax.importers.models import normalise
+
+    assert normalise(a).key != normalise(b).key
+    assert normalise(a).org == normalise(b).org == ""
 
 
 @needs_real

@@ -5,12 +5,13 @@
 - a local path keeps its last component (``/ckpt/Llama-2-7b-hf`` -> ``Llama-2-7b-hf``); a hub cache
   path ``models--org--name/snapshots/<sha>`` gives ``org/name``;
 - lm-evaluation-harness's sanitized ``org__name`` is ``org/name``;
-- a revision (``name@rev``) is dropped;
+- a revision (``name@rev``) is dropped; a ``/`` inside brackets (``GPT-4 Turbo (04/09)``) is not
+  an organisation's;
 - the organisation (``meta-llama/``) is split off: the public matrices use names without it;
 - dtype and quantisation suffixes are dropped (``-GPTQ``, ``-AWQ``, ``-GGUF``, ``-bf16``,
   ``-fp16``, ``-int4``, ``-4bit``, ``.Q4_K_M``, ...);
 - the key is the rest as lower-cased tokens (:func:`match_key`): separators (space, ``-``, ``_``,
-  ``.``, ``:``, brackets) do not count and a date is ``yyyymmdd`` however it is written, so
+  ``.``, ``:``, ``/``, brackets) do not count and a date is ``yyyymmdd`` however it is written, so
   ``GPT-4o (2024-05-13)``, ``gpt-4o-2024-05-13``, ``OpenAI/gpt-4o-2024-05-13`` and
   ``GPT-4o-20240513`` meet, and so do ``Claude 3.5 Sonnet (20240620)`` and
   ``claude-3-5-sonnet-20240620``. Every token is kept, in order: names that differ in a size, a
@@ -36,7 +37,8 @@ _SUFFIX = re.compile(
 )
 _CACHE = re.compile(r"models--([^/]+)--([^/]+)")
 _DATE = re.compile(r"(?<![0-9])(20[0-9]{2})[-_/. ]?(0[1-9]|1[0-2])[-_/. ]?(0[1-9]|[12][0-9]|3[01])(?![0-9])")
-_SEPARATORS = re.compile(r"[\s\-_.:()\[\],]+")
+_BRACKETED = re.compile(r"\([^()]*\)")
+_SEPARATORS = re.compile(r"[\s\-_.:/()\[\],]+")
 
 
 def match_key(name: str) -> str:
@@ -84,7 +86,9 @@ def normalise(raw: str) -> Name:
     if "/" not in text and "__" in text:
         text = text.replace("__", "/", 1)
     text = text.split("@", 1)[0]
-    org, _, name = text.rpartition("/")
+    # a "/" inside brackets ("GPT-4 Turbo (04/09)") is not an organisation's: hidden from the split
+    text = _BRACKETED.sub(lambda m: m.group(0).replace("/", "\0"), text)
+    org, _, name = (part.replace("\0", "/") for part in text.rpartition("/"))
     dropped = []
     while True:
         match = _SUFFIX.search(name)
