@@ -201,3 +201,20 @@ def test_cli_aggregates_and_developer_column(tmp_path):
     assert "Mean win rate" in got.columns
     np.testing.assert_array_equal(got[api.scores.columns].to_numpy(float), api.scores.to_numpy(float))
     assert (got["developer"].fillna("") == api.meta["developer"].fillna("")).all()
+
+
+def test_families_auto_from_org_model_ids():
+    """Without a developer field, the organisation of an org/model id is the developer."""
+    from swjax.clusters import family_labels
+
+    example = Path(__file__).resolve().parent / "fixtures" / "importers" / "example"
+    res = read_results([example / "lm_eval"], duplicates="latest", min_models=3)
+    orgs = {}
+    for path in sorted((example / "lm_eval").rglob("*.json")):
+        args = json.loads(path.read_text())["config"]["model_args"]
+        org, name = dict(kv.split("=", 1) for kv in args.split(","))["pretrained"].split("/")
+        orgs[name] = org.lower()
+    assert len(orgs) == 3
+    labels = family_labels(res.dataset(), families="auto")
+    for name, org in orgs.items():
+        assert labels[name] == org == "example-org"
