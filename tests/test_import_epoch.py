@@ -125,3 +125,38 @@ def test_bad_scores_string_names_row_and_field(tmp_path):
     bad.write_text("\n".join([lines[0], lines[1].replace("choice:0.85±0.02", "choice:0.85+-0.02")] + lines[2:8]) + "\n")
     with pytest.raises(SwjaxError, match=r"runs.csv: row 2: field 'Scores' should be scorer:mean±stderr"):
         read_results([bad])
+
+
+@pytest.mark.parametrize("name", ["external_benchmark_mmlu.csv", "external_benchmark_terminal_bench.csv"])
+def test_best_rule_does_not_depend_on_row_order(tmp_path, name):
+    """Shuffled rows give the same matrix and standard errors: ties of the best score are broken
+    by file and row, not by the order rows were read."""
+    import random
+
+    with open(EPOCH / name, newline="", encoding="utf-8-sig") as fh:
+        header, *body = list(csv.reader(fh))  # rows, not lines: Notes hold line breaks
+    random.Random(3).shuffle(body)
+    with open(tmp_path / name, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header] + body)
+    a = read_results([EPOCH / name], duplicates="best", min_models=1)
+    b = read_results([tmp_path / name], duplicates="best", min_models=1)
+    assert a.scores.sort_index().equals(b.scores.sort_index())
+    assert a.stderr.sort_index().equals(b.stderr.sort_index())
+
+
+def test_best_ties_take_the_smallest_standard_error_in_any_order(tmp_path):
+    with open(EPOCH / "external_benchmark_terminal_bench.csv", newline="", encoding="utf-8-sig") as fh:
+        header, *body = list(csv.reader(fh))
+    mean, se = header.index("Accuracy mean"), header.index("Accuracy SE")
+    first = list(body[0])
+    twin = list(first)
+    twin[se] = "9.9%"  # the same best score, a larger standard error
+    for k, rows in enumerate(([first, twin], [twin, first])):
+        path = tmp_path / f"{k}" / "external_benchmark_terminal_bench.csv"
+        path.parent.mkdir()
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header] + rows)
+        res = read_results([path], duplicates="best", min_models=1)
+        model = first[header.index("Model version")]
+        assert res.scores.at[model, "terminal_bench"] == pytest.approx(pct(first[mean]), abs=1e-12)
+        assert res.stderr.at[model, "terminal_bench"] == pytest.approx(pct(first[se]), abs=1e-12)

@@ -264,7 +264,10 @@ def _resolve(rs: list[Result], rule, model, bench, higher=True):
             "pass --duplicates latest, mean or best"
         )
     if rule == "best":
-        r = (max if higher else min)(rs, key=lambda x: x.score)
+        top = (max if higher else min)(r.score for r in rs)
+        # ties: the smallest standard error, then the largest n; a choice by content, never by read order
+        r = min((r for r in rs if r.score == top), key=lambda x: (
+            math.isnan(x.stderr), 0 if math.isnan(x.stderr) else x.stderr, math.isnan(x.n), 0 if math.isnan(x.n) else -x.n))
         where = Path(r.file).name + (f" row {r.run}" if r.run else "")
         return r.score, r.stderr, r.n, f"kept the best of {len(rs)} ({where})"
     if rule == "latest":
@@ -329,7 +332,8 @@ def read_results(
         Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
     duplicates : {None, "latest", "mean", "best"}
         Two results for one (model, benchmark) are an error unless this says how to resolve them
-        (``best``: the best score in the benchmark's direction).
+        (``best``: the best score in the benchmark's direction; among equal ones the smallest
+        standard error, then the largest n).
     with_set : {None, "base", "chat"}
         Merge with a public matrix; your models are matched to its ids and display names.
     metric : dict or str, optional
