@@ -218,3 +218,17 @@ def test_families_auto_from_org_model_ids():
     labels = family_labels(res.dataset(), families="auto")
     for name, org in orgs.items():
         assert labels[name] == org == "example-org"
+
+
+@pytest.mark.parametrize("bad", ["1e400", "1" + "0" * 400])
+def test_out_of_range_scores_are_refused_not_infinite(tmp_path, bad):
+    path, _rec = raw_records()[0]
+    text = path.read_text(encoding="utf-8")
+    mmlu = next(r for r in _rec["evaluation_results"] if r["evaluation_name"] == "MMLU")
+    rec = json.loads(text)
+    target = next(r for r in rec["evaluation_results"] if r["evaluation_name"] == "MMLU")
+    target["metric_config"].pop("max_score")  # no bound to catch it
+    raw = json.dumps(rec).replace(f'"score": {mmlu["score_details"]["score"]}', f'"score": {bad}', 1)
+    (tmp_path / "big.json").write_text(raw)
+    with pytest.raises(SwjaxError, match="score' should be a finite number"):
+        read_results([tmp_path / "big.json"], min_models=1)

@@ -127,8 +127,9 @@ def read(path: Path, obj: dict, *, aggregates: bool = False) -> list[Result]:
         metric = next((config[k] for k in ("metric_id", "metric_name", "evaluation_description")
                        if isinstance(config.get(k), str) and config[k].strip()), "score")
         score = number(need(details, "score", path, f"{where}.score_details", None))
-        if score is None or math.isnan(score):
-            raise SwjaxError(f"{path}: field '{where}.score_details.score' should be a number")
+        if score is None or not math.isfinite(score):
+            raise SwjaxError(f"{path}: field '{where}.score_details.score' should be a finite number, "
+                             f"got {details.get('score')!r}"[:300])
         low = _bound(config.get("min_score"), path, f"{where}.metric_config.min_score")
         high = _bound(config.get("max_score"), path, f"{where}.metric_config.max_score")
         if score < low:  # HELM's -1.0: not run

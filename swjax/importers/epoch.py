@@ -72,12 +72,13 @@ def _rows(path: Path) -> tuple[list[str], list[dict]]:
 
 
 def value(text: str) -> float | None:
-    """A cell: a number, a percentage (``"77.0%"`` -> 0.77), NaN when empty, None when neither."""
+    """A cell: a number, a percentage (``"77.0%"`` -> 0.77), NaN when empty, None when neither (or
+    infinite)."""
     text = (text or "").strip()
-    if text.endswith("%"):
-        x = number(text[:-1])
-        return None if x is None else x / 100
-    return number(text)
+    x = number(text[:-1] if text.endswith("%") else text)
+    if x is None or math.isinf(x):  # "1e400" is no score either
+        return None
+    return x / 100 if text.endswith("%") else x
 
 
 def scorers(text: str, path, row) -> list[tuple[str, float, float]]:
@@ -89,6 +90,8 @@ def scorers(text: str, path, row) -> list[tuple[str, float, float]]:
         if not m:
             raise SwjaxError(f"{path}: row {row}: field 'Scores' should be scorer:mean±stderr, got {part.strip()!r}")
         name = m.group(1).strip()
+        if not all(math.isfinite(float(g)) for g in m.group(2, 3)):
+            raise SwjaxError(f"{path}: row {row}: field 'Scores' has a non-finite value in {part.strip()!r}")
         k = sum(1 for n, *_ in out if n.split("#")[0] == name)
         out.append((f"{name}#{k + 1}" if k else name, float(m.group(2)), float(m.group(3))))
     return out
@@ -108,8 +111,8 @@ def _read_runs(path, rows) -> list[Result]:
         if not model or not task:
             raise SwjaxError(f"{path}: row {i}: empty field 'model' or 'task'")
         best = number(row["Best score (across scorers)"])
-        if best is None or math.isnan(best):
-            raise SwjaxError(f"{path}: row {i}: field 'Best score (across scorers)' should be a number")
+        if best is None or not math.isfinite(best):
+            raise SwjaxError(f"{path}: row {i}: field 'Best score (across scorers)' should be a finite number")
         found = scorers(row["Scores"], path, i)
         top = max(found, key=lambda s: s[1]) if found else None
         common = dict(model=model, benchmark=task, higher_is_better=True, source=FORMAT, file=str(path), run=str(i))

@@ -80,7 +80,10 @@ def number(value, *, missing_ok: bool = True) -> float:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a 400-digit JSON integer: as out of range as 1e400
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip()
         if text in ("", "N/A", "NA", "n/a", "nan", "NaN"):

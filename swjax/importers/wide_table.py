@@ -35,7 +35,10 @@ def _cells(path: Path) -> list[list[str]]:
 
 def _value(text: str):
     text = text.strip()
-    return math.nan if text in _MISSING else number(text)
+    if text in _MISSING:
+        return math.nan
+    x = number(text)
+    return None if x is None or math.isinf(x) else x
 
 
 def sniff(path: Path, cols) -> bool:
