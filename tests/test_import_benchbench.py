@@ -123,9 +123,18 @@ def test_a_model_twice_in_one_table_needs_a_rule():
 
 
 @needs_real
-def test_long_layout_of_old_tables_is_not_taken_for_a_leaderboard():
-    from swjax.importers import detect
-
-    scan = detect.scan([REAL / "benchbench" / "benchmarks_old"])
-    assert all("aggragated_from" not in p.read_text(encoding="utf-8-sig").splitlines()[0]
-               for p in (f.path for f in scan.found))
+def test_old_long_layout_joins_the_new_wide_one():
+    """benchbench's older model,score,scenario files: snake_case ids meet the display names."""
+    old = REAL / "benchbench" / "benchmarks_old" / "helm_lite_240610.csv"
+    res = read_results([old, BB / "helm_lite_240829_holistic.csv"])
+    with open(old, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    model = next(m for m in res.scores.index if m == "GPT-4 (0613)")
+    for row in rows:
+        if row["model"] == "gpt_4_0613":
+            assert res.scores.at[model, row["scenario"]] == float(row["score"])
+    assert sum(r["model"] == "gpt_4_0613" for r in rows) == 11
+    assert res.scores.at[model, "helm_lite"] == float(
+        {r[0]: r[1] for r in raw("helm_lite_240829_holistic.csv")}["GPT-4 (0613)"])
+    assert "model 'GPT-4 (0613)' <- 'GPT-4 (0613)', 'gpt_4_0613' (2 source names merged)" in res.report
+    assert res.scores.shape == (75, 12)

@@ -120,7 +120,7 @@ def _read_all(scan: detect.Scan, overrides, subtasks, aggregates=False) -> list[
         elif fmt == epoch.FORMAT:
             records += epoch.read(path, obj, metrics=overrides)
         elif fmt == wide_table.FORMAT:
-            records += wide_table.read(path)
+            records += wide_table.read(path, obj)
         else:
             records += long_table.read(path)
     return records

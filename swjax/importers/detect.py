@@ -8,7 +8,7 @@ Open LLM Leaderboard v1 file, with ``eval.task`` and ``eval.model`` an inspect_a
 CSV / Parquet table with ``fullname`` and the leaderboard's columns is the v2 contents table,
 with ``model``, ``task``, ``Scores`` or with ``id`` and ``Model version`` Epoch's data, with
 ``model``, ``benchmark``, ``score`` a long table, with ``model`` first and numbers in every
-other column a leaderboard table; a folder with ``run_spec.json`` and
+other column a leaderboard table (with ``model``, ``score``, ``scenario`` benchbench's long one); a folder with ``run_spec.json`` and
 ``stats.json`` is a HELM run. A file named on the command line that is none of these is an error;
 inside a folder such files are skipped and counted in the merge report.
 """
@@ -64,8 +64,9 @@ def sniff(path: Path) -> Found | None:
             return Found(epoch.FORMAT, path, kind)
         if long_table.sniff(cols):
             return Found(long_table.FORMAT, path)
-        if path.suffix.lower() == ".csv" and wide_table.sniff(path, cols):
-            return Found(wide_table.FORMAT, path)
+        kind = wide_table.sniff(path, cols) if path.suffix.lower() == ".csv" else None
+        if kind is not None:
+            return Found(wide_table.FORMAT, path, kind)
         return None
     if path.suffix.lower() == ".json" or head[:1] in (b"{", b" ", b"\n"):
         try:

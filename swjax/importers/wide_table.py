@@ -1,5 +1,8 @@
 """Leaderboard tables: one row per model, one column per benchmark (IBM benchbench's layout).
 
+Also benchbench's older long layout, ``model,score,scenario,source,aggragated_from,tag``: one
+row per (model, scenario), the scenario being the benchmark (:data:`LONG`).
+
 A CSV whose first column is ``model`` (or ``llm_model``) and whose every other column holds
 numbers (``-`` and empty cells are missing) is a leaderboard table: each column is a benchmark
 under its own name, each row a model as the leaderboard names it. Leaderboards spell one model
@@ -22,6 +25,8 @@ from .records import Result, number
 
 FORMAT = "table"
 MODEL_COLUMNS = ("model", "llm_model")
+#: The columns of benchbench's long layout (``aggragated_from`` is upstream's spelling).
+LONG = ("model", "score", "scenario")
 _MISSING = ("", "-")
 
 
@@ -41,16 +46,21 @@ def _value(text: str):
     return None if x is None or math.isinf(x) else x
 
 
-def sniff(path: Path, cols) -> bool:
-    """True for a leaderboard table: a model column first, every other column numeric."""
+def sniff(path: Path, cols) -> str | None:
+    """``"wide"`` for a leaderboard table (a model column first, every other column numeric),
+    ``"long"`` for benchbench's long layout, else None."""
+    if all(c in cols for c in LONG) and "benchmark" not in cols:
+        return "long"
     if len(cols) < 2 or cols[0] not in MODEL_COLUMNS:
-        return False
+        return None
     rows = _cells(path)[1:]
-    return bool(rows) and all(_value(v) is not None for row in rows for v in row[1:])
+    return "wide" if rows and all(_value(v) is not None for row in rows for v in row[1:]) else None
 
 
-def read(path: Path) -> list[Result]:
+def read(path: Path, kind: str = "wide") -> list[Result]:
     rows = _cells(path)
+    if kind == "long":
+        return _read_long(path, rows)
     header = [c.strip() for c in rows[0]]
     out = []
     for i, row in enumerate(rows[1:], start=2):
@@ -65,4 +75,22 @@ def read(path: Path) -> list[Result]:
                 raise SwjaxError(f"{path}: row {i}: field {col!r} is not a number ({text!r})")
             out.append(Result(model=model, benchmark=col, metric=col, score=score, source=FORMAT,
                               file=str(path), run=str(i)))
+    return out
+
+
+def _read_long(path: Path, rows) -> list[Result]:
+    header = [c.strip() for c in rows[0]]
+    at = {c: header.index(c) for c in LONG}
+    out = []
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise SwjaxError(f"{path}: row {i} has {len(row)} fields, the header {len(header)}")
+        model, bench = row[at["model"]].strip(), row[at["scenario"]].strip()
+        if not model or not bench:
+            raise SwjaxError(f"{path}: row {i}: empty field 'model' or 'scenario'")
+        score = _value(row[at["score"]])
+        if score is None:
+            raise SwjaxError(f"{path}: row {i}: field 'score' is not a number ({row[at['score']]!r})")
+        out.append(Result(model=model, benchmark=bench, metric="score", score=score, source=FORMAT,
+                          file=str(path), run=str(i)))
     return out
