@@ -172,7 +172,7 @@ MissingCapsOpt = Annotated[
 ]
 FamiliesOpt = Annotated[
     Optional[str],
-    typer.Option("--families", help="CSV of model,family (or 'public', the shipped map): resample whole families."),
+    typer.Option("--families", help="CSV of model,family ('public': the shipped map; 'auto': by developer): resample whole families."),
 ]
 
 
@@ -248,7 +248,7 @@ def check_paths(files=(), dirs=(), inputs=()) -> None:
     from .outputs import check_output_dir, check_output_file
 
     seen: dict[str, str] = {}
-    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public")}
+    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public", "auto")}
     for option, path in files:
         if path is not None:
             seen.setdefault(os.path.realpath(check_output_file(path, option)), option)
@@ -730,9 +730,15 @@ def cluster_labels(dataset, cluster_by, families, known=None):
     """Model -> family for --cluster-by/--families, or None (``known``: all datasets of the run)."""
     if cluster_by is None and families is None:
         return None
-    from .clusters import family_labels
+    from .clusters import AUTO, family_labels
 
-    return family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
+    labels = family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
+    if families == AUTO:
+        groups = labels.groupby(labels, sort=True)
+        typer.echo(f"families auto ({dataset.label}): {groups.ngroups} families by developer", err=True)
+        for family, members in groups:
+            typer.echo(f"  {family} ({len(members)}): {', '.join(members.index)}", err=True)
+    return labels
 
 
 @app.command()
@@ -1043,6 +1049,7 @@ def coverage(
 class Duplicates(str, Enum):
     latest = "latest"
     mean = "mean"
+    best = "best"
 
 
 class PublicSet(str, Enum):
@@ -1070,6 +1077,9 @@ def import_results(
         Optional[str], typer.Option("--metric", help="BENCH=METRIC[;BENCH=METRIC...]: the metric to take.")
     ] = None,
     subtasks: Annotated[bool, typer.Option("--subtasks", help="Keep the subtasks of lm-eval groups.")] = False,
+    aggregates: Annotated[
+        bool, typer.Option("--aggregates", help="Keep aggregate columns such as Every Eval Ever's 'Mean win rate'.")
+    ] = False,
     data_dir: DataDirOpt = None,
     missing: MissingCapsOpt = Missing.drop,
 ):
@@ -1079,12 +1089,14 @@ def import_results(
     result = read_results(
         paths, capabilities=capabilities, lower_is_better=lower_is_better or (), models=models,
         duplicates=duplicates and duplicates.value, with_set=with_set and with_set.value, metric=metric,
-        subtasks=subtasks, data_dir=data_dir, missing=missing.value,
+        subtasks=subtasks, aggregates=aggregates, data_dir=data_dir, missing=missing.value,
     )
     result.write(out)
     for line in result.report:
         typer.echo(line, err=True)
-    caps = f" --capabilities {capabilities}" if capabilities and capabilities != "paper" else ""
+    import shlex
+
+    caps = f" --capabilities {shlex.quote(capabilities)}" if capabilities and capabilities != "paper" else ""
     caps += " --missing impute" if missing is Missing.impute else ""
     typer.echo(f"wrote {out}/ (next: swjax bootstrap --data {out}{caps})", err=True)
 
