@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, pvalues, resample, validate
+from . import engine, intervals, provenance, pvalues, resample, validate
 from .analysis import Analysis, as_dataset, float_dtype, make_analysis
 from .errors import DegenerateResampleWarning, SwjaxError
 from .problem import FLOP_COLUMN, Layout, Problem, build_problem
@@ -299,7 +299,7 @@ def bootstrap(
             permutations=permutations, device=str(dev), dtype=analysis.dtype,
             **({"scheme": "models"} | scheme_meta), missing=missing,
             batch_size=batch_size or engine.default_batch_size(problem, n + len(jack["corr"]), dev),
-            seconds=time.perf_counter() - started,
+            seconds=time.perf_counter() - started, data=provenance.data_provenance(dataset, layout.models),
         ),
     )
 

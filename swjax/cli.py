@@ -80,9 +80,12 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from ._version import __version__
+        from .provenance import devices, environment
 
-        typer.echo(f"swjax {__version__}")
+        env = environment()
+        typer.echo(f"swjax {env['swjax']}")
+        typer.echo(f"jax {env['jax']}, jaxlib {env['jaxlib']}, numpy {env['numpy']}, python {env['python']}")
+        typer.echo(f"devices: {devices()}")
         raise typer.Exit()
 
 
