@@ -67,6 +67,50 @@ class BootstrapResult:
         """The columns of ``distribution`` and ``jackknife``: the table's benchmarks, in order."""
         return tuple(self.table.index)
 
+    def select(self, benchmarks="main") -> BootstrapResult:
+        """The same result restricted to some benchmarks: their table rows and distribution columns.
+
+        Parameters
+        ----------
+        benchmarks : "main", "all" or sequence of str
+            ``"main"`` (alias ``"headline"``): the safety benchmarks of the paper's main tables that
+            the set has (``data/areas.csv``); ``"all"``: every benchmark; or ids / display names.
+
+        Nothing is recomputed: each row keeps the numbers of the whole run, and the q-values stay
+        those of the Benjamini-Hochberg (and BY) correction over every non-capability benchmark of
+        the run. ``metadata["shown"]`` records how many of the run's benchmarks were kept.
+
+        Examples
+        --------
+        >>> res = bootstrap("chat", n=200)
+        >>> len(res.table), len(res.select("main").table)
+        (178, 25)
+        """
+        table = self.table
+        if isinstance(benchmarks, str) and benchmarks == "all":
+            keys = list(table.index)
+        elif isinstance(benchmarks, str) and benchmarks in ("main", "headline"):
+            from .data import areas
+
+            amap = areas()
+            main = set(amap.index[amap["headline"] == 1])
+            keys = [b for b in table.index if b in main]
+        elif isinstance(benchmarks, str):
+            raise SwjaxError(f"benchmarks: expected 'main', 'all' or a list of benchmarks, got {benchmarks!r}")
+        else:
+            keys = list(dict.fromkeys(
+                validate.benchmark(b, table.index, table["name"], where=f"the {self.metadata.get('set')} run")
+                for b in benchmarks))
+        cols = [table.index.get_loc(b) for b in keys]
+        which = benchmarks if isinstance(benchmarks, str) else "list"
+        shown = {"benchmarks": len(keys), "of": self.metadata.get("shown", {}).get("of", len(table)),
+                 "which": "main" if which == "headline" else which}
+        return BootstrapResult(
+            table=table.iloc[cols].copy(), distribution=self.distribution[:, cols], jackknife=self.jackknife[:, cols],
+            summary=self.summary, eigenvalues=self.eigenvalues, analysis=self.analysis,
+            metadata=dict(self.metadata, shown=shown),
+        )
+
     def distribution_frame(self) -> pd.DataFrame:
         """``distribution`` as a DataFrame, one column per benchmark (a copy, in float64)."""
         return pd.DataFrame(np.asarray(self.distribution, np.float64), columns=pd.Index(self.benchmarks, name="benchmark"))

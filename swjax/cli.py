@@ -455,6 +455,12 @@ def bootstrap(
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
     ] = False,
     missing: MissingCapsOpt = Missing.drop,
+    show: Annotated[
+        Optional[str],
+        typer.Option("--benchmarks", help="Rows to show and write: 'main' (the paper's main-table benchmarks), "
+                     "'all', or a comma-separated list. Default: 'main' in the terminal table of the public "
+                     "sets, else 'all'."),
+    ] = None,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -463,6 +469,10 @@ def bootstrap(
     check_paths(dirs=[("out", out, "bootstrap"), ("stream-to", stream_to, None)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     datasets = load_sets(model_set, data, info, data_dir)
+    if show not in (None, "main", "all", "headline"):  # a mistyped name fails before the resampling
+        for ds in datasets:
+            for name in parse_list(show):
+                ds.resolve(name)
     check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to)
     results = []
     for ds in datasets:
@@ -477,6 +487,8 @@ def bootstrap(
                     eigenvalues=eigenvalues, missing=missing.value,
                 )
             )
+    full = results
+    results = _shown(results, show, terminal=fmt is Format.table)
     if fmt is Format.json:
         text = tables.bootstrap_json(results)
     elif fmt is Format.csv:
@@ -489,8 +501,19 @@ def bootstrap(
     if out is not None:
         from .writers import write_bootstrap
 
-        write_bootstrap(results, out, argv=sys.argv)
+        write_bootstrap(_shown(full, show, terminal=False), out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
+
+
+def _shown(results, show, terminal: bool):
+    """The results restricted to the rows to show (``--benchmarks``): by default the paper's
+    main-table benchmarks in the terminal table of a public set, every row elsewhere."""
+    from .data import DATASETS
+
+    if show is None:
+        return [r.select("main") if terminal and r.metadata["set"] in DATASETS else r for r in results]
+    which = show if show in ("main", "all", "headline") else parse_list(show)
+    return [r.select(which) for r in results]
 
 
 # ------------------------------------------------------------------------- benchmark authors

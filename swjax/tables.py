@@ -154,6 +154,10 @@ def bootstrap_rich(result, file=None) -> None:
             *map(Text, cells), Text.assemble((row.verdict, _COLOURS.get(row.verdict, ""))), Text("; ".join(notes)),
         )
     console.print(table)
+    shown = md.get("shown")
+    if shown and shown["benchmarks"] < shown["of"]:
+        what = "the paper's main tables" if shown["which"] == "main" else "--benchmarks"
+        console.print(f"{shown['benchmarks']} of {shown['of']} benchmarks shown ({what}); --benchmarks all for every one")
     for stat, row in result.summary.iterrows():
         console.print(
             f"{stat}: {_fmt(row['estimate'])} [{_fmt(row['low'])}, {_fmt(row['high'])}]"
