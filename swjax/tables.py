@@ -259,7 +259,14 @@ def bootstrap_frame(results) -> pd.DataFrame:
             f.insert(0, "kind", kind)
             f.insert(0, "set", r.metadata["set"])
             frames.append(f)
-    return pd.concat(frames)
+    frame = pd.concat(frames)
+    # Counts stay whole numbers in CSV (26, not 26.0) although the summary rows have none.
+    for col in ("n_models", "n_valid", "n_degenerate"):
+        if col in frame.columns:
+            values = pd.to_numeric(frame[col], errors="coerce")
+            if (values.dropna() % 1 == 0).all():
+                frame[col] = values.astype("Int64")
+    return frame
 
 
 __all__ += ["analysis_json", "bootstrap_json", "bootstrap_frame", "to_jsonable"]

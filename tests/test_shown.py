@@ -63,3 +63,13 @@ def test_cli_benchmark_list_is_checked_before_resampling():
     res = CliRunner().invoke(app, ["bootstrap", "--set", "chat", "--n", "100000000", "--benchmarks", "MT Bnch"])
     assert res.exit_code == 2
     assert "unknown benchmark 'MT Bnch'" in res.output and "MT_Bench" in res.output
+
+
+def test_csv_counts_are_whole_numbers():
+    res = CliRunner().invoke(app, ["bootstrap", "--set", "chat", "--n", "40", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    lmsys = next(r for r in rows if r["benchmark"] == "LMSYS_Chatbot_Arena")
+    assert lmsys["n_models"] == "20" and lmsys["n_valid"].isdigit()
+    summary = next(r for r in rows if r["benchmark"] == "variance_explained")
+    assert summary["n_models"] == ""
