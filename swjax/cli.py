@@ -330,6 +330,14 @@ def emit(text, out: Path | None) -> None:
         typer.echo(f"wrote {out}", err=True)
 
 
+def progress_lines():
+    """A callback printing progress lines on stderr, terminal or not (a long ``plan`` or
+    ``coverage`` in a pipe or a CI log says where it is), unless ``--quiet``."""
+    if QUIET["on"]:
+        return None
+    return lambda line: typer.echo(line, err=True)
+
+
 #: Said while the first chunk runs: it includes compiling the program on first use.
 COMPILING = "compiling on first use; later runs are faster"
 
@@ -1036,7 +1044,7 @@ def coverage(
         )
         for f, h in itertools.product(_ints("families", families), _floats("hetero", hetero))
     ]
-    tell = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    tell = progress_lines()
 
     def echo(line):  # also stops between designs after a Ctrl-C
         interruptible()(0)
@@ -1226,7 +1234,7 @@ def plan(
     (ds,) = load_sets(model_set, data, info, data_dir)
     if rho is not None and benchmarks is not None:
         raise SwjaxError("rho: give either benchmarks or --rho, not both")
-    echo = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    echo = progress_lines()
     res = run(
         ds, parse_list(benchmarks) if benchmarks else None, rho=None if rho is None else _floats("rho", rho),
         grid=_ints("grid", grid), target=target, datasets=datasets, n=n, threshold=threshold, level=level,
