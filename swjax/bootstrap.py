@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from functools import partial
-import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -14,7 +13,7 @@ import pandas as pd
 
 from . import engine, intervals, provenance, pvalues, resample, validate
 from .analysis import Analysis, as_dataset, float_dtype, make_analysis
-from .errors import DegenerateResampleWarning, SwjaxError
+from .errors import DegenerateResampleWarning, SwjaxError, warn
 from .problem import FLOP_COLUMN, Layout, Problem, build_problem
 
 __all__ = ["BootstrapResult", "bootstrap", "check_positive_int"]
@@ -474,11 +473,10 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     degenerate = table.loc[table["n_degenerate"] > 0, "n_degenerate"]
     if len(degenerate):
         listing = ", ".join(f"{b} ({c})" for b, c in degenerate.items())
-        warnings.warn(
+        warn(
             f"{layout.label}: resamples with no correlation (constant among the drawn models), "
             f"left out of the intervals: {listing}",
             DegenerateResampleWarning,
-            stacklevel=3,
         )
     flips = np.asarray(draws["rule_flip"])
     cos = np.asarray(draws["cos_ref"], np.float64)
