@@ -16,7 +16,6 @@ analyses over families (leave one family out, the design effect) are in :mod:`sw
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,7 @@ import pandas as pd
 from . import resample
 from .analysis import as_dataset
 from .data import shipped
-from .errors import FewClustersWarning, SwjaxError
+from .errors import FewClustersWarning, SwjaxError, warn
 from .problem import Layout
 
 __all__ = [
@@ -139,11 +138,10 @@ def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[s
 
 def _warn_few(names, label):
     if len(names) < MIN_CLUSTERS:
-        warnings.warn(
+        warn(
             f"{label}: only {len(names)} model families (clusters); cluster-bootstrap intervals "
             f"rest on few independent draws and are rough",
             FewClustersWarning,
-            stacklevel=3,
         )
 
 
