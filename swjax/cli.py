@@ -155,6 +155,7 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 SeedOpt = Annotated[int, typer.Option("--seed")]
 LevelOpt = Annotated[float, typer.Option("--level", help="Confidence level.")]
 ThresholdOpt = Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")]
+PermutationsOpt = Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")]
 DeviceOpt = Annotated[Device, typer.Option("--device")]
 MethodOpt = Annotated[
     Optional[Method],
@@ -441,7 +442,7 @@ def bootstrap(
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     level: LevelOpt = 0.95,
-    permutations: Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")] = 0,
+    permutations: PermutationsOpt = 0,
     threshold: ThresholdOpt = 0.4,
     capabilities: CapsOpt = None,
     against: AgainstOpt = None,
@@ -547,13 +548,13 @@ def _public_sets(model_set: ModelSet, data_dir: Path | None):
     return [load_dataset(name, data_dir) for name in names]
 
 
-def _correlate_all(scores, model_set, data_dir, **kw):
+def _correlate_all(scores, model_set, data_dir, clusters=None, **kw):
     from .correlate import correlate as run
 
     results = []
     for ds in _public_sets(model_set, data_dir):
         with progress_bar(kw["n"], f"{ds.label}: resampling") as advance:
-            results.append(run(scores, ds, progress=advance, **kw))
+            results.append(run(scores, ds, progress=advance, clusters=(clusters or {}).get(ds.label), **kw))
     return results
 
 
@@ -731,29 +732,37 @@ def report(
     plan_datasets: Annotated[
         int, typer.Option("--plan", help="Add 'What would settle it': swjax plan with this many datasets per grid point (0: none).")
     ] = 0,
+    permutations: PermutationsOpt = 0,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
 ):
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
 
-    check_paths(dirs=[("out", out, "report")], inputs=[scores, published])
+    check_paths(dirs=[("out", out, "report")], inputs=[scores, published, families])
     kw = dict(n=n, seed=seed, method=method and method.value, level=level, threshold=threshold, device=device.value,
-              eigenvalues=True)  # for the scree plot
+              permutations=permutations, eigenvalues=True)  # eigenvalues for the scree plot
+    sets = _public_sets(model_set, data_dir)
+    clusters = {ds.label: cluster_labels(ds, cluster_by, families, known=sets) for ds in sets}
+    scatter_for = None
     if scores is not None:
-        results = _correlate_all(scores, model_set, data_dir, **kw)
+        results = _correlate_all(scores, model_set, data_dir, clusters=clusters, **kw)
+        # the author's own benchmarks, each against the capabilities score
+        scatter_for = {r.result.metadata["set"]: [(b, r.dataset) for b in r.new] for r in results}
     else:
         from .bootstrap import bootstrap as run
 
         results = []
-        for ds in _public_sets(model_set, data_dir):
+        for ds in sets:
             with progress_bar(n, f"{ds.label}: resampling") as advance:
-                results.append(run(ds, progress=advance, **kw))
+                results.append(run(ds, progress=advance, clusters=clusters[ds.label], **kw))
     plans = None
     if plan_datasets:  # the power section: swjax/plan.py, on each public set
         from .plan import plan as run_plan
 
         plans = {ds.label: run_plan(ds, datasets=plan_datasets, seed=seed, threshold=threshold, level=level,
                                     device=device.value) for ds in _public_sets(model_set, data_dir)}
-    write_report(out, results, published=published, command=" ".join(sys.argv), plans=plans)
+    write_report(out, results, published=published, command=" ".join(sys.argv), plans=plans, scatter_for=scatter_for)
     typer.echo(f"wrote {out}/report.html and {out}/report.md", err=True)
 
 

@@ -280,6 +280,7 @@ def correlate(
     x64: bool = False,
     progress=None,
     eigenvalues: bool = False,
+    clusters=None,
 ) -> CorrelateResult:
     """Capabilities correlation, interval and verdict of new benchmarks, placed among the paper's.
 
@@ -294,6 +295,9 @@ def correlate(
         The public set the new benchmarks are placed in.
     n, seed, method, level, threshold, permutations, capabilities, device, x64, progress, eigenvalues
         As in :func:`swjax.bootstrap`.
+    clusters : pandas.Series, optional
+        Model id -> family of the set's models: the family-aware interval, as in
+        :func:`swjax.bootstrap`.
 
     Examples
     --------
@@ -315,7 +319,7 @@ def correlate(
         result = bootstrap(
             combined, n=n, seed=seed, method=method, level=level, threshold=threshold,
             permutations=permutations, capabilities=capabilities, device=device, x64=x64,
-            progress=progress, eigenvalues=eigenvalues,
+            progress=progress, eigenvalues=eigenvalues, clusters=clusters,
         )
     table = result.table
     lost = [c for c in new if c not in table.index]
