@@ -152,7 +152,7 @@ def test_inspect_eval_logs():
         assert res.scores.at[model, "refusal_demo"] == metrics["accuracy"]["value"]
         assert res.stderr.at[model, "refusal_demo"] == metrics["stderr"]["value"]
         assert res.n.at[model, "refusal_demo"] == head["results"]["scores"][0]["scored_samples"]
-    assert res.info.loc["refusal_demo", "direction_from"] == "assumed"
+    assert res.info.loc["refusal_demo", "direction_from"] == "metric name"  # accuracy: higher is better by its name
 
 
 def test_inspect_deflate_and_json_logs_agree_with_zstd(monkeypatch):

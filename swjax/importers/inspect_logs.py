@@ -86,6 +86,8 @@ def _header_from_zip(path: Path) -> dict:
         raise SwjaxError(f"{path}: not a readable .eval zip ({err})") from None
     except json.JSONDecodeError as err:
         raise SwjaxError(f"{path}: header.json is not valid JSON ({err.msg})") from None
+    except (ValueError, RecursionError) as err:
+        raise SwjaxError(f"{path}: header.json is not readable JSON ({type(err).__name__})") from None
 
 
 def _header_from_inspect(path: Path) -> dict | None:
