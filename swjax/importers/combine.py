@@ -486,11 +486,13 @@ def read_results(
     caps = None
     if members is not None:
         caps = tuple(m.column for m in members)
-        for m in members:
-            if m.column not in wide["score"].columns:
-                src = "; ".join(f"{fmt} {b!r} metric {mt!r}" for fmt, b, mt in m.sources)
-                raise SwjaxError(f"capabilities: benchmark {m.column!r} is in no file"
-                                 + (f" (looked for {src})" if src else ""))
+        absent = [m for m in members if m.column not in wide["score"].columns]
+        if absent:
+            looked = "; ".join(
+                f"{m.column!r}" + (" (" + " or ".join(f"{fmt} {b!r}" + (f" metric {mt!r}" if mt else "")
+                                                     for fmt, b, mt in m.sources) + ")" if m.sources else "")
+                for m in absent)
+            raise SwjaxError(f"capabilities: {len(absent)} of {len(members)} benchmarks are in no file: {looked}")
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
         if missing == "impute":
