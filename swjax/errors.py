@@ -30,3 +30,7 @@ class DegenerateResampleWarning(SwjaxWarning):
 
 class FewClustersWarning(SwjaxWarning):
     """A cluster bootstrap with fewer than 10 clusters (model families): intervals are rough."""
+
+
+class AssumedDirectionWarning(SwjaxWarning):
+    """An imported benchmark whose direction no source states: taken as higher-is-better."""

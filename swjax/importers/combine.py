@@ -604,6 +604,8 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
     path = Path(path)
     if path.is_dir() and (path / "scores.csv").is_file():
         extra = info if info is not None else (path / "info.csv" if (path / "info.csv").is_file() else None)
+        if info is None and extra is not None:
+            warn_assumed(_direction_column(extra))
         return read_csv(path / "scores.csv", info=extra, label=label or path.name)
     if path.is_file() and path.suffix.lower() == ".csv":
         cols = long_table.columns(path)
@@ -611,4 +613,28 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
             return read_csv(path, info=info, label=label)
     if info is not None:
         raise SwjaxError("info: --info goes with a wide matrix CSV (imported results carry their own)")
-    return read_results([path]).dataset(label=label or path.name)
+    result = read_results([path])
+    warn_assumed(result.info["direction_from"])
+    return result.dataset(label=label or path.name)
+
+
+def _direction_column(info_path) -> pd.Series:
+    try:
+        frame = pd.read_csv(info_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError, pd.errors.ParserError):
+        return pd.Series(dtype=str)  # read_csv names the problem when it reads the file
+    if "benchmark" not in frame.columns or "direction_from" not in frame.columns:
+        return pd.Series(dtype=str)
+    return frame.set_index("benchmark")["direction_from"]
+
+
+def warn_assumed(direction_from: pd.Series) -> None:
+    """One warning per benchmark of an analysed matrix whose direction was assumed at import."""
+    import warnings
+
+    from ..errors import AssumedDirectionWarning
+
+    for bench in direction_from.index[direction_from == "assumed"]:
+        warnings.warn(f"benchmark {bench!r}: direction assumed higher-is-better at import (the source does "
+                      f"not say; re-import with --lower-is-better {bench} if lower is better)",
+                      AssumedDirectionWarning, stacklevel=3)
