@@ -101,6 +101,8 @@ def strict_read(data: bytes):
     if not rows or not rows[0]:
         raise ValueError("empty")
     header = [h.strip() for h in rows[0]]
+    if "model" not in header and [h.lower() for h in header].count("model") == 1:
+        header = ["model" if h.lower() == "model" else h for h in header]  # a `Model` id column
     if len(set(header)) != len(header) or "model" not in header:
         raise ValueError("header")
     body = [r for r in rows[1:] if r]
@@ -109,7 +111,7 @@ def strict_read(data: bytes):
     ids = [r[header.index("model")].strip() for r in body]
     if any(not i for i in ids) or len(set(ids)) != len(ids):
         raise ValueError("ids")
-    cols = [h for h in header if h != "model" and h not in METADATA]
+    cols = [h for h in header if h != "model" and h not in METADATA and not text_column(body, header.index(h))]
     values = {}
     for col in cols:
         j = header.index(col)
@@ -130,6 +132,21 @@ def strict_read(data: bytes):
             out.append(v)
         values[col] = out
     return pd.DataFrame(values, index=pd.Index(ids, name="model"))
+
+
+def text_column(body, j) -> bool:
+    """A column none of whose cells is a number or a missing marker: metadata (a family)."""
+    cells = [r[j].strip() for r in body if r[j].strip() not in NA_STRINGS]
+    if not cells:
+        return False
+    for cell in cells:
+        try:
+            float(cell)
+            if "_" not in cell:  # pandas reads no digit separators
+                return False
+        except ValueError:
+            pass
+    return not any(c.lower() in ("inf", "-inf", "infinity") for c in cells)
 
 
 def exact_rescale(scores: pd.DataFrame) -> pd.DataFrame:

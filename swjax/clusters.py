@@ -24,7 +24,7 @@ import pandas as pd
 from . import resample
 from .analysis import as_dataset
 from .data import shipped
-from .errors import FewClustersWarning, SwjaxError
+from .errors import FewClustersWarning, SwjaxError, SwjaxWarning
 from .problem import Layout
 
 __all__ = [
@@ -98,10 +98,32 @@ def family_labels(data, *, cluster_by: str | None = None, families=None, known=N
         ids |= set(extra.scores.index.astype(str)) if hasattr(extra, "scores") else {str(extra)}
     unknown = [m for m in mapping.index if m not in ids]
     if unknown:
+        mapping, unknown = _source_ids(mapping, unknown, ids, families)
+    if unknown:
         raise SwjaxError(
             f"families: {families} names {len(unknown)} model(s) not in the data, first {unknown[0]!r}"
         )
     return mapping
+
+
+def _source_ids(mapping: pd.Series, unknown, ids, path):
+    """A families file in the source's own ids (``meta-llama/Llama-2-7b-hf``): those ids mapped
+    to the data's by the import's name rule (:func:`swjax.importers.models.to_ids`), and said."""
+    from .importers.models import to_ids
+
+    found = to_ids(unknown, ids)
+    taken = set(mapping.index) - set(unknown)
+    clash = [f"{a} -> {b}" for a, b in found.items() if b in taken]
+    if clash:
+        raise SwjaxError(f"families: {path} names one model twice ({clash[0]}, and under its own id)")
+    if len(set(found.values())) < len(found):
+        raise SwjaxError(f"families: {path}: two of its names map to one model ({', '.join(sorted(found))})")
+    if found:
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(found.items())[:6])
+        warnings.warn(f"families: {len(found)} model(s) of {path} matched to the data's ids by the import's "
+                      f"name rule: {shown}{' ...' if len(found) > 6 else ''}", SwjaxWarning, stacklevel=3)
+    mapping = mapping.rename(index=found)
+    return mapping, [m for m in unknown if m not in found]
 
 
 def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]]:

@@ -375,3 +375,55 @@ def test_shuffling_metric_keys_files_and_records_never_changes_the_matrix(tmp_pa
     assert res.info.sort_index()[["metric", "direction", "direction_from"]].equals(
         reference.info.sort_index()[["metric", "direction", "direction_from"]])
     assert res.scores["truthfulqa"].notna().sum() >= 4  # the mixed-metric group is in the sample
+
+
+# --------------------------------------------------------------------------- names and families
+
+
+def _saucam_ids():
+    ids = []
+    for path in sorted(SAUCAM.glob("*/*/openllm/arc.json")):
+        ids.append(raw_lm(path)[0])
+    return ids
+
+
+def test_families_file_in_the_sources_own_ids(tmp_path, saucam):
+    from swjax.clusters import family_labels
+    from swjax.errors import SwjaxWarning
+
+    ids = _saucam_ids()
+    fams = {i: ("llama3" if "8B" in i or "llama" in i.lower() else "mistral") for i in ids}
+    frame = "model,family\n" + "".join(f"{i},{f}\n" for i, f in fams.items())
+    file = tmp_path / "families.csv"
+    file.write_text(frame)
+    with pytest.warns(SwjaxWarning, match=r"16 model\(s\) of .*families.csv matched .*meta-llama/Meta-Llama-3-8B -> Meta-Llama-3-8B"):
+        labels = family_labels(saucam.dataset(), families=file)
+    for source_id, family in fams.items():
+        assert labels[source_id.split("/")[1]] == family
+    # an id that matches nothing is still an error
+    file.write_text(frame + "someone/Unknown-1B,x\n")
+    with pytest.warns(SwjaxWarning), pytest.raises(
+            SwjaxError, match=r"names 1 model\(s\) not in the data, first 'someone/Unknown-1B'"):
+        family_labels(saucam.dataset(), families=file)
+
+
+def test_text_family_column_and_model_id_column(tmp_path, saucam):
+    from swjax.clusters import family_labels
+    from swjax.data import read_csv
+
+    path = tmp_path / "m.csv"
+    lines = ["Model,Model Family," + ",".join(saucam.scores.columns)]
+    for model, row in saucam.scores.iterrows():
+        fam = "mistral" if "7B" in model else "llama3"
+        lines.append(f"{model},{fam}," + ",".join("" if np.isnan(v) else repr(float(v)) for v in row))
+    path.write_text("\n".join(lines) + "\n")
+    ds = read_csv(path)
+    assert list(ds.scores.columns) == list(saucam.scores.columns)  # the family is not a benchmark
+    assert np.array_equal(ds.scores.to_numpy(dtype=float), saucam.scores.to_numpy(dtype=float), equal_nan=True)
+    labels = family_labels(ds, cluster_by="Model Family")
+    assert labels["Nereus-7B"] == "mistral" and labels["Saga-8B"] == "llama3"
+    # a benchmark column with numbers and one text cell is still refused, naming the cell
+    lines[2] = lines[2].replace(lines[2].split(",")[2], "oops", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SwjaxError, match="non-numeric cell 'oops'"):
+        read_csv(path)
