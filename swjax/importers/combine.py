@@ -445,7 +445,7 @@ def read_results(
     report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
                   + (f"; skipped {len(found.skipped)} files" if found.skipped else ""))
     report += _skipped_lines(found)
-    records = _choose_metrics(raw, overrides, members, report)
+    records = [r for r in _choose_metrics(raw, overrides, members, report) if not math.isnan(r.score)]
 
     public = None
     if with_set is not None:

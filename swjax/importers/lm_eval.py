@@ -173,8 +173,8 @@ def read(path: Path, obj: dict, *, subtasks: bool = False, wanted=frozenset()) -
             if score is None:
                 raise SwjaxError(f"{path}: field 'results.{task}.{key}' is not a finite number: "
                                  f"{shown(entry[key])}")
-            if math.isnan(score):
-                continue
+            # a null or "N/A" score stays a record (NaN): the file does report the metric,
+            # which the choice of a column's metric must see; the cell is missing
             stderr = number(entry.get(se_key))
             n = number(counts.get(key, task_n))
             direction = directions_.get(metric)
