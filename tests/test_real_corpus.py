@@ -3,12 +3,9 @@ in one line naming it, cells checked against the raw files by readers written he
 zipfile), the metric and direction rules on the files that broke them, and the matrix unchanged
 by the order of metric keys, files and records."""
 
-import io
 import json
 import random
 import shutil
-import struct
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,8 @@ from typer.testing import CliRunner
 from swjax.cli import app
 from swjax.errors import SwjaxError
 from swjax.importers import read_results
+
+from .rawfiles import zip_header
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 SAUCAM = REAL / "lm_eval" / "saucam_model_evals"
@@ -219,25 +218,11 @@ def test_paper_members_take_acc_from_pre_04_files():
 # --------------------------------------------------------------------------- inspect_ai
 
 
-def _zip_header(path):
-    """header.json of a .eval, by hand: zipfile for deflate, zstandard for method 93."""
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo("header.json")
-        if info.compress_type != 93:
-            return json.loads(zf.read("header.json"))
-    zstandard = pytest.importorskip("zstandard")
-    raw = path.read_bytes()
-    off = info.header_offset
-    n, e = struct.unpack("<HH", raw[off + 26: off + 30])
-    data = raw[off + 30 + n + e: off + 30 + n + e + info.compress_size]
-    return json.loads(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read())
-
-
 def test_inspect_cells_are_the_logs_values():
     res = read_results([INSPECT], duplicates="latest", min_models=1)
     checked = 0
     for path in sorted(INSPECT.rglob("*.eval")) + sorted(INSPECT.rglob("*.json")):
-        head = _zip_header(path) if path.suffix == ".eval" else json.loads(path.read_text())
+        head = zip_header(path) if path.suffix == ".eval" else json.loads(path.read_text())
         if head["status"] != "success" or not head["results"]["scores"]:
             continue
         model = head["eval"]["model"].split("/", 1)[1]
