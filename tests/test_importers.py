@@ -386,7 +386,7 @@ def test_missing_required_field_names_file_and_field(tmp_path):
     (tmp_path / "t.csv").write_text("model,benchmark,value\na,b,1\n")
     assert_bad(_bad_import(tmp_path, tmp_path / "t.csv"), "unknown file format")
     (tmp_path / "t2.csv").write_text("model,benchmark,score\na,b,high\n")
-    assert_bad(_bad_import(tmp_path, tmp_path / "t2.csv"), "t2.csv: row 2: field 'score' is not a number")
+    assert_bad(_bad_import(tmp_path, tmp_path / "t2.csv"), "t2.csv: row 2: field 'score' is not a finite number")
 
 
 def test_capability_in_no_file(tmp_path):

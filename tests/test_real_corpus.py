@@ -412,3 +412,11 @@ def test_text_family_column_and_model_id_column(tmp_path, saucam):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(SwjaxError, match="non-numeric cell 'oops'"):
         read_csv(path)
+
+
+@pytest.mark.parametrize("text", ["1e400", "9" * 400])
+def test_out_of_range_scores_in_a_long_table_are_refused(tmp_path, text):
+    path = tmp_path / "t.csv"
+    path.write_text("model,benchmark,score\n" + "".join(f"m{i},x,{0.1 * i}\n" for i in range(5)) + f"m9,x,{text}\n")
+    with pytest.raises(SwjaxError, match=r"t.csv: row 7: field 'score' is not a finite number: '(1e400'|9{30}9*\.\.\.)$"):
+        read_results([path], min_models=1)

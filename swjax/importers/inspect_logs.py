@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import SwjaxError
-from .records import Result, need, number
+from .records import Result, need, number, shown
 
 FORMAT = "inspect"
 _ZSTD = 93
@@ -154,7 +154,8 @@ def read(path: Path, obj: dict | None = None) -> list[Result]:
                 continue
             value = number(entry.get("value")) if isinstance(entry, dict) else None
             if value is None:
-                raise SwjaxError(f"{path}: field 'results.scores[{i}].metrics.{metric}.value' is not a number")
+                raise SwjaxError(f"{path}: field 'results.scores[{i}].metrics.{metric}.value' is not a finite number: "
+                                 f"{shown(entry.get('value') if isinstance(entry, dict) else entry)}")
             out.append(
                 Result(
                     model=model, benchmark=benchmark, metric=metric, score=value,
