@@ -420,3 +420,15 @@ def test_out_of_range_scores_in_a_long_table_are_refused(tmp_path, text):
     path.write_text("model,benchmark,score\n" + "".join(f"m{i},x,{0.1 * i}\n" for i in range(5)) + f"m9,x,{text}\n")
     with pytest.raises(SwjaxError, match=r"t.csv: row 7: field 'score' is not a finite number: '(1e400'|9{30}9*\.\.\.)$"):
         read_results([path], min_models=1)
+
+
+def test_nested_group_directions_do_not_depend_on_key_order():
+    from swjax.importers.lm_eval import directions
+
+    subs = {"top": ["mid"], "mid": ["leaf_a", "leaf_b"]}
+    configs = {t: {"metric_list": [{"metric": "acc", "higher_is_better": True}]} for t in ("leaf_a", "leaf_b")}
+    for order in (["top", "mid"], ["mid", "top"]):
+        got = directions({"group_subtasks": {g: subs[g] for g in order}, "configs": configs})
+        assert got["top"] == {"acc": True} and got["mid"] == {"acc": True}
+    configs["leaf_b"]["metric_list"][0]["higher_is_better"] = False  # the subtasks disagree: no direction
+    assert directions({"group_subtasks": subs, "configs": configs})["top"] == {}

@@ -122,15 +122,21 @@ def directions(obj: dict) -> dict[str, dict[str, bool]]:
                     item.get("higher_is_better"), bool):
                 out.setdefault(task, {}).setdefault(item["metric"], item["higher_is_better"])
     groups = obj.get("group_subtasks")
-    for group, subs in (groups.items() if isinstance(groups, dict) else ()):
-        said: dict[str, set] = {}
-        for sub in subs if isinstance(subs, list) else ():
-            for metric, value in out.get(sub, {}).items():
-                said.setdefault(metric, set()).add(value)
-        mine = out.setdefault(group, {})
-        for metric, values in said.items():
-            if len(values) == 1:
-                mine.setdefault(metric, next(iter(values)))
+    groups = groups if isinstance(groups, dict) else {}
+    for _ in range(len(groups)):  # groups of groups: until nothing changes, whatever the key order
+        changed = False
+        for group, subs in groups.items():
+            said: dict[str, set] = {}
+            for sub in subs if isinstance(subs, list) else ():
+                for metric, value in out.get(sub, {}).items():
+                    said.setdefault(metric, set()).add(value)
+            mine = out.setdefault(group, {})
+            for metric, values in said.items():
+                if len(values) == 1 and metric not in mine:
+                    mine[metric] = next(iter(values))
+                    changed = True
+        if not changed:
+            break
     return out
 
 
