@@ -537,6 +537,7 @@ def check_real_import(inputs: Path, out: Path) -> str:
                if line.startswith("skipped ")}
     scores = pd.read_csv(out / "scores.csv", index_col="model", float_precision="round_trip")
     info = pd.read_csv(out / "info.csv", index_col="benchmark", keep_default_na=False)
+    scores = scores[[c for c in scores.columns if c in info.index]]  # metadata (developer) aside
     want: dict[tuple, list] = {}
     for path in sorted(inputs.rglob("*.json")):
         try:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .data import METADATA_COLUMNS, Dataset, read_csv
-from .errors import DegenerateResampleWarning, SwjaxError, SwjaxWarning
+from .errors import DegenerateResampleWarning, SwjaxError, SwjaxWarning, warn
 
 __all__ = [
     "MIN_MODELS",
@@ -228,11 +228,10 @@ def combine(dataset: Dataset, scores, *, min_models: int = MIN_MODELS):
             raise SwjaxError(f"scores: column {col!r} is constant over the matched models")
     missing = tuple(m for m in dataset.models if joined.loc[m].isna().all())
     if unmatched:
-        warnings.warn(
+        warn(
             f"{dataset.label}: {len(unmatched)} model(s) of your scores are not in the set and "
             f"are left out: {', '.join(unmatched)}",
             UnmatchedModelWarning,
-            stacklevel=3,
         )
     info_new = pd.DataFrame(
         {"name": list(new), "metric": ["new benchmark"] * len(new)},
@@ -324,11 +323,10 @@ def correlate(
         raise SwjaxError(f"scores: column {lost[0]!r} was left out of the analysis (constant or empty)")
     degenerate = [f"{b} ({int(table.at[b, 'n_degenerate'])})" for b in new if table.at[b, "n_degenerate"]]
     if degenerate:
-        warnings.warn(
+        warn(
             f"{dataset.label}: resamples with no correlation (constant among the drawn models), "
             f"left out of the intervals: {', '.join(degenerate)}",
             DegenerateResampleWarning,
-            stacklevel=2,
         )
     public = [b for b in table.index if b not in new]
     rows = []

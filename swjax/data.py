@@ -43,7 +43,7 @@ PAPER_CAPABILITIES: tuple[str, ...] = (
 )
 
 #: Columns that describe a model rather than score it.
-METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type")
+METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type", "developer")
 _NUMERIC_METADATA = ("model_size", "FLOP")
 
 _PACKAGE = Path(__file__).resolve().parent

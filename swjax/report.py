@@ -22,6 +22,7 @@ import pandas as pd
 from . import figures
 from .errors import SwjaxError
 from .outputs import atomic_dir, dumps, frame_to_json
+from .provenance import environment
 
 __all__ = ["load_published", "paper_verdicts", "build_report", "write_report"]
 
@@ -292,7 +293,7 @@ def build_report(results, *, published=None, command: str | None = None, scatter
     pub = load_published(published)
     pngs: dict[str, bytes] = {}
     html_parts, md_parts = [], []
-    manifest = {"command": command or "", "runs": []}
+    manifest = {"command": command or "", "environment": environment(), "runs": []}
     for r in results:
         res, new, _ = figures._unpack(r)
         md = res.metadata

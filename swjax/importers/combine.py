@@ -18,7 +18,7 @@ import pandas as pd
 from ..data import METADATA_COLUMNS, Dataset
 from ..errors import SwjaxError
 from . import capabilities as capsets
-from . import detect, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import detect, eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm, wide_table
 from . import metrics as metricnames
 from .models import normalise, read_mapping
 from .records import Result
@@ -27,7 +27,8 @@ __all__ = ["ImportResult", "read_results", "MIN_MODELS"]
 
 #: Fewest models a matrix may have after merging (the analysis needs 5).
 MIN_MODELS = 5
-DUPLICATE_RULES = ("latest", "mean")
+DUPLICATE_RULES = ("latest", "mean", "best")
+IDENTICAL = "identical"  # _resolve's note for a result repeated with the same values
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _parse_overrides(metric) -> dict[str, str]:
     return out
 
 
-def _read_one(found: detect.Found, overrides, subtasks, wanted) -> list[Result]:
+def _read_one(found: detect.Found, overrides, subtasks, wanted, aggregates) -> list[Result]:
     fmt, path, obj = found.format, found.path, found.payload
     if fmt == lm_eval.FORMAT:
         return lm_eval.read(path, obj, subtasks=subtasks, wanted=wanted)
@@ -113,17 +114,23 @@ def _read_one(found: detect.Found, overrides, subtasks, wanted) -> list[Result]:
         return open_llm.read_v1(path, obj)
     if fmt == open_llm.FORMAT_V2:
         return open_llm.read_v2(path)
+    if fmt == eee.FORMAT:
+        return eee.read(path, obj, aggregates=aggregates)
+    if fmt == epoch.FORMAT:
+        return epoch.read(path, obj, metrics=overrides)
+    if fmt == wide_table.FORMAT:
+        return wide_table.read(path, obj)
     return long_table.read(path)
 
 
-def _read_all(scan: detect.Scan, overrides, subtasks, wanted=frozenset()) -> list[Result]:
+def _read_all(scan: detect.Scan, overrides, subtasks, wanted=frozenset(), aggregates=False) -> list[Result]:
     """Every result of every file found. A file named on the command line that its reader
     refuses stops the import; one found in a folder is skipped with its reason (in
     ``scan.reasons``), unless no file is left."""
     records: list[Result] = []
     for found in scan.found:
         try:
-            records += _read_one(found, overrides, subtasks, wanted)
+            records += _read_one(found, overrides, subtasks, wanted, aggregates)
         except SwjaxError as err:
             if not found.in_folder:
                 raise
@@ -242,8 +249,10 @@ def _names(records, mapping, public, report):
     for key, raws in keys.items():
         orgs = sorted({by_raw[r][2] for r in raws if by_raw[r][2]})
         if len({o.lower() for o in orgs}) > 1:
+            files = sorted({r.file for r in records if r.model in raws})
             raise SwjaxError(
-                f"models {raws}: different organisations ({', '.join(orgs)}) give the same name "
+                f"models {raws} (in {files[0]}{f' and {len(files) - 1} more files' if len(files) > 1 else ''}): "
+                f"different organisations ({', '.join(orgs)}) give the same name "
                 f"{by_raw[raws[0]][1]!r}; tell them apart with --models FILE (columns from,to)"
             )
         if key in public:
@@ -331,16 +340,23 @@ def _directions(records, lower_is_better, report):
     return out
 
 
-def _resolve(rs: list[Result], rule, model, bench):
-    if len(rs) == 1:
-        r = rs[0]
-        return r.score, r.stderr, r.n, None
+def _resolve(rs: list[Result], rule, model, bench, higher=True):
+    if len(rs) == 1 or len({(repr(r.score), repr(r.stderr), repr(r.n)) for r in rs}) == 1:
+        r = rs[0]  # one result, or the same one repeated (a record copied twice): not a conflict
+        return r.score, r.stderr, r.n, None if len(rs) == 1 else IDENTICAL
     where = ", ".join(f"{Path(r.file).name} ({r.score:.6g})" for r in rs[:3])
     if rule is None:
         raise SwjaxError(
             f"{len(rs)} results for model {model!r}, benchmark {bench!r}: {where}; "
-            "pass --duplicates latest or --duplicates mean"
+            "pass --duplicates latest, mean or best"
         )
+    if rule == "best":
+        top = (max if higher else min)(r.score for r in rs)
+        # ties: the smallest standard error, then the largest n; a choice by content, never by read order
+        r = min((r for r in rs if r.score == top), key=lambda x: (
+            math.isnan(x.stderr), 0 if math.isnan(x.stderr) else x.stderr, math.isnan(x.n), 0 if math.isnan(x.n) else -x.n))
+        where = Path(r.file).name + (f" row {r.run}" if r.run else "")
+        return r.score, r.stderr, r.n, f"kept the best of {len(rs)} ({where})"
     if rule == "latest":
         undated = [r for r in rs if r.date is None]
         if undated:
@@ -383,6 +399,7 @@ def read_results(
     with_set: str | None = None,
     metric=None,
     subtasks: bool = False,
+    aggregates: bool = False,
     data_dir=None,
     min_models: int = MIN_MODELS,
     missing: str = "drop",
@@ -400,14 +417,18 @@ def read_results(
         Benchmarks where lower is better although the source does not say so.
     models : path or dict, optional
         Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
-    duplicates : {None, "latest", "mean"}
-        Two results for one (model, benchmark) are an error unless this says how to resolve them.
+    duplicates : {None, "latest", "mean", "best"}
+        Two results for one (model, benchmark) are an error unless this says how to resolve them
+        (``best``: the best score in the benchmark's direction; among equal ones the smallest
+        standard error, then the largest n).
     with_set : {None, "base", "chat"}
         Merge with a public matrix; your models are matched to its ids and display names.
     metric : dict or str, optional
         Benchmark -> metric to take (``"gsm8k=exact_match,flexible-extract;..."``).
     subtasks : bool
         Keep the subtasks of lm-evaluation-harness groups.
+    aggregates : bool
+        Keep aggregates over the other results (Every Eval Ever's "Mean win rate").
     data_dir : path, optional
         Folder of the public files (for ``with_set``).
     min_models : int
@@ -440,12 +461,19 @@ def read_results(
         raise SwjaxError(f"no results files found in {', '.join(str(p) for p in np.atleast_1d(paths))}")
     wanted = (frozenset(overrides) | {m.column for m in members or ()}
               | {b for m in members or () for _f, b, _m in m.sources})
-    raw = _read_all(found, overrides, subtasks, wanted)
+    raw = _read_all(found, overrides, subtasks, wanted, aggregates)
     counts = Counter(f.format for f in found.found if f.path not in found.reasons)
     report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
                   + (f"; skipped {len(found.skipped)} files" if found.skipped else ""))
     report += _skipped_lines(found)
-    records = [r for r in _choose_metrics(raw, overrides, members, report) if not math.isnan(r.score)]
+    records = raw
+    unnamed = [r for r in records if not r.model]
+    if unnamed:
+        report.append(f"{len(unnamed)} rows name no model, left out: "
+                      + ", ".join(f"{Path(r.file).name} row {r.run}" for r in unnamed[:4])
+                      + (" ..." if len(unnamed) > 4 else ""))
+        records = [r for r in records if r.model]
+    records = _choose_metrics(records, overrides, members, report)
 
     public = None
     if with_set is not None:
@@ -456,17 +484,29 @@ def read_results(
     directions = _directions(records, lower_is_better, report)
 
     cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    not_run = []
     for r in records:
+        if math.isnan(r.score):  # an empty cell, or a result the source marks as not run
+            not_run.append(f"{names[r.model]} / {r.benchmark}")
+            continue
         cells[(names[r.model], r.benchmark)].append(r)
+    if not_run:
+        report.append(f"{len(not_run)} results without a score (empty, or below the source's min_score: not run) "
+                      f"left missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
     rows = []
     resolved = []
+    identical = []
     for (model, bench), rs in cells.items():
-        score, stderr, n, note = _resolve(rs, duplicates, model, bench)
+        score, stderr, n, note = _resolve(rs, duplicates, model, bench, directions[bench][0])
         if not directions[bench][0]:
             score = -score
         rows.append((model, bench, score, stderr, n))
-        if note:
+        if note is IDENTICAL:
+            identical.append(f"{model} / {bench}")
+        elif note:
             resolved.append(f"{model} / {bench}: {note}")
+    if identical:
+        report.append(f"identical duplicates kept once: {len(identical)} cells, e.g. " + "; ".join(identical[:3]))
     if resolved:
         report.append(f"duplicates resolved ({duplicates}): {len(resolved)} cells, e.g. " + "; ".join(resolved[:3]))
     long = pd.DataFrame(rows, columns=["model", "benchmark", "score", "stderr", "n"])
@@ -482,6 +522,9 @@ def read_results(
     meta = pd.DataFrame(index=wide["score"].index)
     if public is not None:
         wide, info, meta = _merge_public(wide, info, public, duplicates, report)
+    developers = _developers(records, names, report)
+    if developers:
+        meta["developer"] = pd.Series(developers, dtype=object).reindex(meta.index)
 
     caps = None
     if members is not None:
@@ -514,6 +557,24 @@ def read_results(
     report.append(f"matrix: {wide['score'].shape[0]} models x {wide['score'].shape[1]} benchmarks")
     return ImportResult(scores=wide["score"], stderr=wide["stderr"], n=wide["n"], info=info, meta=meta,
                         capabilities=caps, report=tuple(report))
+
+
+def _developers(records, names, report) -> dict[str, str]:
+    """Model id -> developer: the one the source names (Every Eval Ever's ``model_info.developer``),
+    else the organisation of an ``org/model`` id, lower-cased; models with neither are left out."""
+    said: dict[str, set] = defaultdict(set)
+    orgs = {raw: normalise(raw).org for raw in {r.model for r in records}}
+    for r in records:
+        dev = r.developer or orgs[r.model]
+        if dev:
+            said[names[r.model]].add(dev.lower())
+    out = {}
+    for model, devs in sorted(said.items()):
+        if len(devs) > 1:
+            report.append(f"model {model!r}: developers {', '.join(sorted(devs))} disagree; developer left empty")
+            continue
+        out[model] = next(iter(devs))
+    return out
 
 
 def _info(records, directions, members) -> pd.DataFrame:
@@ -609,7 +670,7 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
         return read_csv(path / "scores.csv", info=extra, label=label or path.name)
     if path.is_file() and path.suffix.lower() == ".csv":
         cols = long_table.columns(path)
-        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols)):
+        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols) or epoch.sniff(cols)):
             return read_csv(path, info=info, label=label)
     if info is not None:
         raise SwjaxError("info: --info goes with a wide matrix CSV (imported results carry their own)")
