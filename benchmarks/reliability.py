@@ -535,7 +535,7 @@ def check_real_import(inputs: Path, out: Path) -> str:
     report = (out / "merge_report.txt").read_text()
     skipped = {line.split(": ", 1)[0].removeprefix("skipped ") for line in report.splitlines()
                if line.startswith("skipped ")}
-    scores = pd.read_csv(out / "scores.csv", index_col="model", float_precision="round_trip")
+    scores = pd.read_csv(out / "scores.csv", index_col="model")  # pandas parses floats exactly
     info = pd.read_csv(out / "info.csv", index_col="benchmark", keep_default_na=False)
     scores = scores[[c for c in scores.columns if c in info.index]]  # metadata (developer) aside
     want: dict[tuple, list] = {}
