@@ -23,7 +23,7 @@ import pandas as pd
 from . import resample
 from .analysis import as_dataset
 from .data import shipped
-from .errors import FewClustersWarning, SwjaxError, warn
+from .errors import FewClustersWarning, SwjaxError, SwjaxWarning, warn
 from .problem import Layout
 
 __all__ = [
@@ -103,10 +103,32 @@ def family_labels(data, *, cluster_by: str | None = None, families=None, known=N
         ids |= set(extra.scores.index.astype(str)) if hasattr(extra, "scores") else {str(extra)}
     unknown = [m for m in mapping.index if m not in ids]
     if unknown:
+        mapping, unknown = _source_ids(mapping, unknown, ids, families)
+    if unknown:
         raise SwjaxError(
             f"families: {families} names {len(unknown)} model(s) not in the data, first {unknown[0]!r}"
         )
     return mapping
+
+
+def _source_ids(mapping: pd.Series, unknown, ids, path):
+    """A families file in the source's own ids (``meta-llama/Llama-2-7b-hf``): those ids mapped
+    to the data's by the import's name rule (:func:`swjax.importers.models.to_ids`), and said."""
+    from .importers.models import to_ids
+
+    found = to_ids(unknown, ids)
+    taken = set(mapping.index) - set(unknown)
+    clash = [f"{a} -> {b}" for a, b in found.items() if b in taken]
+    if clash:
+        raise SwjaxError(f"families: {path} names one model twice ({clash[0]}, and under its own id)")
+    if len(set(found.values())) < len(found):
+        raise SwjaxError(f"families: {path}: two of its names map to one model ({', '.join(sorted(found))})")
+    if found:
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(found.items())[:6])
+        warn(f"families: {len(found)} model(s) of {path} matched to the data's ids by the import's "
+             f"name rule: {shown}{' ...' if len(found) > 6 else ''}", SwjaxWarning)
+    mapping = mapping.rename(index=found)
+    return mapping, [m for m in unknown if m not in found]
 
 
 def auto_families(data) -> pd.Series:

@@ -32,6 +32,10 @@ class FewClustersWarning(SwjaxWarning):
     """A cluster bootstrap with fewer than 10 clusters (model families): intervals are rough."""
 
 
+class AssumedDirectionWarning(SwjaxWarning):
+    """An imported benchmark whose direction no source states: taken as higher-is-better."""
+
+
 def warn(message: str, category: type[Warning]) -> None:
     """``warnings.warn`` pointing at the first caller outside swjax: the line of the user's
     script or notebook cell that started the analysis, not a line inside the package."""

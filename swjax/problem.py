@@ -94,6 +94,9 @@ class Problem(NamedTuple):
         problems of :func:`build_problem_imputed`: the static flag that makes the statistic
         impute missing capability scores inside every resample (``caps`` is 0 there).
     impute_rank : (k,) 1 for the components kept by the imputation's low-rank fit, or None.
+    cap_tiebreak : (m, k) int32, the dense rank of each observed capability score among its
+        column's float64 values (0 where missing), or None: the imputed path ranks the completed
+        columns in the kernel's dtype and breaks its ties by this host order.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
     that problems of same-shaped datasets stack (built on the same rank path).
@@ -112,6 +115,7 @@ class Problem(NamedTuple):
     pairs: Pairs | None = None
     cap_obs: np.ndarray | None = None
     impute_rank: np.ndarray | None = None
+    cap_tiebreak: np.ndarray | None = None
 
     @property
     def rank_path(self) -> str:
@@ -452,6 +456,7 @@ def build_problem_imputed(
         if path == "compare" and values.shape[1] <= PAIRS_MAX_MODELS else None,
         cap_obs=cap_obs.astype(dtype),
         impute_rank=(np.arange(len(caps)) < int(rank)).astype(dtype),
+        cap_tiebreak=np.nan_to_num(dense_ranks(cap_values), nan=0.0).astype(np.int32),
     )
     layout = Layout(
         label=layout.label, models=layout.models, columns=layout.columns, n_benchmarks=layout.n_benchmarks,

@@ -38,12 +38,15 @@ class Found:
     format: str
     path: Path
     payload: object = None
+    in_folder: bool = False  # found by walking a folder: a reader's refusal skips it, listed
 
 
 @dataclass
 class Scan:
     found: list[Found] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    #: why a skipped file was not read, where there is more to say than "no known format"
+    reasons: dict[Path, str] = field(default_factory=dict)
 
 
 def sniff(path: Path) -> Found | None:
@@ -74,6 +77,8 @@ def sniff(path: Path) -> Found | None:
                 obj = json.loads(fh.read())
         except (json.JSONDecodeError, UnicodeDecodeError):
             return None
+        except (ValueError, RecursionError) as err:  # 4300-digit integers, deep nesting
+            raise SwjaxError(f"{path}: not readable JSON ({_json_problem(err)})") from None
         if open_llm.sniff_v1(obj):
             return Found(open_llm.FORMAT_V1, path, obj)
         if lm_eval.sniff(obj):
@@ -83,6 +88,12 @@ def sniff(path: Path) -> Found | None:
         if eee.sniff(obj):
             return Found(eee.FORMAT, path, obj)
     return None
+
+
+def _json_problem(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return str(err).splitlines()[0][:120] if str(err) else type(err).__name__
 
 
 def scan(paths) -> Scan:
@@ -116,7 +127,7 @@ def _walk(root: Path, out: Scan) -> None:
         keep = []
         for d in dirs:
             if helm.is_run(here / d):
-                out.found.append(Found(helm.FORMAT, here / d))
+                out.found.append(Found(helm.FORMAT, here / d, in_folder=True))
             elif not d.startswith("."):
                 keep.append(d)
         dirs[:] = keep
@@ -126,8 +137,14 @@ def _walk(root: Path, out: Scan) -> None:
             if name == "schema.json":  # HELM's suite schema: read with its runs
                 continue
             path = here / name
-            found = sniff(path)
+            try:
+                found = sniff(path)
+            except SwjaxError as err:
+                out.skipped.append(path)
+                out.reasons[path] = str(err)
+                continue
             if found is None:
                 out.skipped.append(path)
             else:
+                found.in_folder = True
                 out.found.append(found)

@@ -129,3 +129,26 @@ def read_mapping(path) -> dict[str, str]:
             raise SwjaxError(f"{path}: {src!r} is mapped twice ({out[src]!r}, {dst!r})")
         out[src] = dst
     return out
+
+
+def to_ids(names, ids) -> dict[str, str]:
+    """Source names (``meta-llama/Llama-2-7b-hf``) -> the ids of ``ids`` they normalise to.
+
+    The rule of :func:`normalise`, as ``swjax import`` applies it: a name maps to the one id with
+    the same key; names with no such id, or with several, are left out.
+    """
+    by_key: dict[str, list[str]] = {}
+    for i in ids:
+        try:
+            by_key.setdefault(normalise(str(i)).key, []).append(str(i))
+        except SwjaxError:
+            continue
+    out = {}
+    for name in names:
+        try:
+            hits = by_key.get(normalise(str(name)).key, [])
+        except SwjaxError:
+            continue
+        if len(hits) == 1:
+            out[str(name)] = hits[0]
+    return out
