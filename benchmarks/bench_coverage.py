@@ -6,6 +6,7 @@
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --device gpu   # -> benchmarks/results/gpu/coverage/
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --groups near-one,few --datasets 1000 --n 500 \
         --methods bca,percentile,jackknife-t,cluster-t,jackknife-t-z,cluster-t-z --out DIR
+    PYTHONPATH=$PWD python benchmarks/bench_coverage.py --markdown DIR/coverage.json ...  # the README table
 
 Designs: m = 26 models (the public chat set's size), 8 capability benchmarks loading 0.85,
 three safety benchmarks at population correlations near 0.3, 0.65 and 0.87, each plain, with
@@ -42,7 +43,8 @@ GROUPS = {
     # many models and families: 150 models in 47 unequal families (1 to 24 models), 500 in 100
     "many": lambda h, f: [Design(n_models=150, families=47, family_skew=1.0)],
     "many-500": lambda h, f: [Design(n_models=500, families=100)],
-    # the family designs of "base" alone, and m = 60 models in 20 families
+    # "base" split: independent models, and its family designs; m = 60 models in 20 families
+    "independent": lambda h, f: [Design(), Design(hetero=h)],
     "family-base": lambda h, f: [Design(families=f), Design(families=f, hetero=h)],
     "large": lambda h, f: [Design(n_models=60, families=20), Design(n_models=60, families=20, hetero=h)],
 }
@@ -54,6 +56,33 @@ def designs(hetero: float, families: int, large_families: int = 0, groups=("base
         out += [Design(n_models=60, families=large_families),
                 Design(n_models=60, families=large_families, hetero=hetero)]
     return out
+
+
+def markdown(paths, methods) -> str:
+    """The README's table from coverage.json files: per (design, scheme, method) the coverage %
+    (misses below / above) of each safety benchmark, the mean widths and, for family designs,
+    the width relative to the model bootstrap's BCa interval (median / 95th percentile)."""
+    import json
+
+    import pandas as pd
+
+    lines = ["| design | R x B | bootstrap over | method | coverage % (below / above) at rho ~ | mean width "
+             "| width / model BCa, median (95th percentile) |", "|---|---|---|---|---|---|---|"]
+    for path in paths:
+        payload = json.loads(Path(path).read_text())
+        md = payload["metadata"]
+        rows = pd.DataFrame(payload["rows"])
+        rows = rows[rows["method"].isin(methods)]
+        for (design, scheme, method), g in rows.groupby(["design", "scheme", "method"], sort=False):
+            cov = " / ".join(f"{r.rho:g}: {100 * r.coverage:.1f} ({100 * r.miss_below:.1f} / {100 * r.miss_above:.1f})"
+                             for r in g.itertuples())
+            if method == "cluster-t":
+                cov = f"**{cov}**"
+            width = " / ".join(f"{w:.2f}" for w in g["width"])
+            ratio = (" / ".join(f"{a:.2f} ({b:.2f})" for a, b in zip(g["width_ratio"], g["width_ratio_p95"]))
+                     if "width_ratio" in g and g["width_ratio"].notna().all() else "")
+            lines.append(f"| {design} | {md['datasets']} x {md['n']} | {scheme} | {method} | {cov} | {width} | {ratio} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -68,7 +97,12 @@ def main() -> None:
     parser.add_argument("--methods", default="bca,percentile,jackknife-t,cluster-t")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu or gpu (the engine's choice)")
+    parser.add_argument("--markdown", nargs="+", type=Path, default=None,
+                        help="print the README table of these coverage.json files (of --methods) and stop")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(args.markdown, [m.strip() for m in args.methods.split(",")]))
+        return
     from swjax.engine import select_device
 
     device = select_device(args.device)

@@ -27,7 +27,7 @@ from .errors import SwjaxError
 from .problem import build_problem, stack_problems
 from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
 
-__all__ = ["CoverageResult", "coverage", "coverage_table"]
+__all__ = ["CoverageResult", "coverage", "coverage_table", "scheme_run", "width_ratios"]
 
 SCHEMES = ("models", "families")
 
@@ -109,6 +109,30 @@ def stacked_problems(design: Design, values: np.ndarray, dtype):
     stacked = stack_problems(problems)
     columns = tuple(layout.columns.index(s) for s in design.safety_names)
     return stacked, columns
+
+
+def scheme_run(design: Design, problems, columns, scheme_name: str, *, n: int, key, dataset_batch=None,
+               device: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(estimate (R, s), jackknife (R, G, s), resamples (R, B, s)) of stacked datasets, in float64.
+
+    The bootstrap over models (``scheme_name="models"``, jackknife over models) or over the
+    design's families (``"families"``, leave one family out); full sample, jackknife and
+    resamples of every dataset in one compiled program. Resample ``b`` of dataset ``r`` uses
+    ``fold_in(fold_in(key, r), b)``.
+    """
+    m = design.n_models
+    if scheme_name == "models":
+        scheme, jack_w = resample.bootstrap_scheme(m), resample.jackknife_weights(m)
+    else:
+        codes = design.family_codes()
+        scheme = resample.cluster_scheme(tuple(int(c) for c in codes))
+        jack_w = resample.cluster_jackknife_weights(codes)
+    full, rows = engine.run(
+        problems, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, fields=("corr",),
+        columns=columns, batch_size=dataset_batch, device=device,
+    )
+    estimate = full.corr[:, 0][:, list(columns)].astype(np.float64)
+    return estimate, rows["corr"][:, : len(jack_w)].astype(np.float64), rows["corr"][:, len(jack_w):].astype(np.float64)
 
 
 def width_ratios(bounds: dict, models: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -249,26 +273,13 @@ def coverage(
             truth = population(design, population_size or POPULATION_SIZE)
             values = draw_many(design, R, seed)
             problems, columns = stacked_problems(design, values, dtype)
-            m, k = design.n_models, design.capabilities
             estimates[label] = {}
             for scheme_name in schemes:
                 if scheme_name == "families" and not design.families:
                     continue
-                if scheme_name == "models":
-                    scheme, jack_w = resample.bootstrap_scheme(m), resample.jackknife_weights(m)
-                else:
-                    codes = design.family_codes()
-                    scheme = resample.cluster_scheme(tuple(int(c) for c in codes))
-                    jack_w = resample.cluster_jackknife_weights(codes)
-                # Full sample, jackknife and resamples of every dataset in one compiled program.
-                full, rows = engine.run(
-                    problems, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, fields=("corr",),
-                    columns=columns, batch_size=dataset_batch, device=dev.platform,
-                )
-                estimate = full.corr[:, 0][:, list(columns)].astype(np.float64)  # (R, s)
+                estimate, jack_scheme, dist = scheme_run(design, problems, columns, scheme_name, n=n, key=key,
+                                                         dataset_batch=dataset_batch, device=dev.platform)
                 estimates[label]["estimate"] = estimate
-                jack_scheme = rows["corr"][:, : len(jack_w)].astype(np.float64)
-                dist = rows["corr"][:, len(jack_w):].astype(np.float64)
                 scheme_methods = [x for x in methods if scheme_name == "families" or x not in intervals.CLUSTER_METHODS]
                 cluster = [x for x in methods if x in intervals.CLUSTER_METHODS]
                 if scheme_name == "models" and design.families and "bca" not in methods:
