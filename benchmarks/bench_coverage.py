@@ -72,7 +72,9 @@ def markdown(paths, methods) -> str:
         payload = json.loads(Path(path).read_text())
         md = payload["metadata"]
         rows = pd.DataFrame(payload["rows"])
-        rows = rows[rows["method"].isin(methods)]
+        # "scheme/method" keeps that pair only, "method" the method under every scheme
+        keep = [f"{sc}/{me}" in methods or me in methods for sc, me in zip(rows["scheme"], rows["method"])]
+        rows = rows[keep]
         for (design, scheme, method), g in rows.groupby(["design", "scheme", "method"], sort=False):
             cov = " / ".join(f"{r.rho:g}: {100 * r.coverage:.1f} ({100 * r.miss_below:.1f} / {100 * r.miss_above:.1f})"
                              for r in g.itertuples())
@@ -98,7 +100,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu or gpu (the engine's choice)")
     parser.add_argument("--markdown", nargs="+", type=Path, default=None,
-                        help="print the README table of these coverage.json files (of --methods) and stop")
+                        help="print the README table of these coverage.json files (of --methods, each a method "
+                             "or scheme/method) and stop")
     args = parser.parse_args()
     if args.markdown:
         print(markdown(args.markdown, [m.strip() for m in args.methods.split(",")]))
