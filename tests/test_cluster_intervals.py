@@ -182,6 +182,19 @@ def test_default_coverage_near_one():
     assert row["no_interval"] == 0
 
 
+def test_jackknife_t_at_one_up_to_float32_rounding_stays_at_one():
+    """A correlation of 1 whose jackknife values differ from 1 by float32 rounding only: the
+    delta method's slope is taken 1e-6 from the boundary, so rounding cannot widen the interval."""
+    est = np.array([1.0, np.float32(1 - 2**-24)])
+    jack = np.array([[1.0, 1.0], [np.float32(1 - 2**-24)] * 2, [1.0, 1.0], [1.0, np.float32(1 - 2**-24)]])
+    low, high, ok = intervals.jackknife_t_interval(est, jack, 0.95)
+    assert ok.all() and (low > 0.999).all() and (high <= 1).all()
+    # the slope by hand: se_r / (1 - (1 - 1e-6)^2) for the first column
+    m = jack[:, 0].mean()
+    se = math.sqrt(3 / 4 * ((jack[:, 0] - m) ** 2).sum()) / (1 - (1 - 1e-6) ** 2)
+    assert math.isclose(low[0], math.tanh(math.atanh(1 - 1e-12) - sps.t.ppf(0.975, 3) * se), abs_tol=1e-12)
+
+
 @pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_cluster_t_is_the_hull_of_family_t_and_model_bca():
     sim = _sim()
