@@ -434,6 +434,14 @@ def complete_spectrum(cap_corr: Array, eigenvalues: Array) -> Array:
     return jnp.where(ok, vals[::-1].at[0].set(eigenvalues[0]), jnp.nan)
 
 
+def _rank_covariance(a: Array, w: Array) -> Array:
+    """(k, k) weighted sums ``sum_i w_i a[:, i] a[:, i]`` of centred ranks ``a`` (k, m): one
+    matrix product (an (m, k, k) array of products before, summed over the models). Exact for
+    total weights below about 200 (sums of multiples of 1/4, any order); beyond, float sums
+    in the product's order. ``Precision.HIGHEST``: ranks are never rounded to fewer bits."""
+    return jnp.matmul(a * w, a.T, precision=lax.Precision.HIGHEST)
+
+
 def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
     """Weighted sum of squared centred mid-ranks, ``(n^3 - sum of t^3 over tie groups) / 12``.
 
@@ -472,7 +480,7 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
     else:
         cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
         a = cap_cmp @ w - total / 2  # (k, m)
-    cov = jnp.sum((a * w).T[:, :, None] * a.T[:, None, :], axis=0)  # exact: sums of multiples of 1/4
+    cov = _rank_covariance(a, w)
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
 
@@ -702,7 +710,7 @@ def weight_state_imputed(problem: Problem, w: Array) -> WeightState:
     gi, gu = g[:, :, None], g[:, None, :]
     cmp = ((gu < gi) + 0.5 * (gu == gi)).astype(dtype)  # (k, m, m)
     a = cmp @ w - total / 2
-    cov = jnp.sum((a * w).T[:, :, None] * a.T[:, None, :], axis=0)
+    cov = _rank_covariance(a, w)
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
     inv_total = 1 / total
