@@ -15,10 +15,11 @@ For any model weights ``v``, the weighted mid-rank of model ``i`` is then
     rank_i = S[tie_lo] + (S[tie_hi] - S[tie_lo]) / 2
 
 which is ``cmp[j, i] @ v`` exactly: with integer weights every term is an integer or a half
-(exact in float32 below 2^23), so both forms give the same bits. The target (capabilities
-score) changes with every resample: its ranks come from an argsort of the score per resample
-and the same cumsum, with the tie groups found by comparing neighbours in sorted order, so
-exactly equal scores tie exactly as in the comparison form.
+(exact in float32 below 2^23), so both forms give the same ranks. The target (capabilities
+score) changes with every resample: its ranks come from one sort per resample of integer keys
+in the order of the score (:func:`order_keys`), each model's tie group found by a binary
+search of its key (:func:`tie_groups`), so exactly equal scores tie exactly as in the
+comparison form, and the group weights cumulated as above (:func:`target_ranks`).
 
 :func:`choose` picks the form: the comparison tensor for at most :data:`COMPARE_MAX_MODELS`
 models while it takes at most :data:`COMPARE_BUDGET_BYTES`, the sort form beyond.
