@@ -703,13 +703,10 @@ def weight_state_imputed(problem: Problem, w: Array) -> WeightState:
     state = weight_state(problem, w)
     x = impute_capabilities(problem, w)
     total = state.total
-    # Mid-ranks of the completed columns from comparisons made for this resample.
-    # From integer tie-group labels, as the score's ranks in finish(): never from comparing a
-    # computed array with itself, which XLA may evaluate twice with different rounding.
-    g = jax.vmap(_ranks.tie_groups)(x.T)  # (k, m)
-    gi, gu = g[:, :, None], g[:, None, :]
-    cmp = ((gu < gi) + 0.5 * (gu == gi)).astype(dtype)  # (k, m, m)
-    a = cmp @ w - total / 2
+    # Mid-ranks of the completed columns, ranked for this resample as the score is in finish()
+    # (integer order keys, never a computed array compared with itself, which XLA may evaluate
+    # twice with different rounding): O(m log m) a column, not the (k, m, m) comparisons.
+    a = jax.vmap(lambda col: _ranks.target_ranks(col, w))(x.T) - total / 2  # (k, m)
     cov = _rank_covariance(a, w)
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
