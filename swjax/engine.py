@@ -64,10 +64,13 @@ _TARGET_BYTES = 64 * 2**20
 _TARGET_ROWS = 8192
 #: On the CPU, a chunk of a problem on the sort path (:mod:`swjax.ranks`) takes at most this
 #: much work memory, and at least :data:`_CACHE_MIN_ROWS` rows: its gathers, sorts and
-#: cumulative sums run at the speed of the caches, not of RAM (4,500 models x 7 benchmarks:
-#: 16 rows per chunk ran 1.4x faster than 64, 1,000 models: 64-128 rows 3.6x faster than 256;
-#: ``benchmarks/bench_scale.py --chunks``). The comparison path's matrix products prefer
-#: large chunks and keep :data:`_TARGET_BYTES`.
+#: cumulative sums run at the speed of the caches, not of RAM. On the shared 2-core CPU, under
+#: load (``benchmarks/bench_scale.py --chunks M``, batch sizes interleaved in one process):
+#: 4,500 models x 7 benchmarks, 4-32 rows a chunk ran 1.1-2.5x faster than 64-256 (the
+#: smaller the better in one run, flat from 4 to 32 in another); 1,000 models, 64-128 rows
+#: 3.6x faster than 256 and 2x faster than 16 (each chunk also has a fixed cost of a few ms).
+#: 16 MiB gives 16 rows at 4,500 models and 74 at 1,000. The comparison path's matrix
+#: products prefer large chunks and keep :data:`_TARGET_BYTES`.
 _CACHE_BYTES = 16 * 2**20
 _CACHE_MIN_ROWS = 8
 
