@@ -61,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
 #: slow pass that CI runs after it (``pytest -m slow``): each of these takes 4-20 s here, and its
 #: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
 SLOW = {
-    "tests/test_same_bits.py::test_same_bits_as_before_everywhere_else",
+    "tests/test_same_bits.py::test_numbers_as_before_everywhere_else",
     "tests/test_pc1.py::test_a_pc1_orthogonal_to_its_reference_takes_the_released_rule",
     "tests/test_engine_run.py::test_rows_then_draws_with_and_without_a_sink",
     "tests/test_data_folder.py::test_the_example_benchmark_matches_every_chat_model",

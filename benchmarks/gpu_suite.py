@@ -19,6 +19,8 @@ is recorded as such and the next one runs), in this order:
 * ``plan``: ``bench_plan.py`` with the default grid on 2 chat benchmarks (MT_Bench, truthfulqa_mc1),
   R = 500 datasets x B = 1,000 resamples per grid point (``plan/plan.json``);
 * ``batch``: ``bench_batch.py``, the engine's batch size against a sweep (``bench_batch.json``);
+* ``scale_models``: ``bench_scale.py --models``, the cost per resample at 26 ... 20,000 models x 7
+  benchmarks and its log-log slope (``scale/models.json``);
 * ``tests``: pytest with ``SWJAX_TEST_DEVICE=gpu`` on the engine, rank, PC1, interval, sharding
   and GPU tests (``tests.json``, ``tests.xml``; ``test_gpu_equals_cpu`` is left out, the
   ``crossplatform`` step is that test);
@@ -59,6 +61,7 @@ TARGETS = {
     "coverage": 60.0,
     "plan": 60.0,
     "batch": 1.2,
+    "scale_models": 3.0,  # ms per resample at 4,500 models x 7 benchmarks (the CPU's target)
 }
 TEST_FILES = (
     "tests/test_gpu.py", "tests/test_batch_size.py", "tests/test_analysis.py", "tests/test_ranks.py",
@@ -68,8 +71,8 @@ TEST_FILES = (
 #: Its own step: many random shapes, so many compilations (the step most likely to run long).
 DIFFERENTIAL = ("tests/test_differential.py",)
 QUICK_TEST_FILES = ("tests/test_gpu.py", "tests/test_batch_size.py", "tests/test_offline.py")
-STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "plan", "batch", "tests",
-         "tests_differential")
+STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "plan", "batch", "scale_models",
+         "tests", "tests_differential")
 #: The plan step's benchmarks (the issue: the default grid on 2 benchmarks).
 PLAN_BENCHMARKS = "MT_Bench,truthfulqa_mc1"
 
@@ -99,6 +102,8 @@ def commands(args, out: Path) -> dict[str, tuple[list[str], int]]:
                   *(["--grid", "15,26"] if q else []), "--out", str(out / "plan")], 180),
         "batch": ([py, str(HERE / "bench_batch.py"), "--device", dev, *(["--n", "256", "--sizes", "64,256",
                    "--repeats", "1"] if q else []), "--out", str(out / "bench_batch.json")], 150),
+        "scale_models": ([py, str(HERE / "bench_scale.py"), "--models", "--rounds", "1", "--device", dev,
+                          *(["--sizes", "26,150"] if q else []), "--out", str(out / "scale")], 240),
         # test_gpu_equals_cpu is what the crossplatform step runs and writes: not run twice.
         "tests": ([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x" if q else "-rf", *tests,
                    "--deselect", "tests/test_gpu.py::test_gpu_equals_cpu", "--junitxml", str(out / "tests.xml")], 300),
@@ -155,6 +160,12 @@ def figures(out: Path) -> dict:
     if bat:
         fig["batch"] = (bat["pick_relative_to_best"], "x best",
                         f"pick {bat['engine_pick']} vs best {bat['best_batch_size']} at n={bat['n']:,}")
+    scale = _read(out / "scale" / "models.json")
+    if scale:
+        now = {int(m): r["ms_per_resample"] for m, r in scale["rows"]["now"].items()}
+        at = 4500 if 4500 in now else max(now)
+        fig["scale_models"] = (now[at], "ms", f"per resample at {at:,} models x 7; slope "
+                               + ", ".join(f"{m}: {v:.2f}" for m, v in scale["slope"]["now"].items()))
     cp = _read(out / "crossplatform.json")
     if cp:
         parts = [f"{d}: {cp[d]['summary']['max_float_diff']:.1e} (tol {cp[d]['tol']:g})" for d in ("float32", "float64")]

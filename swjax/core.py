@@ -434,6 +434,14 @@ def complete_spectrum(cap_corr: Array, eigenvalues: Array) -> Array:
     return jnp.where(ok, vals[::-1].at[0].set(eigenvalues[0]), jnp.nan)
 
 
+def _rank_covariance(a: Array, w: Array) -> Array:
+    """(k, k) weighted sums ``sum_i w_i a[:, i] a[:, i]`` of centred ranks ``a`` (k, m): one
+    matrix product (an (m, k, k) array of products before, summed over the models). Exact for
+    total weights below about 200 (sums of multiples of 1/4, any order); beyond, float sums
+    in the product's order. ``Precision.HIGHEST``: ranks are never rounded to fewer bits."""
+    return jnp.matmul(a * w, a.T, precision=lax.Precision.HIGHEST)
+
+
 def _tied_rank_variance(pairs, u: Array, n: Array) -> Array:
     """Weighted sum of squared centred mid-ranks, ``(n^3 - sum of t^3 over tie groups) / 12``.
 
@@ -472,7 +480,7 @@ def weight_state(problem: Problem, w: Array, per_mask: bool = False) -> WeightSt
     else:
         cap_cmp = problem.cmp[problem.cap_index]  # (k, m, m)
         a = cap_cmp @ w - total / 2  # (k, m)
-    cov = jnp.sum((a * w).T[:, :, None] * a.T[:, None, :], axis=0)  # exact: sums of multiples of 1/4
+    cov = _rank_covariance(a, w)
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
 
@@ -695,16 +703,13 @@ def weight_state_imputed(problem: Problem, w: Array) -> WeightState:
     state = weight_state(problem, w)
     x = impute_capabilities(problem, w)
     total = state.total
-    # Mid-ranks of the completed columns from comparisons made for this resample.
-    # From integer tie-group labels, as the score's ranks in finish(): never from comparing a
-    # computed array with itself, which XLA may evaluate twice with different rounding.
+    # Mid-ranks of the completed columns, ranked for this resample as the score is in finish()
+    # (integer order keys, never a computed array compared with itself, which XLA may evaluate
+    # twice with different rounding): O(m log m) a column, not the (k, m, m) comparisons.
     # Observed cells keep their float64 order (problem.cap_tiebreak): ranks never depend on the
     # kernel's dtype, as on the host-ranked path of complete data.
-    g = jax.vmap(_ranks.tie_groups)(x.T, problem.cap_tiebreak.T)  # (k, m)
-    gi, gu = g[:, :, None], g[:, None, :]
-    cmp = ((gu < gi) + 0.5 * (gu == gi)).astype(dtype)  # (k, m, m)
-    a = cmp @ w - total / 2
-    cov = jnp.sum((a * w).T[:, :, None] * a.T[:, None, :], axis=0)
+    a = jax.vmap(lambda col, tb: _ranks.target_ranks(col, w, tb))(x.T, problem.cap_tiebreak.T) - total / 2  # (k, m)
+    cov = _rank_covariance(a, w)
     sd = jnp.sqrt(jnp.diag(cov))
     cap_corr = cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
     inv_total = 1 / total

@@ -62,6 +62,17 @@ RESAMPLE_FIELDS = ("corr", "variance_explained", "mean_intercorr", "rule_flip", 
 
 _TARGET_BYTES = 64 * 2**20
 _TARGET_ROWS = 8192
+#: On the CPU, a chunk of a problem on the sort path (:mod:`swjax.ranks`) takes at most this
+#: much work memory, and at least :data:`_CACHE_MIN_ROWS` rows: its gathers, sorts and
+#: cumulative sums run at the speed of the caches, not of RAM. On the shared 2-core CPU, under
+#: load (``benchmarks/bench_scale.py --chunks M``, batch sizes interleaved in one process):
+#: 4,500 models x 7 benchmarks, 4-32 rows a chunk ran 1.1-2.5x faster than 64-256 (the
+#: smaller the better in one run, flat from 4 to 32 in another); 1,000 models, 64-128 rows
+#: 3.6x faster than 256 and 2x faster than 16 (each chunk also has a fixed cost of a few ms).
+#: 16 MiB gives 16 rows at 4,500 models and 74 at 1,000. The comparison path's matrix
+#: products prefer large chunks and keep :data:`_TARGET_BYTES`.
+_CACHE_BYTES = 16 * 2**20
+_CACHE_MIN_ROWS = 8
 
 #: On an accelerator a chunk's work arrays may take this share of the device memory that is
 #: free when the run starts (the rest is left to XLA's temporaries, the problem's arrays and
@@ -198,7 +209,8 @@ def default_batch_size(
     given) datasets of that many rows, with ``2 x models^2`` more numbers per row for the
     score's comparisons. Rows are vectorized, so their count is rounded to a power of two
     (:func:`rows_per_chunk`); datasets are mapped one after another, so a chunk holds at
-    most ``n`` of them.
+    most ``n`` of them. On the CPU, rows of a problem on the sort path are further held to
+    :data:`_CACHE_BYTES` a chunk.
     """
     budget, max_rows = chunk_budget(device)
     if rows_per_dataset is not None:
@@ -207,7 +219,11 @@ def default_batch_size(
         return int(max(1, min(int(n), budget // per)))
     if n_masks is not None:
         max_rows //= 2
-    return rows_per_chunk(n, min(max_rows, budget // max(1, row_bytes(problem, n_masks))))
+    per_row = max(1, row_bytes(problem, n_masks))
+    rows = budget // per_row
+    if problem.cmp is None and n_masks is None and (device is None or device.platform == "cpu"):
+        rows = min(rows, max(_CACHE_MIN_ROWS, _CACHE_BYTES // per_row))
+    return rows_per_chunk(n, min(max_rows, rows))
 
 
 # ------------------------------------------------------------------ the kernel

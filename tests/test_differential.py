@@ -31,7 +31,8 @@ from swjax.problem import build_problem
 
 from .reference import reference
 
-TOL = {np.float32: dict(corr=2e-5, score=2e-4, gap=1e-4), np.float64: dict(corr=1e-9, score=1e-8, gap=1e-8)}
+TOL = {np.float32: dict(corr=2e-5, score=2e-4, gap=1e-4, near=2e-5),
+       np.float64: dict(corr=1e-9, score=1e-8, gap=1e-8, near=1e-11)}
 
 
 def random_matrix(seed: int, m: int, k: int, s: int, style: str) -> pd.DataFrame:
@@ -70,8 +71,13 @@ def weight_rows(rng, m: int) -> np.ndarray:
     return np.array(rows)
 
 
-def expected_row(df: pd.DataFrame, caps, w: np.ndarray, tol: dict):
-    """The reference for weights ``w``, or None where the statistic is not well defined."""
+def expected_row(df: pd.DataFrame, caps, w: np.ndarray, tol: dict, near_ties: bool = False):
+    """The reference for weights ``w``, or None where the statistic is not well defined.
+
+    ``near_ties``: rows whose distinct models have nearly tied scores are kept (with hundreds of
+    models there always are some) and the third item returned is each column's allowance for
+    them (:func:`near_tie_allowance`); otherwise such rows are skipped.
+    """
     rep = df.loc[np.repeat(df.index.to_numpy(), w)]
     kept = df.index[w > 0]
     cap_vals = df.loc[kept, caps]
@@ -88,24 +94,81 @@ def expected_row(df: pd.DataFrame, caps, w: np.ndarray, tol: dict):
         return None
     # Distinct capability rows must have clearly distinct scores.
     score = ref["scores"].groupby(level=0).first().reindex(kept)
-    rows = cap_vals.to_numpy()
-    y = score.to_numpy()
-    scale = max(1.0, np.abs(y).max())
-    for i in range(len(y)):
-        for j in range(i):
-            if abs(y[i] - y[j]) < tol["gap"] * scale and not np.array_equal(rows[i], rows[j]):
-                return None
+    # With near_ties, the gap within which rounding might order two scores either way: some
+    # ulps of the score for the float32 engine (10x the rounding of z-scores and PC1 at 4,500
+    # models), not the conservative gap that skips rows.
+    pairs = near_pairs(score.to_numpy(), cap_vals.to_numpy(), tol["near" if near_ties else "gap"])
+    if len(pairs) and not near_ties:
+        return None
     corr = {}
     for col in df.columns:
         pair = df.loc[kept, col].notna()
         distinct = int(pair.sum())
         value = ref["correlations"].get(col, np.nan)
         corr[col] = value if distinct >= MIN_PAIRS else np.nan
+    if near_ties:
+        return pd.Series(corr), score, near_tie_allowance(df.loc[kept], w[w > 0], score.to_numpy(), pairs)
     return pd.Series(corr), score
 
 
-def check_example(seed: int, m: int, k: int, s: int, style: str, path: str, jit: bool = True):
-    df = random_matrix(seed, m, k, s, style)
+def near_pairs(y: np.ndarray, rows: np.ndarray, gap: float) -> np.ndarray:
+    """(P, 2) positions of models with distinct capability rows whose scores ``y`` differ by
+    less than ``gap`` (relative to the largest score, at least 1)."""
+    scale = max(1.0, np.abs(y).max())
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    out = []
+    for a in range(len(ys)):
+        b = a + 1
+        while b < len(ys) and ys[b] - ys[a] < gap * scale:
+            i, j = order[a], order[b]
+            if not np.array_equal(rows[i], rows[j]):
+                out.append((i, j))
+            b += 1
+    return np.array(out, int).reshape(-1, 2)
+
+
+def near_tie_allowance(df: pd.DataFrame, w: np.ndarray, y: np.ndarray, pairs: np.ndarray) -> pd.Series:
+    """How far each column's Spearman correlation with the score ``y`` may move when the
+    models of each near pair are put in either order or tied, as float rounding may decide.
+
+    With weighted mid-ranks ``rx`` of the column and ``ry`` of the score, swapping two models
+    ``i`` and ``j`` adjacent in the score's order moves the sum ``sum_u w_u rx_u ry_u`` by
+    ``w_i w_j |rx_i - rx_j|`` (a tie by half of it), and the ranks' spread not at all (a tie by
+    ``w_i w_j (w_i + w_j) / 4`` of its ``W^3 / 12``, below the tolerance); over the rank spreads
+    of the column and the score on the column's pair set.
+    """
+    from scipy.stats import rankdata
+
+    def ranks(v, u):  # mid-ranks of the data with model i repeated u_i times, per model
+        copies = np.repeat(np.arange(len(v)), u.astype(int))
+        r = np.zeros(len(v))
+        r[copies] = rankdata(v[copies])
+        return r
+
+    out = {}
+    for col in df.columns:
+        x = df[col].to_numpy(np.float64)
+        obs = np.isfinite(x)
+        if not len(pairs) or obs.sum() < MIN_PAIRS:
+            out[col] = 0.0
+            continue
+        u = np.where(obs, w, 0).astype(np.float64)
+        rx = ranks(np.where(obs, x, np.inf), u)
+        ry = ranks(np.where(obs, y, np.inf), u)
+        n = u.sum()
+        sxx = np.sum(u * (rx - (n + 1) / 2) ** 2)
+        syy = np.sum(u * (ry - (n + 1) / 2) ** 2)
+        i, j = pairs[:, 0], pairs[:, 1]
+        both = obs[i] & obs[j]
+        moved = np.sum((w[i] * w[j] * np.abs(rx[i] - rx[j]))[both])
+        out[col] = moved / np.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
+    return pd.Series(out)
+
+
+def check_example(seed: int, m: int, k: int, s: int, style: str, path: str, jit: bool = True, df=None,
+                  near_ties: bool = False):
+    df = random_matrix(seed, m, k, s, style) if df is None else df
     caps = [c for c in df.columns if c.startswith("cap")]
     complete = df.loc[df[caps].notna().all(axis=1)]
     if len(complete) < 5 or (complete[caps].nunique() < 2).any():
@@ -128,7 +191,7 @@ def check_example(seed: int, m: int, k: int, s: int, style: str, path: str, jit:
         nb = layout.n_benchmarks
         for r in range(len(w)):
             total += 1
-            want = expected_row(complete, caps, w[r], tol)
+            want = expected_row(complete, caps, w[r], tol, near_ties)
             got = pd.Series(stats.corr[r][:nb].astype(np.float64), index=list(layout.columns[:nb]))
             if want is None:
                 continue
@@ -137,12 +200,19 @@ def check_example(seed: int, m: int, k: int, s: int, style: str, path: str, jit:
             if isinstance(want, str):
                 assert np.isnan(got).all(), (where, got)
                 continue
-            corr, score = want
+            corr, score, allowance = want if near_ties else (*want, 0.0)
             got_score = pd.Series(stats.score[r].astype(np.float64), index=list(layout.models))[score.index]
             np.testing.assert_allclose(got_score, score, rtol=tol["score"], atol=tol["score"], err_msg=where)
             corr = corr[got.index]
             np.testing.assert_array_equal(np.isnan(got), np.isnan(corr), err_msg=f"NaN pattern, {where}")
-            np.testing.assert_allclose(got, corr, atol=tol["corr"], rtol=0, err_msg=where)
+            if near_ties:
+                allowance = allowance[got.index]
+                assert allowance.max() < 1e-3, (where, allowance)  # near ties stay rare
+                corr = corr.where(~np.isnan(corr), 0)
+                off = np.abs(got.where(~np.isnan(got), 0) - corr)
+                assert (off <= tol["corr"] + allowance).all(), (where, off, allowance)
+            else:
+                np.testing.assert_allclose(got, corr, atol=tol["corr"], rtol=0, err_msg=where)
     return checked, total
 
 
@@ -169,6 +239,26 @@ def test_compiled_statistic_matches_reference(seed, m, k, s, style, path):
 def test_compiled_and_uncompiled_match_reference_many(seed, m, k, s, style, path, jit):
     checked, total = check_example(seed, m, k, s, style, path, jit)
     assert checked >= total // 2
+
+
+@pytest.mark.parametrize("m", [150, pytest.param(1000, marks=pytest.mark.slow), pytest.param(4500, marks=pytest.mark.slow)])
+def test_populations_of_public_leaderboards_match_reference(m):
+    """Hundreds and thousands of models on the sort path (where "auto" puts them): tied scores in some columns, 10% missing cells in the others, a copy of a
+    model and a model without one capability score. Distinct models whose scores nearly tie
+    are many at this size; instead of skipping the row, each column may differ from the
+    reference by what ordering them either way can move it (:func:`near_tie_allowance`)."""
+    rng = np.random.default_rng(m)
+    k, s = 4, 3
+    f = rng.normal(size=m)
+    x = f[:, None] * rng.uniform(0.8, 1.5, k + s)[None, :] + rng.normal(size=(m, k + s))
+    x[:, [1, k + 1]] = np.round(x[:, [1, k + 1]] * 2)  # a capability and another column with ties
+    x[5] = x[3]  # copies of a model
+    x[:, k:][rng.random((m, s)) < 0.1] = np.nan
+    x[7, 2] = np.nan  # leaves the analysis
+    df = pd.DataFrame(x, index=[f"m{i}" for i in range(m)],
+                      columns=[f"cap{j}" for j in range(k)] + [f"other{j}" for j in range(s)])
+    checked, total = check_example(m, m, k, s, "given", "sort", df=df, near_ties=True)
+    assert checked >= total - 2, (checked, total)  # only the rows of 3 or 4 models may go
 
 
 SMALL = """model,cap0,cap1,cap2,safety0,safety1

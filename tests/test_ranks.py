@@ -94,3 +94,54 @@ def test_bad_rank_path():
 
     with pytest.raises(SwjaxError, match="ranks"):
         build_problem(tied_dataset(0), ["b0", "b1"], ranks="fast")
+
+
+def test_exclusive_cumsum_and_target_ranks_against_plain_numpy():
+    """The blocked cumulative sum and the score's ranks from integer order keys, at sizes around
+    the block boundaries, against numpy's cumsum and the comparison matrix built in float64."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(5)
+    for m in (1, 7, 8, 9, 63, 64, 65, 700):
+        v = rng.integers(0, 5, (3, m)).astype(np.float32)
+        want = np.concatenate([np.zeros((3, 1)), np.cumsum(v, axis=1)], axis=1)
+        np.testing.assert_array_equal(np.asarray(ranks._exclusive_cumsum(jnp.asarray(v))), want)
+        y = np.round(rng.normal(size=m), 1).astype(np.float32)
+        y[::5] = -0.0  # equal to 0.0
+        y[m // 2] = np.nan
+        u = rng.integers(0, 4, (2, m)).astype(np.float32)
+        u[:, m // 2] = 0  # a missing target has no weight
+        yy = y.astype(np.float64)
+        cmp = (yy[None, :] < yy[:, None]) + 0.5 * (yy[None, :] == yy[:, None])
+        np.testing.assert_array_equal(np.asarray(ranks.target_ranks(jnp.asarray(y), jnp.asarray(u))), u @ cmp.T)
+        fin = np.isfinite(yy)
+        groups = np.asarray(ranks.tie_groups(jnp.asarray(y)))[fin]
+        np.testing.assert_array_equal(groups, (yy[None, fin] < yy[fin, None]).sum(axis=1))
+
+
+def test_order_keys_sort_like_the_floats():
+    import jax.numpy as jnp
+
+    x = np.array([-np.inf, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.0, np.inf, np.nan], np.float32)
+    keys = np.asarray(ranks.order_keys(jnp.asarray(x)))
+    assert keys.dtype == np.int32
+    assert np.all(np.diff(keys[[0, 1, 2, 3, 5, 6, 7, 8]]) > 0) and keys[3] == keys[4]
+
+
+@pytest.mark.slow  # two compilations of a 300-model problem
+def test_sort_path_same_bits_for_every_batch_size():
+    """Float sums over hundreds of models are no longer exact, but a resample's numbers still do
+    not depend on the chunk it runs in."""
+    rng = np.random.default_rng(3)
+    m = 300
+    x = np.round(rng.normal(size=(m, 1)) + rng.normal(size=(m, 8)), 2)
+    x[:, 5:][rng.random((m, 3)) < 0.1] = np.nan
+    df = pd.DataFrame(x, index=[f"m{i}" for i in range(m)], columns=[f"b{j}" for j in range(8)])
+    ds = Dataset(label="big", scores=df, meta=pd.DataFrame(index=df.index), info=pd.DataFrame(columns=["name", "metric"]))
+    p, _ = build_problem(ds, ["b0", "b1", "b2", "b3", "b4"], drop_degenerate=False)
+    assert p.rank_path == "sort"
+    draws = engine.Draws(resample.bootstrap_scheme(m), 40, resample.key_from_seed(1))
+    a = engine.run(p, draws=draws, fields=None, batch_size=8)
+    b = engine.run(p, draws=draws, fields=None, batch_size=64)
+    for name, x, y in zip(a._fields, a, b):
+        np.testing.assert_array_equal(x, y, err_msg=name)

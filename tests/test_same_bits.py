@@ -1,11 +1,14 @@
-"""The faster paths give the numbers of the path before them, bit for bit.
+"""The numbers of the release before the speed work, to float tolerance.
 
 ``tests/fixtures/speed/before.npz`` was written by ``tests/fixtures/speed/make_before.py`` with
 the commit before the speed work (67d5585): bootstrap distributions, jackknives and every
 interval column (float32 and float64, models and families), every field of the kernel for
 explicit rows, masks and draws on both rank paths, subsets, leave-one-out and a small coverage
-study. Each case runs again here with the current code and must match every array exactly
-(on the CPU kind the fixture was made on; see ``_check`` for other CPUs).
+study. Each case runs again here with the current code. Formulations that change the order of
+float sums are allowed (the resamples are the same draws), so float arrays must agree to
+:data:`TOL` of their dtype, and integer and boolean arrays (counts, flags) exactly; NaN where
+the fixture has NaN. Determinism for a given version (batch sizes, devices) is tested exactly
+elsewhere (``tests/test_bootstrap.py``, ``tests/test_ranks.py``, ``tests/test_sharding.py``).
 """
 
 import importlib.util
@@ -31,20 +34,21 @@ QUICK = ("bootstrap_models", "bootstrap_x64")
 
 
 @pytest.mark.parametrize("case", QUICK)
-def test_same_bits_as_before(case, before):
+def test_numbers_as_before(case, before):
     _check(case, before)
 
 
 @pytest.mark.parametrize("case", sorted(set(make_before.CASES) - set(QUICK)))
-def test_same_bits_as_before_everywhere_else(case, before):
+def test_numbers_as_before_everywhere_else(case, before):
     _check(case, before)
 
 
+#: Relative and absolute tolerance of float arrays, by dtype (the house rule for every number).
+TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
+
+
 def _check(case, before):
-    """Every array exactly; on a CPU with other vector instructions than the fixture's, the
-    fields that come from float sums in XLA's vectorized code (``FLOAT_FIELDS``) to a few
-    units in the last place, and everything computed from ranks still exactly."""
-    same_cpu = str(before["cpu"]) == make_before.cpu_signature()
+    """Float arrays to :data:`TOL`, everything else exactly."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = make_before.CASES[case]()
@@ -54,7 +58,8 @@ def _check(case, before):
         assert value.shape == want.shape, name
         assert np.asarray(value).dtype == want.dtype or name.endswith("estimates"), name
         value = np.asarray(value, want.dtype)
-        if same_cpu or not any(f in name for f in make_before.FLOAT_FIELDS) or want.dtype == bool:
-            np.testing.assert_array_equal(value, want, err_msg=name)
+        if want.dtype in TOL:
+            tol = TOL[want.dtype]
+            np.testing.assert_allclose(value, want, rtol=tol, atol=tol, err_msg=name)
         else:
-            np.testing.assert_allclose(value, want, rtol=16 * np.finfo(want.dtype).eps, atol=0, err_msg=name)
+            np.testing.assert_array_equal(value, want, err_msg=name)
