@@ -10,6 +10,7 @@ import contextlib
 import functools
 import sys
 import warnings
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -128,18 +129,44 @@ class Method(str, Enum):
     cluster_t = "cluster-t"
 
 
+# ------------------------------------------------------------------------- path options
+
+
+@dataclass(frozen=True)
+class PathRole:
+    """What a command does with a path option, given in its ``Annotated`` type beside the typer
+    option: :func:`handle_errors` checks every declared path before the command runs (outputs
+    writable, folders replaceable, no output over an input), and the tests find every output
+    option of the CLI through these marks. ``role``: ``reads``, ``file`` (written as a file),
+    ``folder`` (replaced as a whole; ``kind`` a key of ``outputs.FOLDERS``) or ``into`` (files
+    written into it)."""
+
+    role: str
+    kind: str | None = None
+
+
+READS = PathRole("reads")
+WRITES_FILE = PathRole("file")
+WRITES_INTO = PathRole("into")
+
+
+def writes_folder(kind: str) -> PathRole:
+    return PathRole("folder", kind)
+
+
 # ------------------------------------------------------------------------- shared options
 
 SetOpt = Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")]
 NOpt = Annotated[int, typer.Option("--n", help="Bootstrap resamples.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file."), WRITES_FILE]
 DataOpt = Annotated[
-    Optional[Path], typer.Option("--data", help="Your own matrix CSV (model column + benchmarks).")
+    Optional[Path], typer.Option("--data", help="Your own matrix CSV (model column + benchmarks)."), READS
 ]
-InfoOpt = Annotated[Optional[Path], typer.Option("--info", help="CSV of benchmark,name,metric.")]
+InfoOpt = Annotated[Optional[Path], typer.Option("--info", help="CSV of benchmark,name,metric."), READS]
 DataDirOpt = Annotated[
     Optional[Path],
     typer.Option("--data-dir", help="Folder holding the public files (default $SWJAX_DATA_DIR or the cache)."),
+    READS,
 ]
 CapsOpt = Annotated[
     Optional[str], typer.Option("--capabilities", help="Comma-separated capability benchmarks.")
@@ -173,6 +200,7 @@ MissingCapsOpt = Annotated[
 FamiliesOpt = Annotated[
     Optional[str],
     typer.Option("--families", help="CSV of model,family (or 'public', the shipped map): resample whole families."),
+    READS,
 ]
 
 
@@ -203,6 +231,7 @@ def handle_errors(func=None, *, heavy=None):
         try:
             # swjax.outputs imports numpy and pandas: it too loads with the signal held.
             interrupt.import_held((*(interrupt.HEAVY if heavy is None else heavy), f"{__package__}.outputs"))
+            check_declared_paths(func, args, kwargs)
             result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
@@ -229,6 +258,7 @@ def handle_errors(func=None, *, heavy=None):
             outputs = sys.modules.get(f"{__package__}.outputs")  # None if interrupted before it loaded
             if outputs is not None:
                 outputs.remove_temporaries()
+                outputs.guard_inputs(())
         if interrupt.requested():  # an interrupt swallowed somewhere (a callback, a finaliser)
             raise typer.Exit(interrupt.report())
         return result
@@ -236,19 +266,52 @@ def handle_errors(func=None, *, heavy=None):
     return wrapper
 
 
+def path_roles(func) -> dict[str, PathRole]:
+    """The path options of command function ``func`` and their roles (its :class:`PathRole` marks)."""
+    import typing
+
+    hints = typing.get_type_hints(func, include_extras=True)
+    return {name: mark for name, hint in hints.items() for mark in getattr(hint, "__metadata__", ())
+            if isinstance(mark, PathRole)}
+
+
+def check_declared_paths(func, args, kwargs) -> None:
+    """Check the paths that command ``func`` declares (:class:`PathRole`) before it runs."""
+    import inspect
+
+    roles = path_roles(func)
+    if not roles:
+        return
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    files, dirs, inputs = [], [], []
+    for name, mark in roles.items():
+        value = bound.arguments.get(name)
+        option = name.replace("_", "-")
+        if mark.role == "reads":
+            values = value if isinstance(value, (list, tuple)) else [value]
+            inputs += [v for v in values if v is not None and str(v) != "public"]
+        elif mark.role == "file":
+            files.append((option, value))
+        else:
+            dirs.append((option, value, mark.kind))
+    check_paths(files=files, dirs=dirs, inputs=inputs)
+
+
 def check_paths(files=(), dirs=(), inputs=()) -> None:
     """Check every output path of a command before it computes anything (:mod:`swjax.outputs`).
 
     ``files``: (option, path) written as files; ``dirs``: (option, path, kind) folders, replaced
     as a whole when ``kind`` is given (a key of ``outputs.FOLDERS``), written into otherwise;
-    ``inputs``: paths the command reads, which no output may overwrite.
+    ``inputs``: paths the command reads, which no output may be nor hold (kept for the run:
+    checked again when a folder is swapped in).
     """
     import os
 
-    from .outputs import check_output_dir, check_output_file
+    from .outputs import check_output_dir, check_output_file, guard_inputs
 
+    guard_inputs(inputs)
     seen: dict[str, str] = {}
-    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public")}
     for option, path in files:
         if path is not None:
             seen.setdefault(os.path.realpath(check_output_file(path, option)), option)
@@ -259,9 +322,6 @@ def check_paths(files=(), dirs=(), inputs=()) -> None:
     given = [o for o, p in files if p is not None] + [o for o, p, k in dirs if p is not None]
     if len(seen) < len(given):
         raise SwjaxError(f"{given[-1]}: same path as another output option ({', '.join(options)})")
-    for real, option in seen.items():
-        if real in read:
-            raise SwjaxError(f"{option}: {read[real]} is an input of this command; refusing to overwrite it")
 
 
 def interruptible(advance=None):
@@ -402,7 +462,6 @@ def analyze(
     from . import tables
     from .analysis import analyze as run
 
-    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     results = [
         run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value)
@@ -439,7 +498,8 @@ def bootstrap(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder for table.csv, table.json, distributions.npz, manifest.json.")
+        Optional[Path], typer.Option("--out", help="Folder for table.csv, table.json, distributions.npz, manifest.json."),
+        writes_folder("bootstrap"),
     ] = None,
     cluster_by: ClusterByOpt = None,
     families: FamiliesOpt = None,
@@ -447,6 +507,7 @@ def bootstrap(
     stream_to: Annotated[
         Optional[Path],
         typer.Option("--stream-to", help="Folder for SET.f32 distributions on disk (bounded memory for large --n)."),
+        WRITES_INTO,
     ] = None,
     eigenvalues: Annotated[
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
@@ -457,7 +518,6 @@ def bootstrap(
     from . import tables
     from .bootstrap import bootstrap as run
 
-    check_paths(dirs=[("out", out, "bootstrap"), ("stream-to", stream_to, None)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     datasets = load_sets(model_set, data, info, data_dir)
     check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to)
@@ -493,7 +553,7 @@ def bootstrap(
 # ------------------------------------------------------------------------- benchmark authors
 
 ScoresOpt = Annotated[
-    Path, typer.Option("--scores", help="CSV: a 'model' column and one column per new benchmark (higher = safer).")
+    Path, typer.Option("--scores", help="CSV: a 'model' column and one column per new benchmark (higher = safer)."), READS
 ]
 
 
@@ -542,7 +602,6 @@ def correlate(
     from .tables import correlate_frame, correlate_rich
     from .outputs import dumps, frame_to_json
 
-    check_paths(files=[("out", out)], inputs=[scores])
     results = _correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
         threshold=threshold, device=device.value,
@@ -577,8 +636,8 @@ def check(
     n: NOpt = 2000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
-    summary: Annotated[Optional[Path], typer.Option("--summary", help="Also write the markdown summary here.")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here."), WRITES_FILE] = None,
+    summary: Annotated[Optional[Path], typer.Option("--summary", help="Also write the markdown summary here."), WRITES_FILE] = None,
 ):
     """CI gate: exit 1 when a new benchmark is entangled with capabilities, 0 otherwise, 2 on bad input.
 
@@ -587,7 +646,6 @@ def check(
     from . import check as gate
     from .outputs import write_text
 
-    check_paths(files=[("summary", summary), ("junit", junit)], inputs=[scores])
     results = _correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
         threshold=threshold, device="cpu",
@@ -609,10 +667,10 @@ def plot(
     kind: Annotated[
         PlotKind, typer.Argument(metavar="KIND", help="The figure: forest, scatter, scree, heatmap, spec-curve or distribution.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Figure file: .png or .svg.")],
+    out: Annotated[Path, typer.Option("--out", help="Figure file: .png or .svg."), WRITES_FILE],
     model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set (base or chat).")] = ModelSet.chat,
     benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Benchmark for scatter, spec-curve, distribution.")] = None,
-    scores: Annotated[Optional[Path], typer.Option("--scores", help="Add your new benchmarks (CSV).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Add your new benchmarks (CSV)."), READS] = None,
     show: Annotated[str, typer.Option("--benchmarks", help="forest: 'headline', 'all' or a comma-separated list.")] = "headline",
     data_dir: DataDirOpt = None,
     n: NOpt = 2000,
@@ -630,7 +688,6 @@ def plot(
     needs = kind in (PlotKind.scatter, PlotKind.spec_curve, PlotKind.distribution)
     if needs and benchmark is None:
         raise SwjaxError(f"benchmark: '{kind.value}' needs --benchmark")
-    check_paths(files=[("out", out)], inputs=[scores])
     (ds,) = _public_sets(model_set, data_dir)
     if needs:  # the name checked (id or display name) before anything is computed
         from .correlate import combine
@@ -680,9 +737,10 @@ def plot(
 @app.command()
 @handle_errors
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, figures and manifest.json.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, figures and manifest.json."),
+                   writes_folder("report")],
     model_set: SetOpt = ModelSet.both,
-    scores: Annotated[Optional[Path], typer.Option("--scores", help="Include your new benchmarks (CSV).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Include your new benchmarks (CSV)."), READS] = None,
     data_dir: DataDirOpt = None,
     n: NOpt = 10000,
     seed: SeedOpt = 0,
@@ -693,6 +751,7 @@ def report(
     published: Annotated[
         Optional[Path],
         typer.Option("--published", help="JSON of published estimates (default: $SWJAX_PAPER_TARGETS or paper_targets.json beside the data)."),
+        READS,
     ] = None,
     plan_datasets: Annotated[
         int, typer.Option("--plan", help="Add 'What would settle it': swjax plan with this many datasets per grid point (0: none).")
@@ -701,7 +760,6 @@ def report(
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
 
-    check_paths(dirs=[("out", out, "report")], inputs=[scores, published])
     kw = dict(n=n, seed=seed, method=method and method.value, level=level, threshold=threshold, device=device.value,
               eigenvalues=True)  # for the scree plot
     if scores is not None:
@@ -760,7 +818,6 @@ def lobo(
 
     from .sensitivity import lobo as run
 
-    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
@@ -815,7 +872,6 @@ def subsets(
 
     from .sensitivity import subsets as run
 
-    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
@@ -865,7 +921,6 @@ def compare(
     from .compare import compare as run_pair
     from .compare import compare_between
 
-    check_paths(files=[("out", out)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     common = dict(n=n, seed=seed, method=method and method.value, level=level, capabilities=caps,
                   against=against, device=device.value, x64=x64)
@@ -935,7 +990,8 @@ def simulate(
     seed: SeedOpt = 0,
     population: Annotated[int, typer.Option("--population", help="Models in the sample that defines the truth.")] = 200_000,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder for scores.csv, info.csv, families.csv, truth.json.")
+        Optional[Path], typer.Option("--out", help="Folder for scores.csv, info.csv, families.csv, truth.json."),
+        writes_folder("simulate"),
     ] = None,
 ):
     """A benchmark matrix from a latent-factor model, with its population correlations.
@@ -946,7 +1002,6 @@ def simulate(
     from .simulate import simulate as run
     from .writers import write_simulation
 
-    check_paths(dirs=[("out", out, "simulate")])
     sim = run(
         models, capabilities=capabilities, rho=_floats("rho", rho), loading=loading, link=link.value,
         step=step, missing=missing, hetero=hetero, families=families, family_share=family_share,
@@ -985,7 +1040,8 @@ def coverage(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder for coverage.json, coverage.csv, coverage.png.")
+        Optional[Path], typer.Option("--out", help="Folder for coverage.json, coverage.csv, coverage.png."),
+        writes_folder("coverage"),
     ] = None,
 ):
     """Coverage study: R simulated datasets x B resamples per design, against the known truth.
@@ -1001,7 +1057,6 @@ def coverage(
     from .outputs import dumps, frame_to_json
     from .simulate import Design
 
-    check_paths(dirs=[("out", out, "coverage")])
     rhos = tuple(_floats("rho", rho))
     designs = [
         Design(
@@ -1053,15 +1108,16 @@ class PublicSet(str, Enum):
 @app.command("import")
 @handle_errors(heavy=HOST)
 def import_results(
-    paths: Annotated[list[Path], typer.Argument(help="Results files and folders (lm-eval, inspect_ai, HELM, Open LLM Leaderboard, long tables).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for scores.csv, info.csv, stderr.csv, n.csv, merge_report.txt.")],
+    paths: Annotated[list[Path], typer.Argument(help="Results files and folders (lm-eval, inspect_ai, HELM, Open LLM Leaderboard, long tables)."), READS],
+    out: Annotated[Path, typer.Option("--out", help="Folder for scores.csv, info.csv, stderr.csv, n.csv, merge_report.txt."),
+                   writes_folder("import")],
     capabilities: Annotated[
         Optional[str], typer.Option("--capabilities", help="paper, openllm-v2, openllm-v1, or a comma-separated list.")
     ] = None,
     lower_is_better: Annotated[
         Optional[str], typer.Option("--lower-is-better", help="Comma-separated benchmarks where lower is better.")
     ] = None,
-    models: Annotated[Optional[Path], typer.Option("--models", help="CSV from,to mapping source model names to ids.")] = None,
+    models: Annotated[Optional[Path], typer.Option("--models", help="CSV from,to mapping source model names to ids."), READS] = None,
     duplicates: Annotated[
         Optional[Duplicates], typer.Option("--duplicates", help="Resolve two results for one model and benchmark.")
     ] = None,
@@ -1100,7 +1156,7 @@ def adjust(
     data: DataOpt = None,
     info: InfoOpt = None,
     data_dir: DataDirOpt = None,
-    scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it)."), READS] = None,
     linear: Annotated[bool, typer.Option("--linear", help="Least squares on the raw scores instead of the rank regression.")] = False,
     partial: Annotated[Optional[str], typer.Option("--partial", help="Second benchmark: partial Spearman correlation given the score.")] = None,
     n: NOpt = 2000,
@@ -1111,8 +1167,9 @@ def adjust(
     device: DeviceOpt = Device.auto,
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png."),
+                   writes_folder("adjust")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg)."), WRITES_FILE] = None,
 ):
     """Capability-adjusted score of each model (residual from the fit on the capabilities score).
 
@@ -1182,7 +1239,8 @@ def plan(
     device: DeviceOpt = Device.auto,
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for plan.csv, needed.csv, plan.json, plan.png.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for plan.csv, needed.csv, plan.json, plan.png."),
+                   writes_folder("plan")] = None,
 ):
     """How many models would settle each verdict: power over a grid of model counts.
 

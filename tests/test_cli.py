@@ -98,7 +98,7 @@ def test_bootstrap_writes_all_files(tmp_path):
     out = tmp_path / "run"
     res = run("bootstrap", "--set", "chat", "--n", "200", "--out", str(out), "--permutations", "50", "--eigenvalues")
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["distributions.npz", "manifest.json", "table.csv", "table.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".swjax-output.json", "distributions.npz", "manifest.json", "table.csv", "table.json"]
     table = pd.read_csv(out / "table.csv", index_col="benchmark")
     assert {"estimate", "low", "high", "verdict", "p_value", "q_value"} <= set(table.columns)
     arrays = np.load(out / "distributions.npz")

@@ -121,7 +121,7 @@ def test_ctrl_c_after_the_write_says_it_was_written(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["simulate", "--models", "8", "--population", "2000", "--out", str(out)])
     assert result.exit_code == 130
     assert result.stderr.strip().splitlines() == [f"interrupted: wrote {out}{os.sep} before stopping; nothing else was written"]
-    assert sorted(os.listdir(out)) == ["families.csv", "info.csv", "scores.csv", "truth.json"]
+    assert sorted(os.listdir(out)) == [".swjax-output.json", "families.csv", "info.csv", "scores.csv", "truth.json"]
     assert os.listdir(tmp_path) == ["sim"]
 
 

@@ -72,7 +72,7 @@ class ImportResult:
         from ..outputs import atomic_dir
 
         out = Path(out)
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "import") as tmp:
             wide = pd.concat([self.meta, self.scores], axis=1)
             wide.index.name = "model"
             wide.to_csv(tmp / "scores.csv", float_format="%.10g")
