@@ -16,6 +16,7 @@ import functools
 import hashlib
 import io
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,58 +265,98 @@ def _copy(ds: Dataset) -> Dataset:
 # --------------------------------------------------------------------------- user files
 
 
-def _read_header(path: Path) -> list[str]:
+#: Cells read as a missing score (pandas' default list); a model id is missing only when empty.
+MISSING_CELLS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+
+def read_input(path) -> bytes:
+    """The bytes of an input file, read once: ``-`` is standard input, and a named pipe or
+    ``/dev/fd/N`` (a shell's ``<(...)``) works like a file."""
+    if str(path) == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise SwjaxError("-: standard input is closed")
+        return stream.read()
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            text = fh.read()
-        if "\x00" in text:
-            raise SwjaxError(f"{path}: contains NUL bytes, not a text CSV file")
-        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        with open(path, "rb") as fh:
+            return fh.read()
     except FileNotFoundError:
         raise SwjaxError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise SwjaxError(f"{path}: is a folder, expected a CSV file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise SwjaxError(f"{path}: cannot read the file ({err})") from None
+    except OSError as err:
+        raise SwjaxError(f"{path}: cannot read the file ({err.strerror or err})") from None
+
+
+def _name(path) -> str:
+    return "standard input" if str(path) == "-" else str(path)
+
+
+def _read_text(path, data: bytes | None = None) -> str:
+    """The text of a CSV input (UTF-8, a BOM dropped), read once."""
+    data = read_input(path) if data is None else data
+    if b"\x00" in data:
+        raise SwjaxError(f"{_name(path)}: contains NUL bytes, not a text CSV file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SwjaxError(f"{_name(path)}: cannot read the file ({err})") from None
+
+
+def csv_header(text: str) -> list[str]:
+    """The column names of a CSV text (stripped); [] when there is none."""
+    try:
+        return [h.strip() for h in next(csv.reader(io.StringIO(text, newline="")), [])]
+    except csv.Error:
+        return []
+
+
+def _read_header(path, text: str) -> list[str]:
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+    except csv.Error as err:
+        raise SwjaxError(f"{_name(path)}: cannot read the file ({err})") from None
     if not header:
-        raise SwjaxError(f"{path}: the file is empty")
+        raise SwjaxError(f"{_name(path)}: the file is empty")
     return [h.strip() for h in header]
 
 
-def _check_rows(path: Path, header: list[str], skipinitialspace: bool = False) -> None:
+def _check_rows(path, text: str, header: list[str], skipinitialspace: bool = False) -> None:
     """Every non-blank row has as many fields as the header.
 
     pandas fills a short row (a truncated file) with missing cells and, when every row has one
     field more than the header (a trailing comma), silently takes the first column as the
     index and shifts every column by one; both are malformed files, not missing scores.
     """
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, skipinitialspace=skipinitialspace)
-        try:
-            for number, row in enumerate(reader, start=1):
-                if number == 1 or not row:
-                    continue
-                if len(row) != len(header):
-                    raise SwjaxError(
-                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
-                        f"{len(header)} (check delimiters, quotes and trailing commas)"
-                    )
-        except csv.Error as err:
-            raise SwjaxError(f"{path}: cannot parse the CSV (line {reader.line_num}: {err})") from None
-
-
-def _parse(path: Path, header: list[str], **options) -> pd.DataFrame:
-    """``pandas.read_csv`` of a user file; any parse problem is one SwjaxError naming the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=skipinitialspace)
     try:
-        frame = pd.read_csv(path, **options)
+        for number, row in enumerate(reader, start=1):
+            if number == 1 or not row:
+                continue
+            if len(row) != len(header):
+                raise SwjaxError(
+                    f"{_name(path)}: line {reader.line_num} has {len(row)} fields, the header has "
+                    f"{len(header)} (check delimiters, quotes and trailing commas)"
+                )
+    except csv.Error as err:
+        raise SwjaxError(f"{_name(path)}: cannot parse the CSV (line {reader.line_num}: {err})") from None
+
+
+def _parse(path, text: str, header: list[str], **options) -> pd.DataFrame:
+    """``pandas.read_csv`` of a user file's text; any parse problem is one SwjaxError naming the file."""
+    try:
+        frame = pd.read_csv(io.StringIO(text, newline=""), **options)
     except pd.errors.EmptyDataError:
-        raise SwjaxError(f"{path}: the file is empty") from None
+        raise SwjaxError(f"{_name(path)}: the file is empty") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, OSError, OverflowError) as err:
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise SwjaxError(f"{path}: cannot parse the CSV ({first})") from None
+        raise SwjaxError(f"{_name(path)}: cannot parse the CSV ({first})") from None
     if len(frame.columns) != len(header):
         raise SwjaxError(
-            f"{path}: the header has {len(header)} columns but the rows were read as "
+            f"{_name(path)}: the header has {len(header)} columns but the rows were read as "
             f"{len(frame.columns)} (check quotes and delimiters)"
         )
     return frame
@@ -325,6 +366,7 @@ def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFram
     """Convert string cells to float64, naming the first non-numeric or infinite cell."""
     # Column by column on numpy arrays (a pandas Series per column costs five times as much).
     raw = frame[columns].to_numpy(dtype=object)
+    raw[np.isin(raw, list(MISSING_CELLS))] = None  # the cells were read as text, "NA" included
     values = np.empty(raw.shape)
     for j in range(len(columns)):
         values[:, j] = pd.to_numeric(raw[:, j], errors="coerce")
@@ -334,19 +376,19 @@ def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFram
         col = columns[j]
         if bad[:, j].any():
             i = np.argmax(bad[:, j])
-            raise SwjaxError(f"{path}: column {col!r}, model {frame.index[i]!r}: non-numeric cell {raw[i, j]!r}")
-        raise SwjaxError(f"{path}: column {col!r}, model {frame.index[np.argmax(inf[:, j])]!r}: infinite value")
+            raise SwjaxError(f"{_name(path)}: column {col!r}, model {frame.index[i]!r}: non-numeric cell {raw[i, j]!r}")
+        raise SwjaxError(f"{_name(path)}: column {col!r}, model {frame.index[np.argmax(inf[:, j])]!r}: infinite value")
     return pd.DataFrame(values, index=frame.index, columns=columns)
 
 
 def read_info(path: str | os.PathLike) -> pd.DataFrame:
     """A benchmark information CSV: columns ``benchmark``, ``name``, ``metric``."""
-    path = Path(path)
-    header = _read_header(path)
+    text = _read_text(path)
+    header = _read_header(path, text)
     if "benchmark" not in header:
-        raise SwjaxError(f"{path}: no 'benchmark' column (expected benchmark,name,metric)")
-    _check_rows(path, header)
-    frame = _parse(path, header, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raise SwjaxError(f"{_name(path)}: no 'benchmark' column (expected benchmark,name,metric)")
+    _check_rows(path, text, header)
+    frame = _parse(path, text, header, dtype=str, keep_default_na=False)
     frame.columns = header
     for col in ("name", "metric"):
         if col not in frame.columns:
@@ -356,7 +398,8 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_csv(
-    path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None
+    path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None,
+    text: str | None = None,
 ) -> Dataset:
     """A user's benchmark matrix in the schema of the public files.
 
@@ -365,11 +408,15 @@ def read_csv(
     path : path
         CSV with a ``model`` column (the model ids), optional metadata columns
         ``model_size``, ``FLOP``, ``name``, ``type``, and one numeric column per benchmark,
-        oriented so that higher is better. Empty cells are missing scores.
+        oriented so that higher is better. Empty cells (and ``NA``, ``nan``, ``None``...) are
+        missing scores; a model id is missing only when empty (a model may be named ``NA``).
+        ``-`` reads standard input; a named pipe is read once.
     info : path, optional
         CSV with columns ``benchmark``, ``name``, ``metric`` giving display names.
     label : str, optional
         Name of the model set in outputs; default: the file name.
+    text : str, optional
+        The file's text when the caller has already read it (``path`` then only names it).
 
     Raises
     ------
@@ -378,40 +425,43 @@ def read_csv(
         columns, a non-numeric or infinite cell; the message names file, column and model.
     """
     path = Path(path)
-    header = _read_header(path)
+    text = _read_text(path) if text is None else text
+    name = _name(path)
+    header = _read_header(path, text)
     if "model" not in header:
-        raise SwjaxError(f"{path}: no 'model' column (the model ids); columns are {header[:5]}...")
+        raise SwjaxError(f"{name}: no 'model' column (the model ids); columns are {header[:5]}...")
     seen: set[str] = set()
     for col in header:
         if col in seen:
-            raise SwjaxError(f"{path}: duplicate column {col!r}")
+            raise SwjaxError(f"{name}: duplicate column {col!r}")
         seen.add(col)
-    _check_rows(path, header, skipinitialspace=True)
-    frame = _parse(path, header, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+    _check_rows(path, text, header, skipinitialspace=True)
+    frame = _parse(path, text, header, dtype=str, keep_default_na=False, skipinitialspace=True)
     frame.columns = header
-    ids = frame["model"]
-    if ids.isna().any():
-        raise SwjaxError(f"{path}: row {int(ids.isna().to_numpy().argmax()) + 2} has no model id")
-    ids = ids.str.strip()
+    ids = frame["model"].str.strip()
+    if (ids == "").any():
+        raise SwjaxError(f"{name}: row {int((ids == '').to_numpy().argmax()) + 2} has no model id")
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise SwjaxError(f"{path}: duplicate model id {dup.iloc[0]!r}")
+        raise SwjaxError(f"{name}: duplicate model id {dup.iloc[0]!r}")
     frame.index = pd.Index(ids, name="model")
     frame = frame.drop(columns="model")
 
     bench_cols = [c for c in frame.columns if c not in METADATA_COLUMNS]
     if not bench_cols:
-        raise SwjaxError(f"{path}: no benchmark columns")
+        raise SwjaxError(f"{name}: no benchmark columns")
     scores = _numeric(frame, path, bench_cols)
     meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns]
     meta = frame[meta_cols].copy()
+    meta[meta.isin(list(MISSING_CELLS))] = np.nan  # a missing name or type, as the public files have it
     num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]
     if num_meta:
         meta[num_meta] = _numeric(frame, path, num_meta)
     info_frame = read_info(info) if info is not None else pd.DataFrame(
         columns=["name", "metric"], index=pd.Index([], name="benchmark")
     )
-    return Dataset(label=label or path.name, scores=scores, meta=meta, info=info_frame)
+    return Dataset(label=label or ("stdin" if name == "standard input" else path.name), scores=scores, meta=meta,
+                   info=info_frame)
 
 
 def flop(dataset: Dataset) -> pd.Series | None:
