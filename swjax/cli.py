@@ -364,16 +364,39 @@ def parse_list(value: str | None) -> list[str] | None:
     return items
 
 
-def write_stdout(text) -> None:
-    """Text to stdout; bytes (Parquet) too, unless stdout is a terminal."""
+def write_stdout(text, optional: bool = False) -> None:
+    """Text to stdout; bytes (Parquet) too, unless stdout is a terminal.
+
+    Standard output closed (``>&-``): an error, or nothing when ``optional`` (the command writes
+    its results elsewhere too). Text that stdout's encoding cannot hold (``PYTHONIOENCODING=ascii``
+    and a non-ASCII name): an error naming the character, before anything is written.
+    """
+    stream = sys.stdout
+    if stream is None or getattr(stream, "closed", False):
+        if optional:
+            return
+        raise SwjaxError("stdout: standard output is closed; redirect it to a file (or give --out where the command has it)")
     if isinstance(text, bytes):
-        if sys.stdout.isatty():
+        if stream.isatty():
             raise SwjaxError("format: parquet is binary: give --out FILE or redirect stdout to a file")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(text)
-        sys.stdout.buffer.flush()
-    else:
-        sys.stdout.write(text)
+        stream.flush()
+        stream.buffer.write(text)
+        stream.buffer.flush()
+        return
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    errors = getattr(stream, "errors", None) or "strict"
+    if errors == "strict":
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError as err:
+            char = err.object[err.start:err.end]
+            raise SwjaxError(
+                f"stdout: its encoding ({encoding}) cannot write {char!r} (a name in the results); "
+                "set PYTHONIOENCODING=utf-8 or write to a file with --out"
+            ) from None
+        except LookupError:
+            pass
+    stream.write(text)
 
 
 def emit(text, out: Path | None) -> None:
@@ -432,9 +455,9 @@ def working(label: str, stream=None):
 
 
 def render(text_fn) -> str:
-    import io
+    from .tables import StdoutBuffer
 
-    buf = io.StringIO()
+    buf = StdoutBuffer()
     text_fn(buf)
     return buf.getvalue()
 
@@ -542,7 +565,7 @@ def bootstrap(
         text = tables.parquet_bytes(tables.bootstrap_frame(results))
     else:
         text = render(lambda f: [tables.bootstrap_rich(r, file=f) for r in results])
-    write_stdout(text)
+    write_stdout(text, optional=out is not None)
     if out is not None:
         from .writers import write_bootstrap
 
@@ -651,7 +674,7 @@ def check(
         threshold=threshold, device="cpu",
     )
     text = gate.markdown_summary(results)
-    sys.stdout.write(text)
+    write_stdout(text)
     if summary is not None:
         write_text(summary, text, option="summary")
         typer.echo(f"wrote {summary}", err=True)
@@ -1009,7 +1032,7 @@ def simulate(
     )
     scores = sim.dataset.scores.rename_axis("model")
     if out is None:
-        sys.stdout.write(scores.to_csv())
+        write_stdout(scores.to_csv())
         listing = ", ".join(f"{b} {v:.3f}" for b, v in sim.truth.items())
         typer.echo(f"population capabilities correlations: {listing}", err=True)
         return
@@ -1086,7 +1109,7 @@ def coverage(
     else:
         text = format_table(result.table).to_string(index=False) + "\n"
         text += f"{result.metadata['seconds_total']:.1f} s\n"
-    write_stdout(text)
+    write_stdout(text, optional=out is not None)
     if out is not None:
         write_coverage(result, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
@@ -1194,15 +1217,16 @@ def adjust(
             device=device.value, x64=x64,
         )
     if fmt is Format.json:
-        sys.stdout.write(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
-                                "slopes": frame_to_json(res.slopes)}))
+        write_stdout(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
+                            "slopes": frame_to_json(res.slopes)}), optional=out is not None or plot is not None)
     elif fmt in (Format.csv, Format.parquet):
-        write_stdout(frame_text(res.table, fmt.value))
+        write_stdout(frame_text(res.table, fmt.value), optional=out is not None or plot is not None)
     else:
         md = res.metadata
         title = (f"{md['benchmark_name']} ({md['set']}): capability-adjusted scores, {md['method']} fit, "
                  f"residuals in {md['units']}; {md['level']:.0%} {md['interval']} intervals, n={md['n']}")
-        sys.stdout.write(frame_text(res.table, fmt, title) + frame_text(res.slopes, fmt, "slopes"))
+        write_stdout(frame_text(res.table, fmt, title) + frame_text(res.slopes, fmt, "slopes"),
+                     optional=out is not None or plot is not None)
     if out is not None:
         write_adjust(res, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
@@ -1284,7 +1308,7 @@ def plan(
         if res.compare is not None:
             text += frame_text(res.compare, fmt, "difference of the two correlations: power and minimum detectable difference")
         text += f"{md['seconds_total']:.1f} s\n"
-    write_stdout(text)
+    write_stdout(text, optional=out is not None)
     if out is not None:
         write_plan(res, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)

@@ -67,6 +67,17 @@ def analysis_json(analyses) -> str:
     return dumps({a.label: a.to_dict() for a in analyses})
 
 
+class StdoutBuffer(io.StringIO):
+    """Text to be written to stdout, rendered with stdout's encoding: rich draws its tables with
+    ASCII boxes where stdout cannot write others (``PYTHONIOENCODING=ascii``, a C locale)."""
+
+    @property
+    def encoding(self):
+        import sys
+
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
 def _console(file=None, width=None):
     """A rich console as wide as the terminal that stdout is (or ``$COLUMNS``); 140 columns when
     stdout is a pipe or a file. Text rendered into a buffer for stdout gets the same width."""
@@ -225,7 +236,7 @@ def frame_text(frame, fmt: str, title: str = ""):
         return frame.to_csv()
     if fmt == "json":
         return dumps(frame_to_json(frame))
-    buf = io.StringIO()
+    buf = StdoutBuffer()
     frame_rich(frame, title, file=buf)
     return buf.getvalue() + "\n"
 
