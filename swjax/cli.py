@@ -232,7 +232,8 @@ def handle_errors(func=None, *, heavy=None):
             # swjax.outputs imports numpy and pandas: it too loads with the signal held.
             interrupt.import_held((*(interrupt.HEAVY if heavy is None else heavy), f"{__package__}.outputs"))
             check_declared_paths(func, args, kwargs)
-            result = func(*args, **kwargs)
+            with jax_defaults():
+                result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
                 raise typer.Exit(interrupt.report()) from None
@@ -253,6 +254,10 @@ def handle_errors(func=None, *, heavy=None):
         except BaseException:
             if interrupt.requested():  # an interrupt turned into another error by a callback
                 raise typer.Exit(interrupt.report()) from None
+            problem = backend_problem()
+            if problem is not None:  # e.g. JAX_PLATFORMS=cuda where CUDA is missing
+                typer.echo(f"error: {problem}", err=True)
+                raise typer.Exit(2) from None
             raise
         finally:
             outputs = sys.modules.get(f"{__package__}.outputs")  # None if interrupted before it loaded
@@ -264,6 +269,40 @@ def handle_errors(func=None, *, heavy=None):
         return result
 
     return wrapper
+
+
+@contextlib.contextmanager
+def jax_defaults():
+    """Run a command under JAX's default for the settings that change what array code means:
+    ``JAX_NUMPY_RANK_PROMOTION=raise`` (a debugging aid for one's own code) turns the implicit
+    broadcasting that swjax's kernels use into errors."""
+    import os
+
+    jax = sys.modules.get("jax")
+    if jax is None:  # imported later by the command: JAX reads its settings then
+        os.environ["JAX_NUMPY_RANK_PROMOTION"] = "allow"
+        yield
+        return
+    with jax.numpy_rank_promotion("allow"):
+        yield
+
+
+def backend_problem() -> str | None:
+    """Why JAX cannot start a backend here (``JAX_PLATFORMS`` naming one that is missing), or None."""
+    import os
+
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    try:
+        jax.devices()
+    except Exception as err:  # an AssertionError with no message, or a RuntimeError
+        platforms = os.environ.get("JAX_PLATFORMS") or getattr(jax.config, "jax_platforms", None) or ""
+        why = (str(err).strip().splitlines() or [""])[0][:200]
+        return (f"JAX cannot start a backend for JAX_PLATFORMS={platforms or '(unset)'}"
+                + (f" ({why})" if why else "")
+                + "; install that platform's jax plugin, or unset JAX_PLATFORMS (or set it to cpu)")
+    return None
 
 
 def path_roles(func) -> dict[str, PathRole]:
