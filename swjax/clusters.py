@@ -106,6 +106,13 @@ def family_labels(data, *, cluster_by: str | None = None, families=None, known=N
 
 def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Integer cluster code of each model (in ``models`` order) and the family of each code."""
+    if isinstance(families, dict):
+        families = pd.Series(families, dtype=object)
+    if not isinstance(families, pd.Series):
+        raise SwjaxError(
+            f"clusters: expected a pandas Series or dict mapping each model id to its family, got "
+            f"{type(families).__name__}"
+        )
     missing = [m for m in models if m not in families.index]
     if missing:
         raise SwjaxError(f"families: no family for model {missing[0]!r} ({len(missing)} missing)")

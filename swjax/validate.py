@@ -205,7 +205,8 @@ def dataset(data) -> None:
     if scores.columns.has_duplicates:
         raise SwjaxError(f"{label}: duplicate benchmark {scores.columns[scores.columns.duplicated()][0]!r}")
     for col, dtype in scores.dtypes.items():  # the dtypes at once: a column lookup each is slow
-        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)) or (
+                pd.api.types.is_complex_dtype(dtype)):  # complex: the imaginary part would be dropped
             raise SwjaxError(f"{label}: benchmark {col!r} is not numeric (dtype {dtype})")
     values = scores.to_numpy(dtype=np.float64)
     inf = np.isinf(values)
