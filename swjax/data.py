@@ -189,7 +189,9 @@ def _sha256(path: Path) -> str:
 
 
 def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
-    """Path of a public file, checked against its sha256; downloads it when it is not there.
+    """Path of a public file, checked against its sha256; downloads it into the default folder
+    (``$SWJAX_DATA_DIR`` or the cache) when it is not there. A folder given as ``data_dir_``
+    must hold the files: nothing is downloaded into it.
 
     Raises
     ------
@@ -207,6 +209,13 @@ def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
                 "the file is not the published one: delete it or point SWJAX_DATA_DIR elsewhere"
             )
         return path
+    files = ", ".join(REGISTRY)
+    if data_dir_ is not None:
+        missing = [name for name in REGISTRY if not (folder / name).is_file()]
+        lacks = f"the public files ({files})" if len(missing) == len(REGISTRY) else (
+            f"{', '.join(missing)} (it must hold all of {files})")
+        raise SwjaxError(f"data-dir: {folder} lacks {lacks}; give a folder that holds them, or leave --data-dir "
+                         "out to download them")
     try:
         import pooch
     except ImportError as err:
@@ -214,17 +223,22 @@ def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
             f"{filename} is not in {folder} and pooch, needed to download it, is not installed: "
             "pip install pooch, or set SWJAX_DATA_DIR to a folder that holds the files"
         ) from err
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no "Downloading data from ..." line before an error
     try:
         fetched = pooch.retrieve(
             _BASE_URL + filename, known_hash=f"sha256:{expected}", fname=filename,
             path=folder, progressbar=False,
         )
     except Exception as err:  # network errors, hash mismatch of the download, unwritable folder
-        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+        reason = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:160]}"
         raise SwjaxError(
-            f"could not fetch {filename} into {folder} ({reason}); without network, set "
-            "SWJAX_DATA_DIR to a folder that holds the files"
+            f"could not download the public data into {folder} ({reason}); without network, put {files} "
+            "in a folder and give --data-dir DIR (or set SWJAX_DATA_DIR)"
         ) from err
+    finally:
+        logger.setLevel(level)
     return Path(fetched)
 
 
@@ -236,8 +250,8 @@ def load_dataset(which: str, data_dir: str | os.PathLike | None = None) -> Datas
     which : {"base", "chat"}
         The model set: 27 base models or 26 chat models.
     data_dir : path, optional
-        A folder that holds the files (or will cache them). Default: ``$SWJAX_DATA_DIR``, else
-        the user cache folder.
+        A folder that holds the files (nothing is downloaded into it). Default:
+        ``$SWJAX_DATA_DIR``, else the user cache folder, where they are downloaded on first use.
 
     Examples
     --------
@@ -254,7 +268,7 @@ def load_dataset(which: str, data_dir: str | os.PathLike | None = None) -> Datas
 
 @functools.lru_cache(maxsize=8)
 def _parse_public(matrix: Path, info: Path, which: str, mtime: int) -> Dataset:
-    return read_csv(matrix, info=info, label=which)
+    return read_csv(matrix, info=info, label=which, announce=False)
 
 
 def _copy(ds: Dataset) -> Dataset:
@@ -399,7 +413,7 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
 
 def read_csv(
     path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None,
-    text: str | None = None,
+    text: str | None = None, announce: bool = True,
 ) -> Dataset:
     """A user's benchmark matrix in the schema of the public files.
 
@@ -417,6 +431,9 @@ def read_csv(
         Name of the model set in outputs; default: the file name.
     text : str, optional
         The file's text when the caller has already read it (``path`` then only names it).
+    announce : bool
+        Warn (:class:`~swjax.SwjaxWarning`) naming the columns taken as metadata rather than
+        benchmarks (a benchmark named ``name`` or ``type`` would otherwise vanish unseen).
 
     Raises
     ------
@@ -452,6 +469,16 @@ def read_csv(
         raise SwjaxError(f"{name}: no benchmark columns")
     scores = _numeric(frame, path, bench_cols)
     meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns]
+    if meta_cols and announce:
+        import warnings
+
+        from .errors import SwjaxWarning
+
+        warnings.warn(
+            f"{name}: column(s) {', '.join(meta_cols)} taken as model metadata, not benchmarks "
+            f"(the names {', '.join(METADATA_COLUMNS)} are reserved; rename a column to analyse it)",
+            SwjaxWarning, stacklevel=2,
+        )
     meta = frame[meta_cols].copy()
     meta[meta.isin(list(MISSING_CELLS))] = np.nan  # a missing name or type, as the public files have it
     num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]

@@ -520,7 +520,7 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
     if path.is_dir():
         if (path / "scores.csv").is_file():
             extra = info if info is not None else (path / "info.csv" if (path / "info.csv").is_file() else None)
-            return read_csv(path / "scores.csv", info=extra, label=label or path.name)
+            return read_csv(path / "scores.csv", info=extra, label=label or path.name, announce=False)
         return _imported(path, info, label)
     regular = str(path) != "-" and path.is_file()
     if regular and path.suffix.lower() != ".csv" and detect.sniff(path) is not None:
