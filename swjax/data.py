@@ -380,7 +380,6 @@ def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFram
     """Convert string cells to float64, naming the first non-numeric or infinite cell."""
     # Column by column on numpy arrays (a pandas Series per column costs five times as much).
     raw = frame[columns].to_numpy(dtype=object)
-    raw[np.isin(raw, list(MISSING_CELLS))] = None  # the cells were read as text, "NA" included
     values = np.empty(raw.shape)
     for j in range(len(columns)):
         values[:, j] = pd.to_numeric(raw[:, j], errors="coerce")
@@ -453,9 +452,12 @@ def read_csv(
             raise SwjaxError(f"{name}: duplicate column {col!r}")
         seen.add(col)
     _check_rows(path, text, header, skipinitialspace=True)
-    frame = _parse(path, text, header, dtype=str, keep_default_na=False, skipinitialspace=True)
+    # Every column but the model ids reads NA, nan, None... as missing (by position: the keys
+    # must match the file's own column names otherwise); an id is missing only when empty.
+    missing = {i: sorted(MISSING_CELLS) for i, col in enumerate(header) if col != "model"}
+    frame = _parse(path, text, header, dtype=str, keep_default_na=False, na_values=missing, skipinitialspace=True)
     frame.columns = header
-    ids = frame["model"].str.strip()
+    ids = frame["model"].fillna("").str.strip()
     if (ids == "").any():
         raise SwjaxError(f"{name}: row {int((ids == '').to_numpy().argmax()) + 2} has no model id")
     dup = ids[ids.duplicated()]
@@ -480,7 +482,6 @@ def read_csv(
             SwjaxWarning, stacklevel=2,
         )
     meta = frame[meta_cols].copy()
-    meta[meta.isin(list(MISSING_CELLS))] = np.nan  # a missing name or type, as the public files have it
     num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]
     if num_meta:
         meta[num_meta] = _numeric(frame, path, num_meta)
