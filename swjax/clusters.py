@@ -51,7 +51,11 @@ def load_family_map(path: str | Path | None = None) -> pd.Series:
         else:
             frame = pd.read_csv(path, comment="#", dtype=str, encoding="utf-8-sig")
     except FileNotFoundError:
-        raise SwjaxError(f"families: {path}: file not found") from None
+        import difflib
+
+        near = difflib.get_close_matches(str(path), ["public"], n=1, cutoff=0.6)
+        hint = " (did you mean 'public', the shipped map?)" if near else ""
+        raise SwjaxError(f"families: {path}: file not found{hint}") from None
     except pd.errors.EmptyDataError:
         raise SwjaxError(f"families: {path}: the file is empty") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
