@@ -430,7 +430,7 @@ def write_stdout(text, optional: bool = False) -> None:
         except UnicodeEncodeError as err:
             char = err.object[err.start:err.end]
             raise SwjaxError(
-                f"stdout: its encoding ({encoding}) cannot write {char!r} (a name in the results); "
+                f"stdout: its encoding ({encoding}) cannot write {ascii(char)} (a name in the results); "
                 "set PYTHONIOENCODING=utf-8 or write to a file with --out"
             ) from None
         except LookupError:

@@ -220,3 +220,186 @@ def test_each_output_is_written_then_replaced_by_its_own_command(tmp_path, input
     if role.role == "into":
         after = snapshot(target)
         assert {k: after[k] for k in before} == before
+
+
+# ---------------------------------------------------------------- no input hangs or crashes it
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMED_LIKE_MISSING = ["NA", "None", "nan", "null", "N/A"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A 12 x 5 matrix whose first five models are named like missing values, as CSV text."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(12, 5)).round(6), columns=["a", "b", "c", "d", "s"])
+    frame.insert(0, "model", NAMED_LIKE_MISSING + [f"m{i}" for i in range(7)])
+    folder = tmp_path_factory.mktemp("small")
+    frame.to_csv(folder / "m.csv", index=False)
+    return folder / "m.csv"
+
+
+def analyze_json(*args, **kw):
+    result = CliRunner().invoke(app, ["analyze", *map(str, args), "--capabilities", "a,b,c,d", "--format", "json"],
+                                **kw)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_models_named_like_missing_values_are_models(small):
+    import json
+
+    import swjax
+
+    ds = swjax.read_csv(small)
+    assert list(ds.scores.index[:5]) == NAMED_LIKE_MISSING
+    raw = pd.read_csv(small, keep_default_na=False).set_index("model")  # read here, independently
+    np.testing.assert_array_equal(ds.scores.to_numpy(), raw.to_numpy(dtype=float))
+    (run_,) = json.loads(analyze_json("--data", small)).values()
+    assert run_["n_models"] == 12
+    # a score cell NA is still a missing score; an empty id is still a missing id
+    text = small.read_text().replace("\nm0,", "\n,", 1)
+    bad = small.parent / "empty_id.csv"
+    bad.write_text(text)
+    code, err = run(["analyze", "--data", bad, "--capabilities", "a,b,c,d"])
+    one_error(code, err, "row 7 has no model id")
+    lines = small.read_text().splitlines()
+    lines[1] = ",".join(lines[1].split(",")[:-1] + ["NA"])
+    holed = small.parent / "holed.csv"
+    holed.write_text("\n".join(lines) + "\n")
+    assert np.isnan(swjax.read_csv(holed).scores.loc["NA", "s"])
+
+
+def test_standard_input_and_any_file_name(small):
+    reference = analyze_json("--data", small)
+    other = small.parent / "matrix.txt"  # a wide matrix not named .csv
+    shutil.copy(small, other)
+    assert analyze_json("--data", other).replace("matrix.txt", "m.csv") == reference
+    assert analyze_json("--data", "-", input=small.read_bytes()).replace('"stdin"', '"m.csv"') == reference
+
+
+def test_metadata_columns_are_announced(tmp_path, small):
+    frame = pd.read_csv(small, keep_default_na=False)
+    frame["name"] = frame["a"]  # a benchmark someone called 'name'
+    path = tmp_path / "meta.csv"
+    frame.to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["analyze", "--data", str(path), "--capabilities", "a,b,c,d"])
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr and "name taken as model metadata" in result.stderr
+
+
+def test_stdout_closed_or_unable_to_encode(monkeypatch, small, tmp_path):
+    import sys
+
+    nonascii = tmp_path / "u.csv"
+    nonascii.write_text(small.read_text().replace("\nm0,", "\nm\u00e9,", 1), encoding="utf-8")
+    result = CliRunner(charset="ascii").invoke(
+        app, ["analyze", "--data", str(nonascii), "--capabilities", "a,b,c,d", "--format", "csv"])
+    one_error(result.exit_code, result.stderr, "stdout: its encoding (ascii) cannot write '\\xe9'",
+              "PYTHONIOENCODING=utf-8")
+    assert result.stdout == ""  # refused before anything was written
+    result = CliRunner(charset="ascii").invoke(app, ["analyze", "--data", str(small), "--capabilities", "a,b,c,d"])
+    assert result.exit_code == 0 and "+---" in result.stdout, result.output  # the table in ASCII boxes
+    monkeypatch.setattr(sys, "stdout", None)  # as Python sets it when started with >&-
+    with pytest.raises(cli.SwjaxError, match="stdout: standard output is closed"):
+        cli.write_stdout("text")
+    cli.write_stdout("text", optional=True)  # the command writes --out too: nothing to say
+
+
+def test_rank_promotion_raise_does_not_break_the_kernels(small):
+    import jax
+
+    reference = analyze_json("--data", small)
+    with jax.numpy_rank_promotion("raise"):
+        assert analyze_json("--data", small) == reference
+
+
+def test_near_misses_say_what_was_meant(tmp_path):
+    code, err = run(["bootstrap", "--set", "chat", "--n", "40", "--level", "95"])
+    one_error(code, err, "level: ", "did you mean 0.95?")
+    code, err = run(["bootstrap", "--set", "chat", "--n", "40", "--families", "publc"])
+    one_error(code, err, "families: ", "did you mean 'public'")
+    lacking = tmp_path / "empty"
+    lacking.mkdir()
+    code, err = run(["analyze", "--set", "chat", "--data-dir", lacking])
+    one_error(code, err, f"data-dir: {lacking} lacks the public files", "benchmarks_info.csv")
+    assert list(lacking.iterdir()) == []  # nothing downloaded into it
+    code, err = run(["simulate", "--out", tmp_path / "no" / "such" / "run"])
+    one_error(code, err, f"folder {tmp_path / 'no' / 'such'} does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_api_refuses_clusters_given_as_a_list_and_complex_scores(chat):
+    import swjax
+
+    for clusters in (["a", "b"] * 13, np.zeros(26)):
+        with pytest.raises(swjax.SwjaxError, match="clusters: expected a pandas Series or dict"):
+            swjax.bootstrap(chat, n=40, clusters=clusters)
+    complex_ = swjax.Dataset(label="c", scores=chat.scores.astype({"MT_Bench": complex}), meta=chat.meta,
+                             info=chat.info)
+    with pytest.raises(swjax.SwjaxError, match="'MT_Bench' is not numeric"):
+        swjax.analyze(complex_)
+
+
+# ---------------------------------------------------------------- real processes (slow)
+
+
+def swjax_process(args, *, env=None, timeout=120, **kw):
+    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0", **(env or {}))
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "swjax", *map(str, args)], env=full, timeout=timeout,
+                          capture_output=True, **kw)
+
+
+def one_line(proc, *words, code=2):
+    err = proc.stderr.decode()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+@pytest.mark.slow
+def test_named_pipe_and_process_substitution_are_read_once(small, tmp_path):
+    import subprocess
+    import threading
+
+    args = ["analyze", "--capabilities", "a,b,c,d", "--format", "json"]
+    reference = swjax_process([*args, "--data", small]).stdout.replace(b'"m.csv"', b'"X"')
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(small.read_bytes()), daemon=True)
+    writer.start()
+    got = swjax_process([*args, "--data", fifo])  # hung forever when the file was opened three times
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.replace(b'"pipe"', b'"X"') == reference
+    shell = subprocess.run(["bash", "-c", f"{os.sys.executable} -m swjax {' '.join(args)} --data <(cat {small})"],
+                           env=dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0"),
+                           capture_output=True, timeout=120)
+    assert shell.returncode == 0, shell.stderr
+    import json
+
+    assert json.loads(shell.stdout.decode()).popitem()[1] == json.loads(reference.decode())["X"]
+
+
+@pytest.mark.slow
+def test_environment_and_streams_of_a_real_process(small, tmp_path):
+    nonascii = tmp_path / "u.csv"
+    nonascii.write_text(small.read_text().replace("\nm0,", "\nm\u00e9,", 1), encoding="utf-8")
+    args = ["analyze", "--data", nonascii, "--capabilities", "a,b,c,d"]
+    one_line(swjax_process([*args, "--format", "csv"], env={"PYTHONIOENCODING": "ascii"}), "cannot write '\\xe9'")
+    table = swjax_process(["analyze", "--data", small, "--capabilities", "a,b,c,d"], env={"PYTHONIOENCODING": "ascii"})
+    assert table.returncode == 0 and b"+---" in table.stdout, table.stderr  # ASCII boxes
+    closed = swjax_process(args, stdout=None, preexec_fn=lambda: os.close(1))
+    one_line(closed, "standard output is closed")
+    one_line(swjax_process(args, env={"JAX_PLATFORMS": "cuda"}), "JAX_PLATFORMS=cuda")
+    ok = swjax_process(["bootstrap", "--data", small, "--capabilities", "a,b,c,d", "--n", "40"],
+                       env={"JAX_NUMPY_RANK_PROMOTION": "raise"})
+    assert ok.returncode == 0, ok.stderr
+    cache = tmp_path / "cache"
+    offline = swjax_process(["analyze", "--set", "chat"], env={
+        "SWJAX_DATA_DIR": "", "XDG_CACHE_HOME": str(cache), "HTTPS_PROXY": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9"})
+    one_line(offline, "could not download the public data", "--data-dir", "benchmarks_info.csv")
