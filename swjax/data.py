@@ -412,7 +412,7 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
 
 def read_csv(
     path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None,
-    text: str | None = None, announce: bool = True,
+    data: bytes | None = None, announce: bool = True,
 ) -> Dataset:
     """A user's benchmark matrix in the schema of the public files.
 
@@ -428,8 +428,8 @@ def read_csv(
         CSV with columns ``benchmark``, ``name``, ``metric`` giving display names.
     label : str, optional
         Name of the model set in outputs; default: the file name.
-    text : str, optional
-        The file's text when the caller has already read it (``path`` then only names it).
+    data : bytes, optional
+        The file's bytes when the caller has already read them (``path`` then only names it).
     announce : bool
         Warn (:class:`~swjax.SwjaxWarning`) naming the columns taken as metadata rather than
         benchmarks (a benchmark named ``name`` or ``type`` would otherwise vanish unseen).
@@ -441,7 +441,7 @@ def read_csv(
         columns, a non-numeric or infinite cell; the message names file, column and model.
     """
     path = Path(path)
-    text = _read_text(path) if text is None else text
+    text = _read_text(path, data)
     name = _name(path)
     header = _read_header(path, text)
     if "model" not in header:

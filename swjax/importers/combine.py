@@ -533,7 +533,7 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
     cols = csv_header(text) if text is not None else []
     if text is not None and not (long_table.sniff(cols) or open_llm.sniff_v2(cols)) and (
             "model" in cols or not data.lstrip().startswith((b"{", b"["))):
-        return read_csv(path, info=info, label=label, text=text)
+        return read_csv(path, info=info, label=label, data=data)
     if regular:
         return _imported(path, info, label)
     with tempfile.TemporaryDirectory(prefix="swjax-input-") as tmp:  # results from a pipe: a file to import
