@@ -1,92 +1,33 @@
-"""Nothing lost: no command of the CLI replaces a folder swjax did not write, nor its own inputs.
+"""Nothing lost: no command of the CLI replaces a folder swjax did not write, nor its own inputs;
+and no valid input hangs, crashes or is refused.
 
-The commands and their path options are found from the CLI itself (the typer command tree and
-the types of each command's parameters), so a new command or option cannot skip these checks:
-every path-typed parameter must say what the command does with it (``swjax.cli.PathRole``), and
-every command must have a minimal invocation in ``BASE`` below.
+The commands and their path options are found from the CLI itself (``tests/cli_commands.py``:
+the typer command tree and the types of each command's parameters), so a new command or option
+cannot skip these checks.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import typing
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.main import get_command
 from typer.testing import CliRunner
 
 from swjax import cli
 from swjax.cli import app
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "importers" / "example"
-
-#: A minimal valid invocation of each command (small n), reading only files under the input
-#: folder: {DATA} a wide matrix, {SCORES} a new benchmark, {RESULTS} evaluation results,
-#: {PUBLIC} a copy of the public data. Output options are added by the tests.
-BASE = {
-    "analyze": ["--data", "{DATA}", "--data-dir", "{PUBLIC}"],
-    "bootstrap": ["--data", "{DATA}", "--n", "40"],
-    "correlate": ["--scores", "{SCORES}", "--n", "40", "--data-dir", "{PUBLIC}"],
-    "check": ["--scores", "{SCORES}", "--n", "40", "--data-dir", "{PUBLIC}"],
-    "plot": ["forest", "--scores", "{SCORES}", "--n", "40", "--data-dir", "{PUBLIC}"],
-    "report": ["--set", "chat", "--scores", "{SCORES}", "--n", "40", "--data-dir", "{PUBLIC}"],
-    "lobo": ["--data", "{DATA}"],
-    "subsets": ["--data", "{DATA}", "--max-subsets", "4"],
-    "compare": ["MT_Bench", "--data", "{DATA}", "--n", "40"],
-    "simulate": ["--models", "8", "--population", "2000"],
-    "coverage": ["--datasets", "2", "--n", "40", "--models", "8", "--population", "2000", "--rho", "0.5"],
-    "import": ["{RESULTS}", "--capabilities", "paper", "--with", "chat", "--duplicates", "latest",
-               "--data-dir", "{PUBLIC}"],
-    "adjust": ["MT_Bench", "--set", "chat", "--n", "40", "--data-dir", "{PUBLIC}"],
-    "plan": ["MT_Bench", "--data", "{DATA}", "--datasets", "2", "--n", "40", "--grid", "10"],
-}
-
-#: Placeholder -> path under the input folder.
-INPUTS = {"DATA": "m.csv", "SCORES": "scores.csv", "RESULTS": "results", "PUBLIC": "public"}
-
-#: Suffix a file output needs (plot --out and adjust --plot draw a figure).
-SUFFIX = {("plot", "out"): ".png", ("adjust", "plot"): ".png"}
-
-
-def _mentions_path(hint) -> bool:
-    if hint is Path:
-        return True
-    return any(_mentions_path(a) for a in typing.get_args(hint))
-
-
-def _commands():
-    group = get_command(app)
-    for name, command in sorted(group.commands.items()):
-        func = command.callback
-        while hasattr(func, "__wrapped__"):
-            func = func.__wrapped__
-        yield name, command, func
-
-
-def path_options():
-    """(command, parameter, option flag, PathRole) of every path parameter of every command."""
-    found = []
-    for name, command, func in _commands():
-        hints = typing.get_type_hints(func, include_extras=True)
-        roles = cli.path_roles(func)
-        for param in command.params:
-            if param.name in roles or _mentions_path(hints.get(param.name)):
-                flag = next((o for o in param.opts if o.startswith("--")), None)
-                found.append((name, param.name, flag, roles.get(param.name)))
-    return found
-
-
-WRITES = [(c, p, f, r) for c, p, f, r in path_options() if r is not None and r.role != "reads"]
+from tests.cli_commands import (
+    BASE, REFUSED, SUFFIX, WRITES, commands, args_for, foreign, make_inputs, path_options, required_outputs,
+)
 
 
 def test_every_path_option_says_what_it_does_and_every_command_is_covered():
     undeclared = [(c, p) for c, p, f, r in path_options() if r is None]
     assert undeclared == [], "give these parameters a PathRole in their type (swjax/cli.py)"
-    assert sorted(BASE) == sorted(name for name, _, _ in _commands())
+    assert sorted(BASE) == sorted(name for name, _, _ in commands())
     assert {(c, p) for c, p, f, r in WRITES} >= {  # the ones known today are found
         ("analyze", "out"), ("bootstrap", "out"), ("bootstrap", "stream_to"), ("check", "junit"),
         ("check", "summary"), ("correlate", "out"), ("plot", "out"), ("report", "out"), ("lobo", "out"),
@@ -111,48 +52,10 @@ def snapshot(folder: Path) -> dict:
     }
 
 
-def foreign(root: Path) -> Path:
-    mine = root / "mine"
-    (mine / "sub").mkdir(parents=True)
-    (mine / "thesis.tex").write_text("years of work\n")
-    (mine / "sub" / "data.csv").write_text("model,x\na,1\n")
-    return mine
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """A folder holding every input the BASE invocations read."""
-    root = tmp_path_factory.mktemp("inputs") / "inp"
-    root.mkdir()
-    public = root / "public"
-    shutil.copytree(os.environ["SWJAX_DATA_DIR"], public)
-    for p in public.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    chat = pd.read_csv(public / "benchmarks_chat_models.csv")
-    chat.to_csv(root / "m.csv", index=False)
-    rng = np.random.default_rng(0)
-    pd.DataFrame({"model": chat["model"], "mine": rng.normal(size=len(chat))}).to_csv(root / "scores.csv", index=False)
-    shutil.copytree(FIXTURES / "lm_eval", root / "results")
-    return root
-
-
-def args_for(command, inputs: Path) -> list[str]:
-    out = [command]
-    for a in BASE[command]:
-        for key, rel in INPUTS.items():
-            a = a.replace("{" + key + "}", str(inputs / rel))
-        out.append(a)
-    return out
-
-
-def required_outputs(command, skip, tmp: Path) -> list[str]:
-    """A fresh path for every other output option that the command cannot run without."""
-    extra = []
-    group = get_command(app)
-    for c, p, f, r in WRITES:
-        if c == command and p != skip and group.commands[c].params[[q.name for q in group.commands[c].params].index(p)].required:
-            extra += [f, str(tmp / f"fresh{SUFFIX.get((c, p), '')}")]
-    return extra
+    return make_inputs(tmp_path_factory.mktemp("inputs") / "inp")
 
 
 def run(args):
@@ -168,7 +71,6 @@ def one_error(code, err, *words):
         assert w in lines[0], (w, lines[0])
 
 
-REFUSED = [w for w in WRITES if w[3].role != "into"]
 READERS = {c for c, p, f, r in path_options() if r is not None and r.role == "reads"}
 REFUSED_OVER_INPUTS = [w for w in REFUSED if w[0] in READERS]  # simulate and coverage read no file
 
@@ -344,13 +246,17 @@ def test_api_refuses_clusters_given_as_a_list_and_complex_scores(chat):
 # ---------------------------------------------------------------- real processes (slow)
 
 
-def swjax_process(args, *, env=None, timeout=120, **kw):
-    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0", **(env or {}))
+def swjax_process(args, *, env=None, timeout=120, closed_stdout=False):
+    """``python -m swjax ARGS`` in a new process; ``closed_stdout``: as ``>&-`` in a shell."""
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "swjax", *map(str, args)], env=full, timeout=timeout,
-                          capture_output=True, **kw)
+    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0", **(env or {}))
+    command = [sys.executable, "-m", "swjax", *map(str, args)]
+    if closed_stdout:
+        command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+    return subprocess.run(command, env=full, timeout=timeout, stdout=None if closed_stdout else subprocess.PIPE,
+                          stderr=subprocess.PIPE)
 
 
 def one_line(proc, *words, code=2):
@@ -392,7 +298,7 @@ def test_environment_and_streams_of_a_real_process(small, tmp_path):
     one_line(swjax_process([*args, "--format", "csv"], env={"PYTHONIOENCODING": "ascii"}), "cannot write '\\xe9'")
     table = swjax_process(["analyze", "--data", small, "--capabilities", "a,b,c,d"], env={"PYTHONIOENCODING": "ascii"})
     assert table.returncode == 0 and b"+---" in table.stdout, table.stderr  # ASCII boxes
-    closed = swjax_process(args, stdout=None, preexec_fn=lambda: os.close(1))
+    closed = swjax_process(args, closed_stdout=True)
     one_line(closed, "standard output is closed")
     one_line(swjax_process(args, env={"JAX_PLATFORMS": "cuda"}), "JAX_PLATFORMS=cuda")
     ok = swjax_process(["bootstrap", "--data", small, "--capabilities", "a,b,c,d", "--n", "40"],
