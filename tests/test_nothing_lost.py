@@ -181,13 +181,15 @@ def test_standard_input_and_any_file_name(small):
 
 
 def test_metadata_columns_are_announced(tmp_path, small):
+    import swjax
+
     frame = pd.read_csv(small, keep_default_na=False)
     frame["name"] = frame["a"]  # a benchmark someone called 'name'
     path = tmp_path / "meta.csv"
     frame.to_csv(path, index=False)
-    result = CliRunner().invoke(app, ["analyze", "--data", str(path), "--capabilities", "a,b,c,d"])
-    assert result.exit_code == 0, result.output
-    assert "warning: " in result.stderr and "name taken as model metadata" in result.stderr
+    with pytest.warns(swjax.SwjaxWarning, match="column\\(s\\) name taken as model metadata, not benchmarks"):
+        ds = swjax.read_csv(path)
+    assert "name" not in ds.scores.columns and list(ds.meta.columns) == ["name"]
 
 
 def test_stdout_closed_or_unable_to_encode(monkeypatch, small, tmp_path):
@@ -208,6 +210,7 @@ def test_stdout_closed_or_unable_to_encode(monkeypatch, small, tmp_path):
     cli.write_stdout("text", optional=True)  # the command writes --out too: nothing to say
 
 
+@pytest.mark.slow  # compiles the kernels again under the setting
 def test_rank_promotion_raise_does_not_break_the_kernels(small):
     import jax
 
