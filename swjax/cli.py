@@ -232,8 +232,7 @@ def handle_errors(func=None, *, heavy=None):
             # swjax.outputs imports numpy and pandas: it too loads with the signal held.
             interrupt.import_held((*(interrupt.HEAVY if heavy is None else heavy), f"{__package__}.outputs"))
             check_declared_paths(func, args, kwargs)
-            with jax_defaults():
-                result = func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
                 raise typer.Exit(interrupt.report()) from None
@@ -269,22 +268,6 @@ def handle_errors(func=None, *, heavy=None):
         return result
 
     return wrapper
-
-
-@contextlib.contextmanager
-def jax_defaults():
-    """Run a command under JAX's default for the settings that change what array code means:
-    ``JAX_NUMPY_RANK_PROMOTION=raise`` (a debugging aid for one's own code) turns the implicit
-    broadcasting that swjax's kernels use into errors."""
-    import os
-
-    jax = sys.modules.get("jax")
-    if jax is None:  # imported later by the command: JAX reads its settings then
-        os.environ["JAX_NUMPY_RANK_PROMOTION"] = "allow"
-        yield
-        return
-    with jax.numpy_rank_promotion("allow"):
-        yield
 
 
 def backend_problem() -> str | None:

@@ -214,9 +214,15 @@ def test_stdout_closed_or_unable_to_encode(monkeypatch, small, tmp_path):
 def test_rank_promotion_raise_does_not_break_the_kernels(small):
     import jax
 
+    import swjax
+
     reference = analyze_json("--data", small)
-    with jax.numpy_rank_promotion("raise"):
+    ds = swjax.read_csv(small)
+    want = swjax.analyze(ds, capabilities=["a", "b", "c", "d"]).correlations
+    with jax.numpy_rank_promotion("raise"):  # what JAX_NUMPY_RANK_PROMOTION=raise sets
         assert analyze_json("--data", small) == reference
+        got = swjax.analyze(ds, capabilities=["a", "b", "c", "d"]).correlations
+    pd.testing.assert_series_equal(got, want)
 
 
 def test_near_misses_say_what_was_meant(tmp_path):
