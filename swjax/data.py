@@ -44,7 +44,7 @@ PAPER_CAPABILITIES: tuple[str, ...] = (
 )
 
 #: Columns that describe a model rather than score it.
-METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type")
+METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type", "developer")
 _NUMERIC_METADATA = ("model_size", "FLOP")
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -472,15 +472,10 @@ def read_csv(
     scores = _numeric(frame, path, bench_cols)
     meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns]
     if meta_cols and announce:
-        import warnings
+        from .errors import SwjaxWarning, warn
 
-        from .errors import SwjaxWarning
-
-        warnings.warn(
-            f"{name}: column(s) {', '.join(meta_cols)} taken as model metadata, not benchmarks "
-            f"(the names {', '.join(METADATA_COLUMNS)} are reserved; rename a column to analyse it)",
-            SwjaxWarning, stacklevel=2,
-        )
+        warn(f"{name}: column(s) {', '.join(meta_cols)} taken as model metadata, not benchmarks (the names "
+             f"{', '.join(METADATA_COLUMNS)} are reserved; rename a column to analyse it)", SwjaxWarning)
     meta = frame[meta_cols].copy()
     num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]
     if num_meta:

@@ -15,7 +15,6 @@ models`` integers, same ranks bit for bit; see :mod:`swjax.ranks`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,7 +23,7 @@ import numpy as np
 from .data import PAPER_CAPABILITIES, Dataset, flop
 from . import ranks as _ranks
 from . import validate as _validate
-from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
+from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError, warn
 
 __all__ = [
     "Problem", "Pairs", "Layout", "build_problem", "build_problem_imputed", "stack_problems", "MIN_MODELS",
@@ -255,11 +254,10 @@ def build_problem(
     missing_cap = scores[list(caps)].isna().any(axis=1)
     dropped_models = tuple(scores.index[missing_cap])
     if dropped_models:
-        warnings.warn(
+        warn(
             f"{dataset.label}: left out {len(dropped_models)} model(s) missing a capability "
             f"score: {', '.join(dropped_models)}",
             DroppedModelWarning,
-            stacklevel=3,
         )
         scores = scores.loc[~missing_cap]
     if len(scores) < MIN_MODELS:
@@ -280,11 +278,10 @@ def build_problem(
     if not drop_degenerate:
         degenerate = degenerate[:0]
     if len(degenerate):
-        warnings.warn(
+        warn(
             f"{dataset.label}: dropped {len(degenerate)} benchmark(s) that are all missing or "
             f"constant: {', '.join(degenerate)}",
             DroppedBenchmarkWarning,
-            stacklevel=3,
         )
         scores = scores.drop(columns=degenerate)
 
@@ -411,11 +408,10 @@ def build_problem_imputed(
     observed = scores[list(caps)].notna()
     empty = observed.index[~observed.any(axis=1)]
     if len(empty):
-        warnings.warn(
+        warn(
             f"{dataset.label}: left out {len(empty)} model(s) with no capability score to impute "
             f"from: {', '.join(empty)}",
             DroppedModelWarning,
-            stacklevel=3,
         )
         scores, observed = scores.drop(index=empty), observed.drop(index=empty)
     _validate.imputable(observed, dataset.label)

@@ -20,7 +20,7 @@ import pandas as pd
 from ..data import METADATA_COLUMNS, Dataset
 from ..errors import SwjaxError
 from . import capabilities as capsets
-from . import detect, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import detect, eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm, wide_table
 from .models import normalise, read_mapping
 from .records import Result
 
@@ -28,7 +28,8 @@ __all__ = ["ImportResult", "read_results", "MIN_MODELS"]
 
 #: Fewest models a matrix may have after merging (the analysis needs 5).
 MIN_MODELS = 5
-DUPLICATE_RULES = ("latest", "mean")
+DUPLICATE_RULES = ("latest", "mean", "best")
+IDENTICAL = "identical"  # _resolve's note for a result repeated with the same values
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _parse_overrides(metric) -> dict[str, str]:
     return out
 
 
-def _read_all(scan: detect.Scan, overrides, subtasks) -> list[Result]:
+def _read_all(scan: detect.Scan, overrides, subtasks, aggregates=False) -> list[Result]:
     records: list[Result] = []
     for found in scan.found:
         fmt, path, obj = found.format, found.path, found.payload
@@ -116,6 +117,12 @@ def _read_all(scan: detect.Scan, overrides, subtasks) -> list[Result]:
             records += open_llm.read_v1(path, obj)
         elif fmt == open_llm.FORMAT_V2:
             records += open_llm.read_v2(path)
+        elif fmt == eee.FORMAT:
+            records += eee.read(path, obj, aggregates=aggregates)
+        elif fmt == epoch.FORMAT:
+            records += epoch.read(path, obj, metrics=overrides)
+        elif fmt == wide_table.FORMAT:
+            records += wide_table.read(path, obj)
         else:
             records += long_table.read(path)
     return records
@@ -248,16 +255,23 @@ def _directions(records, lower_is_better, report):
     return out
 
 
-def _resolve(rs: list[Result], rule, model, bench):
-    if len(rs) == 1:
-        r = rs[0]
-        return r.score, r.stderr, r.n, None
+def _resolve(rs: list[Result], rule, model, bench, higher=True):
+    if len(rs) == 1 or len({(repr(r.score), repr(r.stderr), repr(r.n)) for r in rs}) == 1:
+        r = rs[0]  # one result, or the same one repeated (a record copied twice): not a conflict
+        return r.score, r.stderr, r.n, None if len(rs) == 1 else IDENTICAL
     where = ", ".join(f"{Path(r.file).name} ({r.score:.6g})" for r in rs[:3])
     if rule is None:
         raise SwjaxError(
             f"{len(rs)} results for model {model!r}, benchmark {bench!r}: {where}; "
-            "pass --duplicates latest or --duplicates mean"
+            "pass --duplicates latest, mean or best"
         )
+    if rule == "best":
+        top = (max if higher else min)(r.score for r in rs)
+        # ties: the smallest standard error, then the largest n; a choice by content, never by read order
+        r = min((r for r in rs if r.score == top), key=lambda x: (
+            math.isnan(x.stderr), 0 if math.isnan(x.stderr) else x.stderr, math.isnan(x.n), 0 if math.isnan(x.n) else -x.n))
+        where = Path(r.file).name + (f" row {r.run}" if r.run else "")
+        return r.score, r.stderr, r.n, f"kept the best of {len(rs)} ({where})"
     if rule == "latest":
         undated = [r for r in rs if r.date is None]
         if undated:
@@ -300,6 +314,7 @@ def read_results(
     with_set: str | None = None,
     metric=None,
     subtasks: bool = False,
+    aggregates: bool = False,
     data_dir=None,
     min_models: int = MIN_MODELS,
     missing: str = "drop",
@@ -317,14 +332,18 @@ def read_results(
         Benchmarks where lower is better although the source does not say so.
     models : path or dict, optional
         Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
-    duplicates : {None, "latest", "mean"}
-        Two results for one (model, benchmark) are an error unless this says how to resolve them.
+    duplicates : {None, "latest", "mean", "best"}
+        Two results for one (model, benchmark) are an error unless this says how to resolve them
+        (``best``: the best score in the benchmark's direction; among equal ones the smallest
+        standard error, then the largest n).
     with_set : {None, "base", "chat"}
         Merge with a public matrix; your models are matched to its ids and display names.
     metric : dict or str, optional
         Benchmark -> metric to take (``"gsm8k=exact_match,flexible-extract;..."``).
     subtasks : bool
         Keep the subtasks of lm-evaluation-harness groups.
+    aggregates : bool
+        Keep aggregates over the other results (Every Eval Ever's "Mean win rate").
     data_dir : path, optional
         Folder of the public files (for ``with_set``).
     min_models : int
@@ -359,7 +378,14 @@ def read_results(
     report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
                   + (f"; skipped {len(found.skipped)} files of no known format"
                      + (f" (e.g. {found.skipped[0]})" if found.skipped else "") if found.skipped else ""))
-    records = _choose_metrics(_read_all(found, overrides, subtasks), overrides, members, report)
+    records = _read_all(found, overrides, subtasks, aggregates)
+    unnamed = [r for r in records if not r.model]
+    if unnamed:
+        report.append(f"{len(unnamed)} rows name no model, left out: "
+                      + ", ".join(f"{Path(r.file).name} row {r.run}" for r in unnamed[:4])
+                      + (" ..." if len(unnamed) > 4 else ""))
+        records = [r for r in records if r.model]
+    records = _choose_metrics(records, overrides, members, report)
 
     public = None
     if with_set is not None:
@@ -370,17 +396,29 @@ def read_results(
     directions = _directions(records, lower_is_better, report)
 
     cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    not_run = []
     for r in records:
+        if math.isnan(r.score):  # an empty cell, or a result the source marks as not run
+            not_run.append(f"{names[r.model]} / {r.benchmark}")
+            continue
         cells[(names[r.model], r.benchmark)].append(r)
+    if not_run:
+        report.append(f"{len(not_run)} results without a score (empty, or below the source's min_score: not run) "
+                      f"left missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
     rows = []
     resolved = []
+    identical = []
     for (model, bench), rs in cells.items():
-        score, stderr, n, note = _resolve(rs, duplicates, model, bench)
+        score, stderr, n, note = _resolve(rs, duplicates, model, bench, directions[bench][0])
         if not directions[bench][0]:
             score = -score
         rows.append((model, bench, score, stderr, n))
-        if note:
+        if note is IDENTICAL:
+            identical.append(f"{model} / {bench}")
+        elif note:
             resolved.append(f"{model} / {bench}: {note}")
+    if identical:
+        report.append(f"identical duplicates kept once: {len(identical)} cells, e.g. " + "; ".join(identical[:3]))
     if resolved:
         report.append(f"duplicates resolved ({duplicates}): {len(resolved)} cells, e.g. " + "; ".join(resolved[:3]))
     long = pd.DataFrame(rows, columns=["model", "benchmark", "score", "stderr", "n"])
@@ -396,6 +434,9 @@ def read_results(
     meta = pd.DataFrame(index=wide["score"].index)
     if public is not None:
         wide, info, meta = _merge_public(wide, info, public, duplicates, report)
+    developers = _developers(records, names, report)
+    if developers:
+        meta["developer"] = pd.Series(developers, dtype=object).reindex(meta.index)
 
     caps = None
     if members is not None:
@@ -426,6 +467,24 @@ def read_results(
     report.append(f"matrix: {wide['score'].shape[0]} models x {wide['score'].shape[1]} benchmarks")
     return ImportResult(scores=wide["score"], stderr=wide["stderr"], n=wide["n"], info=info, meta=meta,
                         capabilities=caps, report=tuple(report))
+
+
+def _developers(records, names, report) -> dict[str, str]:
+    """Model id -> developer: the one the source names (Every Eval Ever's ``model_info.developer``),
+    else the organisation of an ``org/model`` id, lower-cased; models with neither are left out."""
+    said: dict[str, set] = defaultdict(set)
+    orgs = {raw: normalise(raw).org for raw in {r.model for r in records}}
+    for r in records:
+        dev = r.developer or orgs[r.model]
+        if dev:
+            said[names[r.model]].add(dev.lower())
+    out = {}
+    for model, devs in sorted(said.items()):
+        if len(devs) > 1:
+            report.append(f"model {model!r}: developers {', '.join(sorted(devs))} disagree; developer left empty")
+            continue
+        out[model] = next(iter(devs))
+    return out
 
 
 def _info(records, directions, members) -> pd.DataFrame:
@@ -531,7 +590,7 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
         with contextlib.suppress(UnicodeDecodeError):
             text = data.decode("utf-8-sig")
     cols = csv_header(text) if text is not None else []
-    if text is not None and not (long_table.sniff(cols) or open_llm.sniff_v2(cols)) and (
+    if text is not None and not (long_table.sniff(cols) or open_llm.sniff_v2(cols) or epoch.sniff(cols)) and (
             "model" in cols or not data.lstrip().startswith((b"{", b"["))):
         return read_csv(path, info=info, label=label, data=data)
     if regular:

@@ -48,6 +48,9 @@ class Result:
         A display name for the benchmark, when the source has one.
     run : str
         Which result of the file this is, for files that hold several (the row of a table).
+    developer : str
+        The model's developer when the source names it apart from the id (Every Eval Ever's
+        ``model_info.developer``), for ``--families auto``; else "".
     """
 
     model: str
@@ -63,6 +66,7 @@ class Result:
     order: int = 0
     display: str = ""
     run: str = ""
+    developer: str = ""
 
 
 def number(value, *, missing_ok: bool = True) -> float:
@@ -76,7 +80,10 @@ def number(value, *, missing_ok: bool = True) -> float:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a 400-digit JSON integer: as out of range as 1e400
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip()
         if text in ("", "N/A", "NA", "n/a", "nan", "NaN"):
