@@ -1074,14 +1074,16 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a sample of the command-line cases")
     parser.add_argument("--no-lost", action="store_true", help="leave out the nothing-lost groups (real processes)")
+    parser.add_argument("--lost-only", action="store_true", help="only the nothing-lost groups")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "reliability.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="swjax-reliability-") as tmp:
         ctx = Context(work=Path(tmp))
-        cli_cases(ctx, args.quick)
-        api_cases(ctx, args.quick)
-        fuzz(ctx, args.fuzz, args.seed)
+        if not args.lost_only:
+            cli_cases(ctx, args.quick)
+            api_cases(ctx, args.quick)
+            fuzz(ctx, args.fuzz, args.seed)
         if not args.no_lost:
             nothing_lost_cases(ctx, args.quick)
     counts = table(ctx.results)
