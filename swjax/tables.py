@@ -114,11 +114,12 @@ def _console(file=None, width=None):
 
     from rich.console import Console
 
+    tty = sys.stdout is not None and sys.stdout.isatty()  # None: started with stdout closed
     if width is None and "COLUMNS" not in os.environ:
-        width = shutil.get_terminal_size((140, 24)).columns if sys.stdout.isatty() else 140
+        width = shutil.get_terminal_size((140, 24)).columns if tty else 140
     # Verdicts in colour where stdout is a terminal (the text is rendered into a buffer first);
     # rich leaves colour out where NO_COLOR is set, and a pipe or a file gets plain text.
-    return Console(file=file, width=width, soft_wrap=False, force_terminal=True if sys.stdout.isatty() else None)
+    return Console(file=file, width=width, soft_wrap=False, force_terminal=True if tty else None)
 
 
 def _table(title=None):
