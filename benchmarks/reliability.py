@@ -15,7 +15,16 @@ Outcomes:
 - ``wrong result``: numbers that disagree with the reference, or a bad input accepted silently;
 - ``traceback``: any other exception or exit code, a traceback or a multi-line error;
 - ``partial output``: a failure that changed the output folder (files left behind, the old
-  output changed, hidden temporaries).
+  output changed, hidden temporaries);
+- ``folder lost``: a file or folder that was there before the command is gone or changed (a
+  user's folder given as ``--out``, or the command's own inputs);
+- ``hang``: no answer within the time limit (a named pipe read twice, a signal not handled).
+
+The "nothing lost" groups (:func:`nothing_lost_cases`) run every output option of every command
+(found from the CLI, ``tests/cli_commands.py``) against a user's folder and the command's own
+inputs, special files (named pipes, standard input, ``/dev/fd/N``, any file name), model ids
+named like missing values, encodings, locales, environment settings that change JAX's
+behaviour, a closed stdout, no network, and signals, those last ones in real processes.
 
 Prints the table and writes ``benchmarks/results/reliability.json`` (every case with its
 outcome and detail). Runs in one process (typer's CliRunner) so that hundreds of commands do
@@ -26,6 +35,7 @@ not each pay JAX's start-up; the console script's own start-up is covered by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -54,7 +64,8 @@ import swjax  # noqa: E402
 from swjax.cli import app  # noqa: E402
 from tests.reference import reference  # noqa: E402
 
-OUTCOMES = ("clear error", "correct", "accepted", "wrong result", "traceback", "partial output")
+OUTCOMES = ("clear error", "correct", "accepted", "wrong result", "traceback", "partial output", "folder lost",
+            "hang")
 CAPS = ["c0", "c1", "c2", "c3"]
 # pandas' default missing-value strings, which swjax (through pandas) reads as missing cells
 NA_STRINGS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -957,6 +968,255 @@ def api_cases(ctx: Context, quick: bool):
 # ------------------------------------------------------------------ the table
 
 
+# ------------------------------------------------------------------ nothing lost
+
+
+def lost(before: dict, after: dict) -> list[str]:
+    """Entries of a snapshot that are gone or changed."""
+    return [k for k, v in before.items() if after.get(k, object()) != v]
+
+
+def folder_cases(ctx: Context, quick: bool):
+    """Every output option of every command against a user's folder and the command's inputs."""
+    from tests.cli_commands import REFUSED, args_for, foreign, make_inputs, required_outputs
+
+    inputs = make_inputs(ctx.work / "lost-inputs")
+    for command, param, flag, role in REFUSED:
+        cases = [("a user's folder", foreign(ctx.work / f"lost-{command}-{param}"))]
+        args = args_for(command, inputs)
+        read = [a for a in args if a.startswith(str(inputs)) and a != str(inputs)]
+        if read:
+            cases.append(("its input folder", inputs))
+            files = [Path(a) for a in read if Path(a).is_file()]
+            if role.role == "file" and files:
+                cases.append(("its input file", files[0]))
+            if role.role == "folder":
+                cases += [(f"its input {Path(a).name}/", Path(a)) for a in read if Path(a).is_dir()]
+        for what, target in cases:
+            watch = target if target.is_dir() else target.parent
+            before = snapshot(watch)
+            extra = required_outputs(command, param, ctx.work / f"fresh-{command}-{param}")
+            run_cli(ctx, "output folders", f"{command} {flag} {what}", [*args, *extra, flag, target], "error",
+                    watch=watch)
+            gone = lost(before, snapshot(watch))
+            if gone:
+                ctx.results[-1].outcome, ctx.results[-1].detail = "folder lost", f"lost {gone[:3]}"
+
+
+def special_file_cases(ctx: Context, quick: bool):
+    """One matrix through a named pipe, standard input, /dev/fd/N and a name not ending in .csv,
+    and model ids named like missing values; numbers against the reference."""
+    import threading
+
+    nrng = np.random.default_rng(5)
+    frame = base_matrix(nrng, m=12)
+    frame.index = pd.Index(["NA", "None", "nan", "null", "N/A", "#N/A"] + list(frame.index[6:]), name="model")
+    data = to_bytes(frame)
+    want = expected_correlations(strict_read(data), CAPS)
+    caps = ",".join(CAPS)
+    args = ["analyze", "--capabilities", caps, "--format", "json"]
+    check = json_check(want, 2e-5)
+    plain = ctx.work / "ids.csv"
+    plain.write_bytes(data)
+    run_cli(ctx, "special files", "model ids NA, None, nan, null, N/A, #N/A", [*args, "--data", plain], "ok", check=check)
+    for name in ("matrix.txt", "matrix", "matrix.CSV"):
+        path = ctx.work / name
+        path.write_bytes(data)
+        run_cli(ctx, "special files", f"wide matrix named {name}", [*args, "--data", path], "ok", check=check)
+
+    def feed(open_writer, label, target):
+        """Write ``data`` from a thread; a reader that opens twice would wait for ever: after 60 s
+        the watchdog unblocks it and the case is a hang."""
+        done = threading.Event()
+
+        def write():
+            with contextlib.suppress(OSError):
+                with open_writer() as fh:
+                    fh.write(data)
+            done.set()
+
+        threading.Thread(target=write, daemon=True).start()
+        hung = threading.Event()
+
+        def watchdog():
+            if not finished.wait(60):
+                hung.set()
+                for _ in range(5):  # unblock every further open with an empty write
+                    with contextlib.suppress(OSError):
+                        with open_writer() as fh:
+                            fh.write(b"")
+
+        finished = threading.Event()
+        threading.Thread(target=watchdog, daemon=True).start()
+        run_cli(ctx, "special files", label, [*args, "--data", target], "ok", check=check)
+        finished.set()
+        if hung.is_set():
+            ctx.results[-1].outcome, ctx.results[-1].detail = "hang", "no answer in 60 s"
+
+    fifo = ctx.work / "pipe"
+    os.mkfifo(fifo)
+    feed(lambda: open(fifo, "wb"), "named pipe", fifo)
+    r, w = os.pipe()
+    feed(lambda: os.fdopen(w, "wb"), "/dev/fd/N (a shell's <(...))", f"/dev/fd/{r}")
+    with contextlib.suppress(OSError):
+        os.close(r)
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, [*args, "--data", "-"], input=data)
+    outcome = "correct" if result.exit_code == 0 and not check(result.stdout) else "wrong result"
+    ctx.add("special files", "standard input (--data -)", outcome, result.stderr[-200:], time.perf_counter() - started)
+
+
+def run_process(ctx: Context, group, name, args, expect, env=None, check=None, timeout=180, closed_stdout=False):
+    """One command in a real process (``python -m swjax``), classified as :func:`run_cli` does;
+    ``closed_stdout``: started with standard output closed, as ``>&-`` in a shell does."""
+    import subprocess
+
+    full = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0")
+    full.update(env or {})
+    command = [sys.executable, "-m", "swjax", *map(str, args)]
+    if closed_stdout:
+        command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(command, env=full, stdout=None if closed_stdout else subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        ctx.add(group, name, "hang", f"no answer in {timeout} s", time.perf_counter() - started)
+        return
+    seconds = time.perf_counter() - started
+    err = proc.stderr.decode(errors="replace")
+    out = proc.stdout.decode(errors="replace") if proc.stdout else ""
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning: ")]
+    if "Traceback" in err or proc.returncode not in (0, 2):
+        ctx.add(group, name, "traceback", f"exit {proc.returncode}: {err[-300:]!r}", seconds)
+    elif proc.returncode == 0:
+        problem = "accepted a bad input" if expect == "error" else (check(out) if check else "")
+        ctx.add(group, name, "wrong result" if problem else "correct", problem, seconds)
+    elif len(lines) != 1 or not lines[0].startswith("error: "):
+        ctx.add(group, name, "traceback", f"not one line: {err[-300:]!r}", seconds)
+    else:
+        ctx.add(group, name, "wrong result" if expect == "ok" else "clear error", lines[0][:200], seconds)
+
+
+def process_cases(ctx: Context, quick: bool):
+    """Encodings, locales, JAX's settings, closed stdout, no network: real processes."""
+    nrng = np.random.default_rng(6)
+    frame = base_matrix(nrng, m=12)
+    plain = ctx.work / "env.csv"
+    frame.to_csv(plain)
+    accents = frame.rename(index={frame.index[0]: "mod\u00e8le-\u00e9t\u00e9"}, columns={"s0": "s\u00fbret\u00e9"})
+    named = ctx.work / "accents.csv"
+    named.write_bytes(to_bytes(accents))
+    caps = ",".join(CAPS)
+    want = expected_correlations(frame, CAPS)
+    json_args = ["analyze", "--data", plain, "--capabilities", caps, "--format", "json"]
+    env = "encodings, locales, environment"
+    for name, extra in [("PYTHONIOENCODING=ascii, ASCII names, table", {"PYTHONIOENCODING": "ascii"}),
+                        ("LC_ALL=C LANG=C", {"LC_ALL": "C", "LANG": "C"}),
+                        ("PYTHONUTF8=0 LC_ALL=C", {"PYTHONUTF8": "0", "LC_ALL": "C"})]:
+        run_process(ctx, env, name, ["analyze", "--data", plain, "--capabilities", caps], "ok", env=extra)
+    run_process(ctx, env, "PYTHONIOENCODING=ascii, non-ASCII names, csv",
+                ["analyze", "--data", named, "--capabilities", caps, "--format", "csv"], "error",
+                env={"PYTHONIOENCODING": "ascii"})
+    run_process(ctx, env, "non-ASCII names, UTF-8", ["analyze", "--data", named, "--capabilities", caps], "ok",
+                env={"PYTHONIOENCODING": "utf-8"})
+    for name, extra, tol in [("JAX_NUMPY_RANK_PROMOTION=raise", {"JAX_NUMPY_RANK_PROMOTION": "raise"}, 2e-5),
+                             ("JAX_ENABLE_X64=1", {"JAX_ENABLE_X64": "1"}, 2e-5),
+                             ("JAX_DISABLE_JIT=1", {"JAX_DISABLE_JIT": "1"}, 2e-5),
+                             ("JAX_DEFAULT_MATMUL_PRECISION=bfloat16", {"JAX_DEFAULT_MATMUL_PRECISION": "bfloat16"}, 2e-5),
+                             ("JAX_DEBUG_NANS=1", {"JAX_DEBUG_NANS": "1"}, 2e-5)]:
+        run_process(ctx, env, name, json_args, "ok", env=extra, check=json_check(want, tol))
+    run_process(ctx, env, "JAX_NUMPY_RANK_PROMOTION=raise, bootstrap",
+                ["bootstrap", "--data", plain, "--capabilities", caps, "--n", "200"], "ok",
+                env={"JAX_NUMPY_RANK_PROMOTION": "raise"})
+    run_process(ctx, env, "JAX_PLATFORMS=cuda without CUDA", json_args, "error", env={"JAX_PLATFORMS": "cuda"})
+    run_process(ctx, env, "standard output closed (>&-)", json_args, "error", closed_stdout=True)
+    run_process(ctx, env, "no network, first run", ["analyze", "--set", "chat"], "error",
+                env={"SWJAX_DATA_DIR": "", "XDG_CACHE_HOME": str(ctx.work / "cache"),
+                     "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"})
+    empty = ctx.work / "empty-data"
+    empty.mkdir()
+    run_cli(ctx, env, "--data-dir lacking the files", ["analyze", "--set", "chat", "--data-dir", empty], "error",
+            watch=empty)
+    for name, args in [("--level 95", ["bootstrap", "--data", plain, "--capabilities", caps, "--level", "95"]),
+                       ("--families publc", ["bootstrap", "--data", plain, "--capabilities", caps, "--families", "publc"]),
+                       ("--out /no/such/parent/run", ["simulate", "--out", ctx.work / "no" / "such" / "run"])]:
+        run_cli(ctx, "near misses", name, args, "error", watch=ctx.work / "no" if "--out" in args else None)
+
+
+def signal_cases(ctx: Context, quick: bool):
+    """Each stopping signal mid-run: exit 128 + N, one line, the old output and its folder as they were."""
+    import signal
+    import subprocess
+
+    out = ctx.work / "signals" / "b"
+    out.parent.mkdir()
+    from swjax import outputs
+
+    with outputs.atomic_dir(out, "bootstrap") as tmp:
+        (tmp / "table.csv").write_text("the previous run\n")
+    names = ["SIGINT", "SIGTERM"] if quick else ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]
+    launcher = ("import signal, sys\n"
+                "for s in ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'):\n"
+                "    signal.signal(getattr(signal, s), signal.default_int_handler if s == 'SIGINT' else signal.SIG_DFL)\n"
+                "from swjax.entry import main\n"
+                f"sys.argv = ['swjax', 'bootstrap', '--set', 'chat', '--n', '400000', '--batch-size', '2000', '--out', {str(out)!r}]\n"
+                "main()\n")
+    for name in names:
+        signum = getattr(signal, name)
+        before = snapshot(out.parent)
+        env = dict(os.environ, PYTHONPATH=str(ROOT), SWJAX_COMPILE_CACHE="0")
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env)
+        time.sleep(4)
+        proc.send_signal(signum)
+        try:
+            err = proc.communicate(timeout=120)[1].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            ctx.add("signals", name, "hang", "no exit in 120 s after the signal", time.perf_counter() - started)
+            continue
+        seconds = time.perf_counter() - started
+        lines = err.strip().splitlines()
+        after = snapshot(out.parent)
+        if lost(before, after):
+            ctx.add("signals", name, "folder lost", f"lost {lost(before, after)[:3]}", seconds)
+        elif after != before:
+            ctx.add("signals", name, "partial output", f"left {sorted(set(after) - set(before))[:3]}", seconds)
+        elif proc.returncode != 128 + signum or "Traceback" in err or len(lines) != 1:
+            ctx.add("signals", name, "traceback", f"exit {proc.returncode}: {err[-300:]!r}", seconds)
+        else:
+            ctx.add("signals", name, "clear error", lines[0], seconds)
+
+
+def api_lost_cases(ctx: Context, quick: bool):
+    """The Python API: clusters given as a list, a complex column."""
+    chat = swjax.load_dataset("chat")
+    complex_ = swjax.Dataset(label="c", scores=chat.scores.astype({"MT_Bench": complex}), meta=chat.meta,
+                             info=chat.info)
+    for name, fn in [("bootstrap(clusters=[...])", lambda: swjax.bootstrap(chat, n=40, clusters=["a", "b"] * 13)),
+                     ("a complex column", lambda: swjax.analyze(complex_))]:
+        started = time.perf_counter()
+        try:
+            swjax_value = fn()
+            ctx.add("Python API (nothing lost)", name, "wrong result", f"accepted: {type(swjax_value).__name__}",
+                    time.perf_counter() - started)
+        except swjax.SwjaxError as err:
+            ctx.add("Python API (nothing lost)", name, "clear error", str(err)[:200], time.perf_counter() - started)
+        except Exception as err:  # noqa: BLE001 - what is being measured
+            ctx.add("Python API (nothing lost)", name, "traceback", f"{type(err).__name__}: {err}"[:300],
+                    time.perf_counter() - started)
+
+
+def nothing_lost_cases(ctx: Context, quick: bool):
+    folder_cases(ctx, quick)
+    special_file_cases(ctx, quick)
+    api_lost_cases(ctx, quick)
+    process_cases(ctx, quick)
+    signal_cases(ctx, quick)
+
+
 def table(results) -> pd.DataFrame:
     frame = pd.DataFrame([r.__dict__ for r in results])
     counts = frame.groupby(["group", "outcome"]).size().unstack(fill_value=0)
@@ -972,19 +1232,25 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a sample of the command-line cases")
     parser.add_argument("--real", type=int, default=60, help="mutated copies of real result files")
+    parser.add_argument("--no-lost", action="store_true", help="leave out the nothing-lost groups (real processes)")
+    parser.add_argument("--lost-only", action="store_true", help="only the nothing-lost groups")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "reliability.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="swjax-reliability-") as tmp:
         ctx = Context(work=Path(tmp))
-        cli_cases(ctx, args.quick)
-        api_cases(ctx, args.quick)
-        fuzz(ctx, args.fuzz, args.seed)
-        real_file_cases(ctx, args.real, args.seed)
+        if not args.lost_only:
+            cli_cases(ctx, args.quick)
+            api_cases(ctx, args.quick)
+            fuzz(ctx, args.fuzz, args.seed)
+            real_file_cases(ctx, args.real, args.seed)
+        if not args.no_lost:
+            nothing_lost_cases(ctx, args.quick)
     counts = table(ctx.results)
     with pd.option_context("display.width", 200):
         print(counts.to_string())
-    failures = [r for r in ctx.results if r.outcome in ("wrong result", "traceback", "partial output")]
+    failures = [r for r in ctx.results if r.outcome in ("wrong result", "traceback", "partial output", "folder lost",
+                                                         "hang")]
     if failures:
         print(f"\n{len(failures)} failures:")
         for r in failures:

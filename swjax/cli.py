@@ -10,6 +10,7 @@ import contextlib
 import functools
 import sys
 import warnings
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -131,18 +132,44 @@ class Method(str, Enum):
     cluster_t = "cluster-t"
 
 
+# ------------------------------------------------------------------------- path options
+
+
+@dataclass(frozen=True)
+class PathRole:
+    """What a command does with a path option, given in its ``Annotated`` type beside the typer
+    option: :func:`handle_errors` checks every declared path before the command runs (outputs
+    writable, folders replaceable, no output over an input), and the tests find every output
+    option of the CLI through these marks. ``role``: ``reads``, ``file`` (written as a file),
+    ``folder`` (replaced as a whole; ``kind`` a key of ``outputs.FOLDERS``) or ``into`` (files
+    written into it)."""
+
+    role: str
+    kind: str | None = None
+
+
+READS = PathRole("reads")
+WRITES_FILE = PathRole("file")
+WRITES_INTO = PathRole("into")
+
+
+def writes_folder(kind: str) -> PathRole:
+    return PathRole("folder", kind)
+
+
 # ------------------------------------------------------------------------- shared options
 
 SetOpt = Annotated[ModelSet, typer.Option("--set", help="Model set of the public data.")]
 NOpt = Annotated[int, typer.Option("--n", help="Bootstrap resamples.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file.")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write to this file."), WRITES_FILE]
 DataOpt = Annotated[
-    Optional[Path], typer.Option("--data", help="Your own matrix CSV (model column + benchmarks).")
+    Optional[Path], typer.Option("--data", help="Your own matrix CSV (model column + benchmarks)."), READS
 ]
-InfoOpt = Annotated[Optional[Path], typer.Option("--info", help="CSV of benchmark,name,metric.")]
+InfoOpt = Annotated[Optional[Path], typer.Option("--info", help="CSV of benchmark,name,metric."), READS]
 DataDirOpt = Annotated[
     Optional[Path],
     typer.Option("--data-dir", help="Folder holding the public files (default $SWJAX_DATA_DIR or the cache)."),
+    READS,
 ]
 CapsOpt = Annotated[
     Optional[str], typer.Option("--capabilities", help="Comma-separated capability benchmarks.")
@@ -177,6 +204,7 @@ MissingCapsOpt = Annotated[
 FamiliesOpt = Annotated[
     Optional[str],
     typer.Option("--families", help="CSV of model,family ('public': the shipped map; 'auto': by developer): resample whole families."),
+    READS,
 ]
 
 
@@ -207,6 +235,7 @@ def handle_errors(func=None, *, heavy=None):
         try:
             # swjax.outputs imports numpy and pandas: it too loads with the signal held.
             interrupt.import_held((*(interrupt.HEAVY if heavy is None else heavy), f"{__package__}.outputs"))
+            check_declared_paths(func, args, kwargs)
             result = func(*args, **kwargs)
         except typer.Exit:
             if interrupt.requested():  # e.g. check's verdict after a swallowed Ctrl-C
@@ -228,11 +257,16 @@ def handle_errors(func=None, *, heavy=None):
         except BaseException:
             if interrupt.requested():  # an interrupt turned into another error by a callback
                 raise typer.Exit(interrupt.report()) from None
+            problem = backend_problem()
+            if problem is not None:  # e.g. JAX_PLATFORMS=cuda where CUDA is missing
+                typer.echo(f"error: {problem}", err=True)
+                raise typer.Exit(2) from None
             raise
         finally:
             outputs = sys.modules.get(f"{__package__}.outputs")  # None if interrupted before it loaded
             if outputs is not None:
                 outputs.remove_temporaries()
+                outputs.guard_inputs(())
         if interrupt.requested():  # an interrupt swallowed somewhere (a callback, a finaliser)
             raise typer.Exit(interrupt.report())
         return result
@@ -240,19 +274,70 @@ def handle_errors(func=None, *, heavy=None):
     return wrapper
 
 
+def backend_problem() -> str | None:
+    """Why JAX cannot start a backend here (``JAX_PLATFORMS`` naming one that is missing), or None."""
+    import os
+
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return None
+    try:
+        jax.devices()
+    except Exception as err:  # an AssertionError with no message, or a RuntimeError
+        platforms = os.environ.get("JAX_PLATFORMS") or getattr(jax.config, "jax_platforms", None) or ""
+        why = (str(err).strip().splitlines() or [""])[0][:200]
+        return (f"JAX cannot start a backend for JAX_PLATFORMS={platforms or '(unset)'}"
+                + (f" ({why})" if why else "")
+                + "; install that platform's jax plugin, or unset JAX_PLATFORMS (or set it to cpu)")
+    return None
+
+
+def path_roles(func) -> dict[str, PathRole]:
+    """The path options of command function ``func`` and their roles (its :class:`PathRole` marks)."""
+    import typing
+
+    hints = typing.get_type_hints(func, include_extras=True)
+    return {name: mark for name, hint in hints.items() for mark in getattr(hint, "__metadata__", ())
+            if isinstance(mark, PathRole)}
+
+
+def check_declared_paths(func, args, kwargs) -> None:
+    """Check the paths that command ``func`` declares (:class:`PathRole`) before it runs."""
+    import inspect
+
+    roles = path_roles(func)
+    if not roles:
+        return
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    files, dirs, inputs = [], [], []
+    for name, mark in roles.items():
+        value = bound.arguments.get(name)
+        option = name.replace("_", "-")
+        if mark.role == "reads":
+            values = value if isinstance(value, (list, tuple)) else [value]
+            inputs += [v for v in values if v is not None and str(v) not in ("public", "auto")]
+        elif mark.role == "file":
+            files.append((option, value))
+        else:
+            dirs.append((option, value, mark.kind))
+    check_paths(files=files, dirs=dirs, inputs=inputs)
+
+
 def check_paths(files=(), dirs=(), inputs=()) -> None:
     """Check every output path of a command before it computes anything (:mod:`swjax.outputs`).
 
     ``files``: (option, path) written as files; ``dirs``: (option, path, kind) folders, replaced
     as a whole when ``kind`` is given (a key of ``outputs.FOLDERS``), written into otherwise;
-    ``inputs``: paths the command reads, which no output may overwrite.
+    ``inputs``: paths the command reads, which no output may be nor hold (kept for the run:
+    checked again when a folder is swapped in).
     """
     import os
 
-    from .outputs import check_output_dir, check_output_file
+    from .outputs import check_output_dir, check_output_file, guard_inputs
 
+    guard_inputs(inputs)
     seen: dict[str, str] = {}
-    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public", "auto")}
     for option, path in files:
         if path is not None:
             seen.setdefault(os.path.realpath(check_output_file(path, option)), option)
@@ -263,9 +348,6 @@ def check_paths(files=(), dirs=(), inputs=()) -> None:
     given = [o for o, p in files if p is not None] + [o for o, p, k in dirs if p is not None]
     if len(seen) < len(given):
         raise SwjaxError(f"{given[-1]}: same path as another output option ({', '.join(options)})")
-    for real, option in seen.items():
-        if real in read:
-            raise SwjaxError(f"{option}: {read[real]} is an input of this command; refusing to overwrite it")
 
 
 def interruptible(advance=None):
@@ -308,16 +390,39 @@ def parse_list(value: str | None) -> list[str] | None:
     return items
 
 
-def write_stdout(text) -> None:
-    """Text to stdout; bytes (Parquet) too, unless stdout is a terminal."""
+def write_stdout(text, optional: bool = False) -> None:
+    """Text to stdout; bytes (Parquet) too, unless stdout is a terminal.
+
+    Standard output closed (``>&-``): an error, or nothing when ``optional`` (the command writes
+    its results elsewhere too). Text that stdout's encoding cannot hold (``PYTHONIOENCODING=ascii``
+    and a non-ASCII name): an error naming the character, before anything is written.
+    """
+    stream = sys.stdout
+    if stream is None or getattr(stream, "closed", False):
+        if optional:
+            return
+        raise SwjaxError("stdout: standard output is closed; redirect it to a file (or give --out where the command has it)")
     if isinstance(text, bytes):
-        if sys.stdout.isatty():
+        if stream.isatty():
             raise SwjaxError("format: parquet is binary: give --out FILE or redirect stdout to a file")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(text)
-        sys.stdout.buffer.flush()
-    else:
-        sys.stdout.write(text)
+        stream.flush()
+        stream.buffer.write(text)
+        stream.buffer.flush()
+        return
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    errors = getattr(stream, "errors", None) or "strict"
+    if errors == "strict":
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError as err:
+            char = err.object[err.start:err.end]
+            raise SwjaxError(
+                f"stdout: its encoding ({encoding}) cannot write {ascii(char)} (a name in the results); "
+                "set PYTHONIOENCODING=utf-8 or write to a file with --out"
+            ) from None
+        except LookupError:
+            pass
+    stream.write(text)
 
 
 def emit(text, out: Path | None) -> None:
@@ -384,9 +489,9 @@ def working(label: str, stream=None):
 
 
 def render(text_fn) -> str:
-    import io
+    from .tables import StdoutBuffer
 
-    buf = io.StringIO()
+    buf = StdoutBuffer()
     text_fn(buf)
     return buf.getvalue()
 
@@ -414,7 +519,6 @@ def analyze(
     from . import tables
     from .analysis import analyze as run
 
-    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     results = [
         run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value)
@@ -451,7 +555,8 @@ def bootstrap(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder for table.csv, table.json, distributions.npz, manifest.json.")
+        Optional[Path], typer.Option("--out", help="Folder for table.csv, table.json, distributions.npz, manifest.json."),
+        writes_folder("bootstrap"),
     ] = None,
     cluster_by: ClusterByOpt = None,
     families: FamiliesOpt = None,
@@ -459,6 +564,7 @@ def bootstrap(
     stream_to: Annotated[
         Optional[Path],
         typer.Option("--stream-to", help="Folder for SET.f32 distributions on disk (bounded memory for large --n)."),
+        WRITES_INTO,
     ] = None,
     eigenvalues: Annotated[
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
@@ -475,7 +581,6 @@ def bootstrap(
     from . import tables
     from .bootstrap import bootstrap as run
 
-    check_paths(dirs=[("out", out, "bootstrap"), ("stream-to", stream_to, None)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     datasets = load_sets(model_set, data, info, data_dir)
     if show not in (None, "main", "all", "headline"):  # a mistyped name fails before the resampling
@@ -506,7 +611,7 @@ def bootstrap(
         text = tables.parquet_bytes(tables.bootstrap_frame(results))
     else:
         text = render(lambda f: [tables.bootstrap_rich(r, file=f) for r in results])
-    write_stdout(text)
+    write_stdout(text, optional=out is not None)
     if out is not None:
         from .writers import write_bootstrap
 
@@ -528,7 +633,7 @@ def _shown(results, show, terminal: bool):
 # ------------------------------------------------------------------------- benchmark authors
 
 ScoresOpt = Annotated[
-    Path, typer.Option("--scores", help="CSV: a 'model' column and one column per new benchmark (higher = safer).")
+    Path, typer.Option("--scores", help="CSV: a 'model' column and one column per new benchmark (higher = safer)."), READS
 ]
 
 
@@ -577,7 +682,6 @@ def correlate(
     from .tables import correlate_frame, correlate_rich
     from .outputs import dumps, frame_to_json
 
-    check_paths(files=[("out", out)], inputs=[scores])
     results = _correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
         threshold=threshold, device=device.value,
@@ -612,8 +716,8 @@ def check(
     n: NOpt = 2000,
     seed: SeedOpt = 0,
     method: MethodOpt = None,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
-    summary: Annotated[Optional[Path], typer.Option("--summary", help="Also write the markdown summary here.")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML here."), WRITES_FILE] = None,
+    summary: Annotated[Optional[Path], typer.Option("--summary", help="Also write the markdown summary here."), WRITES_FILE] = None,
 ):
     """CI gate: exit 1 when a new benchmark is entangled with capabilities, 0 otherwise, 2 on bad input.
 
@@ -622,13 +726,12 @@ def check(
     from . import check as gate
     from .outputs import write_text
 
-    check_paths(files=[("summary", summary), ("junit", junit)], inputs=[scores])
     results = _correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
         threshold=threshold, device="cpu",
     )
     text = gate.markdown_summary(results)
-    sys.stdout.write(text)
+    write_stdout(text)
     if summary is not None:
         write_text(summary, text, option="summary")
         typer.echo(f"wrote {summary}", err=True)
@@ -644,10 +747,10 @@ def plot(
     kind: Annotated[
         PlotKind, typer.Argument(metavar="KIND", help="The figure: forest, scatter, scree, heatmap, spec-curve or distribution.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Figure file: .png or .svg.")],
+    out: Annotated[Path, typer.Option("--out", help="Figure file: .png or .svg."), WRITES_FILE],
     model_set: Annotated[ModelSet, typer.Option("--set", help="Public model set (base or chat).")] = ModelSet.chat,
     benchmark: Annotated[Optional[str], typer.Option("--benchmark", help="Benchmark for scatter, spec-curve, distribution.")] = None,
-    scores: Annotated[Optional[Path], typer.Option("--scores", help="Add your new benchmarks (CSV).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Add your new benchmarks (CSV)."), READS] = None,
     show: Annotated[str, typer.Option("--benchmarks", help="forest: 'headline', 'all' or a comma-separated list.")] = "headline",
     data_dir: DataDirOpt = None,
     n: NOpt = 2000,
@@ -665,7 +768,6 @@ def plot(
     needs = kind in (PlotKind.scatter, PlotKind.spec_curve, PlotKind.distribution)
     if needs and benchmark is None:
         raise SwjaxError(f"benchmark: '{kind.value}' needs --benchmark")
-    check_paths(files=[("out", out)], inputs=[scores])
     (ds,) = _public_sets(model_set, data_dir)
     if needs:  # the name checked (id or display name) before anything is computed
         from .correlate import combine
@@ -715,9 +817,10 @@ def plot(
 @app.command()
 @handle_errors
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, figures and manifest.json.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, figures and manifest.json."),
+                   writes_folder("report")],
     model_set: SetOpt = ModelSet.both,
-    scores: Annotated[Optional[Path], typer.Option("--scores", help="Include your new benchmarks (CSV).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Include your new benchmarks (CSV)."), READS] = None,
     data_dir: DataDirOpt = None,
     n: NOpt = 10000,
     seed: SeedOpt = 0,
@@ -728,6 +831,7 @@ def report(
     published: Annotated[
         Optional[Path],
         typer.Option("--published", help="JSON of published estimates (default: $SWJAX_PAPER_TARGETS or paper_targets.json beside the data)."),
+        READS,
     ] = None,
     plan_datasets: Annotated[
         int, typer.Option("--plan", help="Add 'What would settle it': swjax plan with this many datasets per grid point (0: none).")
@@ -739,7 +843,6 @@ def report(
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
 
-    check_paths(dirs=[("out", out, "report")], inputs=[scores, published, families])
     kw = dict(n=n, seed=seed, method=method and method.value, level=level, threshold=threshold, device=device.value,
               permutations=permutations, eigenvalues=True)  # eigenvalues for the scree plot
     sets = _public_sets(model_set, data_dir)
@@ -809,7 +912,6 @@ def lobo(
 
     from .sensitivity import lobo as run
 
-    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
@@ -864,7 +966,6 @@ def subsets(
 
     from .sensitivity import subsets as run
 
-    check_paths(files=[("out", out)], inputs=[data, info])
     caps = parse_list(capabilities)
     parts = []
     for ds in load_sets(model_set, data, info, data_dir):
@@ -914,7 +1015,6 @@ def compare(
     from .compare import compare as run_pair
     from .compare import compare_between
 
-    check_paths(files=[("out", out)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     common = dict(n=n, seed=seed, method=method and method.value, level=level, capabilities=caps,
                   against=against, device=device.value, x64=x64)
@@ -984,7 +1084,8 @@ def simulate(
     seed: SeedOpt = 0,
     population: Annotated[int, typer.Option("--population", help="Models in the sample that defines the truth.")] = 200_000,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder for scores.csv, info.csv, families.csv, truth.json.")
+        Optional[Path], typer.Option("--out", help="Folder for scores.csv, info.csv, families.csv, truth.json."),
+        writes_folder("simulate"),
     ] = None,
 ):
     """A benchmark matrix from a latent-factor model, with its population correlations.
@@ -995,7 +1096,6 @@ def simulate(
     from .simulate import simulate as run
     from .writers import write_simulation
 
-    check_paths(dirs=[("out", out, "simulate")])
     sim = run(
         models, capabilities=capabilities, rho=_floats("rho", rho), loading=loading, link=link.value,
         step=step, missing=missing, hetero=hetero, families=families, family_share=family_share,
@@ -1003,7 +1103,7 @@ def simulate(
     )
     scores = sim.dataset.scores.rename_axis("model")
     if out is None:
-        sys.stdout.write(scores.to_csv())
+        write_stdout(scores.to_csv())
         listing = ", ".join(f"{b} {v:.3f}" for b, v in sim.truth.items())
         typer.echo(f"population capabilities correlations: {listing}", err=True)
         return
@@ -1034,7 +1134,8 @@ def coverage(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Folder for coverage.json, coverage.csv, coverage.png.")
+        Optional[Path], typer.Option("--out", help="Folder for coverage.json, coverage.csv, coverage.png."),
+        writes_folder("coverage"),
     ] = None,
 ):
     """Coverage study: R simulated datasets x B resamples per design, against the known truth.
@@ -1050,7 +1151,6 @@ def coverage(
     from .outputs import dumps, frame_to_json
     from .simulate import Design
 
-    check_paths(dirs=[("out", out, "coverage")])
     rhos = tuple(_floats("rho", rho))
     designs = [
         Design(
@@ -1080,7 +1180,7 @@ def coverage(
     else:
         text = format_table(result.table).to_string(index=False) + "\n"
         text += f"{result.metadata['seconds_total']:.1f} s\n"
-    write_stdout(text)
+    write_stdout(text, optional=out is not None)
     if out is not None:
         write_coverage(result, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
@@ -1103,15 +1203,16 @@ class PublicSet(str, Enum):
 @app.command("import")
 @handle_errors(heavy=HOST)
 def import_results(
-    paths: Annotated[list[Path], typer.Argument(help="Results files and folders (lm-eval, inspect_ai, HELM, Open LLM Leaderboard, long tables).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for scores.csv, info.csv, stderr.csv, n.csv, merge_report.txt.")],
+    paths: Annotated[list[Path], typer.Argument(help="Results files and folders (lm-eval, inspect_ai, HELM, Open LLM Leaderboard, long tables)."), READS],
+    out: Annotated[Path, typer.Option("--out", help="Folder for scores.csv, info.csv, stderr.csv, n.csv, merge_report.txt."),
+                   writes_folder("import")],
     capabilities: Annotated[
         Optional[str], typer.Option("--capabilities", help="paper, openllm-v2, openllm-v1, or a comma-separated list.")
     ] = None,
     lower_is_better: Annotated[
         Optional[str], typer.Option("--lower-is-better", help="Comma-separated benchmarks where lower is better.")
     ] = None,
-    models: Annotated[Optional[Path], typer.Option("--models", help="CSV from,to mapping source model names to ids.")] = None,
+    models: Annotated[Optional[Path], typer.Option("--models", help="CSV from,to mapping source model names to ids."), READS] = None,
     duplicates: Annotated[
         Optional[Duplicates], typer.Option("--duplicates", help="Resolve two results for one model and benchmark.")
     ] = None,
@@ -1155,7 +1256,7 @@ def adjust(
     data: DataOpt = None,
     info: InfoOpt = None,
     data_dir: DataDirOpt = None,
-    scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it).")] = None,
+    scores: Annotated[Optional[Path], typer.Option("--scores", help="Your own benchmark (CSV, as correlate reads it)."), READS] = None,
     linear: Annotated[bool, typer.Option("--linear", help="Least squares on the raw scores instead of the rank regression.")] = False,
     partial: Annotated[Optional[str], typer.Option("--partial", help="Second benchmark: partial Spearman correlation given the score.")] = None,
     n: NOpt = 2000,
@@ -1166,8 +1267,9 @@ def adjust(
     device: DeviceOpt = Device.auto,
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png.")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png."),
+                   writes_folder("adjust")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg)."), WRITES_FILE] = None,
 ):
     """Capability-adjusted score of each model (residual from the fit on the capabilities score).
 
@@ -1192,15 +1294,16 @@ def adjust(
             device=device.value, x64=x64,
         )
     if fmt is Format.json:
-        sys.stdout.write(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
-                                "slopes": frame_to_json(res.slopes)}))
+        write_stdout(dumps({"metadata": res.metadata, "table": frame_to_json(res.table),
+                            "slopes": frame_to_json(res.slopes)}), optional=out is not None or plot is not None)
     elif fmt in (Format.csv, Format.parquet):
-        write_stdout(frame_text(res.table, fmt.value))
+        write_stdout(frame_text(res.table, fmt.value), optional=out is not None or plot is not None)
     else:
         md = res.metadata
         title = (f"{md['benchmark_name']} ({md['set']}): capability-adjusted scores, {md['method']} fit, "
                  f"residuals in {md['units']}; {md['level']:.0%} {md['interval']} intervals, n={md['n']}")
-        sys.stdout.write(frame_text(res.table, fmt, title) + frame_text(res.slopes, fmt, "slopes"))
+        write_stdout(frame_text(res.table, fmt, title) + frame_text(res.slopes, fmt, "slopes"),
+                     optional=out is not None or plot is not None)
     if out is not None:
         write_adjust(res, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
@@ -1237,7 +1340,8 @@ def plan(
     device: DeviceOpt = Device.auto,
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for plan.csv, needed.csv, plan.json, plan.png.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for plan.csv, needed.csv, plan.json, plan.png."),
+                   writes_folder("plan")] = None,
 ):
     """How many models would settle each verdict: power over a grid of model counts.
 
@@ -1281,7 +1385,7 @@ def plan(
         if res.compare is not None:
             text += frame_text(res.compare, fmt, "difference of the two correlations: power and minimum detectable difference")
         text += f"{md['seconds_total']:.1f} s\n"
-    write_stdout(text)
+    write_stdout(text, optional=out is not None)
     if out is not None:
         write_plan(res, out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)

@@ -53,7 +53,11 @@ def load_family_map(path: str | Path | None = None) -> pd.Series:
         else:
             frame = pd.read_csv(path, comment="#", dtype=str, encoding="utf-8-sig")
     except FileNotFoundError:
-        raise SwjaxError(f"families: {path}: file not found") from None
+        import difflib
+
+        near = difflib.get_close_matches(str(path), ["public"], n=1, cutoff=0.6)
+        hint = " (did you mean 'public', the shipped map?)" if near else ""
+        raise SwjaxError(f"families: {path}: file not found{hint}") from None
     except pd.errors.EmptyDataError:
         raise SwjaxError(f"families: {path}: the file is empty") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
@@ -149,6 +153,13 @@ def auto_families(data) -> pd.Series:
 
 def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Integer cluster code of each model (in ``models`` order) and the family of each code."""
+    if isinstance(families, dict):
+        families = pd.Series(families, dtype=object)
+    if not isinstance(families, pd.Series):
+        raise SwjaxError(
+            f"clusters: expected a pandas Series or dict mapping each model id to its family, got "
+            f"{type(families).__name__}"
+        )
     missing = [m for m in models if m not in families.index]
     if missing:
         raise SwjaxError(f"families: no family for model {missing[0]!r} ({len(missing)} missing)")

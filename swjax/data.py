@@ -16,6 +16,7 @@ import functools
 import hashlib
 import io
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,7 +189,9 @@ def _sha256(path: Path) -> str:
 
 
 def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
-    """Path of a public file, checked against its sha256; downloads it when it is not there.
+    """Path of a public file, checked against its sha256; downloads it into the default folder
+    (``$SWJAX_DATA_DIR`` or the cache) when it is not there. A folder given as ``data_dir_``
+    must hold the files: nothing is downloaded into it.
 
     Raises
     ------
@@ -206,6 +209,13 @@ def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
                 "the file is not the published one: delete it or point SWJAX_DATA_DIR elsewhere"
             )
         return path
+    files = ", ".join(REGISTRY)
+    if data_dir_ is not None:
+        missing = [name for name in REGISTRY if not (folder / name).is_file()]
+        lacks = f"the public files ({files})" if len(missing) == len(REGISTRY) else (
+            f"{', '.join(missing)} (it must hold all of {files})")
+        raise SwjaxError(f"data-dir: {folder} lacks {lacks}; give a folder that holds them, or leave --data-dir "
+                         "out to download them")
     try:
         import pooch
     except ImportError as err:
@@ -213,17 +223,22 @@ def fetch(filename: str, data_dir_: str | os.PathLike | None = None) -> Path:
             f"{filename} is not in {folder} and pooch, needed to download it, is not installed: "
             "pip install pooch, or set SWJAX_DATA_DIR to a folder that holds the files"
         ) from err
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # no "Downloading data from ..." line before an error
     try:
         fetched = pooch.retrieve(
             _BASE_URL + filename, known_hash=f"sha256:{expected}", fname=filename,
             path=folder, progressbar=False,
         )
     except Exception as err:  # network errors, hash mismatch of the download, unwritable folder
-        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
+        reason = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:160]}"
         raise SwjaxError(
-            f"could not fetch {filename} into {folder} ({reason}); without network, set "
-            "SWJAX_DATA_DIR to a folder that holds the files"
+            f"could not download the public data into {folder} ({reason}); without network, put {files} "
+            "in a folder and give --data-dir DIR (or set SWJAX_DATA_DIR)"
         ) from err
+    finally:
+        logger.setLevel(level)
     return Path(fetched)
 
 
@@ -235,8 +250,8 @@ def load_dataset(which: str, data_dir: str | os.PathLike | None = None) -> Datas
     which : {"base", "chat"}
         The model set: 27 base models or 26 chat models.
     data_dir : path, optional
-        A folder that holds the files (or will cache them). Default: ``$SWJAX_DATA_DIR``, else
-        the user cache folder.
+        A folder that holds the files (nothing is downloaded into it). Default:
+        ``$SWJAX_DATA_DIR``, else the user cache folder, where they are downloaded on first use.
 
     Examples
     --------
@@ -253,7 +268,7 @@ def load_dataset(which: str, data_dir: str | os.PathLike | None = None) -> Datas
 
 @functools.lru_cache(maxsize=8)
 def _parse_public(matrix: Path, info: Path, which: str, mtime: int) -> Dataset:
-    return read_csv(matrix, info=info, label=which)
+    return read_csv(matrix, info=info, label=which, announce=False)
 
 
 def _copy(ds: Dataset) -> Dataset:
@@ -264,58 +279,98 @@ def _copy(ds: Dataset) -> Dataset:
 # --------------------------------------------------------------------------- user files
 
 
-def _read_header(path: Path) -> list[str]:
+#: Cells read as a missing score (pandas' default list); a model id is missing only when empty.
+MISSING_CELLS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+
+def read_input(path) -> bytes:
+    """The bytes of an input file, read once: ``-`` is standard input, and a named pipe or
+    ``/dev/fd/N`` (a shell's ``<(...)``) works like a file."""
+    if str(path) == "-":
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            raise SwjaxError("-: standard input is closed")
+        return stream.read()
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            text = fh.read()
-        if "\x00" in text:
-            raise SwjaxError(f"{path}: contains NUL bytes, not a text CSV file")
-        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        with open(path, "rb") as fh:
+            return fh.read()
     except FileNotFoundError:
         raise SwjaxError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise SwjaxError(f"{path}: is a folder, expected a CSV file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise SwjaxError(f"{path}: cannot read the file ({err})") from None
+    except OSError as err:
+        raise SwjaxError(f"{path}: cannot read the file ({err.strerror or err})") from None
+
+
+def _name(path) -> str:
+    return "standard input" if str(path) == "-" else str(path)
+
+
+def _read_text(path, data: bytes | None = None) -> str:
+    """The text of a CSV input (UTF-8, a BOM dropped), read once."""
+    data = read_input(path) if data is None else data
+    if b"\x00" in data:
+        raise SwjaxError(f"{_name(path)}: contains NUL bytes, not a text CSV file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SwjaxError(f"{_name(path)}: cannot read the file ({err})") from None
+
+
+def csv_header(text: str) -> list[str]:
+    """The column names of a CSV text (stripped); [] when there is none."""
+    try:
+        return [h.strip() for h in next(csv.reader(io.StringIO(text, newline="")), [])]
+    except csv.Error:
+        return []
+
+
+def _read_header(path, text: str) -> list[str]:
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+    except csv.Error as err:
+        raise SwjaxError(f"{_name(path)}: cannot read the file ({err})") from None
     if not header:
-        raise SwjaxError(f"{path}: the file is empty")
+        raise SwjaxError(f"{_name(path)}: the file is empty")
     return [h.strip() for h in header]
 
 
-def _check_rows(path: Path, header: list[str], skipinitialspace: bool = False) -> None:
+def _check_rows(path, text: str, header: list[str], skipinitialspace: bool = False) -> None:
     """Every non-blank row has as many fields as the header.
 
     pandas fills a short row (a truncated file) with missing cells and, when every row has one
     field more than the header (a trailing comma), silently takes the first column as the
     index and shifts every column by one; both are malformed files, not missing scores.
     """
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, skipinitialspace=skipinitialspace)
-        try:
-            for number, row in enumerate(reader, start=1):
-                if number == 1 or not row:
-                    continue
-                if len(row) != len(header):
-                    raise SwjaxError(
-                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
-                        f"{len(header)} (check delimiters, quotes and trailing commas)"
-                    )
-        except csv.Error as err:
-            raise SwjaxError(f"{path}: cannot parse the CSV (line {reader.line_num}: {err})") from None
-
-
-def _parse(path: Path, header: list[str], **options) -> pd.DataFrame:
-    """``pandas.read_csv`` of a user file; any parse problem is one SwjaxError naming the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=skipinitialspace)
     try:
-        frame = pd.read_csv(path, **options)
+        for number, row in enumerate(reader, start=1):
+            if number == 1 or not row:
+                continue
+            if len(row) != len(header):
+                raise SwjaxError(
+                    f"{_name(path)}: line {reader.line_num} has {len(row)} fields, the header has "
+                    f"{len(header)} (check delimiters, quotes and trailing commas)"
+                )
+    except csv.Error as err:
+        raise SwjaxError(f"{_name(path)}: cannot parse the CSV (line {reader.line_num}: {err})") from None
+
+
+def _parse(path, text: str, header: list[str], **options) -> pd.DataFrame:
+    """``pandas.read_csv`` of a user file's text; any parse problem is one SwjaxError naming the file."""
+    try:
+        frame = pd.read_csv(io.StringIO(text, newline=""), **options)
     except pd.errors.EmptyDataError:
-        raise SwjaxError(f"{path}: the file is empty") from None
+        raise SwjaxError(f"{_name(path)}: the file is empty") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, ValueError, OSError, OverflowError) as err:
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise SwjaxError(f"{path}: cannot parse the CSV ({first})") from None
+        raise SwjaxError(f"{_name(path)}: cannot parse the CSV ({first})") from None
     if len(frame.columns) != len(header):
         raise SwjaxError(
-            f"{path}: the header has {len(header)} columns but the rows were read as "
+            f"{_name(path)}: the header has {len(header)} columns but the rows were read as "
             f"{len(frame.columns)} (check quotes and delimiters)"
         )
     return frame
@@ -334,19 +389,19 @@ def _numeric(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFram
         col = columns[j]
         if bad[:, j].any():
             i = np.argmax(bad[:, j])
-            raise SwjaxError(f"{path}: column {col!r}, model {frame.index[i]!r}: non-numeric cell {raw[i, j]!r}")
-        raise SwjaxError(f"{path}: column {col!r}, model {frame.index[np.argmax(inf[:, j])]!r}: infinite value")
+            raise SwjaxError(f"{_name(path)}: column {col!r}, model {frame.index[i]!r}: non-numeric cell {raw[i, j]!r}")
+        raise SwjaxError(f"{_name(path)}: column {col!r}, model {frame.index[np.argmax(inf[:, j])]!r}: infinite value")
     return pd.DataFrame(values, index=frame.index, columns=columns)
 
 
 def read_info(path: str | os.PathLike) -> pd.DataFrame:
     """A benchmark information CSV: columns ``benchmark``, ``name``, ``metric``."""
-    path = Path(path)
-    header = _read_header(path)
+    text = _read_text(path)
+    header = _read_header(path, text)
     if "benchmark" not in header:
-        raise SwjaxError(f"{path}: no 'benchmark' column (expected benchmark,name,metric)")
-    _check_rows(path, header)
-    frame = _parse(path, header, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raise SwjaxError(f"{_name(path)}: no 'benchmark' column (expected benchmark,name,metric)")
+    _check_rows(path, text, header)
+    frame = _parse(path, text, header, dtype=str, keep_default_na=False)
     frame.columns = header
     for col in ("name", "metric"):
         if col not in frame.columns:
@@ -355,7 +410,7 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
     return frame[["name", "metric"]]
 
 
-def _model_column(path: Path, header: list[str]) -> list[str]:
+def _model_column(path, header: list[str]) -> list[str]:
     """The header with its model id column named ``model`` (``Model``, ``MODEL`` are read as it)."""
     if "model" in header:
         return header
@@ -382,7 +437,8 @@ def _text_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def read_csv(
-    path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None
+    path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None,
+    data: bytes | None = None, announce: bool = True,
 ) -> Dataset:
     """A user's benchmark matrix in the schema of the public files.
 
@@ -391,11 +447,18 @@ def read_csv(
     path : path
         CSV with a ``model`` column (the model ids), optional metadata columns
         ``model_size``, ``FLOP``, ``name``, ``type``, and one numeric column per benchmark,
-        oriented so that higher is better. Empty cells are missing scores.
+        oriented so that higher is better. Empty cells (and ``NA``, ``nan``, ``None``...) are
+        missing scores; a model id is missing only when empty (a model may be named ``NA``).
+        ``-`` reads standard input; a named pipe is read once.
     info : path, optional
         CSV with columns ``benchmark``, ``name``, ``metric`` giving display names.
     label : str, optional
         Name of the model set in outputs; default: the file name.
+    data : bytes, optional
+        The file's bytes when the caller has already read them (``path`` then only names it).
+    announce : bool
+        Warn (:class:`~swjax.SwjaxWarning`) naming the columns taken as metadata rather than
+        benchmarks (a benchmark named ``name`` or ``type`` would otherwise vanish unseen).
 
     Raises
     ------
@@ -404,32 +467,41 @@ def read_csv(
         columns, a non-numeric or infinite cell; the message names file, column and model.
     """
     path = Path(path)
-    header = _read_header(path)
-    header = _model_column(path, header)
+    text = _read_text(path, data)
+    name = _name(path)
+    header = _model_column(name, _read_header(path, text))
     seen: set[str] = set()
     for col in header:
         if col in seen:
-            raise SwjaxError(f"{path}: duplicate column {col!r}")
+            raise SwjaxError(f"{name}: duplicate column {col!r}")
         seen.add(col)
-    _check_rows(path, header, skipinitialspace=True)
-    frame = _parse(path, header, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+    _check_rows(path, text, header, skipinitialspace=True)
+    # Every column but the model ids reads NA, nan, None... as missing (by position: the keys
+    # must match the file's own column names otherwise); an id is missing only when empty.
+    missing = {i: sorted(MISSING_CELLS) for i, col in enumerate(header) if col != "model"}
+    frame = _parse(path, text, header, dtype=str, keep_default_na=False, na_values=missing, skipinitialspace=True)
     frame.columns = header
-    ids = frame["model"]
-    if ids.isna().any():
-        raise SwjaxError(f"{path}: row {int(ids.isna().to_numpy().argmax()) + 2} has no model id")
-    ids = ids.str.strip()
+    ids = frame["model"].fillna("").str.strip()
+    if (ids == "").any():
+        raise SwjaxError(f"{name}: row {int((ids == '').to_numpy().argmax()) + 2} has no model id")
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise SwjaxError(f"{path}: duplicate model id {dup.iloc[0]!r}")
+        raise SwjaxError(f"{name}: duplicate model id {dup.iloc[0]!r}")
     frame.index = pd.Index(ids, name="model")
     frame = frame.drop(columns="model")
 
-    text = _text_columns(frame, [c for c in frame.columns if c not in METADATA_COLUMNS])
-    bench_cols = [c for c in frame.columns if c not in METADATA_COLUMNS and c not in text]
+    text_cols = _text_columns(frame, [c for c in frame.columns if c not in METADATA_COLUMNS])
+    bench_cols = [c for c in frame.columns if c not in METADATA_COLUMNS and c not in text_cols]
     if not bench_cols:
-        raise SwjaxError(f"{path}: no benchmark columns")
+        raise SwjaxError(f"{name}: no benchmark columns")
     scores = _numeric(frame, path, bench_cols)
-    meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns] + text
+    meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns] + text_cols
+    if meta_cols and announce:
+        from .errors import SwjaxWarning, warn
+
+        warn(f"{name}: column(s) {', '.join(meta_cols)} taken as model metadata, not benchmarks (the names "
+             f"{', '.join(METADATA_COLUMNS)} are reserved, and a column without a number is text; rename a "
+             "column to analyse it)", SwjaxWarning)
     meta = frame[meta_cols].copy()
     num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]
     if num_meta:
@@ -437,7 +509,8 @@ def read_csv(
     info_frame = read_info(info) if info is not None else pd.DataFrame(
         columns=["name", "metric"], index=pd.Index([], name="benchmark")
     )
-    return Dataset(label=label or path.name, scores=scores, meta=meta, info=info_frame)
+    return Dataset(label=label or ("stdin" if name == "standard input" else path.name), scores=scores, meta=meta,
+                   info=info_frame)
 
 
 def flop(dataset: Dataset) -> pd.Series | None:

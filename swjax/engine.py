@@ -578,9 +578,13 @@ _ONE_RUN = threading.RLock()
 
 
 def _one_run_at_a_time(func):
+    """One run at a time, traced under JAX's default rank promotion: the kernels broadcast
+    implicitly, and a user's ``JAX_NUMPY_RANK_PROMOTION=raise`` (a check meant for their own
+    code) must not break them (the setting is part of JAX's trace cache key, so nothing stale)."""
+
     @functools.wraps(func)
     def locked(*args, **kwargs):
-        with _ONE_RUN:
+        with _ONE_RUN, jax.numpy_rank_promotion("allow"):
             return func(*args, **kwargs)
 
     return locked

@@ -1,4 +1,7 @@
-"""Ctrl-C and termination: one true line, exit 130 (143 for SIGTERM), nothing half-written.
+"""Ctrl-C and termination: one true line, exit 130 (128 + N for signal N), nothing half-written.
+
+SIGINT (Ctrl-C) is ``interrupted``; SIGTERM, SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\\)
+are ``terminated``, and stop a run the same way, removing its temporaries.
 
 Only the command line installs the handler (:func:`install`); the library never touches
 signals. The handler records the signal and raises ``KeyboardInterrupt`` as Python's own
@@ -29,6 +32,9 @@ import threading
 __all__ = [
     "install", "checkpoint", "deferred", "import_held", "requested", "committed", "record_commit", "message",
 ]
+
+#: The signals that stop a command with one line and its temporaries removed.
+SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 
 #: Libraries a command imports before it starts: C extensions and thread pools whose
 #: initialisation a KeyboardInterrupt must not break into.
@@ -75,12 +81,12 @@ def _unraisable(hook):
 
 
 def install() -> None:
-    """Route SIGINT and SIGTERM through the recording handler (command line only).
+    """Route :data:`SIGNALS` through the recording handler (command line only).
 
     A signal that the process was started ignoring (a background job, ``nohup``) stays ignored.
     """
     _state.signum, _state.depth, _state.committed, _state.reported = 0, 0, [], False
-    for name in ("SIGINT", "SIGTERM"):
+    for name in SIGNALS:
         signum = getattr(signal, name, None)
         with contextlib.suppress(ValueError, OSError, TypeError):
             if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
@@ -171,7 +177,9 @@ def exit_code() -> int:
 
 def message() -> str:
     """The one line that ends an interrupted command, saying what was written."""
-    word = "terminated" if _state.signum == getattr(signal, "SIGTERM", -1) else "interrupted"
+    word = "interrupted" if _state.signum in (0, signal.SIGINT) else "terminated"
+    if _state.signum not in (0, signal.SIGINT, getattr(signal, "SIGTERM", -1)):
+        word += f" ({signal.Signals(_state.signum).name})"
     done = _state.committed
     if not done:
         return f"{word}: nothing was written"
@@ -181,6 +189,7 @@ def message() -> str:
 def report(stream=None) -> int:
     """Print :func:`message` once and return the exit code."""
     if not _state.reported:
-        print(message(), file=stream or sys.stderr, flush=True)
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # SIGHUP: the terminal may be gone
+            print(message(), file=stream or sys.stderr, flush=True)
         _state.reported = True
     return exit_code()

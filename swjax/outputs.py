@@ -14,9 +14,14 @@ the new one renamed in, and the old one removed; files of an earlier run never s
 new folder. An error (a full disk, a permission) or Ctrl-C leaves the old output as it was, and
 a write error becomes one ``SwjaxError`` naming the path.
 
-**Only swjax folders are replaced.** An existing folder is replaced only when it is empty or
-holds nothing but the files that this kind of output writes (:data:`FOLDERS`), so a mistyped
-``--out ~/Documents`` is refused instead of deleted.
+**Only swjax folders are replaced.** Every output folder is written by :func:`atomic_dir`
+with its kind (a key of :data:`FOLDERS`), which also writes the marker :data:`MARKER` naming
+that kind and the files written. An existing folder is replaced only when it is empty, or when
+its marker names the same kind and it holds nothing but the files the marker lists; so a
+mistyped ``--out ~/Documents`` (or a folder of the user's that happens to hold a
+``scores.csv``) is refused instead of deleted. No output may be, or contain, one of the
+command's inputs (:func:`guard_inputs`). A missing parent folder is an error, not created: only
+the last component of an output path is made.
 
 **No hidden leftovers.** Temporary entries are named ``.NAME.swjax-tmp-HOST-PID-XXXX`` (an old
 folder set aside: ``.NAME.swjax-old-HOST-PID-XXXX``). They are removed on any error or signal,
@@ -50,6 +55,7 @@ from .errors import SwjaxError
 
 __all__ = [
     "FOLDERS",
+    "MARKER",
     "to_jsonable",
     "write_text",
     "atomic_file",
@@ -60,20 +66,28 @@ __all__ = [
     "check_free_space",
     "temporary_path",
     "clean_stale",
+    "guard_inputs",
 ]
 
-#: Kind of output folder -> the file names (glob patterns) it holds. An existing folder is
-#: replaced only when it is empty or holds nothing else.
+#: Kind of output folder -> the file names (glob patterns) it may hold. :func:`atomic_dir`
+#: refuses a kind not listed here and a file that its kind does not name.
 FOLDERS: dict[str, tuple[str, ...]] = {
     "bootstrap": ("table.csv", "table.json", "distributions.npz", "manifest.json"),
     "report": ("report.html", "report.md", "manifest.json", "*.png"),
     "simulate": ("scores.csv", "info.csv", "families.csv", "truth.json"),
     "coverage": ("coverage.json", "coverage.csv", "coverage.png"),
+    "import": ("scores.csv", "info.csv", "stderr.csv", "n.csv", "merge_report.txt"),
+    "adjust": ("adjust.csv", "slopes.csv", "adjust.json", "adjust.png"),
+    "plan": ("plan.csv", "needed.csv", "plan.json", "plan.png", "compare.csv"),
 }
+
+#: The file in every output folder that says swjax wrote it: ``{"swjax": KIND, "files": [...]}``.
+MARKER = ".swjax-output.json"
 
 _TMP, _OLD = "swjax-tmp", "swjax-old"
 _NAME = re.compile(r"^\.(?P<name>.+)\.swjax-(?P<kind>tmp|old)-(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)-")
 _live: set[str] = set()  # temporaries of this process not yet committed or removed
+_inputs: dict[str, str] = {}  # realpath -> path as given: what the running command reads
 
 
 def to_jsonable(x):
@@ -221,6 +235,35 @@ def _nearest_existing(path: Path, option: str) -> Path:
     return Path(".")
 
 
+def _parent(path: Path, option: str) -> Path:
+    """The folder that will hold ``path``: it must exist (only the last component is created)."""
+    folder = _nearest_existing(path, option)
+    if folder != path.parent:
+        _fail(option, f"folder {path.parent} does not exist (create it first: only the last component of "
+                      f"{path} is created)")
+    return folder
+
+
+def guard_inputs(paths) -> None:
+    """Declare the paths that the running command reads: no output may be one of them, nor a folder
+    holding one (checked by :func:`check_output_file`, :func:`check_output_dir` and again when a
+    folder is swapped in). ``None`` entries are skipped; an empty call forgets them all."""
+    _inputs.clear()
+    for p in paths:
+        if p is None or str(p) in ("", "-"):
+            continue
+        _inputs[os.path.realpath(os.path.expanduser(str(p)))] = str(p)
+
+
+def _check_inputs(path: Path, option: str, folder: bool) -> None:
+    real = os.path.realpath(path)
+    for read, given in _inputs.items():
+        if read == real:
+            _fail(option, f"{given} is an input of this command; refusing to overwrite it")
+        if folder and read.startswith(real.rstrip(os.sep) + os.sep):
+            _fail(option, f"{path} holds {given}, an input of this command; refusing to replace it")
+
+
 def _probe(folder: Path, target: Path, option: str) -> None:
     """Create and remove a temporary folder in ``folder``: is it writable?"""
     try:
@@ -272,37 +315,65 @@ def check_output_file(path, option: str = "out") -> Path:
             _fail(option, f"{path} exists and is not a regular file")
         if os.path.ismount(path):
             _fail(option, f"{path} is a mount point")
-    folder = _nearest_existing(path, option)
+    _check_inputs(path, option, folder=False)
+    folder = _parent(path, option)
     clean_stale(folder)
     _probe(folder, path, option)
     return path
 
 
-def _foreign(path: Path, kind: str | None) -> list[str]:
-    """Entries of folder ``path`` that an output of ``kind`` does not write."""
-    patterns = FOLDERS.get(kind, ()) if kind else ()
-    bad = []
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        ok = entry.is_file(follow_symlinks=False) and any(fnmatch.fnmatchcase(entry.name, p) for p in patterns)
-        if not ok:
-            bad.append(entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
-    return bad
+def read_marker(path) -> dict | None:
+    """The :data:`MARKER` of output folder ``path`` (``{"swjax": kind, "files": [...]}``), or None."""
+    try:
+        with open(os.path.join(path, MARKER), "rb") as fh:
+            marker = json.loads(fh.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or not isinstance(marker.get("swjax"), str) or not isinstance(
+            marker.get("files"), list):
+        return None
+    return marker
+
+
+def _refusal(path: Path, kind: str) -> str | None:
+    """Why folder ``path`` may not be replaced by a ``kind`` output, or None when it may."""
+    entries = sorted(os.scandir(path), key=lambda e: e.name)
+    if not entries:
+        return None
+    marker = read_marker(path)
+    if marker is None:
+        written, said = set(), "swjax did not write it"
+    elif marker["swjax"] != kind:
+        return f"{path} is a swjax {marker['swjax']} output, not a {kind} one"
+    else:
+        written, said = {str(f) for f in marker["files"]} | {MARKER}, f"which this swjax {kind} output did not write"
+    foreign = [e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries
+               if not (e.is_file(follow_symlinks=False) and e.name in written)]
+    if not foreign:
+        return None
+    more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+    return f"{path} holds {', '.join(foreign[:3])}{more}, {said}"
 
 
 def check_output_dir(path, option: str = "out", kind: str | None = None) -> Path:
     """Check that folder ``path`` can be written (before any computing); return it absolute.
 
     With ``kind`` (a key of :data:`FOLDERS`) the folder will be *replaced* as a whole: an
-    existing one must be empty or hold only that kind's files, and must not be a mount
-    point. Without ``kind`` files are written into the folder (``--stream-to``).
+    existing one must be empty, or an output of that kind (its :data:`MARKER`) holding only
+    the files the marker lists; it must not be a mount point, nor be or hold an input
+    (:func:`guard_inputs`). Without ``kind`` files are written into the folder
+    (``--stream-to``). Its parent folder must exist.
 
     Raises
     ------
     SwjaxError
-        ``path`` is a file, a mount point (when replaced), holds files swjax did not write, lies
-        under a file, or it or its parent cannot be created or written.
+        ``path`` is a file, a mount point (when replaced), holds files swjax did not write or an
+        input, lies under a file or in a missing folder, or cannot be written.
     """
+    if kind is not None and kind not in FOLDERS:
+        raise ValueError(f"unknown output kind {kind!r}: add it to outputs.FOLDERS")
     path = _target(path, option)
+    _check_inputs(path, option, folder=kind is not None)
     st = _lstat(path, option)
     if st is not None:
         if not stat.S_ISDIR(st.st_mode):
@@ -311,22 +382,17 @@ def check_output_dir(path, option: str = "out", kind: str | None = None) -> Path
             if os.path.ismount(path):
                 _fail(option, f"{path} is a mount point; name a new folder inside it")
             try:
-                foreign = _foreign(path, kind)
+                why = _refusal(path, kind)
             except OSError as err:
                 _fail(option, f"cannot read {path} ({_reason(err)})")
-            if foreign:
-                more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-                _fail(
-                    option,
-                    f"{path} holds {', '.join(foreign[:3])}{more}, which a swjax {kind} output does "
-                    "not write; refusing to replace it (name a new or empty folder)",
-                )
+            if why is not None:
+                _fail(option, f"{why}; refusing to replace it (name a new or empty folder)")
             if not os.access(path, os.W_OK | os.X_OK):
                 _fail(option, f"cannot replace {path} (permission denied)")
         else:
             clean_stale(path)
             _probe(path, path / "x", option)
-    folder = _nearest_existing(path, option)
+    folder = _parent(path, option)
     clean_stale(folder)
     _probe(folder, path, option)
     return path
@@ -356,24 +422,6 @@ def _size(n: int) -> str:
 # --------------------------------------------------------------------- atomic writes
 
 
-def _make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; return those created (outermost first)."""
-    missing = []
-    for parent in [folder, *folder.parents]:
-        if parent.exists():
-            break
-        missing.append(parent)
-    for parent in reversed(missing):
-        parent.mkdir(exist_ok=True)
-    return list(reversed(missing))
-
-
-def _unmake(created: list[Path]) -> None:
-    for parent in reversed(created):
-        with contextlib.suppress(OSError):
-            parent.rmdir()
-
-
 def _write_error(option: str, path: Path, err: OSError) -> SwjaxError:
     return SwjaxError(f"{option}: cannot write {path} ({_reason(err)}); the previous output, if any, is unchanged")
 
@@ -386,11 +434,9 @@ def atomic_file(path: str | os.PathLike, suffix: str = "", option: str = "out"):
     ``OSError`` (a full disk, a permission) becomes a :class:`SwjaxError` naming ``path``.
     """
     path = check_output_file(path, option)
-    created: list[Path] = []
     tmp = None
     done = False
     try:
-        created = _make_parents(path.parent)
         tmp = temporary_path(path, suffix)
         yield tmp
         interrupt.checkpoint()
@@ -404,10 +450,8 @@ def atomic_file(path: str | os.PathLike, suffix: str = "", option: str = "out"):
     except OSError as err:
         raise _write_error(option, path, err) from None
     finally:
-        if not done:
-            if tmp is not None:
-                _remove(tmp)
-            _unmake(created)
+        if not done and tmp is not None:
+            _remove(tmp)
 
 
 def write_text(path: str | os.PathLike, text: str | bytes, option: str = "out") -> Path:
@@ -465,17 +509,27 @@ def _swap_in(tmp: Path, path: Path, kind: str | None, option: str) -> Path | Non
     return aside
 
 
+def _mark(folder: Path, kind: str) -> None:
+    """Write the :data:`MARKER` of a finished output folder; every file must be one its kind names."""
+    files = sorted(e.name for e in os.scandir(folder))
+    stray = [f for f in files if not any(fnmatch.fnmatchcase(f, p) for p in FOLDERS[kind])]
+    if stray:
+        raise ValueError(f"a {kind} output may not write {', '.join(stray)}: add it to outputs.FOLDERS")
+    (folder / MARKER).write_text(dumps({"swjax": kind, "files": files}), encoding="utf-8")
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, kind: str | None = None, option: str = "out"):
+def atomic_dir(path: str | os.PathLike, kind: str, option: str = "out"):
     """Yield a temporary folder that replaces folder ``path`` as a whole when the block succeeds.
 
     Parameters
     ----------
     path : path
         The output folder.
-    kind : str, optional
-        A key of :data:`FOLDERS`: an existing folder is replaced only when it holds nothing but
-        that kind's files (without ``kind``: only when it is empty).
+    kind : str
+        A key of :data:`FOLDERS`: the block may write only that kind's files, and an existing
+        folder is replaced only when it is empty or an output of that kind (its :data:`MARKER`)
+        holding nothing but the files it lists. The new folder gets its own marker.
     option : str
         The option named in error messages.
 
@@ -484,14 +538,13 @@ def atomic_dir(path: str | os.PathLike, kind: str | None = None, option: str = "
     removed and ``path`` is left as it was.
     """
     path = check_output_dir(path, option, kind)
-    created: list[Path] = []
     tmp = old = None
     done = False
     try:
-        created = _make_parents(path.parent)
         tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), dir=path.parent))
         _live.add(str(tmp))
         yield tmp
+        _mark(tmp, kind)
         interrupt.checkpoint()
         with interrupt.deferred():
             os.chmod(tmp, 0o755)
@@ -506,7 +559,5 @@ def atomic_dir(path: str | os.PathLike, kind: str | None = None, option: str = "
     finally:
         if old is not None:
             _remove(old)
-        if not done:
-            if tmp is not None:
-                _remove(tmp)
-            _unmake(created)
+        if not done and tmp is not None:
+            _remove(tmp)

@@ -71,8 +71,9 @@ class ColumnStore(_Blocks):
     def __init__(self, path, n: int, n_columns: int):
         from . import outputs
 
+        folder = outputs.check_output_dir(Path(path).parent, "stream_to")  # its parent must exist
+        folder.mkdir(exist_ok=True)
         self.target = outputs.check_output_file(path, "stream_to")
-        self.target.parent.mkdir(parents=True, exist_ok=True)
         self.path = outputs.temporary_path(self.target, ".f32")  # renamed onto target by close()
         self.n, self.n_columns = int(n), int(n_columns)
         self._fh = open(self.path, "w+b")

@@ -94,6 +94,17 @@ def analysis_json(analyses) -> str:
     return dumps({a.label: a.to_dict() for a in analyses})
 
 
+class StdoutBuffer(io.StringIO):
+    """Text to be written to stdout, rendered with stdout's encoding: rich draws its tables with
+    ASCII boxes where stdout cannot write others (``PYTHONIOENCODING=ascii``, a C locale)."""
+
+    @property
+    def encoding(self):
+        import sys
+
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
 def _console(file=None, width=None):
     """A rich console as wide as the terminal that stdout is (or ``$COLUMNS``); 140 columns when
     stdout is a pipe or a file. Text rendered into a buffer for stdout gets the same width."""
@@ -103,11 +114,12 @@ def _console(file=None, width=None):
 
     from rich.console import Console
 
+    tty = sys.stdout is not None and sys.stdout.isatty()  # None: started with stdout closed
     if width is None and "COLUMNS" not in os.environ:
-        width = shutil.get_terminal_size((140, 24)).columns if sys.stdout.isatty() else 140
+        width = shutil.get_terminal_size((140, 24)).columns if tty else 140
     # Verdicts in colour where stdout is a terminal (the text is rendered into a buffer first);
     # rich leaves colour out where NO_COLOR is set, and a pipe or a file gets plain text.
-    return Console(file=file, width=width, soft_wrap=False, force_terminal=True if sys.stdout.isatty() else None)
+    return Console(file=file, width=width, soft_wrap=False, force_terminal=True if tty else None)
 
 
 def _table(title=None):
@@ -301,7 +313,7 @@ def frame_text(frame, fmt: str, title: str = ""):
         return frame.to_csv()
     if fmt == "json":
         return dumps(frame_to_json(frame))
-    buf = io.StringIO()
+    buf = StdoutBuffer()
     frame_rich(frame, title, file=buf)
     return buf.getvalue() + "\n"
 

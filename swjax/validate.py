@@ -73,18 +73,22 @@ def seed(value) -> int:
     return int(value)
 
 
+def _fraction(name: str, value) -> float:
+    """A number in (0, 1); a percentage such as 95 is refused with the fraction it likely meant."""
+    if not _is_number(value) or not 0 < value < 1:
+        hint = f" (did you mean {value / 100:g}?)" if _is_number(value) and 1 < value < 100 else ""
+        raise SwjaxError(f"{name}: expected a number in (0, 1), got {value!r}{hint}")
+    return float(value)
+
+
 def level(value) -> float:
     """A confidence level in (0, 1)."""
-    if not _is_number(value) or not 0 < value < 1:
-        raise SwjaxError(f"level: expected a number in (0, 1), got {value!r}")
-    return float(value)
+    return _fraction("level", value)
 
 
 def threshold(value) -> float:
     """The verdict boundary t in (0, 1)."""
-    if not _is_number(value) or not 0 < value < 1:
-        raise SwjaxError(f"threshold: expected a number in (0, 1), got {value!r}")
-    return float(value)
+    return _fraction("threshold", value)
 
 
 def min_resamples(level_: float) -> int:
@@ -205,7 +209,8 @@ def dataset(data) -> None:
     if scores.columns.has_duplicates:
         raise SwjaxError(f"{label}: duplicate benchmark {scores.columns[scores.columns.duplicated()][0]!r}")
     for col, dtype in scores.dtypes.items():  # the dtypes at once: a column lookup each is slow
-        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)) or (
+                pd.api.types.is_complex_dtype(dtype)):  # complex: the imaginary part would be dropped
             raise SwjaxError(f"{label}: benchmark {col!r} is not numeric (dtype {dtype})")
     values = scores.to_numpy(dtype=np.float64)
     inf = np.isinf(values)

@@ -43,8 +43,8 @@ def write_bootstrap(results, out, argv=None) -> None:
         (tmp / "manifest.json").write_text(dumps(manifest), encoding="utf-8")
 
 
-def _write_folder(out, kind=None, *, csv=(), json=None, png=()) -> None:
-    """One result folder, all or nothing: ``csv`` (file name, frame, write the index?) pairs,
+def _write_folder(out, kind, *, csv=(), json=None, png=()) -> None:
+    """One result folder of ``kind`` (a key of ``outputs.FOLDERS``), all or nothing: ``csv`` (file name, frame, write the index?) pairs,
     ``json`` (file name, payload) and ``png`` (file name, a function drawing the figure, dpi)."""
     from . import figures
 
@@ -65,7 +65,7 @@ def write_adjust(result, out, argv=None) -> None:
     """adjust.csv, slopes.csv, adjust.json and adjust.png in folder ``out``, all or nothing."""
     payload = {"command": _command(argv), "metadata": result.metadata,
                "table": frame_to_json(result.table), "slopes": frame_to_json(result.slopes)}
-    _write_folder(out, csv=[("adjust.csv", result.table, True), ("slopes.csv", result.slopes, True)],
+    _write_folder(out, "adjust", csv=[("adjust.csv", result.table, True), ("slopes.csv", result.slopes, True)],
                   json=("adjust.json", payload), png=[("adjust.png", lambda f: f.plot_adjust(result), 110)])
 
 
@@ -82,7 +82,7 @@ def write_plan(result, out, argv=None) -> None:
     if result.compare is not None:
         csv.append(("compare.csv", result.compare, True))
         payload["compare"] = frame_to_json(result.compare)
-    _write_folder(out, csv=csv, json=("plan.json", payload), png=[("plan.png", lambda f: f.plot_power(result), 110)])
+    _write_folder(out, "plan", csv=csv, json=("plan.json", payload), png=[("plan.png", lambda f: f.plot_power(result), 110)])
 
 
 def write_coverage(result, out, argv=None) -> None:

@@ -155,7 +155,7 @@ def test_cli(tmp_path):
     out = tmp_path / "adj"
     res = runner.invoke(app, ["adjust", "MT_Bench", "--set", "chat", "--n", "50", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert {p.name for p in out.iterdir()} == {"adjust.csv", "slopes.csv", "adjust.json", "adjust.png"}
+    assert {p.name for p in out.iterdir()} == {"adjust.csv", "slopes.csv", "adjust.json", "adjust.png", ".swjax-output.json"}
     res = runner.invoke(app, ["adjust", "MT_Bnch", "--set", "chat", "--n", "50"])
     assert res.exit_code == 2
     assert "did you mean 'MT_Bench'" in res.output

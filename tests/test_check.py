@@ -42,6 +42,7 @@ def run(*args):
 
 def test_exit_1_when_entangled_with_markdown_and_junit(files):
     junit = files["dir"] / "out" / "junit.xml"
+    junit.parent.mkdir(exist_ok=True)  # an output's parent folder must exist (only the file is created)
     res = run("--scores", str(files["entangled"]), "--set", "chat", "--n", N, "--junit", str(junit))
     assert res.exit_code == 1, res.output
     assert "**FAIL**" in res.stdout

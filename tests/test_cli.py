@@ -2,6 +2,7 @@
 every kind of bad input, never a traceback and never a half-written output."""
 
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -58,8 +59,12 @@ def test_analyze_table_sorted_with_display_names():
     assert res.exit_code == 0, res.output
     assert "PC1 explains 70.8%" in res.output
     assert "MT-Bench" in res.output or "MT Bench" in res.output
-    lines = [line for line in res.output.splitlines() if "│" in line and "0." in line]
-    assert lines, res.output
+    lines = res.output.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.strip() and set(line.strip()) == {"─"})
+    rows = [line for line in lines[rule + 1:] if line.strip()]
+    cells = [line.split()[-2:] for line in rows]  # correlation and n end each row (a wrapped name does not)
+    corr = [float(c) for c, n in (x for x in cells if len(x) == 2) if re.fullmatch(r"-?\d\.\d{3}", c) and n.isdigit()]
+    assert len(corr) > 100 and corr == sorted(corr, reverse=True), res.output[:2000]
 
 
 def test_analyze_json_carries_every_field(tmp_path):
@@ -98,7 +103,7 @@ def test_bootstrap_writes_all_files(tmp_path):
     out = tmp_path / "run"
     res = run("bootstrap", "--set", "chat", "--n", "200", "--out", str(out), "--permutations", "50", "--eigenvalues")
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["distributions.npz", "manifest.json", "table.csv", "table.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".swjax-output.json", "distributions.npz", "manifest.json", "table.csv", "table.json"]
     table = pd.read_csv(out / "table.csv", index_col="benchmark")
     assert {"estimate", "low", "high", "verdict", "p_value", "q_value"} <= set(table.columns)
     arrays = np.load(out / "distributions.npz")

@@ -339,7 +339,7 @@ def test_import_folder_is_accepted_by_analysis_commands(tmp_path):
     r = runner.invoke(app, ["import", str(LM), str(INSPECT), "--capabilities", "paper", "--duplicates", "latest",
                             "--with", "chat", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    assert {p.name for p in out.iterdir()} == {"scores.csv", "info.csv", "stderr.csv", "n.csv", "merge_report.txt"}
+    assert {p.name for p in out.iterdir()} == {"scores.csv", "info.csv", "stderr.csv", "n.csv", "merge_report.txt", ".swjax-output.json"}
     assert "kept the latest of 2" in (out / "merge_report.txt").read_text()
     a = runner.invoke(app, ["analyze", "--data", str(out), "--format", "json"])
     assert a.exit_code == 0, a.output

@@ -121,18 +121,24 @@ def test_ctrl_c_after_the_write_says_it_was_written(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["simulate", "--models", "8", "--population", "2000", "--out", str(out)])
     assert result.exit_code == 130
     assert result.stderr.strip().splitlines() == [f"interrupted: wrote {out}{os.sep} before stopping; nothing else was written"]
-    assert sorted(os.listdir(out)) == ["families.csv", "info.csv", "scores.csv", "truth.json"]
+    assert sorted(os.listdir(out)) == [".swjax-output.json", "families.csv", "info.csv", "scores.csv", "truth.json"]
     assert os.listdir(tmp_path) == ["sim"]
 
 
-def test_sigterm_cleans_up(tmp_path):
+@pytest.mark.parametrize("name,line", [
+    ("SIGTERM", "terminated: nothing was written"),
+    ("SIGHUP", "terminated (SIGHUP): nothing was written"),  # the terminal closed
+    pytest.param("SIGQUIT", "terminated (SIGQUIT): nothing was written", marks=pytest.mark.slow),  # Ctrl-\\
+])
+def test_sigterm_cleans_up(tmp_path, name, line):
+    signum = getattr(signal, name)
     out = tmp_path / "b"
     proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "400000", "--batch-size", "2000", "--out", out]))
     wait_ready(proc)
     time.sleep(4)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     code, err = finish(proc)
-    assert code == 128 + signal.SIGTERM and err.strip().splitlines() == ["terminated: nothing was written"], err
+    assert code == 128 + signum and err.strip().splitlines() == [line], err
     assert os.listdir(tmp_path) == []
 
 

@@ -49,9 +49,10 @@ def one_error(code, err, *words):
 def test_file_checks(tmp_path):
     (tmp_path / "f").write_text("x")
     (tmp_path / "d").mkdir()
-    ok = outputs.check_output_file(tmp_path / "new" / "deeper" / "a.csv")
-    assert ok == tmp_path / "new" / "deeper" / "a.csv" and not (tmp_path / "new").exists()
+    ok = outputs.check_output_file(tmp_path / "a.csv")
+    assert ok == tmp_path / "a.csv" and not ok.exists()
     for bad, words in [
+        (tmp_path / "new" / "deeper" / "a.csv", f"folder {tmp_path / 'new' / 'deeper'} does not exist"),
         (tmp_path / "d", "is a folder"),
         (tmp_path / "f" / "a.csv", "is a file, not a folder"),
         (tmp_path / "f" / "x" / "a.csv", "is a file, not a folder"),
@@ -77,6 +78,7 @@ def test_dir_checks(tmp_path):
         ("/", "mount point"),
         ("/proc", "mount point"),
         (user, "thesis.tex"),
+        (tmp_path / "no" / "such" / "run", f"folder {tmp_path / 'no' / 'such'} does not exist"),
     ]:
         with pytest.raises(swjax.SwjaxError, match=words):
             outputs.check_output_dir(bad, kind="bootstrap")
@@ -84,10 +86,19 @@ def test_dir_checks(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     outputs.check_output_dir(empty, kind="report")
-    (empty / "table.csv").write_text("x")
-    with pytest.raises(swjax.SwjaxError, match="table.csv"):
-        outputs.check_output_dir(empty, kind="report")  # not a report's file
-    outputs.check_output_dir(empty, kind="bootstrap")
+    (empty / "table.csv").write_text("x")  # a bootstrap's file name, but swjax did not write it
+    for kind in ("report", "bootstrap"):
+        with pytest.raises(swjax.SwjaxError, match="table.csv, swjax did not write it"):
+            outputs.check_output_dir(empty, kind=kind)
+    (empty / "table.csv").unlink()
+    with outputs.atomic_dir(empty, "bootstrap") as tmp:
+        (tmp / "table.csv").write_text("x")
+    outputs.check_output_dir(empty, kind="bootstrap")  # its own kind: replaceable
+    with pytest.raises(swjax.SwjaxError, match="is a swjax bootstrap output, not a report one"):
+        outputs.check_output_dir(empty, kind="report")
+    (empty / "notes.txt").write_text("added by hand")
+    with pytest.raises(swjax.SwjaxError, match="notes.txt, which this swjax bootstrap output did not write"):
+        outputs.check_output_dir(empty, kind="bootstrap")
     assert (user / "thesis.tex").read_text() == "years of work"
 
 
@@ -98,7 +109,8 @@ def test_folder_replaced_as_a_whole(tmp_path):
         (tmp / "base_forest.png").write_bytes(b"old figure")
     with outputs.atomic_dir(out, "report") as tmp:
         (tmp / "report.html").write_text("two")
-    assert snapshot(out) == {"report.html": b"two"}  # nothing of the first run survives
+    marker = b'{\n  "swjax": "report",\n  "files": [\n    "report.html"\n  ]\n}\n'
+    assert snapshot(out) == {"report.html": b"two", outputs.MARKER: marker}  # nothing of the first run survives
     assert sorted(os.listdir(tmp_path)) == ["report"]  # no hidden temporary left
 
 
@@ -108,7 +120,7 @@ def test_exchange_fallback_gives_the_same_folder(tmp_path, monkeypatch):
     for text in ("one", "two"):
         with outputs.atomic_dir(out, "bootstrap") as tmp:
             (tmp / "table.csv").write_text(text)
-    assert snapshot(out) == {"table.csv": b"two"}
+    assert snapshot(out)["table.csv"] == b"two" and sorted(os.listdir(out)) == [outputs.MARKER, "table.csv"]
     assert sorted(os.listdir(tmp_path)) == ["b"]
 
 
@@ -150,11 +162,20 @@ def test_error_inside_the_block_keeps_the_old_folder(tmp_path):
         assert snapshot(tmp_path) == before
 
 
-def test_new_parents_are_removed_after_a_failure(tmp_path):
-    with pytest.raises(RuntimeError):
-        with outputs.atomic_file(tmp_path / "a" / "b" / "c.csv") as tmp:
-            tmp.write_text("x")
-            raise RuntimeError
+def test_missing_parents_are_refused_not_created(tmp_path):
+    for make in (lambda p: outputs.atomic_file(p / "c.csv"), lambda p: outputs.atomic_dir(p / "c", "bootstrap")):
+        with pytest.raises(swjax.SwjaxError, match=f"folder {tmp_path / 'a' / 'b'} does not exist"):
+            with make(tmp_path / "a" / "b"):
+                raise AssertionError("never reached")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_kind_writes_only_its_files(tmp_path):
+    with pytest.raises(ValueError, match="unknown output kind"):
+        outputs.check_output_dir(tmp_path / "x", kind="nonsense")
+    with pytest.raises(ValueError, match="may not write notes.txt"):
+        with outputs.atomic_dir(tmp_path / "x", "plan") as tmp:
+            (tmp / "notes.txt").write_text("x")
     assert os.listdir(tmp_path) == []
 
 
@@ -259,7 +280,7 @@ def test_cli_replaces_its_own_folder_whole(tmp_path):
     (out / "info.csv").write_text("stale")
     code, _, err = run("simulate", "--models", "8", "--population", "2000", "--seed", "1", "--out", out)
     assert code == 0, err
-    assert sorted(os.listdir(out)) == ["families.csv", "info.csv", "scores.csv", "truth.json"]
+    assert sorted(os.listdir(out)) == [outputs.MARKER, "families.csv", "info.csv", "scores.csv", "truth.json"]
     assert (out / "info.csv").read_text() != "stale"
     assert sorted(os.listdir(tmp_path)) == ["sim"]
 

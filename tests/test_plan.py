@@ -124,7 +124,7 @@ def test_cli_writes_outputs(tmp_path):
               "--compare", "MT_Bench", "sycophancy", "--out", str(out)],
     )
     assert res.exit_code == 0, res.output
-    assert {p.name for p in out.iterdir()} == {"plan.csv", "needed.csv", "plan.json", "plan.png", "compare.csv"}
+    assert {p.name for p in out.iterdir()} == {"plan.csv", "needed.csv", "plan.json", "plan.png", "compare.csv", ".swjax-output.json"}
 
 
 @pytest.mark.slow  # compile-heavy; CI runs it with -m slow

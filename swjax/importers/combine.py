@@ -7,7 +7,9 @@ merge report, which ``swjax import`` prints and saves beside the matrix.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +76,7 @@ class ImportResult:
         from ..outputs import atomic_dir
 
         out = Path(out)
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "import") as tmp:
             wide = pd.concat([self.meta, self.scores], axis=1)
             wide.index.name = "model"
             wide.to_csv(tmp / "scores.csv")  # shortest repr: every float64 reads back exactly
@@ -659,19 +661,41 @@ def _merge_public(wide, info, public: Dataset, duplicates, report):
 def open_matrix(path, info=None, label: str | None = None) -> Dataset:
     """A matrix for the analysis commands: a wide CSV, a folder written by ``swjax import``, or
     evaluation results (files or folders of any importable format), imported with the defaults.
+
+    A file is read once, whatever its name: ``-`` (standard input), a named pipe and a shell's
+    ``<(...)`` work, and a wide matrix (a ``model`` column) need not be named ``.csv``.
     """
-    from ..data import read_csv
+    from ..data import csv_header, read_csv, read_input
 
     path = Path(path)
-    if path.is_dir() and (path / "scores.csv").is_file():
-        extra = info if info is not None else (path / "info.csv" if (path / "info.csv").is_file() else None)
-        if info is None and extra is not None:
-            warn_assumed(_direction_column(extra))
-        return read_csv(path / "scores.csv", info=extra, label=label or path.name)
-    if path.is_file() and path.suffix.lower() == ".csv":
-        cols = long_table.columns(path)
-        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols) or epoch.sniff(cols)):
-            return read_csv(path, info=info, label=label)
+    if path.is_dir():
+        if (path / "scores.csv").is_file():
+            extra = info if info is not None else (path / "info.csv" if (path / "info.csv").is_file() else None)
+            if info is None and extra is not None:
+                warn_assumed(_direction_column(extra))
+            return read_csv(path / "scores.csv", info=extra, label=label or path.name, announce=False)
+        return _imported(path, info, label)
+    regular = str(path) != "-" and path.is_file()
+    if regular and path.suffix.lower() != ".csv" and detect.sniff(path) is not None:
+        return _imported(path, info, label)  # JSON, an inspect log, Parquet: by content
+    data = read_input(path)  # once: a pipe cannot be read twice
+    text = None
+    if data[:4] not in (b"PAR1", b"PK\x03\x04"):
+        with contextlib.suppress(UnicodeDecodeError):
+            text = data.decode("utf-8-sig")
+    cols = csv_header(text) if text is not None else []
+    if text is not None and not (long_table.sniff(cols) or open_llm.sniff_v2(cols) or epoch.sniff(cols)) and (
+            any(c.lower() == "model" for c in cols) or not data.lstrip().startswith((b"{", b"["))):
+        return read_csv(path, info=info, label=label, data=data)
+    if regular:
+        return _imported(path, info, label)
+    with tempfile.TemporaryDirectory(prefix="swjax-input-") as tmp:  # results from a pipe: a file to import
+        copy = Path(tmp) / ("input.csv" if cols else "input.json")
+        copy.write_bytes(data)
+        return _imported(copy, info, label or ("stdin" if str(path) == "-" else path.name))
+
+
+def _imported(path: Path, info, label) -> Dataset:
     if info is not None:
         raise SwjaxError("info: --info goes with a wide matrix CSV (imported results carry their own)")
     result = read_results([path])
