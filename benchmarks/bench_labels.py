@@ -7,7 +7,8 @@ benchmarks of the chat set and six of the base set, one label per model), the sa
 its model labels placed by:
 
 - ``own, no line``: swjax's ``_place_labels`` with only the markers, the other labels and the
-  legend as obstacles (the placement before the fitted line became one);
+  legend as obstacles (today's search without the fitted line as an obstacle: it ran so until
+  issue 32, but without the spare 10% and the anchoring that now keep it at another dpi);
 - ``own``: the same with the fitted line as an obstacle (what ``figures.scatter`` does);
 - ``adjustText``: ``adjust_text`` with its defaults, the points and the legend to avoid, grey
   leader lines;
