@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # figures are built without pyplot: no backend is touched
 from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 
 from .data import areas  # the safety-area map (data/areas.csv), re-exported for the figures
 from .errors import SwjaxError
@@ -274,9 +275,12 @@ def _overlaps(box, boxes) -> np.ndarray:
     return (box[0] < b[:, 2]) & (b[:, 0] < box[2]) & (box[1] < b[:, 3]) & (b[:, 1] < box[3])
 
 
-def _place_labels(fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pad_pt: float = 1.0) -> None:
+def _place_labels(
+    fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pad_pt: float = 1.0, lines=(),
+) -> None:
     """Move each annotation to a nearby spot where its box overlaps no other label, no
-    marker and not the legend, inside the axes; a thin leader line joins a label set apart.
+    marker, not the legend and crosses none of ``lines`` (artists drawn as paths, e.g. the
+    fitted line), inside the axes; a thin leader line joins a label set apart.
 
     Deterministic and greedy: the most crowded points choose first; each tries positions
     around its point at growing distance (upper right first), taking the first free one.
@@ -296,13 +300,17 @@ def _place_labels(fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pa
     for a in anns:
         a.xyann = (0.0, 0.0)
         ext = a.get_window_extent(renderer)
-        sizes.append((ext.width + 2 * pad, ext.height + 2 * pad))
+        # 10% to spare: a text's extent in points varies by up to 9% with the dpi it is drawn at
+        # (hinting; 6-point labels at 100 and 130 dpi), and a file is saved at another dpi
+        sizes.append((1.1 * ext.width + 2 * pad, 1.1 * ext.height + 2 * pad))
     r = marker_pt * k
     fixed = [(px - r, py - r, px + r, py + r) for px, py in pts]  # the markers
     if legend is not None:
         lb = legend.get_window_extent(renderer)
         fixed.append((lb.x0 - pad, lb.y0 - pad, lb.x1 + pad, lb.y1 + pad))
     fixed = np.array(fixed)
+    # the obstacle lines as display paths (the view is frozen, so they stay where they are drawn)
+    paths = [ln.get_transform().transform_path(ln.get_path()) for ln in lines]
     dist = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
     crowd = (dist < 40 * k).sum(axis=1)
     order = sorted(range(len(anns)), key=lambda i: (-crowd[i], pts[i, 0], pts[i, 1]))
@@ -326,6 +334,9 @@ def _place_labels(fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pa
                 outside = max(inner[0] - box[0], 0) + max(box[2] - inner[2], 0) + \
                     max(inner[1] - box[1], 0) + max(box[3] - inner[3], 0)
                 hits = int(_overlaps(box, fixed[own]).sum()) + int(_overlaps(box, placed).sum())
+                if paths and not hits:
+                    bb = Bbox.from_extents(*box)
+                    hits = sum(p.intersects_bbox(bb, filled=False) for p in paths)
                 cost = hits * 1e6 + outside * 1e3 + rad
                 if cost < best_cost:
                     best, best_cost = box, cost
@@ -336,7 +347,14 @@ def _place_labels(fig: Figure, ax, anns, legend=None, marker_pt: float = 3.0, pa
                 break
         placed.append(best)
         a = anns[i]
-        a.xyann = ((best[0] + pad - px) / k, (best[1] + pad - py) / k)
+        # anchor the text at its side facing the point: text extents do not scale exactly with
+        # dpi (hinting), and a label drawn at another dpi then grows away from its point
+        x0, y0, x1, y1 = best[0] + pad, best[1] + pad, best[2] - pad, best[3] - pad
+        ha, hx = ("left", x0) if x0 >= px else ("right", x1) if x1 <= px else ("center", (x0 + x1) / 2)
+        va, vy = ("bottom", y0) if y0 >= py else ("top", y1) if y1 <= py else ("center", (y0 + y1) / 2)
+        a.set_horizontalalignment(ha)
+        a.set_verticalalignment(va)
+        a.xyann = ((hx - px) / k, (vy - py) / k)
         # a leader line when the label sits apart: from the marker's edge to the box's nearest point
         qx, qy = np.clip(px, best[0] + pad, best[2] - pad), np.clip(py, best[1] + pad, best[3] - pad)
         gap = np.hypot(qx - px, qy - py)
@@ -372,11 +390,12 @@ def scatter(
     colour = VERDICT_COLOURS.get(row["verdict"], "0.3")
     fig = Figure(figsize=(7, 5), layout="constrained")
     ax = fig.add_subplot()
+    obstacles = []
     if len(x) >= 3 and np.ptp(x) > 0:
         grid = np.linspace(x.min(), x.max(), 100)
         fit, lo, hi = _scatter_band(x, y, grid, n_band, seed, float(md["level"]))
         ax.fill_between(grid, lo, hi, color=colour, alpha=0.18, lw=0, label=f"{md['level']:.0%} bootstrap band")
-        ax.plot(grid, fit, color=colour, lw=1.5, label="least-squares line")
+        obstacles = ax.plot(grid, fit, color=colour, lw=1.5, label="least-squares line")
     ax.scatter(x, y, s=28, color=colour, edgecolor="white", linewidth=0.6, zorder=3, label="models")
     anns = []
     if label_models:
@@ -397,7 +416,7 @@ def scatter(
     ax.grid(color="0.92", lw=0.6)
     legend = ax.legend(fontsize=8, loc="best")
     if anns:
-        _place_labels(fig, ax, anns, legend, marker_pt=np.sqrt(28) / 2 + 0.6)
+        _place_labels(fig, ax, anns, legend, marker_pt=np.sqrt(28) / 2 + 0.6, lines=obstacles)
     return fig
 
 

@@ -134,6 +134,56 @@ def test_scatter_labels_do_not_overlap(res, chat, benchmark):
     assert not any(p.overlaps(q) for p, q in itertools.combinations(boxes, 2))
 
 
+@pytest.fixture(scope="module")
+def res_base(base):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", swjax.DegenerateResampleWarning)
+        return swjax.bootstrap(base, n=300, seed=0)
+
+
+def _line_pixels(line, step: float = 0.5) -> np.ndarray:
+    """The drawn line as display points at most ``step`` pixels apart."""
+    xy = line.get_transform().transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+    out = [xy[:1]]
+    for a, b in zip(xy[:-1], xy[1:]):
+        n = max(int(np.ceil(np.hypot(*(b - a)) / step)), 1)
+        out.append(a + (b - a) * np.linspace(0, 1, n + 1)[1:, None])
+    return np.vstack(out)
+
+
+@pytest.mark.parametrize("which, benchmark", [
+    ("chat", "wmdp_bio"), ("chat", "MT_Bench"), ("chat", "truthfulqa_mc1"), ("chat", "gpqa"),
+    ("base", "wmdp_bio"), ("base", "anli"),
+])
+def test_scatter_fitted_line_crosses_no_label(res, res_base, chat, base, which, benchmark):
+    """No label box meets the fitted line or another label, measured from the renderer's extents
+    of the drawn figure, at the figure's dpi and at the dpi ``swjax plot`` saves (130); the line
+    as drawn, sampled every half pixel. The line used to run through labels (issue 32)."""
+    import itertools
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    result, dataset = (res, chat) if which == "chat" else (res_base, base)
+    fig = figures.scatter(result, benchmark, dataset, n_band=200)
+    ax = fig.axes[0]
+    fit = next(ln for ln in ax.lines if ln.get_label() == "least-squares line")
+    labels = [t for t in ax.texts if t.get_text()]
+    assert len(labels) == int(result.table.at[benchmark, "n_models"])
+    for dpi in (fig.dpi, 130):
+        fig.set_dpi(dpi)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        pix = _line_pixels(fit)
+        assert len(pix) > 100
+        crossed = [t.get_text() for t, b in zip(labels, boxes)
+                   if ((pix[:, 0] >= b.x0) & (pix[:, 0] <= b.x1) & (pix[:, 1] >= b.y0) & (pix[:, 1] <= b.y1)).any()]
+        assert crossed == [], (dpi, crossed)
+        clashes = [(a.get_text(), c.get_text()) for (a, p), (c, q) in
+                   itertools.combinations(zip(labels, boxes), 2) if p.overlaps(q)]
+        assert clashes == [], (dpi, clashes)
+
+
 def test_scree(res):
     ax = figures.scree(res).axes[0]
     (bars,) = ax.containers
