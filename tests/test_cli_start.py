@@ -45,12 +45,17 @@ def test_a_command_fills_the_compilation_cache(tmp_path):
     assert any(cache.iterdir()), "no compiled program was stored in SWJAX_COMPILE_CACHE"
 
 
-def test_version_is_printed_without_jax():
+def test_version_names_jax_and_the_devices():
+    """``--version`` says what computes: it loads JAX to list the devices (``--help`` does not)."""
+    from importlib import metadata
+
     import swjax
 
     out = run(["--version"])
-    assert out.stdout.strip() == f"swjax {swjax.__version__}"
-    assert out.stderr.strip().splitlines()[-1] == "no JAX"
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == f"swjax {swjax.__version__}"
+    assert lines[1].startswith(f"jax {metadata.version('jax')}, jaxlib {metadata.version('jaxlib')}, ")
+    assert lines[2].startswith("devices: ")
 
 
 def test_a_usage_error_is_one_line_naming_the_problem_exit_2():
