@@ -285,6 +285,7 @@ def bootstrap(
         model_run = resample_pipeline(
             dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
             batch_size=batch_size, x64=x64, sink_for=partial(sink_for, into=model_streamed, path=None, keep=()),
+            built=(problem, layout),
         )
         models = _model_interval(model_run, model_streamed["store"], level)
     pv = None
@@ -315,17 +316,21 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop",
+    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop", built=None,
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
     Over models, or over whole clusters when ``clusters`` (model -> family) is given; every
     resample's PC1 is turned to point along the full-sample PC1. ``sink_for(layout)``, if
     given, returns a sink that receives each chunk of resamples instead of keeping them
-    (``draws`` is then None).
+    (``draws`` is then None). ``built``: the (problem, layout) of an earlier run of the same
+    request, reused as they are (the same models, imputation and warnings, given once), so
+    that a second scheme on the same data cannot differ from the first in what it analyses.
     """
     with engine.precision(x64):
-        if missing == "drop":
+        if built is not None:
+            problem, layout = built
+        elif missing == "drop":
             problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
         else:
             from .analysis import prepare
