@@ -141,29 +141,47 @@ def bootstrap_rich(result, file=None) -> None:
         notes = []
         if row.capability:
             notes.append("capability")
-        if row.n_degenerate:
+        if row.interval.startswith("none: "):  # no interval: why, and nothing about resamples
+            notes.append(row.interval[len("none: "):])
+        elif row.n_degenerate:
             notes.append(f"{row.n_degenerate} degenerate resamples")
-        if row.interval != md["method"]:
+        if row.interval != md["method"] and not row.interval.startswith("none: "):
             notes.append(row.interval)
         pq = [_fmt_p(row.p_value), _fmt_p(row.q_value)] if with_p else []
         cells = [
             str(row.Index), *([row.name] if with_name else []), _fmt(row.estimate),
-            f"[{_fmt(row.low)}, {_fmt(row.high)}]", _fmt(row.se), *pq,
+            _interval_text(row.low, row.high), _fmt(row.se), *pq,
         ]
         table.add_row(
             *map(Text, cells), Text.assemble((row.verdict, _COLOURS.get(row.verdict, ""))), Text("; ".join(notes)),
         )
     console.print(table)
     for stat, row in result.summary.iterrows():
-        console.print(
-            f"{stat}: {_fmt(row['estimate'])} [{_fmt(row['low'])}, {_fmt(row['high'])}]"
-        )
+        if str(row["interval"]).startswith("none: "):  # no interval, and why ("no FLOP", too few models)
+            what = row["interval"][len("none: "):]
+            value = "" if not np.isfinite(row["estimate"]) else f"{_fmt(row['estimate'])}, "
+            console.print(f"{stat}: {value}no interval ({what})")
+        else:
+            console.print(f"{stat}: {_fmt(row['estimate'])} {_interval_text(row['low'], row['high'])}")
     if md.get("interval_note"):  # the family-aware default: how it differs from the model bootstrap
         console.print(md["interval_note"])
+    sources = result.table["se_from"].value_counts() if "se_from" in result.table.columns else {}
+    sources = {k: v for k, v in dict(sources).items() if k}
+    if sources:  # which standard error the se column holds
+        listing = ", ".join(k if len(sources) == 1 else f"{k} ({v})" for k, v in sources.items())
+        hull = " (cluster-t: the larger of the two)" if md["method"] == "cluster-t" else ""
+        console.print(f"se: the standard error of the interval's method: {listing}{hull}")
     console.print(
         f"PC1 sign: the released rule would have flipped {md['pc1_rule_flip_share']:.2%} of "
         f"resamples; smallest |cos| to the full-sample PC1 {md['pc1_min_abs_cos']:.3f}"
     )
+
+
+def _interval_text(low, high) -> str:
+    """``[low, high]``, or "none" where a statistic has no interval (the note says why)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "none"
+    return f"[{_fmt(low)}, {_fmt(high)}]"
 
 
 def bootstrap_json(results) -> str:
