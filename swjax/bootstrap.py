@@ -32,9 +32,12 @@ class BootstrapResult:
     ----------
     table : pandas.DataFrame
         Indexed by benchmark: ``name``, ``metric``, ``estimate`` (the full-sample correlation,
-        the paper's point estimate), ``low``, ``high``, ``se``, ``bias``, ``n_models``,
-        ``n_valid`` and ``n_degenerate`` resamples, ``interval`` (the method used: BCa falls
-        back to percentile where it cannot be computed), ``p_value``, ``q_value`` (BH),
+        the paper's point estimate), ``n_models`` (and ``n_families`` with families) behind it,
+        ``low``, ``high``, ``se`` (the standard error of the interval's method) and ``se_from``
+        (which: model/family bootstrap or jackknife), ``bias``, ``n_valid`` and
+        ``n_degenerate`` resamples, ``interval`` (the method used: BCa falls back to percentile
+        where it cannot be computed; "none: why" where a statistic gets no interval, below
+        :func:`min_models` models or 3 families), ``p_value``, ``q_value`` (BH),
         ``q_value_by`` (BY), ``verdict``, ``capability``.
     distribution : numpy.ndarray
         (n, benchmarks) resampled correlations, in the table's order and the computation's
@@ -42,8 +45,9 @@ class BootstrapResult:
     jackknife : numpy.ndarray
         (models, benchmarks) leave-one-model-out correlations.
     summary : pandas.DataFrame
-        The same interval columns for the scalar statistics (variance explained, mean
-        capability intercorrelation, compute correlation).
+        The same interval columns, without a verdict, for the scalar statistics (variance
+        explained, mean capability intercorrelation, compute correlation: "none: no FLOP"
+        without FLOP).
     eigenvalues : numpy.ndarray or None
         (n, capabilities) resampled eigenvalues of the capability correlation matrix, largest
         first; None unless asked for (``bootstrap(..., eigenvalues=True)``).
