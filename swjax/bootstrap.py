@@ -18,7 +18,7 @@ from .analysis import Analysis, as_dataset, float_dtype, make_analysis
 from .errors import DegenerateResampleWarning, SwjaxError
 from .problem import FLOP_COLUMN, MIN_MODELS, Layout, Problem, build_problem
 
-__all__ = ["BootstrapResult", "bootstrap", "check_positive_int"]
+__all__ = ["BootstrapResult", "bootstrap", "check_positive_int", "min_models", "interval_support", "withhold"]
 
 #: Scalar statistics that get intervals beside the benchmarks (rows of ``BootstrapResult.summary``).
 SCALARS = ("variance_explained", "mean_intercorrelation", "compute_correlation")
@@ -216,16 +216,14 @@ _INTERVAL_COLUMNS = ("low", "high", "se", "low_models", "high_models", "low_fami
                      "design_effect")
 
 
-def _withhold(frame: pd.DataFrame, support: Support) -> None:
-    """No interval, se or verdict where ``support`` gives a reason, or where no interval could be
-    computed (every resample degenerate); the ``interval`` column says why ("none: ...")."""
-    reason = support.reason.copy()
+def withhold(frame: pd.DataFrame, reason) -> None:
+    """No interval, se or verdict where ``reason`` (one string per row, "" for none) gives one,
+    or where no interval could be computed (every resample degenerate); the ``interval`` column
+    says why ("none: ..."). ``frame`` has :func:`summarize`'s columns, changed in place."""
+    reason = np.array(reason, dtype=object)
     failed = (reason == "") & ~(np.isfinite(frame["low"]) & np.isfinite(frame["high"])).to_numpy()
     reason[failed] = np.where(frame["n_valid"].to_numpy()[failed] == 0, "no valid resample",
                               "the interval could not be computed")
-    frame.insert(frame.columns.get_loc("estimate") + 1, "n_models", support.n_models)
-    if support.n_families is not None:
-        frame.insert(frame.columns.get_loc("n_models") + 1, "n_families", support.n_families)
     blank = reason != ""
     if not blank.any():
         return
@@ -234,7 +232,8 @@ def _withhold(frame: pd.DataFrame, support: Support) -> None:
             frame.loc[blank, col] = np.nan
     if "widened_to_models" in frame.columns:
         frame.loc[blank, "widened_to_models"] = False
-    frame.loc[blank, "se_from"] = ""
+    if "se_from" in frame.columns:
+        frame.loc[blank, "se_from"] = ""
     frame.loc[blank, "verdict"] = "no interval"
     frame.loc[blank, "interval"] = ["none: " + r for r in reason[blank]]
 
@@ -548,7 +547,10 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     )
     frame["se"] = se
     frame.insert(frame.columns.get_loc("se") + 1, "se_from", se_from)
-    _withhold(frame, support)
+    frame.insert(frame.columns.get_loc("estimate") + 1, "n_models", support.n_models)
+    if support.n_families is not None:
+        frame.insert(frame.columns.get_loc("n_models") + 1, "n_families", support.n_families)
+    withhold(frame, support.reason)
     dist = store.array()
     frame.index = pd.Index(names, name="benchmark")
     nb = layout.n_benchmarks

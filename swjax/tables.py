@@ -87,10 +87,11 @@ def analysis_rich(analysis, file=None) -> None:
 
     s = analysis.summary()
     against = f" against {analysis.against}" if analysis.against else ""
+    compute = (f"compute correlation {_fmt(s['compute_correlation'])} ({s['compute_n_models']} models)"
+               if s["compute_n_models"] else "no FLOP")
     title = (
         f"{analysis.label}: {s['n_models']} models, PC1 explains {s['variance_explained']:.1%}, "
-        f"mean capability intercorrelation {s['mean_intercorrelation']:.3f}, "
-        f"compute correlation {_fmt(s['compute_correlation'])} ({s['compute_n_models']} models)"
+        f"mean capability intercorrelation {s['mean_intercorrelation']:.3f}, {compute}"
     )
     table = Table(title=title, title_justify="left")
     frame = analysis.table()

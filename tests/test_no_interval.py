@@ -171,3 +171,28 @@ def test_cli_csv_json_and_table(sparse, tmp_path):
     assert "2 families (at least 3" in lines["few6"] and "[, ]" not in text
     assert "compute_correlation: no interval (no FLOP)" in text
     assert "se: the standard error of the interval's method" in text
+
+
+def test_lobo_intervals_keep_the_minimum(sparse):
+    ds, _, _, _ = sparse
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = swjax.lobo(ds, n=N, seed=SEED)
+    iv = res.intervals
+    few = iv[iv["benchmark"] == "few4"]
+    assert len(few) == 13 and (few["verdict"] == "no interval").all() and few[["low", "high", "se"]].isna().all().all()
+    assert (few["interval"] == "none: 4 models (at least 5 needed)").all()
+    assert few.loc[few["variant"] == "full", "estimate"].item() == pytest.approx(1.0, abs=1e-6)  # kept
+    np.testing.assert_allclose(few["estimate"], res.correlations.loc["few4"], rtol=0, atol=1e-12)
+    six = iv[iv["benchmark"] == "few6"]
+    assert np.isfinite(six["low"]).all()
+
+
+def test_cli_analyze_says_no_flop(tmp_path):
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(8, 4)), columns=list("abcd"), index=[f"m{i}" for i in range(8)]).to_csv(
+        tmp_path / "s.csv", index_label="model")
+    res = runner.invoke(app, ["analyze", "--data", str(tmp_path / "s.csv"), "--capabilities", "a,b,c"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "no FLOP" in text and "compute correlation (0 models)" not in text
