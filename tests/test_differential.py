@@ -230,6 +230,7 @@ def test_sign_rule_when_largest_loadings_tie(k):
 IMPUTED = ["MT_Bench", "truthfulqa_mc1", "sycophancy", "wmdp_bio"]
 
 
+@pytest.mark.slow  # two imputing bootstraps and a reference loop; test_impute.py has the quick check
 def test_impute_with_families_both_halves_from_the_imputed_matrix(chat):
     """``--missing impute --families``: the two halves of the cluster-t interval, the family
     jackknife-t and the model bootstrap's BCa, both equal a plain reference that imputes every

@@ -68,7 +68,12 @@ def test_few_models_get_their_estimate_and_no_interval(sparse):
     assert row["verdict"] == "no interval" and row["interval"] == "none: 4 models (at least 5 needed)"
     six_row = res.table.loc["few6"]  # 6 models: an interval, families not asked
     assert six_row["n_models"] == 6 and np.isfinite(six_row["low"]) and six_row["interval"] in ("bca", "percentile (bca failed)")
-    # every other benchmark as before
+
+
+@pytest.mark.slow  # two more compiled shapes
+def test_other_benchmarks_unchanged_and_the_minimum_follows_the_level(sparse):
+    ds, _, _, _ = sparse
+    res = _run(ds)
     full = _run(swjax.Dataset("chat", ds.scores.drop(columns=["few4", "few6"]), ds.meta, ds.info))
     pd.testing.assert_frame_equal(res.table.drop(index=["few4", "few6"])[["low", "high", "verdict"]],
                                   full.table[["low", "high", "verdict"]])
@@ -173,6 +178,7 @@ def test_cli_csv_json_and_table(sparse, tmp_path):
     assert "se: the standard error of the interval's method" in text
 
 
+@pytest.mark.slow  # compiles the leave-one-out kernel
 def test_lobo_intervals_keep_the_minimum(sparse):
     ds, _, _, _ = sparse
     with warnings.catch_warnings():
@@ -188,6 +194,7 @@ def test_lobo_intervals_keep_the_minimum(sparse):
     assert np.isfinite(six["low"]).all()
 
 
+@pytest.mark.slow  # compiles an analysis of another shape
 def test_cli_analyze_says_no_flop(tmp_path):
     rng = np.random.default_rng(0)
     pd.DataFrame(rng.normal(size=(8, 4)), columns=list("abcd"), index=[f"m{i}" for i in range(8)]).to_csv(
