@@ -203,3 +203,25 @@ def test_cli_analyze_says_no_flop(tmp_path):
     assert res.exit_code == 0, res.output
     text = " ".join(res.stdout.split())
     assert "no FLOP" in text and "compute correlation (0 models)" not in text
+
+
+@pytest.mark.slow  # compiles compare's programs
+def test_compare_se_is_the_standard_error_of_its_interval(chat):
+    fam = swjax.family_labels(chat, families="public")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ct = swjax.compare(chat, "MT_Bench", "mmlu", n=N, seed=SEED, clusters=fam)  # cluster-t
+        bca = swjax.compare(chat, "MT_Bench", "mmlu", n=N, seed=SEED)  # the model bootstrap
+    model_se = np.std(np.asarray(bca.distribution, np.float64), axis=0, ddof=1)
+    np.testing.assert_allclose(bca.table["se"], model_se, rtol=0, atol=1e-9)
+    # the family jackknife, from leave-one-family-out analyses
+    codes = fam.reindex(chat.models)
+    jack = []
+    for g in sorted(set(codes)):
+        c = swjax.analyze(chat, weights=(codes != g).astype(int).to_numpy()).correlations
+        jack.append([c["MT_Bench"], c["mmlu"], c["MT_Bench"] - c["mmlu"]])
+    jack = np.array(jack)
+    G = len(jack)
+    fam_se = np.sqrt((G - 1) / G * ((jack - jack.mean(0)) ** 2).sum(0))
+    np.testing.assert_allclose(ct.table["se"], np.maximum(fam_se, model_se), rtol=0, atol=2e-5)
+    assert list(ct.table["se_from"]) == list(np.where(fam_se >= model_se, "family jackknife", "model bootstrap"))
