@@ -16,39 +16,39 @@ import swjax
 from swjax.bootstrap import min_models
 from swjax.cli import app
 
+from .reference import reference
+
 runner = CliRunner()
 N, SEED = 60, 3
+CAPS = ["c0", "c1", "c2", "c3"]
 
 
 @pytest.fixture(scope="module")
-def sparse(chat):
-    """The chat set with two benchmarks present for few models: ``few4`` for 4 models in 2
-    families, ranked as the capabilities score (a perfect 1.0 from 4 models), and ``few6`` for
-    6 models in the same 2 families; without FLOP."""
-    families = swjax.family_labels(chat, families="public")
-    score = swjax.analyze(chat).scores
-    counts = families.reindex(score.index).value_counts()
-    two = [f for f in counts.index if counts[f] >= 3][:2]
-    members = [m for m in score.index if families[m] in two]
-    four = members[:2] + [m for m in members if families[m] == families[members[-1]]][-2:]
-    assert len(set(four)) == 4 and families[four].nunique() == 2
-    six = members[:6] if families[members[:6]].nunique() == 2 else members[:3] + members[-3:]
-    assert families[six].nunique() == 2
-    sc = chat.scores.copy()
+def sparse():
+    """14 models in 5 families, 4 capability benchmarks, 2 others, and two benchmarks present
+    for few models: ``few4`` for 4 models in 2 families, ranked as the capabilities score (a
+    perfect 1.0 from 4 models), and ``few6`` for 6 models in the same 2 families; no FLOP.
+    Small, so that its programs compile fast."""
+    rng = np.random.default_rng(5)
+    models = [f"m{i:02d}" for i in range(14)]
+    families = pd.Series([f"f{i}" for i in (0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4)], index=models, name="family")
+    f = rng.normal(size=14)
+    x = f[:, None] * rng.uniform(0.8, 1.4, 6) + 0.7 * rng.normal(size=(14, 6))
+    sc = pd.DataFrame(x, index=pd.Index(models, name="model"), columns=CAPS + ["s0", "s1"])
+    score = reference(sc, CAPS)["scores"]  # numpy/scipy: compiles nothing
+    four, six = models[0:2] + models[3:5], models[0:6]
     sc["few4"] = np.nan
     sc.loc[four, "few4"] = score[four]
     sc["few6"] = np.nan
-    sc.loc[six, "few6"] = np.random.default_rng(0).normal(size=6)
-    info = pd.concat([chat.info, pd.DataFrame({"name": ["Few 4", "Few 6"], "metric": ["x", "x"]},
-                                              index=["few4", "few6"])])
-    ds = swjax.Dataset("sparse", sc, chat.meta.drop(columns=["FLOP"]), info)
-    return ds, families, four, six
+    sc.loc[six, "few6"] = rng.normal(size=6)
+    info = pd.DataFrame({"name": list(sc.columns), "metric": "x"}, index=sc.columns)
+    return swjax.Dataset("sparse", sc, pd.DataFrame(index=sc.index), info), families, four, six
 
 
 def _run(ds, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return swjax.bootstrap(ds, n=N, seed=SEED, **kw)
+        return swjax.bootstrap(ds, n=N, seed=SEED, capabilities=CAPS, **kw)
 
 
 def test_minimum_is_the_smallest_n_a_perfect_rank_correlation_can_reject():
@@ -57,6 +57,21 @@ def test_minimum_is_the_smallest_n_a_perfect_rank_correlation_can_reject():
         smallest = next(n for n in range(2, 20) if 2 / math.factorial(n) <= 1 - level)
         assert min_models(level) == max(5, smallest)
     assert (min_models(0.95), min_models(0.99), min_models(0.999)) == (5, 6, 7)
+
+
+def test_few_families_get_no_interval(sparse):
+    """First: its run compiles both the cluster and the model bootstrap, which the next reuse."""
+    ds, families, four, six = sparse
+    res = _run(ds, clusters=families)
+    t = res.table
+    assert t.loc["few6", "n_families"] == 2 and t.loc["few6", "n_models"] == 6
+    assert t.loc["few6", "interval"] == "none: 2 families (at least 3 needed)"
+    assert t.loc["few6", "verdict"] == "no interval"
+    cols = ["low", "high", "se", "low_models", "high_models", "low_families", "high_families", "design_effect"]
+    assert t.loc[["few4", "few6"], cols].isna().all().all()
+    assert t.loc["few4", "interval"] == "none: 4 models (at least 5 needed)"  # models are checked first
+    assert (t.drop(index=["few4", "few6"])["n_families"] >= 3).all()
+    assert res.metadata["min_families"] == 3 and res.metadata["min_models"] == 5
 
 
 def test_few_models_get_their_estimate_and_no_interval(sparse):
@@ -74,29 +89,15 @@ def test_few_models_get_their_estimate_and_no_interval(sparse):
 def test_other_benchmarks_unchanged_and_the_minimum_follows_the_level(sparse):
     ds, _, _, _ = sparse
     res = _run(ds)
-    full = _run(swjax.Dataset("chat", ds.scores.drop(columns=["few4", "few6"]), ds.meta, ds.info))
+    full = _run(swjax.Dataset("full", ds.scores.drop(columns=["few4", "few6"]), ds.meta, ds.info))
     pd.testing.assert_frame_equal(res.table.drop(index=["few4", "few6"])[["low", "high", "verdict"]],
                                   full.table[["low", "high", "verdict"]])
     # stricter at 99 %: 6 models needed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res99 = swjax.bootstrap(ds, n=200, seed=SEED, level=0.99)
+        res99 = swjax.bootstrap(ds, n=200, seed=SEED, level=0.99, capabilities=CAPS)
     assert np.isfinite(res99.table.loc["few6", "low"])  # 6 >= 6
     assert res99.table.loc["few4", "interval"] == "none: 4 models (at least 6 needed)"
-
-
-def test_few_families_get_no_interval(sparse):
-    ds, families, four, six = sparse
-    res = _run(ds, clusters=families)
-    t = res.table
-    assert t.loc["few6", "n_families"] == 2 and t.loc["few6", "n_models"] == 6
-    assert t.loc["few6", "interval"] == "none: 2 families (at least 3 needed)"
-    assert t.loc["few6", "verdict"] == "no interval"
-    cols = ["low", "high", "se", "low_models", "high_models", "low_families", "high_families", "design_effect"]
-    assert t.loc[["few4", "few6"], cols].isna().all().all()
-    assert t.loc["few4", "interval"] == "none: 4 models (at least 5 needed)"  # models are checked first
-    assert (t.drop(index=["few4", "few6"])["n_families"] >= 3).all()
-    assert res.metadata["min_families"] == 3 and res.metadata["min_models"] == 5
 
 
 def test_se_is_the_standard_error_of_the_interval_shown(sparse):
@@ -140,7 +141,8 @@ def _cli(tmp_path, ds, families, *extra):
     ds.scores.to_csv(data, index_label="model")
     fam = tmp_path / "families.csv"
     families.reindex(ds.scores.index).rename_axis("model").reset_index().to_csv(fam, index=False)
-    args = ["bootstrap", "--data", str(data), "--n", str(N), "--seed", str(SEED), "--families", str(fam), *extra]
+    args = ["bootstrap", "--data", str(data), "--n", str(N), "--seed", str(SEED), "--families", str(fam),
+            "--capabilities", ",".join(CAPS), *extra]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     return res.stdout
@@ -183,10 +185,10 @@ def test_lobo_intervals_keep_the_minimum(sparse):
     ds, _, _, _ = sparse
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = swjax.lobo(ds, n=N, seed=SEED)
+        res = swjax.lobo(ds, n=N, seed=SEED, capabilities=CAPS)
     iv = res.intervals
     few = iv[iv["benchmark"] == "few4"]
-    assert len(few) == 13 and (few["verdict"] == "no interval").all() and few[["low", "high", "se"]].isna().all().all()
+    assert len(few) == 1 + len(CAPS) and (few["verdict"] == "no interval").all() and few[["low", "high", "se"]].isna().all().all()
     assert (few["interval"] == "none: 4 models (at least 5 needed)").all()
     assert few.loc[few["variant"] == "full", "estimate"].item() == pytest.approx(1.0, abs=1e-6)  # kept
     np.testing.assert_allclose(few["estimate"], res.correlations.loc["few4"], rtol=0, atol=1e-12)
