@@ -104,6 +104,7 @@ SLOW = {
     "swjax/plan.py::swjax.plan.plan",
     "swjax/correlate.py::swjax.correlate.correlate",
     "swjax/adjust.py::swjax.adjust.adjust",
+    "swjax/bootstrap.py::swjax.bootstrap.BootstrapResult.select",
 }
 
 

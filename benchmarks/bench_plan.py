@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD python benchmarks/bench_plan.py                    # R = 500, B = 1000
     PYTHONPATH=$PWD python benchmarks/bench_plan.py --datasets 50 --n 200
+    PYTHONPATH=$PWD python benchmarks/bench_plan.py --benchmarks MT_Bench,TruthfulQA_MC1 --device gpu
 
 Warm: a first call with the same grid, the same chunk shapes (``dataset_batch``) and 2
 datasets per grid point compiles every function; the timed call then simulates and analyses
@@ -32,28 +33,34 @@ def main() -> None:
     parser.add_argument("--grid", type=str, default=",".join(map(str, DEFAULT_GRID)))
     parser.add_argument("--dataset-batch", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--benchmarks", type=str, default=None,
+                        help="comma-separated benchmarks (default: the 25 main-table benchmarks)")
+    parser.add_argument("--device", type=str, default="auto")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/plan"))
     args = parser.parse_args()
     grid = [int(g) for g in args.grid.split(",")]
+    benchmarks = args.benchmarks.split(",") if args.benchmarks else None
     chat = load_dataset("chat")
 
     t0 = time.perf_counter()
-    gen = fit_generator(chat)
+    gen = fit_generator(chat, benchmarks)
     t_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
-    plan(chat, grid=grid, datasets=2, n=args.n, seed=args.seed, dataset_batch=args.dataset_batch, generator=gen)
+    plan(chat, benchmarks, grid=grid, datasets=2, n=args.n, seed=args.seed, dataset_batch=args.dataset_batch,
+         generator=gen, device=args.device)
     t_warm = time.perf_counter() - t0
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    result = plan(chat, grid=grid, datasets=args.datasets, n=args.n, seed=args.seed,
-                  dataset_batch=args.dataset_batch, progress=print, generator=gen)
+    result = plan(chat, benchmarks, grid=grid, datasets=args.datasets, n=args.n, seed=args.seed,
+                  dataset_batch=args.dataset_batch, progress=print, generator=gen, device=args.device)
     t_plan = time.perf_counter() - t0
     load1 = os.getloadavg()
     result.metadata.update(
         bench=dict(
             fit_seconds=t_fit, warmup_seconds=t_warm, plan_seconds=t_plan, cpu_count=os.cpu_count(),
             load_average_start=load0, load_average_end=load1, dataset_batch=args.dataset_batch,
-            resamples=args.datasets * args.n * len(grid),
+            resamples=args.datasets * args.n * len(grid), benchmarks=len(result.needed),
+            device=args.device,
         )
     )
     print(result.needed.drop(columns="name").to_string(float_format=lambda x: f"{x:.3f}"))
@@ -61,7 +68,8 @@ def main() -> None:
     print(f"\nfit {t_fit:.1f} s, warm-up (compilation) {t_warm:.1f} s")
     print(f"plan, warm: {t_plan:.1f} s for {len(result.needed)} benchmarks x {len(grid)} grid points x "
           f"{args.datasets} datasets x {args.n} resamples; load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs")
-    write_plan(result, args.out, argv=["benchmarks/bench_plan.py"] + [f"--datasets={args.datasets}", f"--n={args.n}"])
+    write_plan(result, args.out, argv=["benchmarks/bench_plan.py"] + [f"--datasets={args.datasets}", f"--n={args.n}"]
+               + ([f"--benchmarks={args.benchmarks}"] if args.benchmarks else []))
     print(json.dumps(result.metadata["bench"]))
 
 

@@ -15,7 +15,9 @@ is recorded as such and the next one runs), in this order:
 * ``bootstrap_1e6``: ``bench_bootstrap.py --n 1000000``, the distribution in host memory
   (``bench_bootstrap_1e6.json``);
 * ``subsets``: ``bench_subsets.py``, 4,083 subsets x 1,000 resamples per set (``bench_subsets.json``);
-* ``coverage``: ``bench_coverage.py``, the README's coverage table (``coverage/``);
+* ``coverage``: ``bench_coverage.py``, the README's coverage table at R = 1,000 (``coverage/``);
+* ``plan``: ``bench_plan.py`` with the default grid on 2 chat benchmarks (MT_Bench, truthfulqa_mc1),
+  R = 500 datasets x B = 1,000 resamples per grid point (``plan/plan.json``);
 * ``batch``: ``bench_batch.py``, the engine's batch size against a sweep (``bench_batch.json``);
 * ``tests``: pytest with ``SWJAX_TEST_DEVICE=gpu`` on the engine, rank, PC1, interval, sharding
   and GPU tests (``tests.json``, ``tests.xml``; ``test_gpu_equals_cpu`` is left out, the
@@ -55,6 +57,7 @@ TARGETS = {
     "bootstrap_1e6": 2.0,
     "subsets": 10.0,
     "coverage": 60.0,
+    "plan": 60.0,
     "batch": 1.2,
 }
 TEST_FILES = (
@@ -65,8 +68,10 @@ TEST_FILES = (
 #: Its own step: many random shapes, so many compilations (the step most likely to run long).
 DIFFERENTIAL = ("tests/test_differential.py",)
 QUICK_TEST_FILES = ("tests/test_gpu.py", "tests/test_batch_size.py", "tests/test_offline.py")
-STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "batch", "tests",
+STEPS = ("crossplatform", "bootstrap_1e4", "bootstrap_1e6", "subsets", "coverage", "plan", "batch", "tests",
          "tests_differential")
+#: The plan step's benchmarks (the issue: the default grid on 2 benchmarks).
+PLAN_BENCHMARKS = "MT_Bench,truthfulqa_mc1"
 
 
 def commands(args, out: Path) -> dict[str, tuple[list[str], int]]:
@@ -87,8 +92,11 @@ def commands(args, out: Path) -> dict[str, tuple[list[str], int]]:
         "subsets": ([py, str(HERE / "bench_subsets.py"), "--device", dev, "--n", "4" if q else "1000",
                      *(["--min-size", "11"] if q else []), "--json", str(out / "bench_subsets.json")], 150),
         "coverage": ([py, str(HERE / "bench_coverage.py"), "--device", dev,
-                      "--datasets", "8" if q else "2000", "--n", "40" if q else "1000",
+                      "--datasets", "8" if q else "1000", "--n", "40" if q else "1000",
                       "--out", str(out / "coverage")], 180),
+        "plan": ([py, str(HERE / "bench_plan.py"), "--device", dev, "--benchmarks", PLAN_BENCHMARKS,
+                  "--datasets", "4" if q else "500", "--n", "40" if q else "1000",
+                  *(["--grid", "15,26"] if q else []), "--out", str(out / "plan")], 180),
         "batch": ([py, str(HERE / "bench_batch.py"), "--device", dev, *(["--n", "256", "--sizes", "64,256",
                    "--repeats", "1"] if q else []), "--out", str(out / "bench_batch.json")], 150),
         # test_gpu_equals_cpu is what the crossplatform step runs and writes: not run twice.
@@ -137,6 +145,12 @@ def figures(out: Path) -> dict:
         meta = cov.get("metadata", cov)
         fig["coverage"] = (meta.get("study_seconds"), "s",
                            f"R={meta.get('datasets')} x B={meta.get('n')}; populations {meta.get('populations_seconds', 0):.1f} s")
+    pl = _read(out / "plan" / "plan.json")
+    if pl:
+        bench = pl.get("metadata", pl).get("bench", {})
+        fig["plan"] = (bench.get("plan_seconds"), "s",
+                       f"{bench.get('benchmarks')} benchmarks, {bench.get('resamples', 0):,} resamples warm; "
+                       f"compile {bench.get('warmup_seconds', 0):.1f} s, fit {bench.get('fit_seconds', 0):.1f} s")
     bat = _read(out / "bench_batch.json")
     if bat:
         fig["batch"] = (bat["pick_relative_to_best"], "x best",

@@ -101,6 +101,8 @@ def strict_read(data: bytes):
     if not rows or not rows[0]:
         raise ValueError("empty")
     header = [h.strip() for h in rows[0]]
+    if "model" not in header and [h.lower() for h in header].count("model") == 1:
+        header = ["model" if h.lower() == "model" else h for h in header]  # a `Model` id column
     if len(set(header)) != len(header) or "model" not in header:
         raise ValueError("header")
     body = [r for r in rows[1:] if r]
@@ -109,7 +111,7 @@ def strict_read(data: bytes):
     ids = [r[header.index("model")].strip() for r in body]
     if any(not i for i in ids) or len(set(ids)) != len(ids):
         raise ValueError("ids")
-    cols = [h for h in header if h != "model" and h not in METADATA]
+    cols = [h for h in header if h != "model" and h not in METADATA and not text_column(body, header.index(h))]
     values = {}
     for col in cols:
         j = header.index(col)
@@ -130,6 +132,21 @@ def strict_read(data: bytes):
             out.append(v)
         values[col] = out
     return pd.DataFrame(values, index=pd.Index(ids, name="model"))
+
+
+def text_column(body, j) -> bool:
+    """A column none of whose cells is a number or a missing marker: metadata (a family)."""
+    cells = [r[j].strip() for r in body if r[j].strip() not in NA_STRINGS]
+    if not cells:
+        return False
+    for cell in cells:
+        try:
+            float(cell)
+            if "_" not in cell:  # pandas reads no digit separators
+                return False
+        except ValueError:
+            pass
+    return not any(c.lower() in ("inf", "-inf", "infinity") for c in cells)
 
 
 def exact_rescale(scores: pd.DataFrame) -> pd.DataFrame:
@@ -432,6 +449,147 @@ def fuzz(ctx: Context, count: int, seed: int, exclude=(), models=None):
         elif old.read_text() != '{"previous": "run"}\n' or sorted(os.listdir(out_dir)) != ["a.json"]:
             res.outcome = "partial output"
             old.write_text('{"previous": "run"}\n')
+
+
+# ------------------------------------------------------------------ real result files, mutated
+
+REAL_LM = ROOT.parent / "shared" / "real" / "lm_eval" / "saucam_model_evals"
+
+
+def real_base(folder: Path, models: int = 6) -> Path:
+    """A copy of the first ``models`` models' harness results (six files each) from the real
+    corpus; the files' own bytes."""
+    for d in sorted(REAL_LM.glob("*/*"))[:models]:
+        shutil.copytree(d, folder / d.parent.name / d.name)
+    return folder
+
+
+def _json_with(obj, path_keys, text: str) -> str:
+    """``obj`` as JSON text with the value at ``path_keys`` replaced by raw JSON ``text``."""
+    node = obj
+    for k in path_keys[:-1]:
+        node = node[k]
+    node[path_keys[-1]] = "@@MUTATED@@"
+    return json.dumps(obj).replace('"@@MUTATED@@"', text)
+
+
+def real_mutation(rng: random.Random, folder: Path) -> str:
+    """Mutate the folder in place, one of: truncated file, wrong type, duplicated file, metric
+    removed from one file (mixed metrics across files), keys reordered. Returns the kind."""
+    files = sorted(folder.rglob("*.json"))
+    path = rng.choice(files)
+    obj = json.loads(path.read_text())
+    task = rng.choice(sorted(obj["results"]))
+    keys = [k for k in obj["results"][task] if "," in k and "_stderr" not in k]
+    kind = rng.choice(["truncated", "wrong type", "duplicated", "metric removed", "reordered", "null score"])
+    if kind == "truncated":
+        text = path.read_text()
+        path.write_text(text[: rng.randrange(1, len(text) - 1)])
+        return f"truncated {path.name}"
+    if kind == "wrong type":
+        value = rng.choice(['"abc"', "[0.5]", '{"v": 0.5}', "true", "1e400", "-1e400", "9" * 400, '"0.5x"'])
+        path.write_text(_json_with(obj, ["results", task, rng.choice(keys)], value))
+        return f"wrong type {value[:12]} in {path.name}"
+    if kind == "duplicated":
+        shutil.copy(path, path.with_name("copy_" + path.name))
+        return f"duplicated {path.name}"
+    if kind == "null score":
+        path.write_text(_json_with(obj, ["results", task, rng.choice(keys)], rng.choice(["null", '"N/A"'])))
+        return f"null score in {path.name}"
+    if kind == "metric removed" and len(keys) > 1:
+        gone = rng.choice(keys)
+        del obj["results"][task][gone]
+        path.write_text(json.dumps(obj))
+        return f"{gone} removed from {task} in {path.name}"
+    items = list(obj["results"][task].items())
+    rng.shuffle(items)
+    obj["results"][task] = dict(items)
+    path.write_text(json.dumps(obj))
+    return f"reordered {task} in {path.name}"
+
+
+def _plain_number(value):
+    """The score a plain reader takes from a JSON value: a finite float, NaN for null / "N/A",
+    None for anything else (the file is then not valid)."""
+    if value is None or value == "N/A":
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        out = float(value)
+    except OverflowError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def check_real_import(inputs: Path, out: Path) -> str:
+    """'' when the imported matrix is exactly what the files say, else what is wrong.
+
+    Read here with plain json, independently of the importer: every file the report does not
+    list as skipped must be valid (parses, every metric a number, null or "N/A"); every file
+    that is valid must not be skipped (a bad value in a group's subtask, which import does not
+    read by default, leaves the file valid); every cell of scores.csv is the file's value of the
+    metric that info.csv names for its column (negated where the direction is lower), and every
+    (model, column) that a file holds is a cell.
+    """
+    report = (out / "merge_report.txt").read_text()
+    skipped = {line.split(": ", 1)[0].removeprefix("skipped ") for line in report.splitlines()
+               if line.startswith("skipped ")}
+    scores = pd.read_csv(out / "scores.csv", index_col="model")  # pandas parses floats exactly
+    info = pd.read_csv(out / "info.csv", index_col="benchmark", keep_default_na=False)
+    scores = scores[[c for c in scores.columns if c in info.index]]  # metadata (developer) aside
+    want: dict[tuple, list] = {}
+    for path in sorted(inputs.rglob("*.json")):
+        try:
+            obj = json.loads(path.read_text())
+            entries = obj["results"]
+            below = {t for subs in obj.get("group_subtasks", {}).values() for t in subs}
+            valid = all(_plain_number(v) is not None for t, e in entries.items() if t not in below
+                        for k, v in e.items() if "," in k)  # subtasks are not read by default
+        except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
+            obj, valid = None, False
+        if str(path) in skipped:
+            if valid:
+                return f"{path.name} is valid but was skipped"
+            continue
+        if not valid:
+            return f"{path.name} is not valid but was read silently"
+        args = dict(kv.split("=", 1) for kv in obj["config"]["model_args"].split(","))
+        model = args["pretrained"].split("/")[-1]
+        for bench in scores.columns:
+            if bench in entries:
+                value = _plain_number(entries[bench].get(info.at[bench, "metric"]))
+                if value is not None and not math.isnan(value):
+                    sign = -1.0 if info.at[bench, "direction"].startswith("lower") else 1.0
+                    want.setdefault((model, bench), []).append(sign * value)
+    for (model, bench), values in want.items():
+        got = scores.at[model, bench] if model in scores.index else math.nan
+        if not any(got == v for v in values):
+            return f"{model} / {bench}: matrix {got!r}, files {values[:2]}"
+    held = {(m, b) for m in scores.index for b in scores.columns if np.isfinite(scores.at[m, b])}
+    extra = held - set(want)
+    if extra:
+        return f"cells no file holds: {sorted(extra)[:2]}"
+    return ""
+
+
+def real_file_cases(ctx: Context, count: int, seed: int = 0):
+    """``count`` mutated copies of real harness results through ``swjax import``: a clear error,
+    or a matrix that :func:`check_real_import` finds exactly as the files say."""
+    if not REAL_LM.is_dir():
+        ctx.add("real files, mutated", "corpus", "clear error", f"{REAL_LM} absent: skipped")
+        return
+    rng = random.Random(seed)
+    for i in range(count):
+        inputs = real_base(ctx.work / f"real{i:03d}" / "in")
+        kinds = [real_mutation(rng, inputs) for _ in range(rng.choice([1, 1, 2]))]
+        out = ctx.work / f"real{i:03d}" / "out"
+        args = ["import", inputs, "--out", out]
+        if i % 2:
+            args += ["--duplicates", "latest"]
+        name = f"real{i:03d} " + "; ".join(kinds) + (" --duplicates latest" if i % 2 else "")
+        run_cli(ctx, "real files, mutated", name, args, "either", out=out,
+                check=lambda _stdout, a=inputs, o=out: check_real_import(a, o))
 
 
 # ------------------------------------------------------------------ command-line cases
@@ -813,6 +971,7 @@ def main(argv=None):
     parser.add_argument("--fuzz", type=int, default=400, help="fuzzed CSVs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a sample of the command-line cases")
+    parser.add_argument("--real", type=int, default=60, help="mutated copies of real result files")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "reliability.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -821,6 +980,7 @@ def main(argv=None):
         cli_cases(ctx, args.quick)
         api_cases(ctx, args.quick)
         fuzz(ctx, args.fuzz, args.seed)
+        real_file_cases(ctx, args.real, args.seed)
     counts = table(ctx.results)
     with pd.option_context("display.width", 200):
         print(counts.to_string())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from functools import partial
-import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -13,9 +12,9 @@ import jax
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, pvalues, resample, validate
+from . import engine, intervals, provenance, pvalues, resample, validate
 from .analysis import Analysis, as_dataset, float_dtype, make_analysis
-from .errors import DegenerateResampleWarning, SwjaxError
+from .errors import DegenerateResampleWarning, SwjaxError, warn
 from .problem import FLOP_COLUMN, MIN_MODELS, Layout, Problem, build_problem
 
 __all__ = ["BootstrapResult", "bootstrap", "check_positive_int", "min_models", "interval_support", "withhold"]
@@ -71,6 +70,50 @@ class BootstrapResult:
     def benchmarks(self) -> tuple[str, ...]:
         """The columns of ``distribution`` and ``jackknife``: the table's benchmarks, in order."""
         return tuple(self.table.index)
+
+    def select(self, benchmarks="main") -> BootstrapResult:
+        """The same result restricted to some benchmarks: their table rows and distribution columns.
+
+        Parameters
+        ----------
+        benchmarks : "main", "all" or sequence of str
+            ``"main"`` (alias ``"headline"``): the safety benchmarks of the paper's main tables that
+            the set has (``data/areas.csv``); ``"all"``: every benchmark; or ids / display names.
+
+        Nothing is recomputed: each row keeps the numbers of the whole run, and the q-values stay
+        those of the Benjamini-Hochberg (and BY) correction over every non-capability benchmark of
+        the run. ``metadata["shown"]`` records how many of the run's benchmarks were kept.
+
+        Examples
+        --------
+        >>> res = bootstrap("chat", n=200)
+        >>> len(res.table), len(res.select("main").table)
+        (178, 25)
+        """
+        table = self.table
+        if isinstance(benchmarks, str) and benchmarks == "all":
+            keys = list(table.index)
+        elif isinstance(benchmarks, str) and benchmarks in ("main", "headline"):
+            from .data import areas
+
+            amap = areas()
+            main = set(amap.index[amap["headline"] == 1])
+            keys = [b for b in table.index if b in main]
+        elif isinstance(benchmarks, str):
+            raise SwjaxError(f"benchmarks: expected 'main', 'all' or a list of benchmarks, got {benchmarks!r}")
+        else:
+            keys = list(dict.fromkeys(
+                validate.benchmark(b, table.index, table["name"], where=f"the {self.metadata.get('set')} run")
+                for b in benchmarks))
+        cols = [table.index.get_loc(b) for b in keys]
+        which = benchmarks if isinstance(benchmarks, str) else "list"
+        shown = {"benchmarks": len(keys), "of": self.metadata.get("shown", {}).get("of", len(table)),
+                 "which": "main" if which == "headline" else which}
+        return BootstrapResult(
+            table=table.iloc[cols].copy(), distribution=self.distribution[:, cols], jackknife=self.jackknife[:, cols],
+            summary=self.summary, eigenvalues=self.eigenvalues, analysis=self.analysis,
+            metadata=dict(self.metadata, shown=shown),
+        )
 
     def distribution_frame(self) -> pd.DataFrame:
         """``distribution`` as a DataFrame, one column per benchmark (a copy, in float64)."""
@@ -423,7 +466,7 @@ def bootstrap(
             permutations=permutations, device=str(dev), dtype=analysis.dtype,
             **({"scheme": "models"} | scheme_meta), missing=missing,
             batch_size=batch_size or engine.default_batch_size(problem, n + len(jack["corr"]), dev),
-            seconds=time.perf_counter() - started,
+            seconds=time.perf_counter() - started, data=provenance.data_provenance(dataset, layout.models),
         ),
     )
 
@@ -569,11 +612,10 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     degenerate = table.loc[table["n_degenerate"] > 0, "n_degenerate"]
     if len(degenerate):
         listing = ", ".join(f"{b} ({c})" for b, c in degenerate.items())
-        warnings.warn(
+        warn(
             f"{layout.label}: resamples with no correlation (constant among the drawn models), "
             f"left out of the intervals: {listing}",
             DegenerateResampleWarning,
-            stacklevel=3,
         )
     flips = np.asarray(draws["rule_flip"])
     cos = np.asarray(draws["cos_ref"], np.float64)

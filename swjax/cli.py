@@ -80,9 +80,12 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from ._version import __version__
+        from .provenance import devices, environment
 
-        typer.echo(f"swjax {__version__}")
+        env = environment()
+        typer.echo(f"swjax {env['swjax']}")
+        typer.echo(f"jax {env['jax']}, jaxlib {env['jaxlib']}, numpy {env['numpy']}, python {env['python']}")
+        typer.echo(f"devices: {devices()}")
         raise typer.Exit()
 
 
@@ -152,6 +155,7 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 SeedOpt = Annotated[int, typer.Option("--seed")]
 LevelOpt = Annotated[float, typer.Option("--level", help="Confidence level.")]
 ThresholdOpt = Annotated[float, typer.Option("--threshold", help="Verdict boundary |r| = t.")]
+PermutationsOpt = Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")]
 DeviceOpt = Annotated[Device, typer.Option("--device")]
 MethodOpt = Annotated[
     Optional[Method],
@@ -172,7 +176,7 @@ MissingCapsOpt = Annotated[
 ]
 FamiliesOpt = Annotated[
     Optional[str],
-    typer.Option("--families", help="CSV of model,family (or 'public', the shipped map): resample whole families."),
+    typer.Option("--families", help="CSV of model,family ('public': the shipped map; 'auto': by developer): resample whole families."),
 ]
 
 
@@ -248,7 +252,7 @@ def check_paths(files=(), dirs=(), inputs=()) -> None:
     from .outputs import check_output_dir, check_output_file
 
     seen: dict[str, str] = {}
-    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public")}
+    read = {os.path.realpath(p): p for p in inputs if p is not None and str(p) not in ("", "public", "auto")}
     for option, path in files:
         if path is not None:
             seen.setdefault(os.path.realpath(check_output_file(path, option)), option)
@@ -325,6 +329,14 @@ def emit(text, out: Path | None) -> None:
     else:
         write_text(out, text)
         typer.echo(f"wrote {out}", err=True)
+
+
+def progress_lines():
+    """A callback printing progress lines on stderr, terminal or not (a long ``plan`` or
+    ``coverage`` in a pipe or a CI log says where it is), unless ``--quiet``."""
+    if QUIET["on"]:
+        return None
+    return lambda line: typer.echo(line, err=True)
 
 
 #: Said while the first chunk runs: it includes compiling the program on first use.
@@ -430,7 +442,7 @@ def bootstrap(
     seed: SeedOpt = 0,
     method: MethodOpt = None,
     level: LevelOpt = 0.95,
-    permutations: Annotated[int, typer.Option("--permutations", help="Permutations for p-values (0: none).")] = 0,
+    permutations: PermutationsOpt = 0,
     threshold: ThresholdOpt = 0.4,
     capabilities: CapsOpt = None,
     against: AgainstOpt = None,
@@ -452,6 +464,12 @@ def bootstrap(
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
     ] = False,
     missing: MissingCapsOpt = Missing.drop,
+    show: Annotated[
+        Optional[str],
+        typer.Option("--benchmarks", help="Rows to show and write: 'main' (the paper's main-table benchmarks), "
+                     "'all', or a comma-separated list. Default: 'main' in the terminal table of the public "
+                     "sets, else 'all'."),
+    ] = None,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from . import tables
@@ -460,6 +478,10 @@ def bootstrap(
     check_paths(dirs=[("out", out, "bootstrap"), ("stream-to", stream_to, None)], inputs=[data, info, families])
     caps = parse_list(capabilities)
     datasets = load_sets(model_set, data, info, data_dir)
+    if show not in (None, "main", "all", "headline"):  # a mistyped name fails before the resampling
+        for ds in datasets:
+            for name in parse_list(show):
+                ds.resolve(name)
     check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to)
     results = []
     for ds in datasets:
@@ -474,6 +496,8 @@ def bootstrap(
                     eigenvalues=eigenvalues, missing=missing.value,
                 )
             )
+    full = results
+    results = _shown(results, show, terminal=fmt is Format.table)
     if fmt is Format.json:
         text = tables.bootstrap_json(results)
     elif fmt is Format.csv:
@@ -486,8 +510,19 @@ def bootstrap(
     if out is not None:
         from .writers import write_bootstrap
 
-        write_bootstrap(results, out, argv=sys.argv)
+        write_bootstrap(_shown(full, show, terminal=False), out, argv=sys.argv)
         typer.echo(f"wrote {out}/", err=True)
+
+
+def _shown(results, show, terminal: bool):
+    """The results restricted to the rows to show (``--benchmarks``): by default the paper's
+    main-table benchmarks in the terminal table of a public set, every row elsewhere."""
+    from .data import DATASETS
+
+    if show is None:
+        return [r.select("main") if terminal and r.metadata["set"] in DATASETS else r for r in results]
+    which = show if show in ("main", "all", "headline") else parse_list(show)
+    return [r.select(which) for r in results]
 
 
 # ------------------------------------------------------------------------- benchmark authors
@@ -513,13 +548,13 @@ def _public_sets(model_set: ModelSet, data_dir: Path | None):
     return [load_dataset(name, data_dir) for name in names]
 
 
-def _correlate_all(scores, model_set, data_dir, **kw):
+def _correlate_all(scores, model_set, data_dir, clusters=None, **kw):
     from .correlate import correlate as run
 
     results = []
     for ds in _public_sets(model_set, data_dir):
         with progress_bar(kw["n"], f"{ds.label}: resampling") as advance:
-            results.append(run(scores, ds, progress=advance, **kw))
+            results.append(run(scores, ds, progress=advance, clusters=(clusters or {}).get(ds.label), **kw))
     return results
 
 
@@ -697,29 +732,37 @@ def report(
     plan_datasets: Annotated[
         int, typer.Option("--plan", help="Add 'What would settle it': swjax plan with this many datasets per grid point (0: none).")
     ] = 0,
+    permutations: PermutationsOpt = 0,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
 ):
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from .report import write_report
 
-    check_paths(dirs=[("out", out, "report")], inputs=[scores, published])
+    check_paths(dirs=[("out", out, "report")], inputs=[scores, published, families])
     kw = dict(n=n, seed=seed, method=method and method.value, level=level, threshold=threshold, device=device.value,
-              eigenvalues=True)  # for the scree plot
+              permutations=permutations, eigenvalues=True)  # eigenvalues for the scree plot
+    sets = _public_sets(model_set, data_dir)
+    clusters = {ds.label: cluster_labels(ds, cluster_by, families, known=sets) for ds in sets}
+    scatter_for = None
     if scores is not None:
-        results = _correlate_all(scores, model_set, data_dir, **kw)
+        results = _correlate_all(scores, model_set, data_dir, clusters=clusters, **kw)
+        # the author's own benchmarks, each against the capabilities score
+        scatter_for = {r.result.metadata["set"]: [(b, r.dataset) for b in r.new] for r in results}
     else:
         from .bootstrap import bootstrap as run
 
         results = []
-        for ds in _public_sets(model_set, data_dir):
+        for ds in sets:
             with progress_bar(n, f"{ds.label}: resampling") as advance:
-                results.append(run(ds, progress=advance, **kw))
+                results.append(run(ds, progress=advance, clusters=clusters[ds.label], **kw))
     plans = None
     if plan_datasets:  # the power section: swjax/plan.py, on each public set
         from .plan import plan as run_plan
 
         plans = {ds.label: run_plan(ds, datasets=plan_datasets, seed=seed, threshold=threshold, level=level,
                                     device=device.value) for ds in _public_sets(model_set, data_dir)}
-    write_report(out, results, published=published, command=" ".join(sys.argv), plans=plans)
+    write_report(out, results, published=published, command=" ".join(sys.argv), plans=plans, scatter_for=scatter_for)
     typer.echo(f"wrote {out}/report.html and {out}/report.md", err=True)
 
 
@@ -730,9 +773,15 @@ def cluster_labels(dataset, cluster_by, families, known=None):
     """Model -> family for --cluster-by/--families, or None (``known``: all datasets of the run)."""
     if cluster_by is None and families is None:
         return None
-    from .clusters import family_labels
+    from .clusters import AUTO, family_labels
 
-    return family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
+    labels = family_labels(dataset, cluster_by=cluster_by, families=families, known=known)
+    if families == AUTO:
+        groups = labels.groupby(labels, sort=True)
+        typer.echo(f"families auto ({dataset.label}): {groups.ngroups} families by developer", err=True)
+        for family, members in groups:
+            typer.echo(f"  {family} ({len(members)}): {', '.join(members.index)}", err=True)
+    return labels
 
 
 @app.command()
@@ -1010,7 +1059,7 @@ def coverage(
         )
         for f, h in itertools.product(_ints("families", families), _floats("hetero", hetero))
     ]
-    tell = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    tell = progress_lines()
 
     def echo(line):  # also stops between designs after a Ctrl-C
         interruptible()(0)
@@ -1043,6 +1092,7 @@ def coverage(
 class Duplicates(str, Enum):
     latest = "latest"
     mean = "mean"
+    best = "best"
 
 
 class PublicSet(str, Enum):
@@ -1070,6 +1120,9 @@ def import_results(
         Optional[str], typer.Option("--metric", help="BENCH=METRIC[;BENCH=METRIC...]: the metric to take.")
     ] = None,
     subtasks: Annotated[bool, typer.Option("--subtasks", help="Keep the subtasks of lm-eval groups.")] = False,
+    aggregates: Annotated[
+        bool, typer.Option("--aggregates", help="Keep aggregate columns such as Every Eval Ever's 'Mean win rate'.")
+    ] = False,
     data_dir: DataDirOpt = None,
     missing: MissingCapsOpt = Missing.drop,
 ):
@@ -1079,12 +1132,14 @@ def import_results(
     result = read_results(
         paths, capabilities=capabilities, lower_is_better=lower_is_better or (), models=models,
         duplicates=duplicates and duplicates.value, with_set=with_set and with_set.value, metric=metric,
-        subtasks=subtasks, data_dir=data_dir, missing=missing.value,
+        subtasks=subtasks, aggregates=aggregates, data_dir=data_dir, missing=missing.value,
     )
     result.write(out)
     for line in result.report:
         typer.echo(line, err=True)
-    caps = f" --capabilities {capabilities}" if capabilities and capabilities != "paper" else ""
+    import shlex
+
+    caps = f" --capabilities {shlex.quote(capabilities)}" if capabilities and capabilities != "paper" else ""
     caps += " --missing impute" if missing is Missing.impute else ""
     typer.echo(f"wrote {out}/ (next: swjax bootstrap --data {out}{caps})", err=True)
 
@@ -1200,7 +1255,7 @@ def plan(
     (ds,) = load_sets(model_set, data, info, data_dir)
     if rho is not None and benchmarks is not None:
         raise SwjaxError("rho: give either benchmarks or --rho, not both")
-    echo = (lambda line: typer.echo(line, err=True)) if sys.stderr.isatty() else None
+    echo = progress_lines()
     res = run(
         ds, parse_list(benchmarks) if benchmarks else None, rho=None if rho is None else _floats("rho", rho),
         grid=_ints("grid", grid), target=target, datasets=datasets, n=n, threshold=threshold, level=level,

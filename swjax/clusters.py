@@ -16,7 +16,6 @@ analyses over families (leave one family out, the design effect) are in :mod:`sw
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,7 @@ import pandas as pd
 from . import resample
 from .analysis import as_dataset
 from .data import shipped
-from .errors import FewClustersWarning, SwjaxError
+from .errors import FewClustersWarning, SwjaxError, SwjaxWarning, warn
 from .problem import Layout
 
 __all__ = [
@@ -32,12 +31,15 @@ __all__ = [
     "MIN_FAMILIES",
     "load_family_map",
     "family_labels",
+    "auto_families",
     "cluster_codes",
     "cluster_setup",
 ]
 
 #: Fewer clusters than this gives a FewClustersWarning.
 MIN_CLUSTERS = 10
+#: The ``families`` value that takes each model's developer as its family.
+AUTO = "auto"
 #: Fewer families than this is an error: the jackknife-t interval needs G - 1 >= 2 degrees of
 #: freedom, and a cluster bootstrap of 2 families has only 3 distinct resamples.
 MIN_FAMILIES = 3
@@ -72,7 +74,8 @@ def load_family_map(path: str | Path | None = None) -> pd.Series:
 def family_labels(data, *, cluster_by: str | None = None, families=None, known=None) -> pd.Series:
     """Model id -> family for a dataset: a column of it (``cluster_by``), or a map.
 
-    ``families`` is a Series, a CSV path, or ``"public"`` (the shipped map). A CSV that names a
+    ``families`` is a Series, a CSV path, ``"public"`` (the shipped map) or ``"auto"`` (each
+    model's developer, :func:`auto_families`). A CSV that names a
     model that is not in the data (nor in ``known``, more model ids or datasets analysed with
     the same file) is an error: a misspelt id would otherwise leave its model without a family
     or silently in a family of its own.
@@ -90,6 +93,8 @@ def family_labels(data, *, cluster_by: str | None = None, families=None, known=N
         raise SwjaxError(f"cluster-by: no column {cluster_by!r} in {dataset.label}")
     if isinstance(families, pd.Series):
         return families.astype(str).rename("family")
+    if str(families) == AUTO:
+        return auto_families(dataset)
     if str(families) == "public":
         return load_family_map(None)
     mapping = load_family_map(families)
@@ -98,10 +103,48 @@ def family_labels(data, *, cluster_by: str | None = None, families=None, known=N
         ids |= set(extra.scores.index.astype(str)) if hasattr(extra, "scores") else {str(extra)}
     unknown = [m for m in mapping.index if m not in ids]
     if unknown:
+        mapping, unknown = _source_ids(mapping, unknown, ids, families)
+    if unknown:
         raise SwjaxError(
             f"families: {families} names {len(unknown)} model(s) not in the data, first {unknown[0]!r}"
         )
     return mapping
+
+
+def _source_ids(mapping: pd.Series, unknown, ids, path):
+    """A families file in the source's own ids (``meta-llama/Llama-2-7b-hf``): those ids mapped
+    to the data's by the import's name rule (:func:`swjax.importers.models.to_ids`), and said."""
+    from .importers.models import to_ids
+
+    found = to_ids(unknown, ids)
+    taken = set(mapping.index) - set(unknown)
+    clash = [f"{a} -> {b}" for a, b in found.items() if b in taken]
+    if clash:
+        raise SwjaxError(f"families: {path} names one model twice ({clash[0]}, and under its own id)")
+    if len(set(found.values())) < len(found):
+        raise SwjaxError(f"families: {path}: two of its names map to one model ({', '.join(sorted(found))})")
+    if found:
+        shown = ", ".join(f"{a} -> {b}" for a, b in list(found.items())[:6])
+        warn(f"families: {len(found)} model(s) of {path} matched to the data's ids by the import's "
+             f"name rule: {shown}{' ...' if len(found) > 6 else ''}", SwjaxWarning)
+    mapping = mapping.rename(index=found)
+    return mapping, [m for m in unknown if m not in found]
+
+
+def auto_families(data) -> pd.Series:
+    """``--families auto``: each model's family is its developer (the ``developer`` column that
+    ``swjax import`` writes where the source names one: Every Eval Ever's ``model_info.developer``,
+    the organisation of an ``org/model`` id); a model without one is a family of its own."""
+    dataset = as_dataset(data)
+    if "developer" not in dataset.meta.columns:
+        raise SwjaxError(
+            f"families: auto needs a 'developer' column, which {dataset.label} does not have (swjax import "
+            "writes it where the source names developers or org/model ids); give a CSV of model,family"
+        )
+    dev = dataset.meta["developer"].reindex(dataset.scores.index)
+    own = dev.isna() | (dev.astype(str).str.strip() == "")
+    labels = dev.astype(object).where(~own, pd.Series(dataset.scores.index, index=dataset.scores.index))
+    return labels.astype(str).rename("family")
 
 
 def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -117,11 +160,10 @@ def cluster_codes(models, families: pd.Series) -> tuple[tuple[int, ...], tuple[s
 
 def _warn_few(names, label):
     if len(names) < MIN_CLUSTERS:
-        warnings.warn(
+        warn(
             f"{label}: only {len(names)} model families (clusters); cluster-bootstrap intervals "
             f"rest on few independent draws and are rough",
             FewClustersWarning,
-            stacklevel=3,
         )
 
 

@@ -698,7 +698,9 @@ def weight_state_imputed(problem: Problem, w: Array) -> WeightState:
     # Mid-ranks of the completed columns from comparisons made for this resample.
     # From integer tie-group labels, as the score's ranks in finish(): never from comparing a
     # computed array with itself, which XLA may evaluate twice with different rounding.
-    g = jax.vmap(_ranks.tie_groups)(x.T)  # (k, m)
+    # Observed cells keep their float64 order (problem.cap_tiebreak): ranks never depend on the
+    # kernel's dtype, as on the host-ranked path of complete data.
+    g = jax.vmap(_ranks.tie_groups)(x.T, problem.cap_tiebreak.T)  # (k, m)
     gi, gu = g[:, :, None], g[:, None, :]
     cmp = ((gu < gi) + 0.5 * (gu == gi)).astype(dtype)  # (k, m, m)
     a = cmp @ w - total / 2

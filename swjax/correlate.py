@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .data import METADATA_COLUMNS, Dataset, read_csv
-from .errors import DegenerateResampleWarning, SwjaxError, SwjaxWarning
+from .errors import DegenerateResampleWarning, SwjaxError, SwjaxWarning, warn
 
 __all__ = [
     "MIN_MODELS",
@@ -228,11 +228,10 @@ def combine(dataset: Dataset, scores, *, min_models: int = MIN_MODELS):
             raise SwjaxError(f"scores: column {col!r} is constant over the matched models")
     missing = tuple(m for m in dataset.models if joined.loc[m].isna().all())
     if unmatched:
-        warnings.warn(
+        warn(
             f"{dataset.label}: {len(unmatched)} model(s) of your scores are not in the set and "
             f"are left out: {', '.join(unmatched)}",
             UnmatchedModelWarning,
-            stacklevel=3,
         )
     info_new = pd.DataFrame(
         {"name": list(new), "metric": ["new benchmark"] * len(new)},
@@ -281,6 +280,7 @@ def correlate(
     x64: bool = False,
     progress=None,
     eigenvalues: bool = False,
+    clusters=None,
 ) -> CorrelateResult:
     """Capabilities correlation, interval and verdict of new benchmarks, placed among the paper's.
 
@@ -295,6 +295,9 @@ def correlate(
         The public set the new benchmarks are placed in.
     n, seed, method, level, threshold, permutations, capabilities, device, x64, progress, eigenvalues
         As in :func:`swjax.bootstrap`.
+    clusters : pandas.Series, optional
+        Model id -> family of the set's models: the family-aware interval, as in
+        :func:`swjax.bootstrap`.
 
     Examples
     --------
@@ -316,7 +319,7 @@ def correlate(
         result = bootstrap(
             combined, n=n, seed=seed, method=method, level=level, threshold=threshold,
             permutations=permutations, capabilities=capabilities, device=device, x64=x64,
-            progress=progress, eigenvalues=eigenvalues,
+            progress=progress, eigenvalues=eigenvalues, clusters=clusters,
         )
     table = result.table
     lost = [c for c in new if c not in table.index]
@@ -324,11 +327,10 @@ def correlate(
         raise SwjaxError(f"scores: column {lost[0]!r} was left out of the analysis (constant or empty)")
     degenerate = [f"{b} ({int(table.at[b, 'n_degenerate'])})" for b in new if table.at[b, "n_degenerate"]]
     if degenerate:
-        warnings.warn(
+        warn(
             f"{dataset.label}: resamples with no correlation (constant among the drawn models), "
             f"left out of the intervals: {', '.join(degenerate)}",
             DegenerateResampleWarning,
-            stacklevel=2,
         )
     public = [b for b in table.index if b not in new]
     rows = []

@@ -27,7 +27,7 @@ from .errors import SwjaxError
 from .problem import build_problem, stack_problems
 from .simulate import POPULATION_SIZE, Design, check_design, draw_many, population, to_dataset
 
-__all__ = ["CoverageResult", "coverage", "coverage_table"]
+__all__ = ["CoverageResult", "coverage", "coverage_table", "scheme_run", "width_ratios"]
 
 SCHEMES = ("models", "families")
 
@@ -82,7 +82,7 @@ def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
     datasets = validate.integer("datasets", datasets, 2)
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
-    methods = tuple(dict.fromkeys(intervals.check_method(m) for m in methods))
+    methods = tuple(dict.fromkeys(intervals.check_method(m, study=True) for m in methods))
     if not methods:
         raise SwjaxError(f"methods: expected at least one of {', '.join(intervals.METHODS)}")
     level = validate.level(level)
@@ -111,6 +111,46 @@ def stacked_problems(design: Design, values: np.ndarray, dtype):
     return stacked, columns
 
 
+def scheme_run(design: Design, problems, columns, scheme_name: str, *, n: int, key, dataset_batch=None,
+               device: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(estimate (R, s), jackknife (R, G, s), resamples (R, B, s)) of stacked datasets, in float64.
+
+    The bootstrap over models (``scheme_name="models"``, jackknife over models) or over the
+    design's families (``"families"``, leave one family out); full sample, jackknife and
+    resamples of every dataset in one compiled program. Resample ``b`` of dataset ``r`` uses
+    ``fold_in(fold_in(key, r), b)``.
+    """
+    m = design.n_models
+    if scheme_name == "models":
+        scheme, jack_w = resample.bootstrap_scheme(m), resample.jackknife_weights(m)
+    else:
+        codes = design.family_codes()
+        scheme = resample.cluster_scheme(tuple(int(c) for c in codes))
+        jack_w = resample.cluster_jackknife_weights(codes)
+    full, rows = engine.run(
+        problems, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, fields=("corr",),
+        columns=columns, batch_size=dataset_batch, device=device,
+    )
+    estimate = full.corr[:, 0][:, list(columns)].astype(np.float64)
+    return estimate, rows["corr"][:, : len(jack_w)].astype(np.float64), rows["corr"][:, len(jack_w):].astype(np.float64)
+
+
+def width_ratios(bounds: dict, models: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(median, 95th percentile) over the datasets of each benchmark's interval width divided by
+    the model bootstrap's BCa width on the same dataset; ``bounds`` and ``models`` hold (R, s)
+    ``low`` and ``high``. Datasets where either width is missing or the model one is 0 are left out."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (bounds["high"] - bounds["low"]) / (models["high"] - models["low"])
+    ratio = np.where(np.isfinite(ratio), ratio, np.nan)
+    s = ratio.shape[1]
+    med, p95 = np.full(s, np.nan), np.full(s, np.nan)
+    for j in range(s):
+        ok = ratio[np.isfinite(ratio[:, j]), j]
+        if len(ok):
+            med[j], p95[j] = np.median(ok), np.quantile(ok, 0.95)
+    return med, p95
+
+
 def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) -> tuple[pd.DataFrame, dict]:
     """Coverage rows (one per method and safety benchmark) of one design and scheme.
 
@@ -118,7 +158,8 @@ def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) 
     degenerate), ``jack`` (R, m, s) jackknife values. Intervals come from
     :func:`swjax.intervals.interval`, column-wise over all R x s (dataset, benchmark) pairs.
     ``models``: {"low", "high"} (R, s) bounds of the model bootstrap's BCa interval, needed by
-    ``cluster-t`` (``jack`` is then the leave-one-family-out jackknife).
+    ``cluster-t`` (``jack`` is then the leave-one-family-out jackknife); given, every row also
+    has ``width_ratio`` and ``width_ratio_p95`` (:func:`width_ratios`).
     """
     truth = np.asarray(truth, np.float64)
     R, B, s = dist.shape
@@ -132,6 +173,7 @@ def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) 
         low, high, used = intervals.interval(flat_dist, flat_est, level, method, flat_jack, models=flat_models)
         low, high, used = low.reshape(R, s), high.reshape(R, s), used.reshape(R, s)
         bounds[method] = {"low": low, "high": high}
+        ratio = width_ratios(bounds[method], models) if models is not None else (np.full(s, np.nan),) * 2
         ok = np.isfinite(low) & np.isfinite(high)
         covered = ok & (low <= truth) & (truth <= high)
         below = ok & (high < truth)
@@ -150,6 +192,8 @@ def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) 
                     "miss_above": above[:, j].mean(),
                     "width": float(np.nanmean(np.where(ok[:, j], high[:, j] - low[:, j], np.nan)))
                     if ok[:, j].any() else np.nan,
+                    "width_ratio": ratio[0][j],
+                    "width_ratio_p95": ratio[1][j],
                     "bias": float(np.nanmean(estimate[:, j]) - truth[j]),
                     "p_binom": sps.binomtest(hits, R, level).pvalue,
                     "no_interval": int((~ok[:, j]).sum()),
@@ -187,11 +231,13 @@ def coverage(
     n : int
         B, bootstrap resamples per dataset; resample ``b`` of dataset ``r`` uses
         ``fold_in(fold_in(key(seed), r), b)``.
-    methods : sequence of {"bca", "percentile", "basic", "jackknife-t", "cluster-t"}
+    methods : sequence of {"bca", "percentile", "basic", "jackknife-t", "cluster-t", "jackknife-t-z", "cluster-t-z"}
         Interval methods, all computed from the same resamples and jackknife (``jackknife-t``
         on Fisher's z scale, from the jackknife over the resampled units: models, or families
         under ``scheme="families"``). ``cluster-t`` (families scheme only) widens the family
         jackknife-t interval to contain the models scheme's BCa interval of the same dataset.
+        The ``-z`` methods take the jackknife on Fisher's z instead of on the correlation
+        (:data:`swjax.intervals.STUDY_METHODS`: the family-aware default before, for comparison).
     level : float
         Nominal coverage.
     schemes : sequence of {"models", "families"}
@@ -227,38 +273,30 @@ def coverage(
             truth = population(design, population_size or POPULATION_SIZE)
             values = draw_many(design, R, seed)
             problems, columns = stacked_problems(design, values, dtype)
-            m, k = design.n_models, design.capabilities
             estimates[label] = {}
             for scheme_name in schemes:
                 if scheme_name == "families" and not design.families:
                     continue
-                if scheme_name == "models":
-                    scheme, jack_w = resample.bootstrap_scheme(m), resample.jackknife_weights(m)
-                else:
-                    codes = design.family_codes()
-                    scheme = resample.cluster_scheme(tuple(int(c) for c in codes))
-                    jack_w = resample.cluster_jackknife_weights(codes)
-                # Full sample, jackknife and resamples of every dataset in one compiled program.
-                full, rows = engine.run(
-                    problems, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, fields=("corr",),
-                    columns=columns, batch_size=dataset_batch, device=dev.platform,
-                )
-                estimate = full.corr[:, 0][:, list(columns)].astype(np.float64)  # (R, s)
+                estimate, jack_scheme, dist = scheme_run(design, problems, columns, scheme_name, n=n, key=key,
+                                                         dataset_batch=dataset_batch, device=dev.platform)
                 estimates[label]["estimate"] = estimate
-                jack_scheme = rows["corr"][:, : len(jack_w)].astype(np.float64)
-                dist = rows["corr"][:, len(jack_w):].astype(np.float64)
                 scheme_methods = [x for x in methods if scheme_name == "families" or x not in intervals.CLUSTER_METHODS]
-                if scheme_name == "models" and design.families and "cluster-t" in methods and "bca" not in methods:
-                    scheme_methods.append("bca")  # cluster-t widens to the model bootstrap's BCa interval
+                cluster = [x for x in methods if x in intervals.CLUSTER_METHODS]
+                if scheme_name == "models" and design.families and "bca" not in methods:
+                    # cluster-t widens to the model bootstrap's BCa interval; widths are compared with it
+                    scheme_methods.insert(0, "bca")
                 models_bounds = None
-                if scheme_name == "families" and "cluster-t" in methods:
-                    if "models" not in estimates[label]:
-                        raise SwjaxError("methods: 'cluster-t' needs the 'models' scheme too")
-                    models_bounds = estimates[label]["models"]["bca"]
+                if scheme_name == "families":
+                    if cluster and "models" not in estimates[label]:
+                        raise SwjaxError(f"methods: {cluster[0]!r} needs the 'models' scheme too")
+                    models_bounds = estimates[label].get("models", {}).get("bca")
                 frame, bounds = coverage_table(
                     truth.to_numpy(), estimate, dist, jack_scheme, methods=scheme_methods, level=level,
                     models=models_bounds,
                 )
+                if scheme_name == "models" and design.families:  # the model bootstrap against its own BCa
+                    frame["width_ratio"], frame["width_ratio_p95"] = np.concatenate(
+                        [width_ratios(bounds[x], bounds["bca"]) for x in scheme_methods], axis=1)
                 frame.insert(0, "design", label)
                 frame.insert(1, "scheme", scheme_name)
                 frame.insert(4, "rho", [design.rho[int(b.split("_")[1]) - 1] for b in frame["benchmark"]])
@@ -288,5 +326,8 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     out["miss below %"] = (100 * table["miss_below"]).round(1)
     out["miss above %"] = (100 * table["miss_above"]).round(1)
     out["width"] = table["width"].round(3)
+    if "width_ratio" in table:
+        out["width / models"] = table["width_ratio"].round(2)
+        out["p95"] = table["width_ratio_p95"].round(2)
     out["degenerate"] = table["degenerate"]
     return out

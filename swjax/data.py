@@ -43,7 +43,7 @@ PAPER_CAPABILITIES: tuple[str, ...] = (
 )
 
 #: Columns that describe a model rather than score it.
-METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type")
+METADATA_COLUMNS: tuple[str, ...] = ("model_size", "FLOP", "name", "type", "developer")
 _NUMERIC_METADATA = ("model_size", "FLOP")
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -355,6 +355,32 @@ def read_info(path: str | os.PathLike) -> pd.DataFrame:
     return frame[["name", "metric"]]
 
 
+def _model_column(path: Path, header: list[str]) -> list[str]:
+    """The header with its model id column named ``model`` (``Model``, ``MODEL`` are read as it)."""
+    if "model" in header:
+        return header
+    found = [i for i, c in enumerate(header) if c.strip().lower() == "model"]
+    if len(found) != 1:
+        raise SwjaxError(f"{path}: no 'model' column (the model ids); columns are {header[:5]}...")
+    return [("model" if i == found[0] else c) for i, c in enumerate(header)]
+
+
+def _text_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Columns none of whose cells is a number (a family, an organisation): metadata, not scores.
+
+    A column with numbers and some text is a benchmark with a bad cell, refused by
+    :func:`_numeric`.
+    """
+    out = []
+    for col in columns:
+        cells = frame[col].dropna().astype(str).str.strip()
+        cells = cells[cells != ""]
+        if len(cells) and pd.to_numeric(cells, errors="coerce").isna().all() and not cells.str.lower().isin(
+                ("nan", "inf", "-inf", "infinity", "n/a", "na")).any():
+            out.append(col)
+    return out
+
+
 def read_csv(
     path: str | os.PathLike, info: str | os.PathLike | None = None, label: str | None = None
 ) -> Dataset:
@@ -379,8 +405,7 @@ def read_csv(
     """
     path = Path(path)
     header = _read_header(path)
-    if "model" not in header:
-        raise SwjaxError(f"{path}: no 'model' column (the model ids); columns are {header[:5]}...")
+    header = _model_column(path, header)
     seen: set[str] = set()
     for col in header:
         if col in seen:
@@ -399,11 +424,12 @@ def read_csv(
     frame.index = pd.Index(ids, name="model")
     frame = frame.drop(columns="model")
 
-    bench_cols = [c for c in frame.columns if c not in METADATA_COLUMNS]
+    text = _text_columns(frame, [c for c in frame.columns if c not in METADATA_COLUMNS])
+    bench_cols = [c for c in frame.columns if c not in METADATA_COLUMNS and c not in text]
     if not bench_cols:
         raise SwjaxError(f"{path}: no benchmark columns")
     scores = _numeric(frame, path, bench_cols)
-    meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns]
+    meta_cols = [c for c in METADATA_COLUMNS if c in frame.columns] + text
     meta = frame[meta_cols].copy()
     num_meta = [c for c in _NUMERIC_METADATA if c in meta_cols]
     if num_meta:

@@ -30,3 +30,21 @@ class DegenerateResampleWarning(SwjaxWarning):
 
 class FewClustersWarning(SwjaxWarning):
     """A cluster bootstrap with fewer than 10 clusters (model families): intervals are rough."""
+
+
+class AssumedDirectionWarning(SwjaxWarning):
+    """An imported benchmark whose direction no source states: taken as higher-is-better."""
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first caller outside swjax: the line of the user's
+    script or notebook cell that started the analysis, not a line inside the package."""
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # level 2: warn's caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

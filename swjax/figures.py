@@ -155,6 +155,10 @@ def forest_rows(result, benchmarks="headline", capabilities: bool = True) -> pd.
     return frame.drop(columns="_o")
 
 
+#: Rows above which a forest plot repeats its x axis at the top (about a screen's height).
+TALL_FOREST = 40
+
+
 def forest(result, *, benchmarks="headline", capabilities: bool = True, title: str | None = None) -> Figure:
     """Forest plot: each benchmark's correlation (dot) and interval (bar), grouped by area.
 
@@ -220,6 +224,8 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
         if grp.min() > 0:
             ax.axhline(grp.min() - 0.85, color="0.85", lw=0.6, zorder=0)
     ax.set_xlabel("Spearman correlation with the capabilities score")
+    if n > TALL_FOREST:  # a tall figure: the axis at the top too, readable without scrolling down
+        ax.tick_params(axis="x", top=True, labeltop=True)
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
     handles = [

@@ -8,8 +8,10 @@ correction counting ties at the estimate as half and the acceleration from a jac
 ``jackknife-t`` needs no resamples: a studentized interval on Fisher's z scale (or the logit
 scale for a share, or the raw scale) with the jackknife standard error over the units that
 are independent (models, or whole families when families are given) and Student t quantiles
-with G - 1 degrees of freedom, G the number of jackknife rows. It is the family-aware default
-(see :func:`jackknife_t_interval` and the coverage study in README.md).
+with G - 1 degrees of freedom, G the number of jackknife rows. The standard error is the
+jackknife's on the statistic itself (bounded, so one leave-one-out value near +-1 cannot
+dominate it), carried to the interval's scale by the delta method (see
+:func:`jackknife_t_interval` and the coverage study in README.md).
 
 ``cluster-t``, the default when model families are given, is the ``jackknife-t`` interval over
 families widened, where needed, to contain the BCa interval of the bootstrap over models: a
@@ -47,11 +49,20 @@ __all__ = [
 ]
 
 METHODS = ("bca", "percentile", "basic", "jackknife-t", "cluster-t")
+#: Methods of the coverage study only (:mod:`swjax.coverage`), kept to compare with: the t
+#: intervals with the jackknife taken on the transformed values (``jackknife-t-z``,
+#: ``cluster-t-z``), the family-aware default before the jackknife moved to the statistic's
+#: own scale. Near a correlation of +-1 one leave-one-family-out value can dominate their
+#: standard error (``atanh`` turns a small move of r into a huge one).
+STUDY_METHODS = ("jackknife-t-z", "cluster-t-z")
 #: The interval of every analysis when none is asked (model resamples); with model families,
 #: ``cluster-t`` (:func:`default_method`).
 DEFAULT_METHOD = "bca"
 #: Methods that need model families (clusters).
-CLUSTER_METHODS = ("cluster-t",)
+CLUSTER_METHODS = ("cluster-t", "cluster-t-z")
+#: Where the t methods take the jackknife: on the statistic (``"statistic"``, carried to the
+#: scale by the delta method) or on its transformed values (``"scale"``).
+JACKKNIFE_ON = ("statistic", "scale")
 #: Scales of ``jackknife-t``: Fisher's z (atanh) for correlations, logit for shares in (0, 1),
 #: identity for differences and other unbounded statistics.
 SCALES = ("fisher", "logit", "identity")
@@ -72,10 +83,12 @@ def check_level(level) -> float:
     return validate.level(level)
 
 
-def check_method(method) -> str:
+def check_method(method, study: bool = False) -> str:
+    """``method`` lower-cased, one of :data:`METHODS` (``study``: or of :data:`STUDY_METHODS`)."""
     name = str(method).lower()
-    if name not in METHODS:
-        raise SwjaxError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    known = METHODS + STUDY_METHODS if study else METHODS
+    if name not in known:
+        raise SwjaxError(f"method: expected one of {', '.join(known)}, got {method!r}")
     return name
 
 
@@ -191,24 +204,54 @@ def check_scale(scale, n_cols: int) -> np.ndarray:
     return np.asarray(scale, dtype=object)
 
 
-def _jackknife_se(estimate, jackknife, scale=None):
+#: How close to the boundary the delta method's slope g'(x) is taken at most: a correlation
+#: computed in float32 that is 1 up to rounding (its jackknife values 1 - 6e-8 and 1) would
+#: otherwise get an unbounded standard error on Fisher's z from rounding alone.
+_SLOPE_EDGE = 1e-6
+
+
+def _slope(x, scale):
+    """g'(x), the derivative of the scale transform (at ``x`` moved 1e-6 inside the boundary)."""
+    x = np.asarray(x, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.clip(x, -1 + _SLOPE_EDGE, 1 - _SLOPE_EDGE)
+        p = np.clip(x, _SLOPE_EDGE, 1 - _SLOPE_EDGE)
+        return np.where(scale == "fisher", 1 / ((1 - r) * (1 + r)),
+                        np.where(scale == "logit", 1 / (p * (1 - p)), 1.0))
+
+
+def check_jackknife_on(on) -> str:
+    if on not in JACKKNIFE_ON:
+        raise SwjaxError(f"jackknife_on: expected one of {', '.join(JACKKNIFE_ON)}, got {on!r}")
+    return on
+
+
+def _jackknife_se(estimate, jackknife, scale=None, on="statistic"):
     """(g(estimate), jackknife s.e. on the scale, finite jackknife rows G, ok, scales) per column:
-    what the t interval and its p-value share (:func:`jackknife_t_interval`)."""
+    what the t interval and its p-value share (:func:`jackknife_t_interval`).
+
+    ``on="statistic"``: the jackknife s.e. of the statistic times ``g'(estimate)`` (delta
+    method); ``on="scale"``: the jackknife s.e. of the transformed values ``g(jackknife)``.
+    """
     estimate = np.asarray(estimate, np.float64)
     scale = check_scale(scale, estimate.shape[0])
     z = _to_scale(estimate, scale)
-    zj = _to_scale(np.atleast_2d(np.asarray(jackknife, np.float64)), scale[None, :])
-    finite = np.isfinite(zj)
+    values = np.atleast_2d(np.asarray(jackknife, np.float64))
+    if check_jackknife_on(on) == "scale":
+        values = _to_scale(values, scale[None, :])
+    finite = np.isfinite(values)
     g = finite.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(finite, zj, 0.0).sum(axis=0) / g
-        se = np.sqrt((g - 1) / g * (np.where(finite, zj - mean, 0.0) ** 2).sum(axis=0))
+        mean = np.where(finite, values, 0.0).sum(axis=0) / g
+        se = np.sqrt((g - 1) / g * (np.where(finite, values - mean, 0.0) ** 2).sum(axis=0))
+        if on == "statistic":
+            se = se * _slope(estimate, scale)
     ok = (g >= 3) & np.isfinite(z) & np.isfinite(se)
     return z, se, g, ok, scale
 
 
-def jackknife_t_interval(estimate, jackknife, level, scale=None):
-    """Studentized interval from the jackknife: ``g(est) -/+ t(G-1) x se_jack`` mapped back.
+def jackknife_t_interval(estimate, jackknife, level, scale=None, on="statistic"):
+    """Studentized interval from the jackknife: ``g(est) -/+ t(G-1) x se`` mapped back.
 
     Parameters
     ----------
@@ -221,6 +264,10 @@ def jackknife_t_interval(estimate, jackknife, level, scale=None):
     scale : str or array of str, optional
         Per column, one of :data:`SCALES` (default ``"fisher"``): the transform ``g`` the
         interval is symmetric on (``atanh`` for correlations, ``logit`` for shares).
+    on : {"statistic", "scale"}
+        Where the jackknife is taken: on the statistic, its standard error carried to the
+        scale by the delta method (the default), or on the transformed values (the coverage
+        study's ``jackknife-t-z``, the default before).
 
     Returns
     -------
@@ -229,15 +276,21 @@ def jackknife_t_interval(estimate, jackknife, level, scale=None):
 
     Notes
     -----
-    ``se_jack^2 = (G - 1) / G * sum_g (z_(g) - mean z_(.))^2`` on the transformed values
-    ``z_(g) = g(jackknife row g)``: the leave-one-cluster-out (CV3) variance that MacKinnon,
-    Nielsen and Webb (2023) recommend with t(G - 1) critical values when clusters are few, and
-    Cameron, Gelbach and Miller (2008) show that the usual large-G normal critical values
-    over-reject with few clusters. Values on the boundary of the scale (a correlation of +-1)
-    are moved ``1e-12`` inside it.
+    ``se_jack^2 = (G - 1) / G * sum_g (x_(g) - mean x_(.))^2``: the leave-one-cluster-out
+    (CV3) variance that MacKinnon, Nielsen and Webb (2023) recommend with t(G - 1) critical
+    values when clusters are few, and Cameron, Gelbach and Miller (2008) show that the usual
+    large-G normal critical values over-reject with few clusters. With ``on="statistic"``,
+    ``x_(g)`` is the statistic without unit g and ``se = g'(est) x se_jack`` (for Fisher's z
+    ``g'(r) = 1 / (1 - r^2)``, for the logit ``1 / (p (1 - p))``), the slope taken at most
+    ``1e-6`` from the boundary. With ``on="scale"``, ``x_(g) = g(statistic without unit g)``
+    and ``se = se_jack``: near a correlation of 1 one leave-one-family-out value (0.9987
+    beside an estimate of 0.989, say) then dominates the standard error, because ``atanh``
+    turns a small move of r into a huge one, and the interval collapses towards 0 (the
+    coverage study in README.md compares the two). Values on the boundary of the scale (a
+    correlation of +-1) are moved ``1e-12`` inside it.
     """
     alpha = (1 - check_level(level)) / 2
-    z, se, g, ok, scale = _jackknife_se(estimate, jackknife, scale)
+    z, se, g, ok, scale = _jackknife_se(estimate, jackknife, scale, on)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = stdtrit(np.maximum(g - 1, 1), 1 - alpha)  # Student t quantile (scipy.stats.t.ppf)
     low = np.where(ok, _from_scale(z - t * se, scale), np.nan)
@@ -245,7 +298,7 @@ def jackknife_t_interval(estimate, jackknife, level, scale=None):
     return low, high, ok
 
 
-def cluster_t_interval(estimate, cluster_jackknife, model_low, model_high, level, scale=None):
+def cluster_t_interval(estimate, cluster_jackknife, model_low, model_high, level, scale=None, on="statistic"):
     """The ``jackknife-t`` interval over clusters, widened to contain the model interval.
 
     Parameters
@@ -255,7 +308,7 @@ def cluster_t_interval(estimate, cluster_jackknife, model_low, model_high, level
         Leave-one-family-out values.
     model_low, model_high : arrays (columns,)
         The interval of the bootstrap over models (swjax uses BCa).
-    level, scale : as in :func:`jackknife_t_interval`.
+    level, scale, on : as in :func:`jackknife_t_interval`.
 
     Returns
     -------
@@ -273,7 +326,7 @@ def cluster_t_interval(estimate, cluster_jackknife, model_low, model_high, level
     narrowing cannot be told from noise. The interval therefore takes the wider bound on each
     side.
     """
-    low_t, high_t, ok = jackknife_t_interval(estimate, cluster_jackknife, level, scale)
+    low_t, high_t, ok = jackknife_t_interval(estimate, cluster_jackknife, level, scale, on)
     model_low, model_high = np.asarray(model_low, np.float64), np.asarray(model_high, np.float64)
     low = np.where(ok, np.fmin(low_t, model_low), model_low)
     high = np.where(ok, np.fmax(high_t, model_high), model_high)
@@ -327,9 +380,12 @@ def interval(dist, estimate, level, method, jackknife=None, scale=None, models=N
     t methods only; ``models`` = (low, high) of the model bootstrap's interval by
     ``cluster-t``. Where ``jackknife-t`` has fewer than 3 finite jackknife values, the
     percentile interval is used (``cluster-t``: the model interval) and the method column
-    says so.
+    says so. The study methods (:data:`STUDY_METHODS`) are accepted too: ``jackknife-t-z``
+    and ``cluster-t-z`` are the t methods with the jackknife on the transformed values.
     """
-    method = check_method(method)
+    method = check_method(method, study=True)
+    on = "scale" if method in STUDY_METHODS else "statistic"
+    method = method.removesuffix("-z")
     estimate = np.asarray(estimate, dtype=np.float64)
     n_cols = estimate.shape[0]
     if method == "percentile":
@@ -341,12 +397,12 @@ def interval(dist, estimate, level, method, jackknife=None, scale=None, models=N
     elif method == "cluster-t":
         if jackknife is None or models is None:
             raise SwjaxError("method: 'cluster-t' needs the family jackknife and the model-bootstrap interval")
-        low, high, ok = cluster_t_interval(estimate, jackknife, models[0], models[1], level, scale)
+        low, high, ok = cluster_t_interval(estimate, jackknife, models[0], models[1], level, scale, on)
         used = np.where(ok, "cluster-t", "bca over models (jackknife-t failed)").astype(object)
     elif method == "jackknife-t":
         if jackknife is None:
             raise SwjaxError("method: 'jackknife-t' needs the jackknife values")
-        low, high, ok = jackknife_t_interval(estimate, jackknife, level, scale)
+        low, high, ok = jackknife_t_interval(estimate, jackknife, level, scale, on)
         if not ok.all():
             p_low, p_high = percentile_interval(dist, level)
             low, high = np.where(ok, low, p_low), np.where(ok, high, p_high)

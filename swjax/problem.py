@@ -15,7 +15,6 @@ models`` integers, same ranks bit for bit; see :mod:`swjax.ranks`).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,7 +23,7 @@ import numpy as np
 from .data import PAPER_CAPABILITIES, Dataset, flop
 from . import ranks as _ranks
 from . import validate as _validate
-from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError
+from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError, warn
 
 __all__ = [
     "Problem", "Pairs", "Layout", "build_problem", "build_problem_imputed", "stack_problems", "MIN_MODELS",
@@ -95,6 +94,9 @@ class Problem(NamedTuple):
         problems of :func:`build_problem_imputed`: the static flag that makes the statistic
         impute missing capability scores inside every resample (``caps`` is 0 there).
     impute_rank : (k,) 1 for the components kept by the imputation's low-rank fit, or None.
+    cap_tiebreak : (m, k) int32, the dense rank of each observed capability score among its
+        column's float64 values (0 where missing), or None: the imputed path ranks the completed
+        columns in the kernel's dtype and breaks its ties by this host order.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
     that problems of same-shaped datasets stack (built on the same rank path).
@@ -113,6 +115,7 @@ class Problem(NamedTuple):
     pairs: Pairs | None = None
     cap_obs: np.ndarray | None = None
     impute_rank: np.ndarray | None = None
+    cap_tiebreak: np.ndarray | None = None
 
     @property
     def rank_path(self) -> str:
@@ -255,11 +258,10 @@ def build_problem(
     missing_cap = scores[list(caps)].isna().any(axis=1)
     dropped_models = tuple(scores.index[missing_cap])
     if dropped_models:
-        warnings.warn(
+        warn(
             f"{dataset.label}: left out {len(dropped_models)} model(s) missing a capability "
             f"score: {', '.join(dropped_models)}",
             DroppedModelWarning,
-            stacklevel=3,
         )
         scores = scores.loc[~missing_cap]
     if len(scores) < MIN_MODELS:
@@ -280,11 +282,10 @@ def build_problem(
     if not drop_degenerate:
         degenerate = degenerate[:0]
     if len(degenerate):
-        warnings.warn(
+        warn(
             f"{dataset.label}: dropped {len(degenerate)} benchmark(s) that are all missing or "
             f"constant: {', '.join(degenerate)}",
             DroppedBenchmarkWarning,
-            stacklevel=3,
         )
         scores = scores.drop(columns=degenerate)
 
@@ -411,11 +412,10 @@ def build_problem_imputed(
     observed = scores[list(caps)].notna()
     empty = observed.index[~observed.any(axis=1)]
     if len(empty):
-        warnings.warn(
+        warn(
             f"{dataset.label}: left out {len(empty)} model(s) with no capability score to impute "
             f"from: {', '.join(empty)}",
             DroppedModelWarning,
-            stacklevel=3,
         )
         scores, observed = scores.drop(index=empty), observed.drop(index=empty)
     _validate.imputable(observed, dataset.label)
@@ -456,6 +456,7 @@ def build_problem_imputed(
         if path == "compare" and values.shape[1] <= PAIRS_MAX_MODELS else None,
         cap_obs=cap_obs.astype(dtype),
         impute_rank=(np.arange(len(caps)) < int(rank)).astype(dtype),
+        cap_tiebreak=np.nan_to_num(dense_ranks(cap_values), nan=0.0).astype(np.int32),
     )
     layout = Layout(
         label=layout.label, models=layout.models, columns=layout.columns, n_benchmarks=layout.n_benchmarks,

@@ -141,14 +141,25 @@ def target_ranks(y: Array, u: Array) -> Array:
     return jnp.zeros_like(r_sorted).at[:, order].set(r_sorted)
 
 
-def tie_groups(y: Array) -> Array:
+def tie_groups(y: Array, tiebreak: Array | None = None) -> Array:
     """(m,) int32 labels of ``y``'s tie groups, increasing with ``y``: equal values share one.
 
     Each model's label is the sorted position of the first model tied with it, so
     ``[g_u < g_i] + [g_u == g_i] / 2`` is the comparison matrix of ``y`` computed from
     integers, consistent whatever XLA fuses (see :func:`_sorted_ties`).
+
+    ``tiebreak`` (m,) int32, optional: a second key. Values equal in the kernel's dtype but
+    different on the host (two float64 scores that float32 rounds together) are told apart
+    by their host order, so that ranks are those of the values as read whatever the dtype.
     """
-    _, order, lo, _ = _sorted_ties(y)
+    if tiebreak is None:
+        _, order, lo, _ = _sorted_ties(y)
+        return jnp.zeros(y.shape, jnp.int32).at[order].set(lo)
+    m = y.shape[0]
+    ys, tb, order = lax.sort((y, tiebreak, jnp.arange(m, dtype=jnp.int32)), num_keys=2)
+    pos = jnp.arange(m, dtype=jnp.int32)
+    new = jnp.concatenate([jnp.ones((1,), bool), (ys[1:] != ys[:-1]) | (tb[1:] != tb[:-1])])
+    lo = lax.cummax(jnp.where(new, pos, 0), axis=0)
     return jnp.zeros(y.shape, jnp.int32).at[order].set(lo)
 
 

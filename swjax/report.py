@@ -22,6 +22,7 @@ import pandas as pd
 from . import figures
 from .errors import SwjaxError
 from .outputs import atomic_dir, dumps, frame_to_json
+from .provenance import environment
 
 __all__ = ["load_published", "paper_verdicts", "build_report", "write_report"]
 
@@ -204,8 +205,22 @@ _ALL_COLUMNS = [
 ]
 
 
-def _methods(results) -> str:
+def _methods(results, scatter: bool = False) -> str:
     md = figures._unpack(results[0])[0].metadata
+    families = (
+        f" Models were resampled by family ({md.get('n_clusters')} families in the {md['set']} set): the "
+        "cluster bootstrap redraws whole families. " + md["interval_note"][:1].upper() + md["interval_note"][1:]
+        if md.get("scheme") == "clusters" and md.get("interval_note") else
+        f" Models were resampled by family ({md.get('n_clusters')} families in the {md['set']} set)."
+        if md.get("scheme") == "clusters" else ""
+    )
+    pvalues = (
+        f" p-values come from {md['permutations']:,} permutations of the capabilities score against each "
+        "benchmark; q-values are Benjamini-Hochberg over the non-capability benchmarks."
+        if md.get("permutations") else ""
+    )
+    band = (" The scatter band is a bootstrap of the least-squares line with the capabilities score "
+            "held at its full-sample value.") if scatter else ""
     return (
         "For each model set, the capability benchmarks' scores are z-scored over the models; "
         "PC1 of their Spearman correlation matrix (sign: largest loading positive) gives each "
@@ -220,10 +235,14 @@ def _methods(results) -> str:
         f"t = {md['threshold']}: entangled when it lies above t, anti-correlated below -t, "
         "distinct inside (-t, t), indeterminate when it straddles a boundary. Resamples in which "
         "a benchmark is constant among the drawn models give no correlation and are counted as "
-        "degenerate. Safety areas follow swjax's documented map (data/areas.csv). "
-        "The scatter band is a bootstrap of the least-squares line with the capabilities score "
-        "held at its full-sample value."
+        "degenerate. Safety areas follow swjax's documented map (data/areas.csv)."
+        + families + pvalues + band
     )
+
+
+def _file_part(name: str) -> str:
+    """A benchmark id as part of a file name: letters, digits, '.', '-' and '_' kept, the rest '_'."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in str(name))
 
 
 def _png(fig) -> bytes:
@@ -278,7 +297,8 @@ def build_report(results, *, published=None, command: str | None = None, scatter
     command : str, optional
         The command line, for the manifest.
     scatter_for : dict, optional
-        set -> (benchmark, Dataset): add a scatter figure of that benchmark.
+        set -> (benchmark, Dataset), or a list of them: a scatter figure of each benchmark
+        (``scatter_SET_BENCHMARK.png``).
     plans : dict, optional
         set -> :class:`swjax.plan.PlanResult`: add a "What would settle it" section (models
         needed per benchmark and the power curves).
@@ -292,7 +312,7 @@ def build_report(results, *, published=None, command: str | None = None, scatter
     pub = load_published(published)
     pngs: dict[str, bytes] = {}
     html_parts, md_parts = [], []
-    manifest = {"command": command or "", "runs": []}
+    manifest = {"command": command or "", "environment": environment(), "runs": []}
     for r in results:
         res, new, _ = figures._unpack(r)
         md = res.metadata
@@ -307,9 +327,10 @@ def build_report(results, *, published=None, command: str | None = None, scatter
         if res.eigenvalues is not None:  # kept by bootstrap(..., eigenvalues=True)
             figs.insert(1, (f"scree_{s}.png", figures.scree(r), "Eigenvalues of the capability correlation "
                             "matrix with bootstrap percentile intervals."))
-        if scatter_for and s in scatter_for:
-            bench, ds = scatter_for[s]
-            figs.append((f"scatter_{s}.png", figures.scatter(r, bench, ds), f"{bench} against the capabilities score."))
+        wanted = (scatter_for or {}).get(s, [])
+        for bench, ds in [wanted] if isinstance(wanted, tuple) else wanted:
+            figs.append((f"scatter_{s}_{_file_part(bench)}.png", figures.scatter(r, bench, ds),
+                         f"{bench} against the capabilities score."))
         for name, fig, _ in figs:
             pngs[name] = _png(fig)
         summ = res.summary
@@ -384,7 +405,7 @@ def build_report(results, *, published=None, command: str | None = None, scatter
 
     title = "swjax report: capabilities correlations with uncertainty"
     sets = ", ".join(figures._unpack(r)[0].metadata["set"] for r in results)
-    methods = _methods(results)
+    methods = _methods(results, scatter=any(name.startswith("scatter_") for name in pngs))
     manifest_json = dumps(manifest)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -8,8 +8,9 @@ Point estimates of a mask use the released PC1 sign rule on the masked vector, s
 correlations of a subset equal ``analyze(capabilities=subset)``. In bootstrap resamples each
 mask's PC1 is turned to point along that mask's own full-sample PC1.
 
-Verdict of a specification (point estimates; the paper's threshold ``t``): ``correlated`` when
-r > t, ``anti-correlated`` when r < -t, ``low`` otherwise. *Share of specifications that keep the
+Verdict of a specification (point estimates; the paper's threshold ``t``), in the words of the
+interval verdicts of :mod:`swjax.intervals`: ``entangled`` when r > t, ``anti-correlated`` when
+r < -t, ``distinct`` otherwise. *Share of specifications that keep the
 verdict* = among the specifications where the benchmark has a correlation, the share whose
 label equals the label of the full capability set.
 """
@@ -34,10 +35,11 @@ __all__ = ["LoboResult", "SubsetsResult", "lobo", "subsets", "point_labels", "sa
 
 
 def point_labels(r, threshold: float) -> np.ndarray:
-    """``correlated`` (r > t), ``anti-correlated`` (r < -t), ``low``, or ``none`` (NaN)."""
+    """``entangled`` (r > t), ``anti-correlated`` (r < -t), ``distinct``, or ``none`` (NaN): the
+    interval verdicts' words, applied to point estimates."""
     r = np.asarray(r, np.float64)
-    out = np.full(r.shape, "low", dtype=object)
-    out[r > threshold] = "correlated"
+    out = np.full(r.shape, "distinct", dtype=object)
+    out[r > threshold] = "entangled"
     out[r < -threshold] = "anti-correlated"
     out[~np.isfinite(r)] = "none"
     return out

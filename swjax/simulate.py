@@ -82,6 +82,11 @@ class Design:
         Number of model families sharing random effects (0: independent models).
     family_share : float
         Share of the latent's and of each noise's variance that is the family effect.
+    family_skew : float
+        0: families of near-equal size. Above 0: unequal sizes, family ``j`` (from 0) holding
+        one model plus a share of the rest proportional to ``(j + 1) ** -family_skew``
+        (largest remainders), as public populations have a few large families and many of
+        one or two models.
     """
 
     n_models: int = 26
@@ -94,6 +99,7 @@ class Design:
     hetero: float = 0.0
     families: int = 0
     family_share: float = 0.5
+    family_skew: float = 0.0
 
     @property
     def capability_names(self) -> tuple[str, ...]:
@@ -107,11 +113,30 @@ class Design:
     def benchmarks(self) -> tuple[str, ...]:
         return self.capability_names + self.safety_names
 
+    def family_sizes(self) -> np.ndarray:
+        """Models in each of the ``families`` families of one dataset (contiguous blocks)."""
+        n, groups = self.n_models, self.families
+        if not self.family_skew:
+            return np.array([len(b) for b in np.array_split(np.arange(n), groups)])
+        share = (n - groups) * (np.arange(groups) + 1.0) ** -self.family_skew
+        share /= ((np.arange(groups) + 1.0) ** -self.family_skew).sum()
+        extra = np.floor(share).astype(int)
+        order = np.argsort(-(share - extra), kind="stable")
+        extra[order[: n - groups - extra.sum()]] += 1
+        return 1 + extra
+
     def family_codes(self, n_models: int | None = None) -> np.ndarray:
-        """Family of each model (0 .. families-1, contiguous near-equal blocks); None without."""
+        """Family of each model (0 .. families-1, contiguous blocks); each model its own without.
+
+        ``n_models`` other than the design's (the population): near-equal families scaled to
+        ``n_models``, or with ``family_skew`` the dataset's family sizes repeated."""
         n = self.n_models if n_models is None else n_models
         if not self.families:
             return np.arange(n)
+        if self.family_skew:
+            sizes = self.family_sizes()
+            sizes = np.resize(sizes, len(sizes) * -(-n // self.n_models))
+            return np.repeat(np.arange(len(sizes)), sizes)[:n]
         groups = self.families if n_models is None else max(1, round(n * self.families / self.n_models))
         return np.repeat(np.arange(groups), [len(b) for b in np.array_split(np.arange(n), groups)])
 
@@ -119,7 +144,7 @@ class Design:
         """Short name of the design's options (``plain`` when none is set)."""
         parts = [] if self.n_models == 26 else [f"m={self.n_models}"]
         if self.families:
-            parts.append(f"families={self.families}")
+            parts.append(f"families={self.families}" + (f" (skew {self.family_skew:g})" if self.family_skew else ""))
         if self.hetero:
             parts.append(f"hetero={self.hetero:g}")
         if self.link != "linear":
@@ -187,6 +212,8 @@ def check_design(design: Design) -> Design:
         raise bad("families", f"0 or an integer in [2, {design.n_models})", design.families)
     if not is_num(design.family_share) or not 0 <= design.family_share < 1:
         raise bad("family_share", "a share in [0, 1)", design.family_share)
+    if not is_num(design.family_skew) or not 0 <= design.family_skew <= 3:
+        raise bad("family_skew", "a number in [0, 3]", design.family_skew)
     return replace(design, rho=tuple(float(r) for r in rho))
 
 

@@ -24,10 +24,37 @@ def _fmt_p(p) -> str:
 
 
 def _id_column(table, ids, title="benchmark") -> None:
-    """A column of ids that is never cut short: an id longer than the column wraps onto the
-    next line (folded), so no two ids ever print as the same truncated string."""
+    """A column of ids that is never cut short nor folded: each id stays whole on one line, so
+    it can be read, copied and found with grep (the other columns give way, :func:`_fit`)."""
     width = max([len(str(i)) for i in ids] + [len(title)])
-    table.add_column(title, overflow="fold", min_width=min(width, 24))
+    table.add_column(title, no_wrap=True, min_width=width)
+
+
+def _fit(console_width: int, id_width: int, columns, drop_order=None):
+    """The columns that fit beside the id column, and the headers of those left out.
+
+    ``columns``: (header, width, required) triples in display order; a column takes its width
+    plus 2 (the space between columns, :func:`_table`). Columns that are not required are left out,
+    in ``drop_order`` (headers; default from the last column back), until the table fits.
+    Required columns (ids, estimates, intervals, verdicts) are never left out or cut.
+    """
+    kept = list(columns)
+    order = list(drop_order) if drop_order is not None else [h for h, _, _ in reversed(columns)]
+    order = [h for h in order if any(h == c[0] and not c[2] for c in columns)]
+
+    def total(cols):
+        return id_width + sum(w + 2 for _, w, _ in cols)
+
+    left_out = []
+    while total(kept) > console_width and order:
+        head = order.pop(0)
+        kept = [c for c in kept if c[0] != head]
+        left_out.append(head)
+    return kept, [h for h, _, _ in columns if h in left_out]
+
+
+def _left_out_line(left_out, width: int) -> str:
+    return f"(not shown at {width} columns: {', '.join(left_out)}; every column with --format csv)"
 
 
 def analysis_long(analysis) -> pd.DataFrame:
@@ -78,7 +105,19 @@ def _console(file=None, width=None):
 
     if width is None and "COLUMNS" not in os.environ:
         width = shutil.get_terminal_size((140, 24)).columns if sys.stdout.isatty() else 140
-    return Console(file=file, width=width, soft_wrap=False)
+    # Verdicts in colour where stdout is a terminal (the text is rendered into a buffer first);
+    # rich leaves colour out where NO_COLOR is set, and a pipe or a file gets plain text.
+    return Console(file=file, width=width, soft_wrap=False, force_terminal=True if sys.stdout.isatty() else None)
+
+
+def _table(title=None):
+    """A terminal table in the one style of every command: a rule under the header, no
+    vertical rules, two spaces between columns (so more columns fit at 80)."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                 collapse_padding=True)
 
 
 def analysis_rich(analysis, file=None) -> None:
@@ -93,7 +132,7 @@ def analysis_rich(analysis, file=None) -> None:
         f"{analysis.label}: {s['n_models']} models, PC1 explains {s['variance_explained']:.1%}, "
         f"mean capability intercorrelation {s['mean_intercorrelation']:.3f}, {compute}"
     )
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     frame = analysis.table()
     _id_column(table, [f"{b} (capability)" for b in frame.index])
     table.add_column("name")
@@ -116,7 +155,11 @@ _COLOURS = {
 
 
 def bootstrap_rich(result, file=None) -> None:
-    """Print a BootstrapResult's table: estimate, interval, verdict, sorted by estimate."""
+    """Print a BootstrapResult's table: estimate, interval, verdict, sorted by estimate.
+
+    The id, estimate, interval and verdict columns are never cut; the model count shows where a
+    benchmark has fewer models than the set; the other columns (name, se, p, q, note) give way,
+    in that order, on a narrow terminal, and a line names those left out."""
     from rich.table import Table
     from rich.text import Text
 
@@ -127,17 +170,12 @@ def bootstrap_rich(result, file=None) -> None:
         f"{md['dtype']} on {md['device']}"
     )
     console = _console(file)
-    table = Table(title=title, title_justify="left")
     frame = result.table.sort_values("estimate", ascending=False, na_position="last")
     with_p = bool(np.isfinite(frame["p_value"].to_numpy(dtype=float)).any())  # only with permutations
-    with_name = console.width >= 100  # a narrow terminal keeps the ids and the numbers
-    _id_column(table, frame.index)
-    for col, justify in [
-        *([("name", "left")] if with_name else []), ("estimate", "right"), ("interval", "right"), ("se", "right"),
-        *([("p", "right"), ("q (BH)", "right")] if with_p else []), ("verdict", "left"), ("note", "left"),
-    ]:
-        table.add_column(col, justify=justify, no_wrap=col not in ("name", "verdict", "note"))
-    # Cells as Text, not markup strings: rich then has no markup to parse in 2,000 cells.
+    counts = frame["n_models"].to_numpy(dtype=float)
+    with_n = bool((counts < md["n_models"]).any())  # some benchmark rests on fewer models than the set
+    cells: dict[str, list[str]] = {"name": [], "estimate": [], "n": [], "interval": [], "se": [], "p": [],
+                                   "q (BH)": [], "verdict": [], "note": []}
     for row in frame.itertuples():
         notes = []
         if row.capability:
@@ -148,15 +186,46 @@ def bootstrap_rich(result, file=None) -> None:
             notes.append(f"{row.n_degenerate} degenerate resamples")
         if row.interval != md["method"] and not row.interval.startswith("none: "):
             notes.append(row.interval)
-        pq = [_fmt_p(row.p_value), _fmt_p(row.q_value)] if with_p else []
-        cells = [
-            str(row.Index), *([row.name] if with_name else []), _fmt(row.estimate),
-            _interval_text(row.low, row.high), _fmt(row.se), *pq,
-        ]
-        table.add_row(
-            *map(Text, cells), Text.assemble((row.verdict, _COLOURS.get(row.verdict, ""))), Text("; ".join(notes)),
-        )
+        cells["name"].append(str(row.name))
+        cells["estimate"].append(_fmt(row.estimate))
+        cells["n"].append("" if not np.isfinite(row.n_models) else str(int(row.n_models)))
+        cells["interval"].append(_interval_text(row.low, row.high))
+        cells["se"].append(_fmt(row.se))
+        cells["p"].append(_fmt_p(row.p_value))
+        cells["q (BH)"].append(_fmt_p(row.q_value))
+        cells["verdict"].append(str(row.verdict))
+        cells["note"].append("; ".join(notes))
+    order = ["name", "estimate", *(["n"] if with_n else []), "interval", "se", *(["p", "q (BH)"] if with_p else []),
+             "verdict", "note"]
+    required = {"estimate", "n", "interval", "verdict"}
+    ids = [str(i) for i in frame.index]
+    id_width = max([len(i) for i in ids] + [len("benchmark")])
+    widths = {h: max([len(c) for c in cells[h]] + [len(h)]) for h in order}
+    kept, left_out = _fit(console.width, id_width, [(h, widths[h], h in required) for h in order],
+                          drop_order=["name", "note", "q (BH)", "p", "se"])
+    width, needed = console.width, id_width + sum(w + 2 for _, w, _ in kept)
+    if needed > width:  # the required columns alone are wider: never cut them, let lines run on
+        console = _console(file, width=needed)
+    table = _table(title)
+    _id_column(table, ids)
+    for head, head_width, _ in kept:
+        numeric = head not in ("name", "verdict", "note")
+        table.add_column(head, justify="right" if numeric else "left", no_wrap=head in required or numeric,
+                         min_width=head_width if head in required or numeric else min(head_width, 12))
+    # Cells as Text, not markup strings: rich then has no markup to parse in 2,000 cells.
+    for i, label in enumerate(ids):
+        row = [Text(label)]
+        for head, _, _ in kept:
+            text = cells[head][i]
+            row.append(Text.assemble((text, _COLOURS.get(text, ""))) if head == "verdict" else Text(text))
+        table.add_row(*row)
     console.print(table)
+    if left_out:
+        console.print(_left_out_line(left_out, width))
+    shown = md.get("shown")
+    if shown and shown["benchmarks"] < shown["of"]:
+        what = "the paper's main tables" if shown["which"] == "main" else "--benchmarks"
+        console.print(f"{shown['benchmarks']} of {shown['of']} benchmarks shown ({what}); --benchmarks all for every one")
     for stat, row in result.summary.iterrows():
         if str(row["interval"]).startswith("none: "):  # no interval, and why ("no FLOP", too few models)
             what = row["interval"][len("none: "):]
@@ -209,7 +278,14 @@ def bootstrap_frame(results) -> pd.DataFrame:
             f.insert(0, "kind", kind)
             f.insert(0, "set", r.metadata["set"])
             frames.append(f)
-    return pd.concat(frames)
+    frame = pd.concat(frames)
+    # Counts stay whole numbers in CSV (26, not 26.0) although the summary rows have none.
+    for col in ("n_models", "n_valid", "n_degenerate"):
+        if col in frame.columns:
+            values = pd.to_numeric(frame[col], errors="coerce")
+            if (values.dropna() % 1 == 0).all():
+                frame[col] = values.astype("Int64")
+    return frame
 
 
 __all__ += ["analysis_json", "bootstrap_json", "bootstrap_frame", "to_jsonable"]
@@ -272,16 +348,22 @@ def _cell(col: str, value) -> str:
 
 #: (low, high) column pairs shown as one interval column in terminal tables.
 _PAIRS = (("low", "high", "interval"), ("q025", "q975", "across specs"), ("full_low", "full_high", "full set"),
-          ("median_low", "median_high", "median"), ("min", "max", "min, max"))
+          ("median_low", "median_high", "median interval"), ("min", "max", "min, max"))
+#: Terminal columns that are never left out: the numbers a table exists for and its verdicts.
+_REQUIRED = {"estimate", "full", "residual", "interval", "full set", *_VERDICT_COLUMNS}
+#: Columns that give way first on a narrow terminal (then the others, from the last back).
+_DROP_FIRST = ("name", "min, max", "spread", "across specs")
+#: A plain column whose header would repeat a pair's: shown under another header.
+_RENAMED = {"interval": "method"}
 
 
 def frame_rich(frame: pd.DataFrame, title: str = "", file=None) -> None:
     """Print any result frame as a rich table that fits the console: the index as a column that
-    never cuts an id, numbers to three decimals, (low, high) pairs as one ``[low, high]``
-    column, p-values as ``<0.001``, verdicts coloured; empty columns left out, and the last
-    columns left out (and said so) when the table would be wider than the console."""
+    never cuts nor folds an id, numbers to three decimals, (low, high) pairs as one ``[low, high]``
+    column, p-values as ``<0.001``, verdicts coloured; empty columns left out. On a narrow
+    console the columns that are not required (:data:`_REQUIRED`) give way, :data:`_DROP_FIRST`
+    first, then from the last back, and a line names them."""
     from rich.markup import escape
-    from rich.table import Table
 
     frame = frame.loc[:, [c for c in frame.columns if not frame[c].isna().all()]]
     names = [str(n) for n in (frame.index.names if frame.index.nlevels > 1 else [frame.index.name or ""])]
@@ -289,41 +371,46 @@ def frame_rich(frame: pd.DataFrame, title: str = "", file=None) -> None:
     columns: list[tuple[str, list[str], bool]] = []  # (header, cells, numeric)
     taken = set()
     frame = frame.rename(columns=str)  # headers as text (plan's power table has the model counts)
+    pairs = {lo: (hi, head) for lo, hi, head in _PAIRS if lo in frame.columns and hi in frame.columns}
     for col in frame.columns:
         if col in taken:
             continue
-        pair = next(((lo, hi, head) for lo, hi, head in _PAIRS if col == lo and hi in frame.columns), None)
-        if pair is not None:
-            lo, hi, head = pair
-            header = "interval" if head == "interval" and "interval" not in frame.columns else head
-            cells = [f"[{_cell(lo, a)}, {_cell(hi, b)}]" for a, b in zip(frame[lo], frame[hi])]
+        if col in pairs:
+            hi, header = pairs[col]
+            cells = [f"[{_cell(col, a)}, {_cell(hi, b)}]" for a, b in zip(frame[col], frame[hi])]
             columns.append((header, cells, True))
-            taken |= {lo, hi}
+            taken |= {col, hi}
             continue
         numeric = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col])
-        columns.append((col, [_cell(col, v) for v in frame[col]], numeric))
+        header = _RENAMED.get(col, col) if any(head == col for _, head in pairs.values()) else col
+        columns.append((header, [_cell(col, v) for v in frame[col]], numeric))
         taken.add(col)
     console = _console(file)
-    id_width = min(max([len(i) for i in ids] + [8]), 24)
-
-    def width(cols):
-        return id_width + 4 + sum(max([len(c) for c in cells] + [min(len(h), 12)]) + 3 for h, cells, num in cols)
-
-    left_out = []
-    while len(columns) > 2 and width(columns) > console.width:
-        left_out.insert(0, columns.pop()[0])
-    table = Table(title=title or None, title_justify="left")
-    _id_column(table, ids, " / ".join(n for n in names if n) or "")
-    for header, cells, numeric in columns:
-        widest = max([len(c) for c in cells] + [1])
-        # numbers never wrap (their width is kept), a long header wraps instead
-        table.add_column(header, justify="right" if numeric else "left", min_width=widest if numeric else min(widest, 12))
+    title_row = " / ".join(n for n in names if n) or ""
+    id_width = max([len(i) for i in ids] + [len(title_row)])
+    # a number or a verdict keeps its header whole on one line; other headers may wrap at 12
+    widths = {h: max([len(c) for c in cells] + [len(h) if numeric or h in _REQUIRED else min(len(h), 12)])
+              for h, cells, numeric in columns}
+    kept, left_out = _fit(console.width, id_width, [(h, widths[h], h in _REQUIRED) for h, _, _ in columns],
+                          drop_order=[*_DROP_FIRST, *[h for h, _, _ in reversed(columns)]])
+    keep = {h for h, _, _ in kept}
+    width, needed = console.width, id_width + sum(w + 2 for _, w, _ in kept)
+    if needed > width:  # the required columns alone are wider: never cut them
+        console = _console(file, width=needed)
+    table = _table(title)
+    _id_column(table, ids, title_row)
+    shown = [(h, cells, numeric) for h, cells, numeric in columns if h in keep]
+    for header, cells, numeric in shown:
+        # numbers and verdicts never wrap (their width is kept), a long header or text wraps instead
+        fixed = numeric or header in _REQUIRED
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=fixed,
+                         min_width=widths[header] if fixed else min(widths[header], 12))
     for i, label in enumerate(ids):
         table.add_row(escape(label), *[cells[i] if header in _VERDICT_COLUMNS else escape(cells[i])
-                                       for header, cells, numeric in columns])
+                                       for header, cells, numeric in shown])
     console.print(table)
     if left_out:
-        console.print(f"(not shown at this width: {', '.join(left_out)}; all columns with --format csv)")
+        console.print(_left_out_line(left_out, width))
 
 
 def correlate_frame(results) -> pd.DataFrame:
@@ -345,13 +432,10 @@ def correlate_rich(result, file=None) -> None:
 
     md = result.result.metadata
     console = Console(file=file, width=140, soft_wrap=False)
-    table = Table(
-        title=(
-            f"{md['set']}: new benchmarks among {int(result.table['of'].max())} public ones; "
-            f"{md['n']:,} bootstrap resamples, {md['method']} {md['level']:.0%} intervals, "
-            f"threshold {md['threshold']}"
-        ),
-        title_justify="left",
+    table = _table(
+        f"{md['set']}: new benchmarks among {int(result.table['of'].max())} public ones; "
+        f"{md['n']:,} bootstrap resamples, {md['method']} {md['level']:.0%} intervals, "
+        f"threshold {md['threshold']}"
     )
     for col in ("benchmark", "estimate", "interval", "verdict", "models", "rank", "nearest public benchmarks"):
         table.add_column(col, justify="right" if col in ("estimate", "models", "rank") else "left")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .outputs import atomic_dir, dumps, frame_to_json
+from .provenance import environment
 
 __all__ = ["write_bootstrap", "write_adjust", "write_plan", "write_coverage", "write_simulation"]
 
@@ -34,6 +35,7 @@ def write_bootstrap(results, out, argv=None) -> None:
         manifest = {
             "command": " ".join(argv or []),
             "files": ["table.csv", "table.json", "distributions.npz", "manifest.json"],
+            "environment": environment(),
             "runs": [
                 {"metadata": r.metadata, "summary": frame_to_json(r.summary)} for r in results
             ],

@@ -27,20 +27,26 @@ def _sim(m=20, families=6, seed=3):
     return swjax.simulate(m, rho=(0.3, 0.7), families=families, seed=seed, population_size=20_000)
 
 
-def _reference_jackknife_t(values, k, codes, level, columns):
-    """Plain loop: drop each family, rerun the numpy pipeline, Fisher z, jackknife SE, t(G-1)."""
+def _reference_jackknife_t(values, k, codes, level, columns, on="statistic"):
+    """Plain loop: drop each family, rerun the numpy pipeline, jackknife SE, t(G-1) on Fisher's z.
+
+    ``on="statistic"`` (the default): the jackknife SE of r times 1 / (1 - r^2) (delta method);
+    ``on="scale"``: the jackknife SE of atanh(r) (the study's ``-z`` methods)."""
     full = S.pipeline_correlations(values, k)
     groups = sorted(set(codes))
     G = len(groups)
     out = []
     for j in columns:
         z_full = math.atanh(full[j])
-        zs = []
+        xs = []
         for g in groups:
             keep = np.array([c != g for c in codes])
-            zs.append(math.atanh(S.pipeline_correlations(values[keep], k)[j]))
-        mean = sum(zs) / G
-        se = math.sqrt((G - 1) / G * sum((z - mean) ** 2 for z in zs))
+            r = S.pipeline_correlations(values[keep], k)[j]
+            xs.append(math.atanh(r) if on == "scale" else r)
+        mean = sum(xs) / G
+        se = math.sqrt((G - 1) / G * sum((x - mean) ** 2 for x in xs))
+        if on == "statistic":
+            se /= 1 - full[j] ** 2
         t = sps.t.ppf(1 - (1 - level) / 2, G - 1)
         out.append((math.tanh(z_full - t * se), math.tanh(z_full + t * se)))
     return np.array(out)
@@ -59,6 +65,11 @@ def test_jackknife_t_over_families_equals_a_plain_loop_float64(level):
     got = res.table.loc[["safety_1", "safety_2"], ["low", "high"]].to_numpy()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
     assert (res.table["interval"] == "jackknife-t").all()
+    # the study's jackknife on z, from the same leave-one-family-out values
+    est = res.table.loc[["safety_1", "safety_2"], "estimate"].to_numpy()
+    z_low, z_high, _ = intervals.jackknife_t_interval(est, res.jackknife[:, cols], level, on="scale")
+    ref_z = _reference_jackknife_t(values, k, list(fam), level, cols, on="scale")
+    np.testing.assert_allclose(np.c_[z_low, z_high], ref_z, rtol=0, atol=1e-9)
 
 
 def test_jackknife_t_over_models_equals_a_plain_loop_float64():
@@ -77,18 +88,111 @@ def test_jackknife_t_scales_and_degenerate_columns():
                      [0.45, 0.58, 0.2, 0.6]])
     low, high, ok = intervals.jackknife_t_interval(est, jack, 0.9, ["fisher", "logit", "identity", "fisher"])
     assert ok.tolist() == [True, True, True, False] and np.isnan(low[3])
-    z = [statistics.mean(jack[:, 2])]  # identity scale by hand
-    se = math.sqrt(3 / 4 * sum((x - z[0]) ** 2 for x in jack[:, 2]))
+    def se(col):  # jackknife s.e. of the statistic, by hand
+        m = statistics.mean(col)
+        return math.sqrt((len(col) - 1) / len(col) * sum((x - m) ** 2 for x in col))
+
     t = sps.t.ppf(0.95, 3)
-    assert math.isclose(low[2], 0.2 - t * se, abs_tol=1e-12) and math.isclose(high[2], 0.2 + t * se, abs_tol=1e-12)
-    lg = np.log(jack[:, 1] / (1 - jack[:, 1]))
-    se = math.sqrt(3 / 4 * ((lg - lg.mean()) ** 2).sum())
+    assert math.isclose(low[2], 0.2 - t * se(jack[:, 2]), abs_tol=1e-12)
+    assert math.isclose(high[2], 0.2 + t * se(jack[:, 2]), abs_tol=1e-12)
     expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
-    assert math.isclose(high[1], expit(math.log(0.6 / 0.4) + t * se), abs_tol=1e-12)
+    # logit scale: s.e. of the share times d logit(p) / dp = 1 / (p (1 - p)) at the estimate 0.6
+    assert math.isclose(high[1], expit(math.log(0.6 / 0.4) + t * se(jack[:, 1]) / (0.6 * 0.4)), abs_tol=1e-12)
+    # Fisher's z: s.e. of r times 1 / (1 - r^2) at the estimate 0.5
+    assert math.isclose(low[0], math.tanh(math.atanh(0.5) - t * se(jack[:, 0]) / 0.75), abs_tol=1e-12)
+    # on the transformed values instead (the study's -z methods)
+    _, zh, _ = intervals.jackknife_t_interval(est, jack, 0.9, ["fisher", "logit", "identity", "fisher"], on="scale")
+    lg = [math.log(p / (1 - p)) for p in jack[:, 1]]
+    assert math.isclose(zh[1], expit(math.log(0.6 / 0.4) + t * se(lg)), abs_tol=1e-12)
     # interval(): the percentile fallback where the jackknife has fewer than 3 values
     dist = np.tile(np.linspace(0, 1, 101)[:, None], (1, 4))
     lo2, hi2, used = intervals.interval(dist, est, 0.9, "jackknife-t", jack, scale="fisher")
     assert used[3] == "percentile (jackknife-t failed)" and math.isclose(lo2[3], 0.05)
+
+
+#: Near |r| = 1 with families: 27 models in 17 families (as a public instruct set), capability
+#: benchmarks loading 0.95, safety benchmarks at population correlations 0.97 and 0.99. In
+#: datasets 194 and 138 of this design (``draw`` with seed ``[0, r]``) one leave-one-family-out
+#: value near 1 dominated the jackknife on Fisher's z and the interval collapsed downward.
+NEAR_ONE = S.Design(n_models=27, families=17, loading=0.95, rho=(0.97, 0.99))
+NEAR_ONE_DATASETS = (194, 138)
+
+
+def _near_one(r):
+    design = S.check_design(NEAR_ONE)
+    return design, S.draw(design, design.n_models, np.random.default_rng([0, r]))
+
+
+def test_default_interval_near_one_is_not_collapsed():
+    """The family-aware default is at most 3 times as wide as the model bootstrap's BCa interval
+    near r = 0.98, where the jackknife on z (the default before) was more than 3 times as wide.
+
+    Every statistic here comes from the numpy pipeline in plain loops (no jax): the estimate,
+    the leave-one-family-out and leave-one-model-out values, 400 model resamples.
+    """
+    collapsed_before = []
+    for r in NEAR_ONE_DATASETS:
+        design, values = _near_one(r)
+        k, m, codes = design.capabilities, design.n_models, design.family_codes()
+        full = S.pipeline_correlations(values, k)
+        fam_jack = np.array([S.pipeline_correlations(values[codes != g], k) for g in np.unique(codes)])
+        model_jack = np.array([S.pipeline_correlations(np.delete(values, i, axis=0), k) for i in range(m)])
+        rng = np.random.default_rng(r)
+        boot = np.array([S.pipeline_correlations(values[rng.integers(0, m, m)], k) for _ in range(400)])
+        m_low, m_high, used = intervals.interval(boot, full, 0.95, "bca", model_jack)
+        assert (used == "bca").all()
+        low, high, used = intervals.interval(boot, full, 0.95, "cluster-t", fam_jack, models=(m_low, m_high))
+        assert (used == "cluster-t").all()
+        ratio = (high - low) / (m_high - m_low)
+        assert np.all(ratio <= 3), (r, ratio.round(2))
+        assert np.all((low <= full) & (full <= high))
+        z_low, z_high, _ = intervals.interval(boot, full, 0.95, "cluster-t-z", fam_jack, models=(m_low, m_high))
+        collapsed_before.append(((z_high - z_low) / (m_high - m_low))[k + 1])
+    assert max(collapsed_before) > 3, collapsed_before  # the check sees the collapse it guards against
+
+
+@pytest.mark.slow  # compiles the bootstrap for 27 models
+def test_default_interval_near_one_end_to_end():
+    """The same through swjax.bootstrap with families: every benchmark's default interval at
+    most 3 times the model bootstrap's, where the jackknife on z was not."""
+    design, values = _near_one(NEAR_ONE_DATASETS[0])
+    ds = S.to_dataset(design, values)
+    res = swjax.bootstrap(ds, n=400, seed=0, clusters=ds.meta["family"], capabilities=list(design.capability_names))
+    t = res.table
+    assert (t["interval"] == "cluster-t").all()
+    model_width = t["high_models"] - t["low_models"]
+    assert ((t["high"] - t["low"]) <= 3 * model_width).all(), ((t["high"] - t["low"]) / model_width).round(2)
+    z_low, z_high, _ = intervals.cluster_t_interval(t["estimate"].to_numpy(), res.jackknife, t["low_models"],
+                                                    t["high_models"], 0.95, on="scale")
+    assert ((z_high - z_low) / model_width).max() > 3
+
+
+@pytest.mark.slow
+def test_default_coverage_near_one():
+    """Coverage of the default near r = 0.99 with families (400 datasets): not below 95 % by a
+    binomial test, and no wider than 3 times the model bootstrap in 95 % of the datasets."""
+    from swjax.coverage import coverage
+
+    res = coverage(S.Design(n_models=27, families=17, loading=0.95, rho=(0.99,)), datasets=400, n=300,
+                   methods=("bca", "cluster-t"), population_size=50_000)
+    row = res.table.query("scheme == 'families' and method == 'cluster-t'").iloc[0]
+    hits = round(row["coverage"] * 400)
+    assert sps.binomtest(hits, 400, 0.95, alternative="less").pvalue > 1e-3, row["coverage"]
+    assert row["width_ratio_p95"] <= 3, row["width_ratio_p95"]
+    assert row["no_interval"] == 0
+
+
+def test_jackknife_t_at_one_up_to_float32_rounding_stays_at_one():
+    """A correlation of 1 whose jackknife values differ from 1 by float32 rounding only: the
+    delta method's slope is taken 1e-6 from the boundary, so rounding cannot widen the interval."""
+    est = np.array([1.0, np.float32(1 - 2**-24)])
+    jack = np.array([[1.0, 1.0], [np.float32(1 - 2**-24)] * 2, [1.0, 1.0], [1.0, np.float32(1 - 2**-24)]])
+    low, high, ok = intervals.jackknife_t_interval(est, jack, 0.95)
+    assert ok.all() and (low > 0.999).all() and (high <= 1).all()
+    # the slope by hand: se_r / (1 - (1 - 1e-6)^2) for the first column
+    m = jack[:, 0].mean()
+    se = math.sqrt(3 / 4 * ((jack[:, 0] - m) ** 2).sum()) / (1 - (1 - 1e-6) ** 2)
+    assert math.isclose(low[0], math.tanh(math.atanh(1 - 1e-12) - sps.t.ppf(0.975, 3) * se), abs_tol=1e-12)
 
 
 @pytest.mark.slow  # compile-heavy; CI runs it with -m slow

@@ -87,6 +87,28 @@ def test_coverage_table_counts():
     np.testing.assert_allclose(bounds["percentile"]["low"][0, 0], -0.09, atol=1e-12)
 
 
+def test_width_ratio_columns_against_a_plain_loop():
+    """width_ratio / width_ratio_p95: per benchmark, the median and 95th percentile over the
+    datasets of (interval width) / (model BCa width), datasets without a finite ratio left out."""
+    rng = np.random.default_rng(0)
+    R, B = 40, 101
+    centres = rng.uniform(-0.5, 0.5, size=(R, 2))
+    dist = centres[:, None, :] + rng.normal(0, 0.1, size=(R, B, 2))
+    models = {"low": centres - rng.uniform(0.05, 0.2, size=(R, 2)), "high": centres + 0.1}
+    models["high"][3, 1] = models["low"][3, 1]  # a zero-width model interval: left out
+    table, bounds = coverage_table(np.zeros(2), centres, dist, np.zeros((R, 5, 2)), methods=("percentile",),
+                                   level=0.9, models=models)
+    for j in range(2):
+        ratios = []
+        for r in range(R):
+            model_width = models["high"][r, j] - models["low"][r, j]
+            if model_width > 0:
+                ratios.append((bounds["percentile"]["high"][r, j] - bounds["percentile"]["low"][r, j]) / model_width)
+        assert len(ratios) == (R - 1 if j == 1 else R)
+        assert table["width_ratio"].iloc[j] == pytest.approx(np.median(ratios), rel=1e-12)
+        assert table["width_ratio_p95"].iloc[j] == pytest.approx(np.percentile(ratios, 95), rel=1e-12)
+
+
 @pytest.mark.slow  # compile-heavy; CI runs it with -m slow
 def test_default_interval_covers_on_a_plain_design():
     """R = 200 datasets x B = 200 resamples: BCa coverage judged with a binomial test.

@@ -73,6 +73,10 @@ def test_forest_title_and_axes_inside_the_canvas(res, which):
 
 def test_forest_all_and_list(res):
     assert len(figures.forest_rows(res, "all")) == len(res.table)
+    # a tall forest (178 rows) repeats its x axis at the top; the 37-row headline one does not
+    top = [t.label2.get_visible() for t in figures.forest(res, benchmarks="all").axes[0].xaxis.get_major_ticks()]
+    assert top and all(top)
+    assert not any(t.label2.get_visible() for t in figures.forest(res).axes[0].xaxis.get_major_ticks())
     fig = figures.forest(res, benchmarks=["MT_Bench", "wmdp_bio"])
     assert len(fig.axes[0].get_yticklabels()) == 2
     with pytest.raises(SwjaxError, match="unknown benchmark .nope. in the results"):

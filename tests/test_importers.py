@@ -19,6 +19,8 @@ from swjax.errors import SwjaxError
 from swjax.importers import read_results
 from swjax.importers.models import normalise
 
+from .rawfiles import zip_header
+
 FIX = Path(__file__).parent / "fixtures" / "importers"
 LM = FIX / "example" / "lm_eval"
 INSPECT = FIX / "example" / "inspect"
@@ -123,36 +125,19 @@ def test_lm_eval_old_format_and_model_name_fallback(tmp_path):
 # --------------------------------------------------------------------------- inspect_ai
 
 
-def _zip_header(path):
-    """header.json of a .eval by hand: zipfile for deflate, zstandard for method 93."""
-    with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo("header.json")
-        if info.compress_type != 93:
-            return json.loads(zf.read("header.json"))
-    zstandard = pytest.importorskip("zstandard")
-    import io
-    import struct
-
-    raw = path.read_bytes()
-    off = info.header_offset
-    n, e = struct.unpack("<HH", raw[off + 26: off + 30])
-    data = raw[off + 30 + n + e: off + 30 + n + e + info.compress_size]
-    return json.loads(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read())
-
-
 def test_inspect_eval_logs():
     pytest.importorskip("zstandard")
     res = read_results([INSPECT])
     logs = sorted(INSPECT.glob("*.eval"))
     assert len(res.scores) == len(logs) == 15
     for path in logs:
-        head = _zip_header(path)
+        head = zip_header(path)
         model = head["eval"]["model"].split("/")[-1]
         metrics = head["results"]["scores"][0]["metrics"]
         assert res.scores.at[model, "refusal_demo"] == metrics["accuracy"]["value"]
         assert res.stderr.at[model, "refusal_demo"] == metrics["stderr"]["value"]
         assert res.n.at[model, "refusal_demo"] == head["results"]["scores"][0]["scored_samples"]
-    assert res.info.loc["refusal_demo", "direction_from"] == "assumed"
+    assert res.info.loc["refusal_demo", "direction_from"] == "metric name"  # accuracy: higher is better by its name
 
 
 def test_inspect_deflate_and_json_logs_agree_with_zstd(monkeypatch):
@@ -163,7 +148,7 @@ def test_inspect_deflate_and_json_logs_agree_with_zstd(monkeypatch):
 
     monkeypatch.setattr(inspect_logs, "_header_from_inspect", lambda path: None)  # the documented layout
     (r,) = inspect_logs.read(deflate)
-    head = _zip_header(deflate)
+    head = zip_header(deflate)
     assert r.score == head["results"]["scores"][0]["metrics"]["accuracy"]["value"]
     [jpath] = sorted((FIX / "inspect_json").glob("*.json"))
     obj = json.loads(jpath.read_text())
@@ -401,14 +386,14 @@ def test_missing_required_field_names_file_and_field(tmp_path):
     (tmp_path / "t.csv").write_text("model,benchmark,value\na,b,1\n")
     assert_bad(_bad_import(tmp_path, tmp_path / "t.csv"), "unknown file format")
     (tmp_path / "t2.csv").write_text("model,benchmark,score\na,b,high\n")
-    assert_bad(_bad_import(tmp_path, tmp_path / "t2.csv"), "t2.csv: row 2: field 'score' is not a number")
+    assert_bad(_bad_import(tmp_path, tmp_path / "t2.csv"), "t2.csv: row 2: field 'score' is not a finite number")
 
 
 def test_capability_in_no_file(tmp_path):
     assert_bad(_bad_import(tmp_path, FIX / "long.csv", "--capabilities", "cap_a,cap_z"),
-               "capabilities: benchmark 'cap_z' is in no file")
+               "capabilities: 1 of 2 benchmarks are in no file: 'cap_z'")
     assert_bad(_bad_import(tmp_path, FIX / "openllm_v1", "--capabilities", "paper"),
-               "'logiqa' is in no file", "lm-eval 'logiqa' metric 'acc,none'")
+               "12 of 12 benchmarks are in no file", "'logiqa' (lm-eval 'logiqa' metric 'acc,none')")
 
 
 def test_conflicting_duplicates(tmp_path):

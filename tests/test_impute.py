@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 import swjax
@@ -139,3 +140,31 @@ def test_cli_impute_with_families_keeps_every_model(tmp_path):
     assert (fam["interval"] == "cluster-t").all() and (one["interval"] == "bca").all()
     np.testing.assert_array_equal(fam["low_models"], one["low"])
     np.testing.assert_array_equal(fam["high_models"], one["high"])
+
+
+def test_imputed_capabilities_are_ranked_at_the_datas_precision(chat):
+    """Scores 1e-9 apart are two values in float64 and one in float32: the imputed path ranks
+    the capability columns in the kernel, and must still rank them as the data says (as the
+    host-ranked path does), so float32 and float64 agree to float32 rounding."""
+    from swjax.core import weight_state_imputed
+
+    sc = chat.scores.copy()
+    for c in CAPS:
+        col = sc[c].to_numpy().copy()
+        idx = np.argsort(col)
+        for a, b in zip(idx[0::2], idx[1::2]):
+            col[b] = col[a] * (1 + 1e-9) + 1e-12
+        sc[c] = col
+    sc.iloc[0, sc.columns.get_loc(CAPS[0])] = np.nan
+    ds = swjax.Dataset("near", sc, chat.meta, chat.info)
+    p32, layout = build_problem_imputed(ds, dtype=np.float32)
+    caps32 = np.asarray(p32.caps)
+    assert len(np.unique(caps32[:, 1])) < sc[CAPS[1]].nunique()  # float32 does merge values
+    w = np.ones(len(layout.models))
+    s32 = weight_state_imputed(p32, w.astype(np.float32))
+    with engine.precision(True):
+        p64, _ = build_problem_imputed(ds, dtype=np.float64)
+        s64 = weight_state_imputed(p64, w)
+        ref = stats.spearmanr(sc.loc[list(layout.models), CAPS[1:]]).statistic  # complete columns
+        np.testing.assert_allclose(np.asarray(s64.cap_corr)[1:, 1:], ref, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(s32.cap_corr, np.float64), np.asarray(s64.cap_corr), atol=1e-5)

@@ -40,3 +40,18 @@ def test_strict_reader_agrees_with_swjax_on_a_valid_file(tmp_path):
     assert rel.strict_read(rel.to_bytes(frame)).equals(frame)
     with pytest.raises(ValueError):
         rel.strict_read(b"model,a,b\nm1,1,2,\n")
+
+
+def test_mutated_real_result_files_are_clear_errors_or_exact(tmp_path):
+    """Real harness files truncated, with wrong types, duplicated, with a metric removed or keys
+    reordered: a clear error, or a matrix whose every cell is the files' value (read with plain
+    json in the script), never a traceback or a silently wrong matrix."""
+    rel = load()
+    if not rel.REAL_LM.is_dir():
+        pytest.skip(f"the real result files are not in {rel.REAL_LM} (see ../shared/real/README.md)")
+    ctx = rel.Context(work=tmp_path)
+    rel.real_file_cases(ctx, 8, seed=3)
+    bad = [r for r in ctx.results if r.outcome not in ("clear error", "correct")]
+    assert not bad, "\n".join(f"{r.outcome}: {r.name}: {r.detail}" for r in bad)
+    assert "correct" in {r.outcome for r in ctx.results}
+    assert any(k in r.name for r in ctx.results for k in ("truncated", "wrong type"))  # files skipped

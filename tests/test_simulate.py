@@ -186,3 +186,23 @@ def test_cli_simulate_bad_input():
     res = CliRunner().invoke(app, ["simulate", "--rho", "0.5,abc"])
     assert res.exit_code == 2
     assert "rho: expected comma-separated numbers" in res.output
+
+
+def test_unequal_family_sizes():
+    """family_skew: one model per family plus the rest shared in proportion to 1/(j+1)**skew."""
+    d = S.check_design(S.Design(n_models=150, families=47, family_skew=1.0))
+    sizes = d.family_sizes()
+    assert sizes.sum() == 150 and len(sizes) == 47 and sizes.min() == 1 and (np.diff(sizes) <= 0).all()
+    weights = [1 / (j + 1) for j in range(47)]
+    for j, size in enumerate(sizes):  # largest remainders: within one model of the exact share
+        assert abs(size - 1 - 103 * weights[j] / sum(weights)) < 1
+    np.testing.assert_array_equal(np.bincount(d.family_codes()), sizes)
+    # the population repeats the dataset's family sizes
+    counts = np.bincount(d.family_codes(1000))
+    np.testing.assert_array_equal(counts[:47], sizes)
+    np.testing.assert_array_equal(counts[47:94], sizes)
+    assert counts.sum() == 1000
+    assert S.draw(d, 150, np.random.default_rng(0)).shape == (150, 11)
+    assert "skew 1" in d.label()
+    with pytest.raises(SwjaxError, match="^family_skew: expected"):
+        S.check_design(S.Design(families=9, family_skew=-1.0))

@@ -23,33 +23,69 @@ def _render(result, width, monkeypatch):
     return out.getvalue()
 
 
-@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
-@pytest.mark.parametrize("width", [80, 100, 160])
-def test_table_fits_the_width_and_keeps_every_id_whole(result, width, monkeypatch):
-    text = _render(result, width, monkeypatch)
+def _body(text):
+    """(header line, row lines) of the first table in ``text``: the rows follow the header's rule."""
     lines = text.splitlines()
-    table_lines = [line for line in lines if line[:1] in "┏┃┡│└"]
-    assert table_lines and max(len(line) for line in table_lines) <= width
-    # Every benchmark id is printed whole: its column holds the ids' characters and nothing else
-    # (an id longer than the column is folded onto the next lines, never cut with an ellipsis).
-    cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
-    assert len(cells) == sum(len(b) for b in result.table.index)
-    assert all(b in cells for b in result.table.index) and "…" not in cells
+    rule = next(i for i, line in enumerate(lines) if line.strip() and set(line.strip()) == {"─"})
+    rows = []
+    for line in lines[rule + 1:]:
+        if not line.strip() or line.startswith("("):
+            break
+        rows.append(line)
+    return lines[rule - 1], rows
+
+
+def _cell(line, header, head):
+    """The cell of a right-justified column: the text that ends where its header ends."""
+    end = header.index(head) + len(head)
+    return line[:end].split()[-1]
+
+
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+@pytest.mark.parametrize("which, width", [("main", 80), ("all", 120), ("all", 160), ("all", 80)])
+def test_table_fits_the_width_and_keeps_every_id_and_verdict_whole(result, which, width, monkeypatch):
+    full = result.select(which)
+    text = _render(full, width, monkeypatch)
+    header, rows = _body(text)
+    if (which, width) != ("all", 80):  # a 55-character id beside the interval and verdict needs 104
+        assert max(len(line) for line in text.splitlines()) <= width
+    # One row a benchmark: the id whole at the start of its line (never folded nor cut), and the
+    # verdict whole after the interval.
+    assert len(rows) == len(full.table)
+    ids = [line.split()[0] for line in rows]
+    assert sorted(ids) == sorted(full.table.index) and "…" not in text
+    for line in rows:
+        row = full.table.loc[line.split()[0]]
+        interval = f"[{row['low']:.3f}, {row['high']:.3f}]"
+        assert interval in line and re.search(rf"\s{re.escape(row['verdict'])}(\s|$)", line[line.index(interval):])
+    lines = text.splitlines()
+    at = [i for i, line in enumerate(lines) if line.startswith("(not shown at")]
+    missing = [h for h in ("name", "se", "note") if h not in header.split()]
+    assert bool(at) == bool(missing), text[:400]
+    if at:  # what gave way is named, and only that
+        note = " ".join(" ".join(lines[at[0]:at[0] + 2]).split())
+        assert note.startswith(f"(not shown at {width} columns: ") and "--format csv" in note
+        named = note.split(": ", 1)[1].split(";")[0].split(", ")
+        assert set(missing) <= set(named) and not any(h in header.split() for h in named if " " not in h)
 
 
 @pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
 def test_p_columns_only_with_permutations_and_small_p_as_less_than(result, monkeypatch):
-    text = _render(result, 160, monkeypatch)
-    header = next(line for line in text.splitlines() if line.startswith("┃"))
-    assert re.search(r"┃\s+p\s+┃", header) and "q (BH)" in header
-    columns = [c.strip() for c in header.split("┃")]
-    p_at, q_at = columns.index("p"), columns.index("q (BH)")
-    rows = [[c.strip() for c in line.split("│")] for line in text.splitlines() if line.startswith("│")]
-    p_cells = {r[p_at] for r in rows} | {r[q_at] for r in rows}
+    header, rows = _body(_render(result, 160, monkeypatch))
+    assert re.search(r"\s p\s", header) and "q (BH)" in header
+    p_cells = {_cell(r, header, " p") for r in rows} | {_cell(r, header, "q (BH)").split()[-1] for r in rows}
     assert "<0.001" in p_cells and "0.000" not in p_cells
     plain = swjax.bootstrap("chat", n=200, seed=0)
-    header = next(line for line in _render(plain, 160, monkeypatch).splitlines() if line.startswith("┃"))
-    assert "q (BH)" not in header and not re.search(r"┃\s+p\s+┃", header)
+    header, _ = _body(_render(plain, 160, monkeypatch))
+    assert "q (BH)" not in header and not re.search(r"\s p\s", header)
+
+
+@pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
+def test_model_counts_show_where_a_benchmark_has_fewer_models(result, monkeypatch):
+    header, rows = _body(_render(result.select("main"), 80, monkeypatch))
+    assert re.search(r"\s n\s", header)
+    counts = {line.split()[0]: _cell(line, header, " n") for line in rows}
+    assert counts["LMSYS_Chatbot_Arena"] == "20" and counts["MT_Bench"] == "26"
 
 
 def test_p_format():
@@ -58,7 +94,7 @@ def test_p_format():
 
 
 @pytest.mark.filterwarnings("ignore::swjax.DegenerateResampleWarning")
-@pytest.mark.parametrize("width", [60, 90, 140])
+@pytest.mark.parametrize("width", [80, 100, 140])
 def test_any_result_frame_fits_the_width_and_says_what_it_left_out(width, monkeypatch):
     """lobo, subsets and compare print through frame_rich: intervals as one column, every id
     whole, the table within the width, and the columns that did not fit named."""
@@ -66,19 +102,30 @@ def test_any_result_frame_fits_the_width_and_says_what_it_left_out(width, monkey
     res = swjax.subsets("chat", min_size=11)
     out = io.StringIO()
     tables.frame_rich(res.table, "subsets", file=out)
-    lines = out.getvalue().splitlines()
-    table_lines = [line for line in lines if line[:1] in "┏┃┡│└"]
-    assert max(len(line) for line in table_lines) <= width
-    cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
-    assert len(cells) == sum(len(b) for b in res.table.index)
-    shown = lines[1] + lines[2]
+    text = out.getvalue()
+    header, rows = _body(text)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert [line.split()[0] for line in rows] == list(res.table.index)
     row = res.table.iloc[0]
-    assert f"{row['full']:.3f}" in out.getvalue()
-    if "across specs" in shown:  # q025 and q975 printed as one interval
-        assert f"[{row['q025']:.3f}, {row['q975']:.3f}]" in out.getvalue()
-    if width == 60:
-        note = " ".join(lines[[i for i, line in enumerate(lines) if line.startswith("(not shown")][0]:])
-        assert "at this width:" in note and "--format csv" in note
+    assert f"{row['full']:.3f}" in rows[0] and row["label"] in rows[0]
+    if "across specs" in header:  # q025 and q975 printed as one interval
+        assert f"[{row['q025']:.3f}, {row['q975']:.3f}]" in text
+    if width == 80:
+        note = " ".join(text.splitlines()[[i for i, line in enumerate(text.splitlines())
+                                           if line.startswith("(not shown")][0]:])
+        assert "at 80 columns:" in note and "--format csv" in note
+
+
+def test_a_method_column_beside_an_interval_is_headed_method():
+    import pandas as pd
+
+    frame = pd.DataFrame({"estimate": [0.5], "low": [0.1], "high": [0.7], "interval": ["bca"],
+                          "verdict": ["indeterminate"]}, index=pd.Index(["a"], name="model"))
+    out = io.StringIO()
+    tables.frame_rich(frame, file=out)
+    header, rows = _body(out.getvalue())
+    assert header.split() == ["model", "estimate", "interval", "method", "verdict"]
+    assert "[0.100, 0.700]  bca" in rows[0]
 
 
 def test_p_values_and_verdicts_in_a_result_frame():

@@ -5,7 +5,9 @@ each with the lm-evaluation-harness task and metric that produce it. The task na
 harness's; the metric is swjax's choice where the paper does not say (``acc`` for multiple
 choice, ``exact_match`` with the task's default filter for generation); ``--metric`` overrides it.
 ``openllm-v2`` is the six benchmarks of the Open LLM Leaderboard v2 (the ``Raw`` scores: the
-normalised ones clip at 0, which makes ties), ``openllm-v1`` the six of v1.
+normalised ones clip at 0, which makes ties), ``openllm-v1`` the six of v1, from the
+leaderboard's files or from lm-evaluation-harness results of its tasks. A metric without a
+filter (``acc`` in harness files before 0.4) is the same as with ``none`` (``acc,none``).
 """
 
 from __future__ import annotations
@@ -60,11 +62,18 @@ CAPABILITY_SETS: dict[str, tuple[Member, ...]] = {
         for name, b in (("IFEval", "openllm_ifeval"), ("BBH", "openllm_bbh"), ("MATH Lvl 5", "openllm_math_lvl5"),
                         ("GPQA", "openllm_gpqa"), ("MUSR", "openllm_musr"), ("MMLU-PRO", "openllm_mmlu_pro"))
     ),
+    # The leaderboard's own files, or lm-evaluation-harness 0.4 results of its six tasks with
+    # the metrics the leaderboard reported (acc_norm for ARC and HellaSwag, mc2 for TruthfulQA).
     "openllm-v1": tuple(
-        Member(b, name, (("openllm-v1", b, ""),))
-        for b, name in (("openllm_v1_arc", "ARC"), ("openllm_v1_hellaswag", "HellaSwag"),
-                        ("openllm_v1_mmlu", "MMLU"), ("openllm_v1_truthfulqa", "TruthfulQA"),
-                        ("openllm_v1_winogrande", "Winogrande"), ("openllm_v1_gsm8k", "GSM8K"))
+        Member(b, name, (("openllm-v1", b, ""), ("lm-eval", task, metric)))
+        for b, name, task, metric in (
+            ("openllm_v1_arc", "ARC", "arc_challenge", "acc_norm,none"),
+            ("openllm_v1_hellaswag", "HellaSwag", "hellaswag", "acc_norm,none"),
+            ("openllm_v1_mmlu", "MMLU", "mmlu", "acc,none"),
+            ("openllm_v1_truthfulqa", "TruthfulQA", "truthfulqa_mc2", "acc,none"),
+            ("openllm_v1_winogrande", "Winogrande", "winogrande", "acc,none"),
+            ("openllm_v1_gsm8k", "GSM8K", "gsm8k", "exact_match,strict-match"),
+        )
     ),
 }
 

@@ -18,7 +18,8 @@ import pandas as pd
 from ..data import METADATA_COLUMNS, Dataset
 from ..errors import SwjaxError
 from . import capabilities as capsets
-from . import detect, helm, inspect_logs, lm_eval, long_table, open_llm
+from . import detect, eee, epoch, helm, inspect_logs, lm_eval, long_table, open_llm, wide_table
+from . import metrics as metricnames
 from .models import normalise, read_mapping
 from .records import Result
 
@@ -26,7 +27,8 @@ __all__ = ["ImportResult", "read_results", "MIN_MODELS"]
 
 #: Fewest models a matrix may have after merging (the analysis needs 5).
 MIN_MODELS = 5
-DUPLICATE_RULES = ("latest", "mean")
+DUPLICATE_RULES = ("latest", "mean", "best")
+IDENTICAL = "identical"  # _resolve's note for a result repeated with the same values
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,13 @@ class ImportResult:
         with atomic_dir(out) as tmp:
             wide = pd.concat([self.meta, self.scores], axis=1)
             wide.index.name = "model"
-            wide.to_csv(tmp / "scores.csv", float_format="%.10g")
+            wide.to_csv(tmp / "scores.csv")  # shortest repr: every float64 reads back exactly
             info = self.info.copy()
             info.index.name = "benchmark"
             info.to_csv(tmp / "info.csv")
             for name, frame in (("stderr", self.stderr), ("n", self.n)):
                 if np.isfinite(frame.to_numpy(dtype=float)).any():
-                    frame.rename_axis("model").to_csv(tmp / f"{name}.csv", float_format="%.10g")
+                    frame.rename_axis("model").to_csv(tmp / f"{name}.csv")
             (tmp / "merge_report.txt").write_text("\n".join(self.report) + "\n", encoding="utf-8")
         return out
 
@@ -100,27 +102,82 @@ def _parse_overrides(metric) -> dict[str, str]:
     return out
 
 
-def _read_all(scan: detect.Scan, overrides, subtasks) -> list[Result]:
+def _read_one(found: detect.Found, overrides, subtasks, wanted, aggregates) -> list[Result]:
+    fmt, path, obj = found.format, found.path, found.payload
+    if fmt == lm_eval.FORMAT:
+        return lm_eval.read(path, obj, subtasks=subtasks, wanted=wanted)
+    if fmt == inspect_logs.FORMAT:
+        return inspect_logs.read(path, obj)
+    if fmt == helm.FORMAT:
+        return helm.read(path, metrics=overrides)
+    if fmt == open_llm.FORMAT_V1:
+        return open_llm.read_v1(path, obj)
+    if fmt == open_llm.FORMAT_V2:
+        return open_llm.read_v2(path)
+    if fmt == eee.FORMAT:
+        return eee.read(path, obj, aggregates=aggregates)
+    if fmt == epoch.FORMAT:
+        return epoch.read(path, obj, metrics=overrides)
+    if fmt == wide_table.FORMAT:
+        return wide_table.read(path, obj)
+    return long_table.read(path)
+
+
+def _read_all(scan: detect.Scan, overrides, subtasks, wanted=frozenset(), aggregates=False) -> list[Result]:
+    """Every result of every file found. A file named on the command line that its reader
+    refuses stops the import; one found in a folder is skipped with its reason (in
+    ``scan.reasons``), unless no file is left."""
     records: list[Result] = []
     for found in scan.found:
-        fmt, path, obj = found.format, found.path, found.payload
-        if fmt == lm_eval.FORMAT:
-            records += lm_eval.read(path, obj, subtasks=subtasks)
-        elif fmt == inspect_logs.FORMAT:
-            records += inspect_logs.read(path, obj)
-        elif fmt == helm.FORMAT:
-            records += helm.read(path, metrics=overrides)
-        elif fmt == open_llm.FORMAT_V1:
-            records += open_llm.read_v1(path, obj)
-        elif fmt == open_llm.FORMAT_V2:
-            records += open_llm.read_v2(path)
-        else:
-            records += long_table.read(path)
+        try:
+            records += _read_one(found, overrides, subtasks, wanted, aggregates)
+        except SwjaxError as err:
+            if not found.in_folder:
+                raise
+            scan.skipped.append(found.path)
+            scan.reasons[found.path] = str(err)
+    if not records and scan.skipped:
+        first = scan.skipped[0]
+        raise SwjaxError(f"no file could be read ({len(scan.skipped)} skipped); first: "
+                         + scan.reasons.get(first, f"{first}: unknown file format"))
     return records
 
 
+def _skipped_lines(scan: detect.Scan, limit: int = 20) -> list[str]:
+    """One report line per skipped file (its reason), the first ``limit`` of them."""
+    lines = [f"skipped {scan.reasons[p]}" if p in scan.reasons else f"skipped {p}: no known format"
+             for p in scan.skipped[:limit]]
+    if len(scan.skipped) > limit:
+        lines.append(f"skipped {len(scan.skipped) - limit} more files")
+    return lines
+
+
+#: Formats whose metric order means nothing (lm-evaluation-harness writes a group's metrics in
+#: an order that changes from run to run).
+_UNORDERED = frozenset({lm_eval.FORMAT})
+
+
+def _canonical(metric: str) -> str:
+    return ",".join(metricnames.base_name(metric))
+
+
+def _pick(rs: list[Result], want: str, file, bench) -> Result:
+    pick = [r for r in rs if metricnames.same_metric(want, r.metric)]
+    if not pick:
+        have = sorted({r.metric for r in rs})
+        raise SwjaxError(f"{file}: benchmark {bench!r} has no metric {want!r} (it has {have})")
+    return pick[0]
+
+
+def _metric_summary(per_file: list[list[str]], limit: int = 8) -> str:
+    counts = Counter(m for ms in per_file for m in set(ms))
+    items = [f"{m} ({n} of {len(per_file)})" for m, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return ", ".join(items[:limit]) + (f", ... {len(items) - limit} more" if len(items) > limit else "")
+
+
 def _choose_metrics(records, overrides, members, report) -> list[Result]:
-    """One metric per (file, model, benchmark), capability benchmarks renamed to their columns."""
+    """One metric per benchmark column (the rule of :mod:`.metrics`), the same in every file;
+    capability benchmarks renamed to their columns."""
     mapped = {}
     for m in members or ():
         for fmt, bench, metric in m.sources:
@@ -128,24 +185,43 @@ def _choose_metrics(records, overrides, members, report) -> list[Result]:
     groups: dict[tuple, list[Result]] = defaultdict(list)
     for r in records:
         groups[(r.file, r.run, r.model, r.benchmark)].append(r)
+    columns: dict[str, list] = defaultdict(list)
+    for key, rs in groups.items():
+        target = mapped.get((rs[0].source, key[3]))
+        columns[target[0] if target else key[3]].append((key, rs, target))
     chosen = []
-    for (file, _run, _model, bench), rs in groups.items():
-        target = mapped.get((rs[0].source, bench))
-        column = target[0] if target else bench
-        want = overrides.get(column, overrides.get(bench))
-        if want is None and target and target[1]:
-            want = target[1]
-        if want is not None and rs[0].source != helm.FORMAT:
-            pick = [r for r in rs if r.metric == want]
-            if not pick:
-                have = sorted({r.metric for r in rs})
-                raise SwjaxError(f"{file}: benchmark {bench!r} has no metric {want!r} (it has {have})")
-            r = pick[0]
-        else:
-            r = min(rs, key=lambda x: x.order)
-        if column != bench:
-            r = Result(**{**r.__dict__, "benchmark": column, "display": ""})
-        chosen.append(r)
+    notes: dict[tuple, list[str]] = defaultdict(list)
+    for column, items in columns.items():
+        want = overrides.get(column)
+        if want is None:
+            want = next((overrides[k[3]] for k, _, _ in items if k[3] in overrides), None)
+        if want is None:
+            want = next((t[1] for _, _, t in items if t and t[1]), None)
+        per_file = [[_canonical(r.metric) for r in sorted(rs, key=lambda x: x.order)]
+                    for (_f, _r, _m, _b), rs, _t in items if rs[0].source != helm.FORMAT]
+        if want is None and per_file:
+            ordered = all(rs[0].source not in _UNORDERED for _, rs, _ in items)
+            want, why = metricnames.choose(per_file, ordered)
+            if want is None:
+                raise SwjaxError(
+                    f"benchmark {column!r}: the files report different metrics ({_metric_summary(per_file)}): "
+                    f"{why}; choose one with --metric '{column}=METRIC'"
+                )
+            found = sorted({m for ms in per_file for m in ms})
+            if len(found) > 1:
+                notes[(want, why, tuple(m for m in found if m != want))].append(column)
+        for (file, _run, _model, bench), rs, _target in items:
+            if rs[0].source == helm.FORMAT:  # the HELM reader applies --metric itself
+                r = min(rs, key=lambda x: x.order)
+            else:
+                r = _pick(rs, want, file, bench)
+            if column != bench:
+                r = Result(**{**r.__dict__, "benchmark": column, "display": ""})
+            chosen.append(r)
+    for (want, why, others), cols in notes.items():
+        shown_cols = ", ".join(cols[:6]) + (f", ... ({len(cols)} benchmarks)" if len(cols) > 6 else "")
+        report.append(f"metric {want!r} ({why}; also reported: {', '.join(others[:6])}"
+                      f"{' ...' if len(others) > 6 else ''}) for {shown_cols}; --metric BENCH=METRIC chooses another")
     renamed = sorted({(b, c) for (f, b), (c, _) in mapped.items() if any(
         r.source == f and r.benchmark == c for r in chosen)})
     for bench, col in renamed:
@@ -173,8 +249,10 @@ def _names(records, mapping, public, report):
     for key, raws in keys.items():
         orgs = sorted({by_raw[r][2] for r in raws if by_raw[r][2]})
         if len({o.lower() for o in orgs}) > 1:
+            files = sorted({r.file for r in records if r.model in raws})
             raise SwjaxError(
-                f"models {raws}: different organisations ({', '.join(orgs)}) give the same name "
+                f"models {raws} (in {files[0]}{f' and {len(files) - 1} more files' if len(files) > 1 else ''}): "
+                f"different organisations ({', '.join(orgs)}) give the same name "
                 f"{by_raw[raws[0]][1]!r}; tell them apart with --models FILE (columns from,to)"
             )
         if key in public:
@@ -207,12 +285,19 @@ def _names(records, mapping, public, report):
 
 
 def _directions(records, lower_is_better, report):
+    """benchmark -> (higher is better, where that comes from): the source where it says, else
+    ``--lower-is-better``, else the metric's name (:func:`.metrics.direction_by_name`), else
+    assumed higher-is-better, each assumed benchmark named on its own report line."""
     said: dict[str, dict[bool, set]] = defaultdict(lambda: {True: set(), False: set()})
+    by_name: dict[str, set] = defaultdict(set)
+    metric_of: dict[str, str] = {}
     benches = set()
     for r in records:
         benches.add(r.benchmark)
+        metric_of.setdefault(r.benchmark, r.metric)
         if r.higher_is_better is not None:
             said[r.benchmark][r.higher_is_better].add(r.file)
+        by_name[r.benchmark].add(metricnames.direction_by_name(r.metric))
     lower = set(lower_is_better or ())
     for name in sorted(lower - benches):
         raise SwjaxError(f"lower-is-better: benchmark {name!r} is in no file")
@@ -224,6 +309,7 @@ def _directions(records, lower_is_better, report):
             raise SwjaxError(
                 f"benchmark {b!r}: higher_is_better is true in {sorted(up)[0]} but false in {sorted(down)[0]}"
             )
+        named = by_name[b]
         if b in lower:
             if up:
                 raise SwjaxError(
@@ -234,28 +320,43 @@ def _directions(records, lower_is_better, report):
             out[b] = (False, "source")
         elif up:
             out[b] = (True, "source")
+        elif len(named) == 1 and None not in named:
+            out[b] = (next(iter(named)), "metric name")
         else:
             out[b] = (True, "assumed")
             assumed.append(b)
+    negated: dict[str, list[str]] = defaultdict(list)
     for b, (hib, why) in out.items():
         if not hib:
-            report.append(f"benchmark {b!r}: lower is better ({why}); scores negated so that higher is better")
-    if assumed:
-        report.append(f"direction assumed higher-is-better (the source does not say; else --lower-is-better): "
-                      f"{', '.join(assumed)}")
+            negated[f"metric name {metric_of[b]!r}" if why == "metric name" else why].append(b)
+    for what, names in negated.items():
+        report.append(f"benchmark {names[0]!r}: lower is better ({what}); scores negated so that higher is better"
+                      if len(names) == 1 else
+                      f"lower is better ({what}), scores negated so that higher is better: {len(names)} "
+                      f"benchmarks: {', '.join(names)}")
+    for b in assumed:
+        report.append(f"direction assumed higher-is-better for {b!r} (metric {metric_of[b]!r}; the source "
+                      f"does not say): if lower is better, pass --lower-is-better {b}")
     return out
 
 
-def _resolve(rs: list[Result], rule, model, bench):
-    if len(rs) == 1:
-        r = rs[0]
-        return r.score, r.stderr, r.n, None
+def _resolve(rs: list[Result], rule, model, bench, higher=True):
+    if len(rs) == 1 or len({(repr(r.score), repr(r.stderr), repr(r.n)) for r in rs}) == 1:
+        r = rs[0]  # one result, or the same one repeated (a record copied twice): not a conflict
+        return r.score, r.stderr, r.n, None if len(rs) == 1 else IDENTICAL
     where = ", ".join(f"{Path(r.file).name} ({r.score:.6g})" for r in rs[:3])
     if rule is None:
         raise SwjaxError(
             f"{len(rs)} results for model {model!r}, benchmark {bench!r}: {where}; "
-            "pass --duplicates latest or --duplicates mean"
+            "pass --duplicates latest, mean or best"
         )
+    if rule == "best":
+        top = (max if higher else min)(r.score for r in rs)
+        # ties: the smallest standard error, then the largest n; a choice by content, never by read order
+        r = min((r for r in rs if r.score == top), key=lambda x: (
+            math.isnan(x.stderr), 0 if math.isnan(x.stderr) else x.stderr, math.isnan(x.n), 0 if math.isnan(x.n) else -x.n))
+        where = Path(r.file).name + (f" row {r.run}" if r.run else "")
+        return r.score, r.stderr, r.n, f"kept the best of {len(rs)} ({where})"
     if rule == "latest":
         undated = [r for r in rs if r.date is None]
         if undated:
@@ -298,6 +399,7 @@ def read_results(
     with_set: str | None = None,
     metric=None,
     subtasks: bool = False,
+    aggregates: bool = False,
     data_dir=None,
     min_models: int = MIN_MODELS,
     missing: str = "drop",
@@ -315,14 +417,18 @@ def read_results(
         Benchmarks where lower is better although the source does not say so.
     models : path or dict, optional
         Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
-    duplicates : {None, "latest", "mean"}
-        Two results for one (model, benchmark) are an error unless this says how to resolve them.
+    duplicates : {None, "latest", "mean", "best"}
+        Two results for one (model, benchmark) are an error unless this says how to resolve them
+        (``best``: the best score in the benchmark's direction; among equal ones the smallest
+        standard error, then the largest n).
     with_set : {None, "base", "chat"}
         Merge with a public matrix; your models are matched to its ids and display names.
     metric : dict or str, optional
         Benchmark -> metric to take (``"gsm8k=exact_match,flexible-extract;..."``).
     subtasks : bool
         Keep the subtasks of lm-evaluation-harness groups.
+    aggregates : bool
+        Keep aggregates over the other results (Every Eval Ever's "Mean win rate").
     data_dir : path, optional
         Folder of the public files (for ``with_set``).
     min_models : int
@@ -353,11 +459,21 @@ def read_results(
     found = detect.scan(paths)
     if not found.found:
         raise SwjaxError(f"no results files found in {', '.join(str(p) for p in np.atleast_1d(paths))}")
-    counts = Counter(f.format for f in found.found)
+    wanted = (frozenset(overrides) | {m.column for m in members or ()}
+              | {b for m in members or () for _f, b, _m in m.sources})
+    raw = _read_all(found, overrides, subtasks, wanted, aggregates)
+    counts = Counter(f.format for f in found.found if f.path not in found.reasons)
     report.append("read " + ", ".join(f"{n} {fmt}" for fmt, n in sorted(counts.items()))
-                  + (f"; skipped {len(found.skipped)} files of no known format"
-                     + (f" (e.g. {found.skipped[0]})" if found.skipped else "") if found.skipped else ""))
-    records = _choose_metrics(_read_all(found, overrides, subtasks), overrides, members, report)
+                  + (f"; skipped {len(found.skipped)} files" if found.skipped else ""))
+    report += _skipped_lines(found)
+    records = raw
+    unnamed = [r for r in records if not r.model]
+    if unnamed:
+        report.append(f"{len(unnamed)} rows name no model, left out: "
+                      + ", ".join(f"{Path(r.file).name} row {r.run}" for r in unnamed[:4])
+                      + (" ..." if len(unnamed) > 4 else ""))
+        records = [r for r in records if r.model]
+    records = _choose_metrics(records, overrides, members, report)
 
     public = None
     if with_set is not None:
@@ -368,17 +484,29 @@ def read_results(
     directions = _directions(records, lower_is_better, report)
 
     cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    not_run = []
     for r in records:
+        if math.isnan(r.score):  # an empty cell, or a result the source marks as not run
+            not_run.append(f"{names[r.model]} / {r.benchmark}")
+            continue
         cells[(names[r.model], r.benchmark)].append(r)
+    if not_run:
+        report.append(f"{len(not_run)} results without a score (empty, or below the source's min_score: not run) "
+                      f"left missing: {', '.join(not_run[:4])}" + (" ..." if len(not_run) > 4 else ""))
     rows = []
     resolved = []
+    identical = []
     for (model, bench), rs in cells.items():
-        score, stderr, n, note = _resolve(rs, duplicates, model, bench)
+        score, stderr, n, note = _resolve(rs, duplicates, model, bench, directions[bench][0])
         if not directions[bench][0]:
             score = -score
         rows.append((model, bench, score, stderr, n))
-        if note:
+        if note is IDENTICAL:
+            identical.append(f"{model} / {bench}")
+        elif note:
             resolved.append(f"{model} / {bench}: {note}")
+    if identical:
+        report.append(f"identical duplicates kept once: {len(identical)} cells, e.g. " + "; ".join(identical[:3]))
     if resolved:
         report.append(f"duplicates resolved ({duplicates}): {len(resolved)} cells, e.g. " + "; ".join(resolved[:3]))
     long = pd.DataFrame(rows, columns=["model", "benchmark", "score", "stderr", "n"])
@@ -394,15 +522,20 @@ def read_results(
     meta = pd.DataFrame(index=wide["score"].index)
     if public is not None:
         wide, info, meta = _merge_public(wide, info, public, duplicates, report)
+    developers = _developers(records, names, report)
+    if developers:
+        meta["developer"] = pd.Series(developers, dtype=object).reindex(meta.index)
 
     caps = None
     if members is not None:
         caps = tuple(m.column for m in members)
-        for m in members:
-            if m.column not in wide["score"].columns:
-                src = "; ".join(f"{fmt} {b!r} metric {mt!r}" for fmt, b, mt in m.sources)
-                raise SwjaxError(f"capabilities: benchmark {m.column!r} is in no file"
-                                 + (f" (looked for {src})" if src else ""))
+        absent = [m for m in members if m.column not in wide["score"].columns]
+        if absent:
+            looked = "; ".join(
+                f"{m.column!r}" + (" (" + " or ".join(f"{fmt} {b!r}" + (f" metric {mt!r}" if mt else "")
+                                                     for fmt, b, mt in m.sources) + ")" if m.sources else "")
+                for m in absent)
+            raise SwjaxError(f"capabilities: {len(absent)} of {len(members)} benchmarks are in no file: {looked}")
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
         if missing == "impute":
@@ -424,6 +557,24 @@ def read_results(
     report.append(f"matrix: {wide['score'].shape[0]} models x {wide['score'].shape[1]} benchmarks")
     return ImportResult(scores=wide["score"], stderr=wide["stderr"], n=wide["n"], info=info, meta=meta,
                         capabilities=caps, report=tuple(report))
+
+
+def _developers(records, names, report) -> dict[str, str]:
+    """Model id -> developer: the one the source names (Every Eval Ever's ``model_info.developer``),
+    else the organisation of an ``org/model`` id, lower-cased; models with neither are left out."""
+    said: dict[str, set] = defaultdict(set)
+    orgs = {raw: normalise(raw).org for raw in {r.model for r in records}}
+    for r in records:
+        dev = r.developer or orgs[r.model]
+        if dev:
+            said[names[r.model]].add(dev.lower())
+    out = {}
+    for model, devs in sorted(said.items()):
+        if len(devs) > 1:
+            report.append(f"model {model!r}: developers {', '.join(sorted(devs))} disagree; developer left empty")
+            continue
+        out[model] = next(iter(devs))
+    return out
 
 
 def _info(records, directions, members) -> pd.DataFrame:
@@ -514,11 +665,37 @@ def open_matrix(path, info=None, label: str | None = None) -> Dataset:
     path = Path(path)
     if path.is_dir() and (path / "scores.csv").is_file():
         extra = info if info is not None else (path / "info.csv" if (path / "info.csv").is_file() else None)
+        if info is None and extra is not None:
+            warn_assumed(_direction_column(extra))
         return read_csv(path / "scores.csv", info=extra, label=label or path.name)
     if path.is_file() and path.suffix.lower() == ".csv":
         cols = long_table.columns(path)
-        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols)):
+        if not (long_table.sniff(cols) or open_llm.sniff_v2(cols) or epoch.sniff(cols)):
             return read_csv(path, info=info, label=label)
     if info is not None:
         raise SwjaxError("info: --info goes with a wide matrix CSV (imported results carry their own)")
-    return read_results([path]).dataset(label=label or path.name)
+    result = read_results([path])
+    warn_assumed(result.info["direction_from"])
+    return result.dataset(label=label or path.name)
+
+
+def _direction_column(info_path) -> pd.Series:
+    try:
+        frame = pd.read_csv(info_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, ValueError, pd.errors.ParserError):
+        return pd.Series(dtype=str)  # read_csv names the problem when it reads the file
+    if "benchmark" not in frame.columns or "direction_from" not in frame.columns:
+        return pd.Series(dtype=str)
+    return frame.set_index("benchmark")["direction_from"]
+
+
+def warn_assumed(direction_from: pd.Series) -> None:
+    """One warning per benchmark of an analysed matrix whose direction was assumed at import."""
+    import warnings
+
+    from ..errors import AssumedDirectionWarning
+
+    for bench in direction_from.index[direction_from == "assumed"]:
+        warnings.warn(f"benchmark {bench!r}: direction assumed higher-is-better at import (the source does "
+                      f"not say; re-import with --lower-is-better {bench} if lower is better)",
+                      AssumedDirectionWarning, stacklevel=3)

@@ -9,12 +9,22 @@ The fields (``helm/benchmark/run_spec.py``, ``helm/benchmark/metrics/statistic.p
   "perturbation"}``, ``count``, ``mean``, ``stddev`` (population), ...
 
 The benchmark is the run name without its ``model=`` / ``model_deployment=`` arguments. Its score
-is the mean of one statistic over the ``test`` split (``valid`` when there is no test split),
-without perturbation or sub-split; the statistic is the first of :data:`PREFERRED` that the run has,
-or the one named with ``metrics={benchmark: stat}`` (``--metric``). The standard error is
-``stddev / sqrt(count - 1)`` (the population standard deviation turned into the standard error of
-the mean). The direction comes from ``lower_is_better`` in a ``schema.json`` of the suite (one or
-two folders up, as ``helm-summarize`` writes it) when there is one.
+is the mean of one statistic, without perturbation or sub-split, on the split that the suite's
+``schema.json`` (one or two folders up, as ``helm-summarize`` writes it) names as the
+``main_split`` of the run's group (``run_spec.json`` ``groups``), else ``test``, else ``valid``.
+The statistic is the one named with ``metrics={benchmark: stat}`` (``--metric``), else the
+group's ``main_name`` in the schema, else the first of :data:`PREFERRED` that the run has.
+
+The judges' variants of a main statistic ``<prefix>_score`` (``art_gpt_score``,
+``art_claude_score``: the same answers scored by another judge model) are benchmarks of their own,
+``<benchmark>:judge=<judge>``, with the main statistic's direction unless the schema gives theirs.
+
+In real ``helm-run`` output, ``count`` in ``stats.json`` counts train trials (1), not instances:
+the standard error and sample count come from ``per_instance_stats.json`` (the sample standard
+deviation of the per-instance values, each averaged over trials, over the square root of their
+number). Without that file, ``stddev / sqrt(count - 1)`` with ``n = count`` when ``count`` is the
+number of instances (no ``num_instances`` stat, or one equal to ``count``), else no standard error
+and ``n = num_instances``. The direction comes from ``lower_is_better`` in the schema.
 """
 
 from __future__ import annotations
@@ -46,21 +56,96 @@ def benchmark_name(run_name: str) -> str:
     return scenario + (":" + ",".join(kept) if kept else "")
 
 
-def _directions(folder: Path) -> dict[str, bool]:
+def _schema(folder: Path) -> dict:
+    """The suite's ``schema.json`` (one or two folders up, as ``helm-summarize`` writes it), or {}."""
     for parent in (folder.parent, folder.parent.parent):
         schema = parent / "schema.json"
         if schema.is_file():
             obj = load_json(schema)
-            out = {}
-            for metric in obj.get("metrics", []) if isinstance(obj, dict) else []:
-                if isinstance(metric, dict) and isinstance(metric.get("lower_is_better"), bool):
-                    out[metric.get("name")] = not metric["lower_is_better"]
-            return out
+            return obj if isinstance(obj, dict) else {}
     return {}
 
 
+def _directions(schema: dict) -> dict[str, bool]:
+    out = {}
+    for metric in schema.get("metrics", []) or []:
+        if isinstance(metric, dict) and isinstance(metric.get("lower_is_better"), bool):
+            out[metric.get("name")] = not metric["lower_is_better"]
+    return out
+
+
+def _main(schema: dict, groups) -> tuple[str | None, str | None]:
+    """(main_name, main_split) of the run's first group that the schema gives an environment."""
+    envs = {g.get("name"): g.get("environment") for g in schema.get("run_groups", []) or [] if isinstance(g, dict)}
+    for group in groups if isinstance(groups, list) else []:
+        env = envs.get(group)
+        if isinstance(env, dict) and isinstance(env.get("main_name"), str):
+            split = env.get("main_split")
+            return env["main_name"], split if isinstance(split, str) else None
+    return None, None
+
+
+def judges(main: str, available) -> dict[str, str]:
+    """The judges' variants of a ``<prefix>_score`` main statistic: judge -> stat
+    (``art_score`` -> ``{"gpt": "art_gpt_score", "claude": "art_claude_score"}``)."""
+    if not main.endswith("_score"):
+        return {}
+    prefix = main[: -len("_score")] + "_"
+    return {s[len(prefix): -len("_score")]: s for s in sorted(available)
+            if s.startswith(prefix) and s.endswith("_score") and len(s) > len(prefix) + len("_score")
+            and "_" not in s[len(prefix): -len("_score")]}
+
+
+def _per_instance(folder: Path, split: str) -> dict[str, list[float]]:
+    """stat -> per-instance values (the mean over train trials of each instance) on ``split``,
+    unperturbed, from ``per_instance_stats.json`` when the run has it."""
+    path = folder / "per_instance_stats.json"
+    if not path.is_file():
+        return {}
+    obj = load_json(path)
+    if not isinstance(obj, list):
+        raise SwjaxError(f"{path}: expected a list of instances")
+    values: dict[str, dict[str, list[float]]] = {}
+    for i, inst in enumerate(obj):
+        if not isinstance(inst, dict) or inst.get("perturbation"):
+            continue
+        key = str(inst.get("instance_id", i))
+        for stat in inst.get("stats") or []:
+            name = stat.get("name") if isinstance(stat, dict) else None
+            if not isinstance(name, dict) or name.get("perturbation") or name.get("sub_split"):
+                continue
+            if name.get("split") != split or not isinstance(name.get("name"), str):
+                continue
+            x = number(stat.get("mean"))
+            if x is not None and math.isfinite(x):
+                values.setdefault(name["name"], {}).setdefault(key, []).append(x)
+    return {stat: [sum(v) / len(v) for v in by.values()] for stat, by in values.items()}
+
+
+def _stat(folder, stats_path, available, chosen, per_instance, benchmark, model, hib, split):
+    stat = available[chosen]
+    mean, count, sd = number(stat.get("mean")), number(stat.get("count")), number(stat.get("stddev"))
+    if mean is None or math.isnan(mean):
+        raise SwjaxError(f"{stats_path}: stat {chosen!r} has no numeric field 'mean'")
+    values = per_instance.get(chosen)
+    instances = number(available.get("num_instances", {}).get("mean"))
+    instances = instances if instances is not None and math.isfinite(instances) else None
+    if values and len(values) > 1:  # the spread over instances (stats.json's count counts train trials)
+        m = sum(values) / len(values)
+        stderr = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values))
+        n = float(len(values))
+    elif sd is not None and count is not None and count > 1 and instances in (None, count):
+        stderr, n = sd / math.sqrt(count - 1), count
+    else:
+        stderr, n = math.nan, math.nan if instances is None else instances
+    return Result(
+        model=model, benchmark=benchmark, metric=f"{chosen} ({split})", score=mean, stderr=stderr,
+        n=math.nan if n is None else n, higher_is_better=hib, source=FORMAT, file=str(folder),
+    )
+
+
 def read(folder: Path, *, metrics: dict[str, str] | None = None) -> list[Result]:
-    """The main statistic of one run folder."""
+    """The main statistic of one run folder, and its judges' variants as benchmarks of their own."""
     spec_path, stats_path = folder / "run_spec.json", folder / "stats.json"
     spec = load_json(spec_path)
     name = need(spec, "name", spec_path, kind=str)
@@ -77,7 +162,9 @@ def read(folder: Path, *, metrics: dict[str, str] | None = None) -> list[Result]
         if sname.get("perturbation") or sname.get("sub_split"):
             continue
         plain.setdefault(sname.get("split") or "", {})[need(sname, "name", stats_path, f"[{i}].name", str)] = stat
-    split = "test" if "test" in plain else "valid" if "valid" in plain else None
+    schema = _schema(folder)
+    main, main_split = _main(schema, spec.get("groups"))
+    split = main_split if main_split in plain else "test" if "test" in plain else "valid" if "valid" in plain else None
     if split is None:
         raise SwjaxError(f"{stats_path}: no stat on the 'test' or 'valid' split (field 'name.split')")
     available = plain[split]
@@ -87,23 +174,22 @@ def read(folder: Path, *, metrics: dict[str, str] | None = None) -> list[Result]
         if metric not in available:
             raise SwjaxError(f"{stats_path}: no stat {metric!r} on split {split!r} (field 'name.name')")
         chosen = metric
+    elif main is not None and main in available:
+        chosen = main
     else:
         chosen = next((m for m in PREFERRED if m in available), None)
         if chosen is None:
             raise SwjaxError(
-                f"{stats_path}: none of the main stats {PREFERRED[:4]}... on split {split!r}; "
-                f"name one with --metric '{benchmark}=STAT'"
+                f"{stats_path}: none of the main stats {PREFERRED[:4]}... on split {split!r}"
+                + (f" and no stat {main!r} (the schema's main_name)" if main else "")
+                + f"; name one with --metric '{benchmark}=STAT'"
             )
-    stat = available[chosen]
-    mean, count, sd = number(stat.get("mean")), number(stat.get("count")), number(stat.get("stddev"))
-    if mean is None or math.isnan(mean):
-        raise SwjaxError(f"{stats_path}: stat {chosen!r} has no numeric field 'mean'")
-    stderr = sd / math.sqrt(count - 1) if sd is not None and count is not None and count > 1 else math.nan
-    direction = _directions(folder).get(chosen)
-    return [
-        Result(
-            model=model, benchmark=benchmark, metric=f"{chosen} ({split})", score=mean, stderr=stderr,
-            n=math.nan if count is None else count, higher_is_better=direction, source=FORMAT,
-            file=str(folder),
-        )
-    ]
+    per_instance = _per_instance(folder, split)
+    direction = _directions(schema)
+    hib = direction.get(chosen)
+    out = [_stat(folder, stats_path, available, chosen, per_instance, benchmark, model, hib, split)]
+    if metric is None:  # a judge's variant has its main statistic's direction unless the schema says
+        for judge, stat in judges(chosen, available).items():
+            out.append(_stat(folder, stats_path, available, stat, per_instance, f"{benchmark}:judge={judge}",
+                             model, direction.get(stat, hib), split))
+    return out

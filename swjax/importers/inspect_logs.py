@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import SwjaxError
-from .records import Result, need, number
+from .records import Result, need, number, shown
 
 FORMAT = "inspect"
 _ZSTD = 93
@@ -86,6 +86,8 @@ def _header_from_zip(path: Path) -> dict:
         raise SwjaxError(f"{path}: not a readable .eval zip ({err})") from None
     except json.JSONDecodeError as err:
         raise SwjaxError(f"{path}: header.json is not valid JSON ({err.msg})") from None
+    except (ValueError, RecursionError) as err:
+        raise SwjaxError(f"{path}: header.json is not readable JSON ({type(err).__name__})") from None
 
 
 def _header_from_inspect(path: Path) -> dict | None:
@@ -152,7 +154,8 @@ def read(path: Path, obj: dict | None = None) -> list[Result]:
                 continue
             value = number(entry.get("value")) if isinstance(entry, dict) else None
             if value is None:
-                raise SwjaxError(f"{path}: field 'results.scores[{i}].metrics.{metric}.value' is not a number")
+                raise SwjaxError(f"{path}: field 'results.scores[{i}].metrics.{metric}.value' is not a finite number: "
+                                 f"{shown(entry.get('value') if isinstance(entry, dict) else entry)}")
             out.append(
                 Result(
                     model=model, benchmark=benchmark, metric=metric, score=value,

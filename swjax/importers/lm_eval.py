@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import SwjaxError
-from .records import Result, need, number
+from .records import Result, need, number, shown
 
 FORMAT = "lm-eval"
 _NOT_METRICS = frozenset({"alias", "sample_len", "sample_count", "name", "samples", "group", "task"})
@@ -67,7 +67,8 @@ def model_name(obj: dict, path) -> str:
 def run_date(obj: dict, path: Path) -> float | None:
     value = obj.get("date")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        seconds = number(value)
+        return None if seconds is None or math.isnan(seconds) else seconds
     text = value if isinstance(value, str) else None
     if text is None:
         match = _FILE_DATE.search(path.name)
@@ -101,14 +102,58 @@ def _metrics(entry: dict):
             yield key, key, f"{key}_stderr"
 
 
-def read(path: Path, obj: dict, *, subtasks: bool = False) -> list[Result]:
-    """Every metric of every task of one results file."""
+def directions(obj: dict) -> dict[str, dict[str, bool]]:
+    """task -> metric -> higher is better, from wherever the file states it.
+
+    ``higher_is_better`` (task -> metric -> bool) first, then each task's
+    ``configs.<task>.metric_list[].higher_is_better``; a group without a statement takes the
+    one its subtasks make for the same metric, when they all agree.
+    """
+    out: dict[str, dict[str, bool]] = {}
+    hib = obj.get("higher_is_better")
+    for task, metrics in (hib.items() if isinstance(hib, dict) else ()):
+        if isinstance(metrics, dict):
+            out[task] = {m: v for m, v in metrics.items() if isinstance(v, bool)}
+    configs = obj.get("configs")
+    for task, config in (configs.items() if isinstance(configs, dict) else ()):
+        listed = config.get("metric_list") if isinstance(config, dict) else None
+        for item in listed if isinstance(listed, list) else ():
+            if isinstance(item, dict) and isinstance(item.get("metric"), str) and isinstance(
+                    item.get("higher_is_better"), bool):
+                out.setdefault(task, {}).setdefault(item["metric"], item["higher_is_better"])
+    groups = obj.get("group_subtasks")
+    groups = groups if isinstance(groups, dict) else {}
+    for _ in range(len(groups)):  # groups of groups: until nothing changes, whatever the key order
+        changed = False
+        for group, subs in groups.items():
+            said: dict[str, set] = {}
+            for sub in subs if isinstance(subs, list) else ():
+                for metric, value in out.get(sub, {}).items():
+                    said.setdefault(metric, set()).add(value)
+            mine = out.setdefault(group, {})
+            for metric, values in said.items():
+                if len(values) == 1 and metric not in mine:
+                    mine[metric] = next(iter(values))
+                    changed = True
+        if not changed:
+            break
+    return out
+
+
+def read(path: Path, obj: dict, *, subtasks: bool = False, wanted=frozenset()) -> list[Result]:
+    """Every metric of every task of one results file.
+
+    The subtasks of a group are left out unless ``subtasks`` or they are named in ``wanted``
+    (a capability set or ``--metric`` asks for them). Metrics are returned with ``order`` 0:
+    the order of the harness's keys means nothing (a group lists its subtasks' metrics in an
+    order that changes from run to run).
+    """
     results = need(obj, "results", path)
     model = model_name(obj, path)
     date = run_date(obj, path)
     groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
     below = {sub for subs in groups.values() if isinstance(subs, list) for sub in subs}
-    hib = obj.get("higher_is_better") if isinstance(obj.get("higher_is_better"), dict) else {}
+    hib = directions(obj)
     nsamples = obj.get("n-samples") if isinstance(obj.get("n-samples"), dict) else {}
     entries = dict(results)
     extra = obj.get("groups")
@@ -120,35 +165,34 @@ def read(path: Path, obj: dict, *, subtasks: bool = False) -> list[Result]:
     for task, entry in entries.items():
         if not isinstance(entry, dict):
             raise SwjaxError(f"{path}: field 'results.{task}' should be an object of metrics")
-        if task in below and not subtasks:
+        if task in below and not subtasks and task not in wanted:
             continue
-        directions = hib.get(task) if isinstance(hib.get(task), dict) else {}
+        directions_ = hib.get(task, {})
         counts = entry.get("sample_count") if isinstance(entry.get("sample_count"), dict) else {}
         task_n = nsamples.get(task, {}).get("effective") if isinstance(nsamples.get(task), dict) else None
         if task_n is None:
             task_n = entry.get("sample_len")
         alias = entry.get("alias")
         display = alias.strip(" -") if isinstance(alias, str) else ""
-        order = 0
         for metric, key, se_key in _metrics(entry):
             score = number(entry[key])
             if score is None:
-                raise SwjaxError(f"{path}: field 'results.{task}.{key}' is not a number: {entry[key]!r}")
-            if math.isnan(score):
-                continue
+                raise SwjaxError(f"{path}: field 'results.{task}.{key}' is not a finite number: "
+                                 f"{shown(entry[key])}")
+            # a null or "N/A" score stays a record (NaN): the file does report the metric,
+            # which the choice of a column's metric must see; the cell is missing
             stderr = number(entry.get(se_key))
             n = number(counts.get(key, task_n))
-            direction = directions.get(metric)
+            direction = directions_.get(metric)
             out.append(
                 Result(
                     model=model, benchmark=task, metric=key, score=score,
                     stderr=math.nan if stderr is None else stderr,
                     n=math.nan if n is None else n,
                     higher_is_better=direction if isinstance(direction, bool) else None,
-                    source=FORMAT, file=file, date=date, order=order, display=display,
+                    source=FORMAT, file=file, date=date, order=0, display=display,
                 )
             )
-            order += 1
     if not out:
         raise SwjaxError(f"{path}: field 'results' holds no numeric metric")
     return out

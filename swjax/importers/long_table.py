@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from ..errors import SwjaxError
-from .records import Result, number
+from .records import Result, number, shown
 
 FORMAT = "long"
 REQUIRED = ("model", "benchmark", "score")
@@ -96,14 +96,14 @@ def read(path: Path) -> list[Result]:
             raise SwjaxError(f"{path}: row {line}: empty field 'benchmark'")
         score = number(row["score"])
         if score is None or math.isinf(score):
-            raise SwjaxError(f"{path}: row {line}: field 'score' is not a number: {row['score']!r}")
+            raise SwjaxError(f"{path}: row {line}: field 'score' is not a finite number: {shown(row['score'])}")
         if math.isnan(score):
             continue
         values = {}
         for col in ("stderr", "n"):
             v = number(row[col]) if has[col] else math.nan
             if v is None:
-                raise SwjaxError(f"{path}: row {line}: field {col!r} is not a number: {row[col]!r}")
+                raise SwjaxError(f"{path}: row {line}: field {col!r} is not a finite number: {shown(row[col])}")
             values[col] = v
         date = None
         if dates is not None and not dates.isna().iloc[i]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import SwjaxError
 from .long_table import read_frame
-from .records import Result, need, number
+from .records import Result, need, number, shown
 
 FORMAT_V2 = "openllm-v2"
 FORMAT_V1 = "openllm-v1"
@@ -91,7 +91,7 @@ def read_v2(path: Path) -> list[Result]:
         for col, bench in present:
             value = number(frame[col].iloc[i])
             if value is None:
-                raise SwjaxError(f"{path}: row {i + 2}: field {col!r} is not a number: {frame[col].iloc[i]!r}")
+                raise SwjaxError(f"{path}: row {i + 2}: field {col!r} is not a finite number: {shown(frame[col].iloc[i])}")
             if math.isnan(value):
                 continue
             out.append(Result(model=model.strip(), benchmark=bench, metric=col, score=value,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import SwjaxError
 
-__all__ = ["Result", "number", "load_json", "need"]
+__all__ = ["Result", "number", "shown", "load_json", "need"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class Result:
         A display name for the benchmark, when the source has one.
     run : str
         Which result of the file this is, for files that hold several (the row of a table).
+    developer : str
+        The model's developer when the source names it apart from the id (Every Eval Ever's
+        ``model_info.developer``), for ``--families auto``; else "".
     """
 
     model: str
@@ -63,29 +66,44 @@ class Result:
     order: int = 0
     display: str = ""
     run: str = ""
+    developer: str = ""
 
 
 def number(value, *, missing_ok: bool = True) -> float:
-    """A float from a JSON value: ``None``, ``"N/A"`` and empty strings are NaN; bools rejected.
+    """A finite float from a JSON value: ``None``, ``"N/A"`` and empty strings are NaN.
 
-    Returns None (not NaN) when the value is not a number at all, so that callers can tell a
-    missing standard error from a non-numeric field.
+    Returns None (not NaN) when the value is not a finite number (a bool, a string of text,
+    ``1e400`` that JSON reads as infinity, an integer beyond float range), so that callers can
+    tell a missing standard error from a field they must refuse.
     """
     if value is None:
         return math.nan
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # a 400-digit JSON integer
+            return None
+        return out if not math.isinf(out) else None
     if isinstance(value, str):
         text = value.strip()
         if text in ("", "N/A", "NA", "n/a", "nan", "NaN"):
             return math.nan
         try:
-            return float(text)
-        except ValueError:
+            out = float(text)
+        except (ValueError, OverflowError):
             return None
+        return out if not math.isinf(out) else None
     return None
+
+
+def shown(value, limit: int = 40) -> str:
+    """A value for an error message, cut to ``limit`` characters (a 400-digit integer stays short)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_json(path: Path):
@@ -99,6 +117,10 @@ def load_json(path: Path):
         raise SwjaxError(f"{path}: cannot read the file ({err})") from None
     except json.JSONDecodeError as err:
         raise SwjaxError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+    except RecursionError:
+        raise SwjaxError(f"{path}: not readable JSON (nested too deeply)") from None
+    except ValueError as err:  # an integer of more than 4300 digits
+        raise SwjaxError(f"{path}: not readable JSON ({str(err).splitlines()[0][:120]})") from None
 
 
 def need(obj, key: str, path, where: str = "", kind=dict):
