@@ -284,12 +284,12 @@ def test_impute_with_families_both_halves_from_the_imputed_matrix(chat):
         ).confidence_interval
         assert table.loc[bench, "low_models"] == pytest.approx(bca.low, abs=1e-9), bench
         assert table.loc[bench, "high_models"] == pytest.approx(bca.high, abs=1e-9), bench
-    # The family jackknife-t: each family left out, the rest imputed again, Fisher z, t(G - 1).
+    # The family jackknife-t: each family left out, the rest imputed again; the jackknife s.e.
+    # of r carried to Fisher's z by its slope 1 / (1 - r^2), t(G - 1).
     codes = families.reindex(models).to_numpy()
     groups = sorted(set(codes))
     lofo = np.array([ref((codes != g).astype(int), pc) for g in groups])
-    z = np.arctanh(lofo)
-    se = np.sqrt((len(groups) - 1) / len(groups) * ((z - z.mean(0)) ** 2).sum(0))
+    se = np.sqrt((len(groups) - 1) / len(groups) * ((lofo - lofo.mean(0)) ** 2).sum(0)) / (1 - est**2)
     t = stats.t.ppf(1 - (1 - level) / 2, len(groups) - 1)
     np.testing.assert_allclose(table["low_families"], np.tanh(np.arctanh(est) - t * se), rtol=0, atol=1e-9)
     np.testing.assert_allclose(table["high_families"], np.tanh(np.arctanh(est) + t * se), rtol=0, atol=1e-9)
