@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from functools import partial
 from dataclasses import dataclass, field
@@ -14,9 +15,9 @@ import pandas as pd
 from . import engine, intervals, provenance, pvalues, resample, validate
 from .analysis import Analysis, as_dataset, float_dtype, make_analysis
 from .errors import DegenerateResampleWarning, SwjaxError, warn
-from .problem import FLOP_COLUMN, Layout, Problem, build_problem
+from .problem import FLOP_COLUMN, MIN_MODELS, Layout, Problem, build_problem
 
-__all__ = ["BootstrapResult", "bootstrap", "check_positive_int"]
+__all__ = ["BootstrapResult", "bootstrap", "check_positive_int", "min_models", "interval_support", "withhold"]
 
 #: Scalar statistics that get intervals beside the benchmarks (rows of ``BootstrapResult.summary``).
 SCALARS = ("variance_explained", "mean_intercorrelation", "compute_correlation")
@@ -30,9 +31,12 @@ class BootstrapResult:
     ----------
     table : pandas.DataFrame
         Indexed by benchmark: ``name``, ``metric``, ``estimate`` (the full-sample correlation,
-        the paper's point estimate), ``low``, ``high``, ``se``, ``bias``, ``n_models``,
-        ``n_valid`` and ``n_degenerate`` resamples, ``interval`` (the method used: BCa falls
-        back to percentile where it cannot be computed), ``p_value``, ``q_value`` (BH),
+        the paper's point estimate), ``n_models`` (and ``n_families`` with families) behind it,
+        ``low``, ``high``, ``se`` (the standard error of the interval's method) and ``se_from``
+        (which: model/family bootstrap or jackknife), ``bias``, ``n_valid`` and
+        ``n_degenerate`` resamples, ``interval`` (the method used: BCa falls back to percentile
+        where it cannot be computed; "none: why" where a statistic gets no interval, below
+        :func:`min_models` models or 3 families), ``p_value``, ``q_value`` (BH),
         ``q_value_by`` (BY), ``verdict``, ``capability``.
     distribution : numpy.ndarray
         (n, benchmarks) resampled correlations, in the table's order and the computation's
@@ -40,8 +44,9 @@ class BootstrapResult:
     jackknife : numpy.ndarray
         (models, benchmarks) leave-one-model-out correlations.
     summary : pandas.DataFrame
-        The same interval columns for the scalar statistics (variance explained, mean
-        capability intercorrelation, compute correlation).
+        The same interval columns, without a verdict, for the scalar statistics (variance
+        explained, mean capability intercorrelation, compute correlation: "none: no FLOP"
+        without FLOP).
     eigenvalues : numpy.ndarray or None
         (n, capabilities) resampled eigenvalues of the capability correlation matrix, largest
         first; None unless asked for (``bootstrap(..., eigenvalues=True)``).
@@ -158,6 +163,123 @@ def _stat_columns(stats, layout: Layout) -> tuple[np.ndarray, list[str]]:
 def column_scales(names) -> np.ndarray:
     """Scale of each statistic for the t intervals: logit for variance explained, else Fisher's z."""
     return np.array(["logit" if n == "variance_explained" else "fisher" for n in names], dtype=object)
+
+
+def min_models(level: float) -> int:
+    """The fewest models behind a correlation that gets an interval and a verdict at ``level``.
+
+    The smallest n at which even a perfect rank correlation can be told from none: an exact
+    two-sided permutation test of Spearman's rho on n untied models rejects rho = 0 at
+    ``1 - level`` only if ``2 / n! <= 1 - level`` (the chance that n ranks come out in one of
+    the two perfect orders). Below it no interval of any method can mean anything at this level,
+    and a bootstrap of so few models draws copies of a handful of rows (4 models: 35 distinct
+    resamples; 34 % of draws hold fewer than 3 distinct models and have no correlation at all;
+    with 2 families half the cluster draws are one family). It is never below the 5 models that the whole
+    analysis needs (:data:`swjax.problem.MIN_MODELS`): 5 at 95 %, 6 at 99 %, 7 at 99.9 %.
+    """
+    n = MIN_MODELS
+    while 2 / math.factorial(n) > 1 - level:
+        n += 1
+    return n
+
+
+class Support(NamedTuple):
+    """How much data stands behind each statistic (benchmarks, then :data:`SCALARS`), and why a
+    statistic gets no interval: ``reason`` is "" where it gets one."""
+
+    n_models: np.ndarray
+    n_families: np.ndarray | None
+    reason: np.ndarray
+    min_models: int
+    min_families: int | None
+
+
+def interval_support(problem: Problem, layout: Layout, level: float, clusters=None) -> Support:
+    """Models (and families, with ``clusters``) behind each statistic, and which fall below the
+    minimum (:func:`min_models`; :data:`swjax.clusters.MIN_FAMILIES` families, the fewest
+    whose jackknife-t has 2 degrees of freedom) or have no data (no FLOP column).
+
+    A benchmark's models are those of its pair set (observed, and observed in ``against``);
+    variance explained and the mean intercorrelation rest on every model of the analysis; the
+    compute correlation on the models whose FLOP is known.
+    """
+    from .clusters import MIN_FAMILIES, cluster_codes
+
+    m, nb = len(layout.models), layout.n_benchmarks
+    pairs = np.asarray(problem.patterns)[np.asarray(problem.col_pattern)] > 0  # (columns, models)
+    everyone = np.ones((1, m), bool)
+    flop = pairs[[layout.columns.index(FLOP_COLUMN)]] if layout.has_flop else np.zeros((1, m), bool)
+    used = np.concatenate([pairs[:nb], everyone, everyone, flop])  # in the order of _stat_columns
+    n_models = used.sum(axis=1)
+    need = min_models(level)
+    reason = np.where(n_models < need, [f"{k} models (at least {need} needed)" for k in n_models], "").astype(object)
+    n_families = min_families = None
+    if clusters is not None:
+        codes = np.asarray(cluster_codes(layout.models, clusters)[0])
+        n_families = np.array([len(np.unique(codes[row])) for row in used])
+        min_families = MIN_FAMILIES
+        few = (reason == "") & (n_families < MIN_FAMILIES)
+        reason[few] = [f"{g} families (at least {MIN_FAMILIES} needed)" for g in n_families[few]]
+    if not layout.has_flop:
+        reason[-1] = "no FLOP"
+    return Support(n_models, n_families, reason, need, min_families)
+
+
+def _method_se(used, boot_se, jack_se, model_se, families: bool):
+    """(standard error, where it comes from) of each column's interval method (``used``).
+
+    The bootstrap intervals (BCa, percentile, basic): the spread of the resamples they are read
+    from; jackknife-t: the jackknife standard error (raw scale) over the units it leaves out;
+    cluster-t, the hull of the family jackknife-t and the model bootstrap's BCa: the larger of
+    those two standard errors, as the hull takes the wider bound.
+    """
+    boot = "family bootstrap" if families else "model bootstrap"
+    jack = "family jackknife" if families else "model jackknife"
+    se = np.array(boot_se, np.float64)
+    source = np.full(len(se), boot, dtype=object)
+    t = np.array([u == "jackknife-t" for u in used])
+    se[t], source[t] = jack_se[t], jack
+    if model_se is not None:
+        fallback = np.array([u.startswith("bca over models") for u in used])
+        se[fallback], source[fallback] = model_se[fallback], "model bootstrap"
+        hull = np.array([u == "cluster-t" for u in used])
+        larger = hull & ~(jack_se >= model_se)  # the model bootstrap's where the jackknife's is NaN
+        se[hull] = np.where(larger, model_se, jack_se)[hull]
+        source[hull] = np.where(larger, "model bootstrap", jack)[hull]
+    return se, source
+
+
+#: What the ``se`` column is (in the result's metadata).
+SE_NOTE = (
+    "se: the standard error of each row's interval method (se_from): the spread of the "
+    "resamples for bootstrap intervals, the jackknife's for jackknife-t, the larger of the "
+    "family jackknife's and the model bootstrap's for cluster-t."
+)
+#: Interval columns emptied where a statistic gets no interval.
+_INTERVAL_COLUMNS = ("low", "high", "se", "low_models", "high_models", "low_families", "high_families",
+                     "design_effect")
+
+
+def withhold(frame: pd.DataFrame, reason) -> None:
+    """No interval, se or verdict where ``reason`` (one string per row, "" for none) gives one,
+    or where no interval could be computed (every resample degenerate); the ``interval`` column
+    says why ("none: ..."). ``frame`` has :func:`summarize`'s columns, changed in place."""
+    reason = np.array(reason, dtype=object)
+    failed = (reason == "") & ~(np.isfinite(frame["low"]) & np.isfinite(frame["high"])).to_numpy()
+    reason[failed] = np.where(frame["n_valid"].to_numpy()[failed] == 0, "no valid resample",
+                              "the interval could not be computed")
+    blank = reason != ""
+    if not blank.any():
+        return
+    for col in _INTERVAL_COLUMNS:
+        if col in frame.columns:
+            frame.loc[blank, col] = np.nan
+    if "widened_to_models" in frame.columns:
+        frame.loc[blank, "widened_to_models"] = False
+    if "se_from" in frame.columns:
+        frame.loc[blank, "se_from"] = ""
+    frame.loc[blank, "verdict"] = "no interval"
+    frame.loc[blank, "interval"] = ["none: " + r for r in reason[blank]]
 
 
 #: How the family-aware default differs from the model bootstrap (in the result's metadata).
@@ -328,6 +450,7 @@ def bootstrap(
         model_run = resample_pipeline(
             dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
             batch_size=batch_size, x64=x64, sink_for=partial(sink_for, into=model_streamed, path=None, keep=()),
+            built=(problem, layout),
         )
         models = _model_interval(model_run, model_streamed["store"], level)
     pv = None
@@ -336,6 +459,7 @@ def bootstrap(
         pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
     return _result(
         analysis, layout, full, jack, draws, pv, store=store, models=models,
+        support=interval_support(problem, layout, level, clusters),
         method=method, level=level, threshold=threshold,
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
@@ -358,17 +482,21 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop",
+    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop", built=None,
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
     Over models, or over whole clusters when ``clusters`` (model -> family) is given; every
     resample's PC1 is turned to point along the full-sample PC1. ``sink_for(layout)``, if
     given, returns a sink that receives each chunk of resamples instead of keeping them
-    (``draws`` is then None).
+    (``draws`` is then None). ``built``: the (problem, layout) of an earlier run of the same
+    request, reused as they are (the same models, imputation and warnings, given once), so
+    that a second scheme on the same data cannot differ from the first in what it analyses.
     """
     with engine.precision(x64):
-        if missing == "drop":
+        if built is not None:
+            problem, layout = built
+        elif missing == "drop":
             problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
         else:
             from .analysis import prepare
@@ -428,8 +556,8 @@ def _stream_sink(path, n: int, layout: Layout, fields, dtype):
     return store, sink, kept
 
 
-def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, store=None,
-            models=None):
+def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, support: Support,
+            store=None, models=None):
     from ._version import __version__
 
     estimate, names = _stat_columns(full, layout)
@@ -444,24 +572,35 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
          for lo, hi, block in store.blocks()],
         ignore_index=True,
     )
+    boot_se = frame["se"].to_numpy()  # the spread of this run's resamples
     if models is not None:  # how the family-aware interval differs from the model bootstrap
         fam_low, fam_high, _ = intervals.jackknife_t_interval(estimate[0], jack_cols, level, scales)
         with np.errstate(invalid="ignore", divide="ignore"):
             extra = {
                 "low_models": models["low"], "high_models": models["high"],
                 "low_families": fam_low, "high_families": fam_high,
-                "design_effect": (frame["se"].to_numpy() / models["se"]) ** 2,
+                "design_effect": (boot_se / models["se"]) ** 2,
                 "widened_to_models": (models["low"] < fam_low) | (models["high"] > fam_high),
             }
         for col, values in extra.items():
             frame[col] = values
+    # The se of the interval shown, and where it comes from.
+    se, se_from = _method_se(
+        frame["interval"].to_numpy(), boot_se, intervals.jackknife_standard_error(jack_cols),
+        None if models is None else models["se"], families=metadata.get("scheme") == "clusters",
+    )
+    frame["se"] = se
+    frame.insert(frame.columns.get_loc("se") + 1, "se_from", se_from)
+    frame.insert(frame.columns.get_loc("estimate") + 1, "n_models", support.n_models)
+    if support.n_families is not None:
+        frame.insert(frame.columns.get_loc("n_models") + 1, "n_families", support.n_families)
+    withhold(frame, support.reason)
     dist = store.array()
     frame.index = pd.Index(names, name="benchmark")
     nb = layout.n_benchmarks
     table = frame.iloc[:nb].copy()
     table.insert(0, "name", analysis.info["name"])
     table.insert(1, "metric", analysis.info["metric"])
-    table.insert(3, "n_models", analysis.models_per_benchmark)
     table["capability"] = [b in layout.capabilities and layout.against is None for b in table.index]
     p = np.full(nb, np.nan) if pv is None else pv[:nb]
     table["p_value"] = p
@@ -487,13 +626,16 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
         pc1_rule_flip_share=float(flips.mean()),
         pc1_min_abs_cos=float(np.nanmin(cos)) if np.isfinite(cos).any() else float("nan"),
     )
+    metadata.update(min_models=support.min_models, se_note=SE_NOTE)
+    if support.min_families is not None:
+        metadata["min_families"] = support.min_families
     if models is not None:
         metadata["interval_note"] = CLUSTER_T_NOTE
     return BootstrapResult(
         table=table,
         distribution=dist[:, :nb],
         jackknife=jack_cols[:, :nb],
-        summary=frame.iloc[nb:].copy(),
+        summary=frame.iloc[nb:].drop(columns="verdict"),  # a verdict is about a benchmark
         eigenvalues=np.asarray(draws["eigenvalues"], np.float64) if "eigenvalues" in draws else None,
         analysis=analysis,
         metadata=metadata,

@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import engine, intervals, resample, validate
 from .analysis import as_dataset
-from .bootstrap import _stat_columns, resample_pipeline
+from .bootstrap import _method_se, _stat_columns, resample_pipeline
 from .errors import SwjaxError
 
 __all__ = ["CompareResult", "compare", "compare_between", "ALIASES"]
@@ -102,18 +102,23 @@ def _distribution(dataset, *, n, key, capabilities, against, device, batch_size,
     return names, estimate[0], jack_cols, dist, layout.label
 
 
-def _table(labels, sets, estimate, dist, jack, method, level, models=None, model_p=None):
+def _table(labels, sets, estimate, dist, jack, method, level, models=None, model_p=None, model_se=None,
+           families=False):
     # t intervals: Fisher's z for correlations, logit for variance explained, raw for differences
     scale = ["identity" if x == "difference" else "logit" if x.startswith("variance_explained") else "fisher"
              for x in labels]
     low, high, used = intervals.interval(dist, estimate, level, method, jack, scale=scale, models=models)
+    jack_se = np.full(len(labels), np.nan) if jack is None else intervals.jackknife_standard_error(jack)
+    # the se of the interval's method, as in bootstrap (se_from says which)
+    se, se_from = _method_se(used, intervals.standard_error(dist), jack_se, model_se, families)
     return pd.DataFrame(
         {
             "set": sets,
             "estimate": estimate,
             "low": low,
             "high": high,
-            "se": intervals.standard_error(dist),
+            "se": se,
+            "se_from": se_from,
             "n_valid": np.isfinite(dist).sum(axis=0),
             "p_value": intervals.pvalue(dist, estimate, method, jack, scale=scale, model_p=model_p),
             "interval": used,
@@ -193,12 +198,14 @@ def compare(
     if b is not None:
         est = np.append(est, est[0] - est[1])
         picked = picked + ["difference"]
-    models = model_p = None
+    models = model_p = model_se = None
     if model_cols is not None:
         m_jack, m_dist = pick(*model_cols)
         models = intervals.interval(m_dist, est, level, "bca", m_jack)[:2]
         model_p = intervals.pvalue_side(m_dist, est, "bca", m_jack)
-    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models, model_p=model_p)
+        model_se = intervals.standard_error(m_dist)
+    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models, model_p=model_p,
+                   model_se=model_se, families=clusters is not None)
     return CompareResult(
         table, dist,
         dict(set=label, n=n, seed=seed, method=method, level=level, against=against,

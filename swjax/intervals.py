@@ -44,6 +44,7 @@ __all__ = [
     "cluster_t_interval",
     "SCALES",
     "standard_error",
+    "jackknife_standard_error",
     "verdicts",
 ]
 
@@ -74,7 +75,7 @@ VERDICTS = {
     "anti-correlated": "high bound below -t: anti-correlated with capabilities",
     "distinct": "whole interval inside (-t, t): low correlation with capabilities",
     "indeterminate": "interval straddles t or -t: the data cannot tell",
-    "no interval": "no valid resample",
+    "no interval": "no interval: too few models or families, no data (no FLOP), or no valid resample",
 }
 
 
@@ -360,6 +361,15 @@ def standard_error(dist) -> np.ndarray:
         if len(values) > 1:
             out[j] = np.sqrt(values.var(ddof=1, dtype=np.float64))
     return out
+
+
+def jackknife_standard_error(jackknife) -> np.ndarray:
+    """Jackknife standard error of each column on the raw scale,
+    ``sqrt((G - 1) / G * sum_g (x_(g) - mean)^2)`` over its G finite rows; NaN where G < 3
+    (as :func:`jackknife_t_interval`)."""
+    jack = np.atleast_2d(np.asarray(jackknife, np.float64))
+    _, se, _, ok, _ = _jackknife_se(np.zeros(jack.shape[1]), jack, "identity")
+    return np.where(ok, se, np.nan)
 
 
 def interval(dist, estimate, level, method, jackknife=None, scale=None, models=None):

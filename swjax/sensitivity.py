@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import engine, intervals, resample, validate
 from .analysis import as_dataset, float_dtype
-from .bootstrap import summarize
+from .bootstrap import interval_support, summarize, withhold
 from .errors import SwjaxError
 from .problem import build_problem
 
@@ -170,6 +170,8 @@ def lobo(
                 flat, est[:, :nb].reshape(-1), None if jack is None else jack[:, :, :nb].reshape(len(jack), -1),
                 method=method, level=level, threshold=threshold,
             )
+            # below the minimum of models: the estimate, no interval (as bootstrap)
+            withhold(frame, np.tile(interval_support(problem, layout, level).reason[:nb], len(variants)))
             frame.insert(0, "benchmark", bench * len(variants))
             frame.insert(0, "variant", np.repeat(variants, nb))
     changes = corr.iloc[:, 1:].sub(corr["full"], axis=0)

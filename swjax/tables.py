@@ -138,10 +138,11 @@ def analysis_rich(analysis, file=None) -> None:
 
     s = analysis.summary()
     against = f" against {analysis.against}" if analysis.against else ""
+    compute = (f"compute correlation {_fmt(s['compute_correlation'])} ({s['compute_n_models']} models)"
+               if s["compute_n_models"] else "no FLOP")
     title = (
         f"{analysis.label}: {s['n_models']} models, PC1 explains {s['variance_explained']:.1%}, "
-        f"mean capability intercorrelation {s['mean_intercorrelation']:.3f}, "
-        f"compute correlation {_fmt(s['compute_correlation'])} ({s['compute_n_models']} models)"
+        f"mean capability intercorrelation {s['mean_intercorrelation']:.3f}, {compute}"
     )
     table = _table(title)
     frame = analysis.table()
@@ -191,14 +192,16 @@ def bootstrap_rich(result, file=None) -> None:
         notes = []
         if row.capability:
             notes.append("capability")
-        if row.n_degenerate:
+        if row.interval.startswith("none: "):  # no interval: why, and nothing about resamples
+            notes.append(row.interval[len("none: "):])
+        elif row.n_degenerate:
             notes.append(f"{row.n_degenerate} degenerate resamples")
-        if row.interval != md["method"]:
+        if row.interval != md["method"] and not row.interval.startswith("none: "):
             notes.append(row.interval)
         cells["name"].append(str(row.name))
         cells["estimate"].append(_fmt(row.estimate))
         cells["n"].append("" if not np.isfinite(row.n_models) else str(int(row.n_models)))
-        cells["interval"].append(f"[{_fmt(row.low)}, {_fmt(row.high)}]")
+        cells["interval"].append(_interval_text(row.low, row.high))
         cells["se"].append(_fmt(row.se))
         cells["p"].append(_fmt_p(row.p_value))
         cells["q (BH)"].append(_fmt_p(row.q_value))
@@ -236,15 +239,31 @@ def bootstrap_rich(result, file=None) -> None:
         what = "the paper's main tables" if shown["which"] == "main" else "--benchmarks"
         console.print(f"{shown['benchmarks']} of {shown['of']} benchmarks shown ({what}); --benchmarks all for every one")
     for stat, row in result.summary.iterrows():
-        console.print(
-            f"{stat}: {_fmt(row['estimate'])} [{_fmt(row['low'])}, {_fmt(row['high'])}]"
-        )
+        if str(row["interval"]).startswith("none: "):  # no interval, and why ("no FLOP", too few models)
+            what = row["interval"][len("none: "):]
+            value = "" if not np.isfinite(row["estimate"]) else f"{_fmt(row['estimate'])}, "
+            console.print(f"{stat}: {value}no interval ({what})")
+        else:
+            console.print(f"{stat}: {_fmt(row['estimate'])} {_interval_text(row['low'], row['high'])}")
     if md.get("interval_note"):  # the family-aware default: how it differs from the model bootstrap
         console.print(md["interval_note"])
+    sources = result.table["se_from"].value_counts() if "se_from" in result.table.columns else {}
+    sources = {k: v for k, v in dict(sources).items() if k}
+    if sources:  # which standard error the se column holds
+        listing = ", ".join(k if len(sources) == 1 else f"{k} ({v})" for k, v in sources.items())
+        hull = " (cluster-t: the larger of the two)" if md["method"] == "cluster-t" else ""
+        console.print(f"se: the standard error of the interval's method: {listing}{hull}")
     console.print(
         f"PC1 sign: the released rule would have flipped {md['pc1_rule_flip_share']:.2%} of "
         f"resamples; smallest |cos| to the full-sample PC1 {md['pc1_min_abs_cos']:.3f}"
     )
+
+
+def _interval_text(low, high) -> str:
+    """``[low, high]``, or "none" where a statistic has no interval (the note says why)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "none"
+    return f"[{_fmt(low)}, {_fmt(high)}]"
 
 
 def bootstrap_json(results) -> str:

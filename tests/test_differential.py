@@ -313,3 +313,75 @@ def test_sign_rule_when_largest_loadings_tie(k):
     assert signs[0] == signs[1]
     want = reference(df, names)["correlations"]["other"]
     assert np.sign(want) == signs[0]
+
+
+# ------------------------------------------------------------------ --missing impute with families
+
+IMPUTED = ["MT_Bench", "truthfulqa_mc1", "sycophancy", "wmdp_bio"]
+
+
+@pytest.mark.slow  # two imputing bootstraps and a reference loop; test_impute.py has the quick check
+def test_impute_with_families_both_halves_from_the_imputed_matrix(chat):
+    """``--missing impute --families``: the two halves of the cluster-t interval, the family
+    jackknife-t and the model bootstrap's BCa, both equal a plain reference that imputes every
+    resample and every leave-one-family-out row (numpy/scipy on repeated rows, the engine's
+    resample weights; scipy's BCa on that distribution)."""
+    import swjax
+    from swjax import resample
+    from swjax.core import IMPUTE_SWEEPS
+    from swjax.data import PAPER_CAPABILITIES as CAPS
+    from swjax.families import load_family_map
+    from swjax.problem import IMPUTE_RANK
+
+    from .reference import imputed_reference
+
+    rng = np.random.default_rng(12)
+    sc = chat.scores.copy()
+    cap = sc[list(CAPS)].to_numpy().copy()
+    cap[rng.random(cap.shape) < 0.08] = np.nan  # 6 models lack a capability score
+    sc[list(CAPS)] = cap
+    ds = Dataset("holed", sc, chat.meta, chat.info)
+    families = load_family_map(None)
+    n, seed, level = 60, 4, 0.95
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = swjax.bootstrap(ds, n=n, seed=seed, missing="impute", clusters=families, x64=True, level=level)
+    assert not [w for w in caught if issubclass(w.category, swjax.DroppedModelWarning)]  # no drop-worded warning
+    models = list(res.analysis.scores.index)
+    m = len(models)
+    assert m == len(sc) and sc.loc[models, list(CAPS)].isna().any(axis=1).sum() >= 4
+    scores = sc.loc[models]
+
+    def ref(w, align):
+        return imputed_reference(scores, CAPS, IMPUTED, w, IMPUTE_RANK, IMPUTE_SWEEPS, align=align)[0]
+
+    est, pc = imputed_reference(scores, CAPS, IMPUTED, np.ones(m), IMPUTE_RANK, IMPUTE_SWEEPS)
+    table = res.table.loc[IMPUTED]
+    np.testing.assert_allclose(table["estimate"], est, rtol=0, atol=1e-9)
+    # The model bootstrap: resample r's counts are scheme(fold_in(key(seed), r)).
+    key = resample.key_from_seed(seed)
+    counts = [np.asarray(resample.bootstrap_scheme(m)(jax.random.fold_in(key, r))) for r in range(n)]
+    dist = np.array([ref(w, pc) for w in counts])
+    from types import SimpleNamespace
+
+    from scipy import stats
+
+    for j, bench in enumerate(IMPUTED):
+        bca = stats.bootstrap(
+            (np.arange(m),), lambda idx: ref(np.bincount(idx, minlength=m), pc)[j], vectorized=False,
+            n_resamples=0, bootstrap_result=SimpleNamespace(bootstrap_distribution=dist[:, j]),
+            method="BCa", confidence_level=level,
+        ).confidence_interval
+        assert table.loc[bench, "low_models"] == pytest.approx(bca.low, abs=1e-9), bench
+        assert table.loc[bench, "high_models"] == pytest.approx(bca.high, abs=1e-9), bench
+    # The family jackknife-t: each family left out, the rest imputed again; the jackknife s.e.
+    # of r carried to Fisher's z by its slope 1 / (1 - r^2), t(G - 1).
+    codes = families.reindex(models).to_numpy()
+    groups = sorted(set(codes))
+    lofo = np.array([ref((codes != g).astype(int), pc) for g in groups])
+    se = np.sqrt((len(groups) - 1) / len(groups) * ((lofo - lofo.mean(0)) ** 2).sum(0)) / (1 - est**2)
+    t = stats.t.ppf(1 - (1 - level) / 2, len(groups) - 1)
+    np.testing.assert_allclose(table["low_families"], np.tanh(np.arctanh(est) - t * se), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(table["high_families"], np.tanh(np.arctanh(est) + t * se), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(table["low"], np.fmin(table["low_families"], table["low_models"]))
+    np.testing.assert_array_equal(table["high"], np.fmax(table["high_families"], table["high_models"]))

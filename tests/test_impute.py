@@ -19,6 +19,8 @@ from swjax.data import PAPER_CAPABILITIES as CAPS
 from swjax.errors import SwjaxError
 from swjax.problem import IMPUTE_RANK, build_problem, build_problem_imputed
 
+from .reference import imputed_reference
+
 OTHERS = ["MT_Bench", "wmdp_bio", "sycophancy", "truthfulqa_mc1", "ifeval", "mmlu", "gsm8k"]
 
 
@@ -31,34 +33,10 @@ def holed(chat, share, seed):
     return swjax.Dataset(f"holed{seed}", sc, chat.meta, chat.info)
 
 
-def ref_impute(x, rank=IMPUTE_RANK, sweeps=IMPUTE_SWEEPS):
-    """Iterative PCA imputation, written from the method: column means, then z-score, top-rank
-    eigenvectors of the covariance, reconstruct, refill the missing cells; numpy float64."""
-    obs = np.isfinite(x)
-    x = np.where(obs, x, np.nanmean(x, axis=0))
-    for _ in range(sweeps):
-        mu, sd = x.mean(0), x.std(0)
-        z = (x - mu) / sd
-        _, vecs = np.linalg.eigh(z.T @ z / len(z))
-        v = vecs[:, ::-1][:, :rank]
-        x = np.where(obs, x, (z @ v @ v.T) * sd + mu)
-    return x
-
-
 def ref_correlations(scores: pd.DataFrame, weights):
     """The pipeline on the rows repeated ``weights`` times, capabilities imputed first."""
-    s = scores.iloc[np.repeat(np.arange(len(scores)), weights.astype(int))]
-    x = ref_impute(s[list(CAPS)].to_numpy())
-    z = (x - x.mean(0)) / x.std(0)
-    _, vecs = np.linalg.eigh(stats.spearmanr(x).statistic)
-    pc = vecs[:, -1]
-    pc = pc if np.abs(pc).max() == pc.max() else -pc
-    score = (z * pc).sum(1)
-    out = {}
-    for col in OTHERS:
-        pair = pd.DataFrame({"a": s[col].to_numpy(), "b": score}).dropna()
-        out[col] = stats.spearmanr(pair.a, pair.b).statistic
-    return pd.Series(out), pc
+    corr, pc = imputed_reference(scores, CAPS, OTHERS, weights, IMPUTE_RANK, IMPUTE_SWEEPS)
+    return pd.Series(corr, index=OTHERS), pc
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -132,6 +110,36 @@ def test_import_checks_the_impute_rule(tmp_path):
         read_results([tmp_path / "t.csv"], capabilities="a,b,c")
     with pytest.raises(SwjaxError, match="'c' is missing for 5 of 8 models"):
         read_results([tmp_path / "t.csv"], capabilities="a,b,c", missing="impute")
+
+
+def test_cli_impute_with_families_keeps_every_model(tmp_path):
+    """4 complete models of 12: ``--missing impute`` runs, and so does it with ``--families``
+    (its model bootstrap once used the complete models only, and failed below 5 of them), with
+    no warning that models were left out."""
+    rng = np.random.default_rng(7)
+    f = rng.normal(size=12)
+    x = f[:, None] + 0.6 * rng.normal(size=(12, 5))
+    for i in range(8):  # 8 models lack one capability score
+        x[i, i % 3] = np.nan
+    frame = pd.DataFrame(x, columns=["c0", "c1", "c2", "s0", "s1"], index=[f"m{i}" for i in range(12)])
+    frame.to_csv(tmp_path / "scores.csv", index_label="model")
+    pd.DataFrame({"model": frame.index, "family": [f"f{i % 4}" for i in range(12)]}).to_csv(
+        tmp_path / "families.csv", index=False)
+    args = ["bootstrap", "--data", str(tmp_path / "scores.csv"), "--capabilities", "c0,c1,c2", "--n", "40",
+            "--missing", "impute", "--format", "csv"]
+    alone = CliRunner().invoke(app, args)
+    assert alone.exit_code == 0, alone.output
+    res = CliRunner().invoke(app, args + ["--families", str(tmp_path / "families.csv")])
+    assert res.exit_code == 0, res.output
+    assert "left out" not in res.output and "need at least" not in res.output
+    # the model half of cluster-t is the --missing impute run's BCa interval, bit for bit
+    import io
+
+    one, fam = (pd.read_csv(io.StringIO(r.stdout), index_col="benchmark").query("kind == 'benchmark'")
+                for r in (alone, res))
+    assert (fam["interval"] == "cluster-t").all() and (one["interval"] == "bca").all()
+    np.testing.assert_array_equal(fam["low_models"], one["low"])
+    np.testing.assert_array_equal(fam["high_models"], one["high"])
 
 
 def test_imputed_capabilities_are_ranked_at_the_datas_precision(chat):
