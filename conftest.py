@@ -132,6 +132,11 @@ SLOW = {
     "tests/test_simulate.py::test_host_pipeline_equals_swjax",
     "tests/test_provenance.py::test_models_used_are_those_with_every_capability_score",
     "tests/test_profile_trace.py::test_summary_of_a_real_cpu_trace",
+    "tests/test_compare.py::test_the_p_value_agrees_with_the_interval",
+    "tests/test_sensitivity.py::test_lobo_equals_analyze_without_that_benchmark",
+    "tests/test_families.py::test_leave_one_family_out_equals_analyze_without_it",
+    "tests/test_cli.py::test_model_missing_a_capability_is_left_out_with_a_warning",
+    "tests/test_display.py::test_analysis_n_models_is_the_number_of_models",
 }
 
 
