@@ -76,7 +76,7 @@ def test_build_report_with_new_benchmark(chat):
     frame = pd.DataFrame({"mine": chat.scores["MT_Bench"]})
     res = swjax.correlate(frame, chat, n=300)
     parts = build_report([res], published={}, scatter_for={"chat": ("mine", res.dataset)})
-    assert "New benchmarks" in parts["html"] and "scatter_chat.png" in parts["figures"]
+    assert "New benchmarks" in parts["html"] and "scatter_chat_mine.png" in parts["figures"]
     assert "| mine |" in parts["markdown"]
     assert "scree_chat.png" not in parts["figures"]  # the run kept no resampled eigenvalues
 
