@@ -134,7 +134,6 @@ def _table(title=None):
 
 def analysis_rich(analysis, file=None) -> None:
     """Print an Analysis as a table sorted by correlation."""
-    from rich.table import Table
 
     s = analysis.summary()
     against = f" against {analysis.against}" if analysis.against else ""
@@ -172,7 +171,6 @@ def bootstrap_rich(result, file=None) -> None:
     The id, estimate, interval and verdict columns are never cut; the model count shows where a
     benchmark has fewer models than the set; the other columns (name, se, p, q, note) give way,
     in that order, on a narrow terminal, and a line names those left out."""
-    from rich.table import Table
     from rich.text import Text
 
     md = result.metadata
@@ -439,7 +437,6 @@ def correlate_frame(results) -> pd.DataFrame:
 def correlate_rich(result, file=None) -> None:
     """Print a :class:`CorrelateResult`: the new benchmarks and the model matching."""
     from rich.console import Console
-    from rich.table import Table
 
 
     md = result.result.metadata
