@@ -278,7 +278,8 @@ def withhold(frame: pd.DataFrame, reason) -> None:
         frame.loc[blank, "widened_to_models"] = False
     if "se_from" in frame.columns:
         frame.loc[blank, "se_from"] = ""
-    frame.loc[blank, "verdict"] = "no interval"
+    if "verdict" in frame.columns:
+        frame.loc[blank, "verdict"] = "no interval"
     frame.loc[blank, "interval"] = ["none: " + r for r in reason[blank]]
 
 

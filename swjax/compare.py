@@ -8,6 +8,10 @@
   independent resamples of each set; resample ``r`` of the first set is paired with resample
   ``r`` of the second.
 
+Below :func:`swjax.bootstrap.min_models` models (or 3 families with ``clusters``) a statistic
+keeps its estimate and gets no interval, as in :func:`swjax.bootstrap`; a difference gets none
+when either side gets none, and rests on the fewer models of its two sides.
+
 P-value of a difference (or of a single correlation) being 0: the smallest ``1 - level`` at
 which the table's own interval (its method: BCa by default, as in :func:`swjax.bootstrap`)
 excludes 0, so that the p-value and the interval never disagree (:func:`swjax.intervals.pvalue`;
@@ -23,7 +27,7 @@ import pandas as pd
 
 from . import engine, intervals, resample, validate
 from .analysis import as_dataset
-from .bootstrap import _method_se, _stat_columns, resample_pipeline
+from .bootstrap import _method_se, _stat_columns, interval_support, resample_pipeline, withhold
 from .errors import SwjaxError
 
 __all__ = ["CompareResult", "compare", "compare_between", "ALIASES"]
@@ -40,7 +44,8 @@ class CompareResult:
     ----------
     table : pandas.DataFrame
         Rows: each compared statistic, then ``difference`` (first minus second) when two are
-        compared. Columns: ``set``, ``estimate``, ``low``, ``high``, ``se``, ``n_valid``,
+        compared. Columns: ``set``, ``estimate``, ``n_models`` (the models behind it; of a
+        difference, the fewer of its two sides'), ``low``, ``high``, ``se``, ``n_valid``,
         ``p_value`` (of 0, agreeing with the interval: module docstring), ``interval``.
     distribution : numpy.ndarray
         (n, rows) the resampled values; the difference column is the first minus the second,
@@ -90,20 +95,33 @@ def _name(stat: str, dataset) -> str:
                               where=f"the {dataset.label} set (or a statistic: {', '.join(SCALARS)}, compute)")
 
 
-def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None):
-    """(names, estimate, jackknife, distribution, label) of every benchmark and scalar statistic."""
-    _, layout, full, jack, draws, _ = resample_pipeline(
+def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, level, clusters=None):
+    """(names, estimate, jackknife, distribution, label, support) of every benchmark and scalar
+    statistic; ``support``: :func:`swjax.bootstrap.interval_support` at ``level``."""
+    problem, layout, full, jack, draws, _ = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
         batch_size=batch_size, x64=x64, clusters=clusters,
     )
     estimate, names = _stat_columns(full, layout)
     jack_cols, _ = _stat_columns(jack, layout)
     dist, _ = _stat_columns(draws, layout)
-    return names, estimate[0], jack_cols, dist, layout.label
+    support = interval_support(problem, layout, level, clusters)
+    return names, estimate[0], jack_cols, dist, layout.label, support
 
 
-def _table(labels, sets, estimate, dist, jack, method, level, models=None, model_p=None, model_se=None,
-           families=False):
+def _supported(picked, n_models, reasons):
+    """(n_models, reason) of each row: the picked statistics', then the difference's when two
+    are compared (the fewer models; no interval where either side has none, saying which)."""
+    n_models, reasons = list(n_models), list(reasons)
+    if len(picked) == 2:
+        n_models.append(min(n_models))
+        why = [f"{name}: {r}" for name, r in zip(picked, reasons) if r]
+        reasons.append("; ".join(why))
+    return np.array(n_models), np.array(reasons, dtype=object)
+
+
+def _table(labels, sets, estimate, dist, jack, method, level, support, models=None, model_p=None,
+           model_se=None, families=False):
     # t intervals: Fisher's z for correlations, logit for variance explained, raw for differences
     scale = ["identity" if x == "difference" else "logit" if x.startswith("variance_explained") else "fisher"
              for x in labels]
@@ -111,10 +129,12 @@ def _table(labels, sets, estimate, dist, jack, method, level, models=None, model
     jack_se = np.full(len(labels), np.nan) if jack is None else intervals.jackknife_standard_error(jack)
     # the se of the interval's method, as in bootstrap (se_from says which)
     se, se_from = _method_se(used, intervals.standard_error(dist), jack_se, model_se, families)
-    return pd.DataFrame(
+    n_models, reason = support
+    frame = pd.DataFrame(
         {
             "set": sets,
             "estimate": estimate,
+            "n_models": pd.array(n_models, dtype="Int64"),
             "low": low,
             "high": high,
             "se": se,
@@ -125,6 +145,8 @@ def _table(labels, sets, estimate, dist, jack, method, level, models=None, model
         },
         index=pd.Index(labels, name="statistic"),
     )
+    withhold(frame, reason)
+    return frame
 
 
 def _check(n, method, level, batch_size):
@@ -176,10 +198,10 @@ def compare(
     dev = engine.select_device(device).platform
     common = dict(n=n, key=resample.key_from_seed(seed), capabilities=capabilities, against=against,
                   device=dev, batch_size=batch_size, x64=x64)
-    names, est, jack, dist, label = _distribution(dataset, clusters=clusters, **common)
+    names, est, jack, dist, label, support = _distribution(dataset, clusters=clusters, level=level, **common)
     model_cols = None
     if method in intervals.CLUSTER_METHODS:  # cluster-t widens to the model bootstrap's BCa interval
-        _, _, m_jack, m_dist, _ = _distribution(dataset, **common)
+        _, _, m_jack, m_dist, _, _ = _distribution(dataset, level=level, **common)
         model_cols = (m_jack, m_dist)
     picked = [_name(a, dataset)] + ([] if b is None else [_name(b, dataset)])
     if len(picked) == 2 and picked[0] == picked[1]:
@@ -194,6 +216,7 @@ def compare(
         return jack, dist
 
     est = est[cols]
+    rows_support = _supported(picked, support.n_models[cols], support.reason[cols])
     jack, dist = pick(jack, dist)
     if b is not None:
         est = np.append(est, est[0] - est[1])
@@ -204,8 +227,8 @@ def compare(
         models = intervals.interval(m_dist, est, level, "bca", m_jack)[:2]
         model_p = intervals.pvalue_side(m_dist, est, "bca", m_jack)
         model_se = intervals.standard_error(m_dist)
-    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, models=models, model_p=model_p,
-                   model_se=model_se, families=clusters is not None)
+    table = _table(picked, [label] * len(picked), est, dist, jack, method, level, rows_support, models=models,
+                   model_p=model_p, model_se=model_se, families=clusters is not None)
     return CompareResult(
         table, dist,
         dict(set=label, n=n, seed=seed, method=method, level=level, against=against,
@@ -252,21 +275,24 @@ def compare_between(
         _check_stat(ds, a)
     dev = engine.select_device(device).platform
     seeds = np.random.SeedSequence(validate.seed(seed)).generate_state(2, np.uint64) >> np.uint64(1)
-    ests, dists, labels = [], [], []
+    ests, dists, labels, counts, reasons = [], [], [], [], []
     for ds, s in zip(datasets, seeds):
-        names, est, _, dist, label = _distribution(
+        names, est, _, dist, label, support = _distribution(
             ds, n=n, key=resample.key_from_seed(int(s)), capabilities=capabilities, against=against,
-            device=dev, batch_size=batch_size, x64=x64,
+            device=dev, batch_size=batch_size, x64=x64, level=level,
         )
         col = names.index(_name(a, ds))
         ests.append(est[col])
         dists.append(dist[:, col])
         labels.append(label)
+        counts.append(support.n_models[col])
+        reasons.append(support.reason[col])
     stat = ALIASES.get(a, a)
     est = np.array([ests[0], ests[1], ests[0] - ests[1]])
     dist = np.column_stack([dists[0], dists[1], dists[0] - dists[1]])
     rows = [f"{stat}@{labels[0]}", f"{stat}@{labels[1]}", "difference"]
-    table = _table(rows, [labels[0], labels[1], f"{labels[0]}-{labels[1]}"], est, dist, None, method, level)
+    table = _table(rows, [labels[0], labels[1], f"{labels[0]}-{labels[1]}"], est, dist, None, method, level,
+                   _supported(rows[:2], counts, reasons))
     return CompareResult(
         table, dist,
         dict(sets=labels, seeds=[int(s) for s in seeds], n=n, seed=seed, method=method, level=level,

@@ -227,3 +227,34 @@ def test_compare_se_is_the_standard_error_of_its_interval(chat):
     fam_se = np.sqrt((G - 1) / G * ((jack - jack.mean(0)) ** 2).sum(0))
     np.testing.assert_allclose(ct.table["se"], np.maximum(fam_se, model_se), rtol=0, atol=2e-5)
     assert list(ct.table["se_from"]) == list(np.where(fam_se >= model_se, "family jackknife", "model bootstrap"))
+
+
+@pytest.mark.slow  # compiles compare's programs, with and without families
+def test_compare_keeps_the_minimum(sparse):
+    """A paired difference with a side below the minimum gets no interval, saying which side;
+    the side itself gets its estimate and no interval, as in bootstrap; compare's n_models
+    counts the models behind each row (the difference: the fewer of its sides)."""
+    ds, families, four, six = sparse
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = swjax.compare(ds, "few4", "s0", n=N, seed=SEED, capabilities=CAPS)
+        ok = swjax.compare(ds, "few6", "s0", n=N, seed=SEED, capabilities=CAPS)
+        fam = swjax.compare(ds, "few6", "s0", n=N, seed=SEED, capabilities=CAPS, clusters=families)
+    t = res.table
+    assert list(t["n_models"]) == [4, 14, 4]
+    assert t.loc["few4", "interval"] == "none: 4 models (at least 5 needed)"
+    assert t.loc["difference", "interval"] == "none: few4: 4 models (at least 5 needed)"
+    assert t.loc[["few4", "difference"], ["low", "high", "se"]].isna().all().all()
+    assert t.loc["few4", "estimate"] == pytest.approx(1.0, abs=1e-6)
+    assert np.isfinite(t.loc["s0", ["low", "high", "se"]].astype(float)).all()
+    assert np.isfinite(ok.table[["low", "high"]].to_numpy(float)).all() and list(ok.table["n_models"]) == [6, 14, 6]
+    # with families, few6 rests on 2 families: no interval for it or for the difference
+    assert fam.table.loc["difference", "interval"] == "none: few6: 2 families (at least 3 needed)"
+    assert np.isfinite(fam.table.loc["s0", "low"])
+    # across sets: one side below the minimum
+    other = swjax.Dataset("other", ds.scores, ds.meta, ds.info)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        between = swjax.compare_between("few4", (ds, other), n=N, seed=SEED, capabilities=CAPS)
+    assert list(between.table["n_models"]) == [4, 4, 4]
+    assert between.table["interval"].str.startswith("none: ").all()
