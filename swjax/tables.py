@@ -53,6 +53,19 @@ def _fit(console_width: int, id_width: int, columns, drop_order=None):
     return kept, [h for h, _, _ in columns if h in left_out]
 
 
+def _fit_console(file, id_width: int, columns, drop_order=None):
+    """(console, kept columns, left-out headers, width asked for): :func:`_fit` at the console's
+    width, and a wider console where the required columns alone need more (never cut them; the
+    lines then run on)."""
+    console = _console(file)
+    width = console.width
+    kept, left_out = _fit(width, id_width, columns, drop_order)
+    needed = id_width + sum(w + 2 for _, w, _ in kept)
+    if needed > width:
+        console = _console(file, width=needed)
+    return console, kept, left_out, width
+
+
 def _left_out_line(left_out, width: int) -> str:
     return f"(not shown at {width} columns: {', '.join(left_out)}; every column with --format csv)"
 
@@ -179,7 +192,6 @@ def bootstrap_rich(result, file=None) -> None:
         f"{md['method']} {md['level']:.0%} intervals, threshold {md['threshold']}, "
         f"{md['dtype']} on {md['device']}"
     )
-    console = _console(file)
     frame = result.table.sort_values("estimate", ascending=False, na_position="last")
     with_p = bool(np.isfinite(frame["p_value"].to_numpy(dtype=float)).any())  # only with permutations
     counts = frame["n_models"].to_numpy(dtype=float)
@@ -211,11 +223,8 @@ def bootstrap_rich(result, file=None) -> None:
     ids = [str(i) for i in frame.index]
     id_width = max([len(i) for i in ids] + [len("benchmark")])
     widths = {h: max([len(c) for c in cells[h]] + [len(h)]) for h in order}
-    kept, left_out = _fit(console.width, id_width, [(h, widths[h], h in required) for h in order],
-                          drop_order=["name", "note", "q (BH)", "p", "se"])
-    width, needed = console.width, id_width + sum(w + 2 for _, w, _ in kept)
-    if needed > width:  # the required columns alone are wider: never cut them, let lines run on
-        console = _console(file, width=needed)
+    console, kept, left_out, width = _fit_console(file, id_width, [(h, widths[h], h in required) for h in order],
+                                                  drop_order=["name", "note", "q (BH)", "p", "se"])
     table = _table(title)
     _id_column(table, ids)
     for head, head_width, _ in kept:
@@ -395,18 +404,15 @@ def frame_rich(frame: pd.DataFrame, title: str = "", file=None) -> None:
         header = _RENAMED.get(col, col) if any(head == col for _, head in pairs.values()) else col
         columns.append((header, [_cell(col, v) for v in frame[col]], numeric))
         taken.add(col)
-    console = _console(file)
     title_row = " / ".join(n for n in names if n) or ""
     id_width = max([len(i) for i in ids] + [len(title_row)])
     # a number or a verdict keeps its header whole on one line; other headers may wrap at 12
     widths = {h: max([len(c) for c in cells] + [len(h) if numeric or h in _REQUIRED else min(len(h), 12)])
               for h, cells, numeric in columns}
-    kept, left_out = _fit(console.width, id_width, [(h, widths[h], h in _REQUIRED) for h, _, _ in columns],
-                          drop_order=[*_DROP_FIRST, *[h for h, _, _ in reversed(columns)]])
+    console, kept, left_out, width = _fit_console(
+        file, id_width, [(h, widths[h], h in _REQUIRED) for h, _, _ in columns],
+        drop_order=[*_DROP_FIRST, *[h for h, _, _ in reversed(columns)]])
     keep = {h for h, _, _ in kept}
-    width, needed = console.width, id_width + sum(w + 2 for _, w, _ in kept)
-    if needed > width:  # the required columns alone are wider: never cut them
-        console = _console(file, width=needed)
     table = _table(title)
     _id_column(table, ids, title_row)
     shown = [(h, cells, numeric) for h, cells, numeric in columns if h in keep]
@@ -435,29 +441,47 @@ def correlate_frame(results) -> pd.DataFrame:
 
 
 def correlate_rich(result, file=None) -> None:
-    """Print a :class:`CorrelateResult`: the new benchmarks and the model matching."""
-    from rich.console import Console
-
+    """Print a :class:`CorrelateResult`: the new benchmarks and the model matching, at the
+    terminal's width as the other tables (ids, estimates, intervals and verdicts never cut; the
+    nearest public benchmarks, then the rank, give way and are named below)."""
+    from rich.text import Text
 
     md = result.result.metadata
-    console = Console(file=file, width=140, soft_wrap=False)
-    table = _table(
+    title = (
         f"{md['set']}: new benchmarks among {int(result.table['of'].max())} public ones; "
         f"{md['n']:,} bootstrap resamples, {md['method']} {md['level']:.0%} intervals, "
         f"threshold {md['threshold']}"
     )
-    for col in ("benchmark", "estimate", "interval", "verdict", "models", "rank", "nearest public benchmarks"):
-        table.add_column(col, justify="right" if col in ("estimate", "models", "rank") else "left")
-    for b, row in result.table.iterrows():
-        colour = _COLOURS.get(row["verdict"], "")
-        table.add_row(
-            b, _fmt(row["estimate"]), f"[{_fmt(row['low'])}, {_fmt(row['high'])}]",
-            f"[{colour}]{row['verdict']}[/]" if colour else row["verdict"],
-            str(row["n_models"]),
-            "" if not np.isfinite(row["rank"]) else f"{int(row['rank'])}/{row['of'] + 1}",
-            row["neighbours"],
-        )
+    frame = result.table
+    cells = {
+        "estimate": [_fmt(v) for v in frame["estimate"]],
+        "interval": [_interval_text(lo, hi) for lo, hi in zip(frame["low"], frame["high"])],
+        "verdict": [str(v) for v in frame["verdict"]],
+        "models": [str(v) for v in frame["n_models"]],
+        "rank": ["" if not np.isfinite(r) else f"{int(r)}/{o + 1}" for r, o in zip(frame["rank"], frame["of"])],
+        "nearest public benchmarks": [str(v) for v in frame["neighbours"]],
+    }
+    required = {"estimate", "interval", "verdict", "models"}
+    ids = [str(i) for i in frame.index]
+    id_width = max([len(i) for i in ids] + [len("benchmark")])
+    widths = {h: max([len(c) for c in v] + [len(h) if h in required else min(len(h), 12)]) for h, v in cells.items()}
+    console, kept, left_out, width = _fit_console(
+        file, id_width, [(h, widths[h], h in required) for h in cells], drop_order=["nearest public benchmarks", "rank"])
+    table = _table(title)
+    _id_column(table, ids)
+    for head, head_width, _ in kept:
+        numeric = head in ("estimate", "models", "rank", "interval")
+        table.add_column(head, justify="right" if numeric else "left", no_wrap=head in required or numeric,
+                         min_width=head_width if head in required or numeric else min(head_width, 12))
+    for i, label in enumerate(ids):
+        row = [Text(label)]
+        for head, _, _ in kept:
+            text = cells[head][i]
+            row.append(Text.assemble((text, _COLOURS.get(text, ""))) if head == "verdict" else Text(text))
+        table.add_row(*row)
     console.print(table)
+    if left_out:
+        console.print(_left_out_line(left_out, width))
     by = result.matches["how"].value_counts()
     console.print(
         f"matched {by.get('id', 0) + by.get('name', 0)} of your {len(result.matches)} models "

@@ -179,3 +179,35 @@ def test_lobo_with_resamples_shows_its_intervals(monkeypatch):
     lo = swjax.lobo("chat", n=60)
     full = lo.intervals[(lo.intervals["variant"] == "full") & (lo.intervals["benchmark"] == "toxigen")].iloc[0]
     assert f"[{full['low']:.3f}, {full['high']:.3f}]" in out.stdout and "verdict_changes" in out.stdout
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_correlate_table_fits_the_width_like_the_others(width, monkeypatch):
+    """correlate's table follows the terminal's width (it printed at 140 whatever the terminal):
+    a long id stays whole, the verdict whole and coloured only on a terminal, and the columns
+    that give way are named below."""
+    import pandas as pd
+    from types import SimpleNamespace
+
+    long_id = "my_refusal_score_long_name_v2"  # with the required columns: 78 wide
+    table = pd.DataFrame(
+        {"estimate": [0.405, -0.9], "low": [0.005, np.nan], "high": [0.726, np.nan],
+         "verdict": ["indeterminate", "no interval"], "n_models": [26, 4], "rank": [77.0, np.nan],
+         "of": [178, 178], "neighbours": ["MT_Bench (0.91), truthfulqa_mc1 (0.88), wmdp_bio (0.80)", ""]},
+        index=pd.Index([long_id, "b"], name="benchmark"))
+    matches = pd.DataFrame({"how": ["id"] * 26})
+    res = SimpleNamespace(table=table, matches=matches, unmatched=[], missing=[],
+                          result=SimpleNamespace(metadata=dict(set="chat", n=300, method="bca", level=0.95,
+                                                               threshold=0.4)))
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = io.StringIO()
+    tables.correlate_rich(res, file=out)
+    text = out.getvalue()
+    header, rows = _body(text)
+    assert all(len(line) <= width for line in [header, *rows])
+    assert rows[0].split()[0] == long_id and "indeterminate" in rows[0] and "[0.005, 0.726]" in rows[0]
+    assert "no interval" in rows[1] and " none " in rows[1] + " "
+    assert "nearest public benchmarks" not in header  # 54 characters wide: gives way first
+    assert f"(not shown at {width} columns:" in text and "nearest public benchmarks;" in text
+    assert ("rank" in header) == (width == 120)
+    assert "\x1b[" not in text  # not a terminal: no colour codes
