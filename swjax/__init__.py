@@ -34,6 +34,7 @@ _LAZY = {
     "AdjustResult": "adjust", "adjust": "adjust",
     "PlanResult": "plan", "plan": "plan",
     "ImportResult": "importers", "read_results": "importers",
+    "AtlasResult": "atlas", "atlas": "atlas",
 }
 
 if TYPE_CHECKING:  # for readers and type checkers: the same names, imported eagerly
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # for readers and type checkers: the same names, imported eag
     from .adjust import AdjustResult, adjust
     from .plan import PlanResult, plan
     from .importers import ImportResult, read_results
+    from .atlas import AtlasResult, atlas
 
 
 def __getattr__(name: str):
@@ -93,6 +95,8 @@ from ._version import __version__  # noqa: E402
 
 __all__ = [
     "AdjustResult",
+    "AtlasResult",
+    "atlas",
     "ImportResult",
     "PlanResult",
     "adjust",

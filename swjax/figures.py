@@ -38,6 +38,7 @@ __all__ = [
     "heatmap",
     "spec_curve",
     "distribution",
+    "atlas_forest",
     "save",
 ]
 
@@ -728,4 +729,44 @@ def plot_coverage(result):
         fontsize=10,
     )
     fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ the atlas
+
+
+def atlas_forest(rows: pd.DataFrame, *, threshold: float, level: float, title: str) -> Figure:
+    """Forest of one population of the atlas: each benchmark's correlation and interval
+    (``rows``: the atlas table's rows of that population), sorted by estimate, coloured by
+    verdict; rows without an interval show their estimate alone."""
+    rows = rows.sort_values("estimate", ascending=False, na_position="last").reset_index(drop=True)
+    n = len(rows)
+    fig = Figure(figsize=(8.5, 1.5 + 0.24 * n), layout="constrained")
+    ax = fig.add_subplot()
+    pos = np.arange(n, dtype=float)
+    _threshold_lines(ax, threshold)
+    for verdict, colour in VERDICT_COLOURS.items():
+        sel = (rows["verdict"] == verdict).to_numpy()
+        if not sel.any():
+            continue
+        est = rows["estimate"].to_numpy(float)[sel]
+        lo, hi = rows["low"].to_numpy(float)[sel], rows["high"].to_numpy(float)[sel]
+        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+        ax.errorbar(est, pos[sel], xerr=np.where(np.isfinite(xerr), xerr, 0), fmt="o", color=colour,
+                    ecolor=colour, ms=5, lw=1.8, capsize=2.5, label=verdict, zorder=3)
+    ax.set_yticks(pos, [f"{b} ({int(k)})" for b, k in zip(rows["benchmark"], rows["n_models"])], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(n - 0.2 if n else 1, -0.8)
+    ax.set_xlabel("Spearman correlation with the capabilities score (models behind each row in brackets)")
+    if n > TALL_FOREST:
+        ax.tick_params(axis="x", top=True, labeltop=True)
+    ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    handles = [Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
+               for v in VERDICT_COLOURS if v in set(rows["verdict"])]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
+                   title=f"verdict ({level:.0%} interval against |r| = {threshold})", title_fontsize=8)
+    _fit_title(fig, ax, title, fontsize=10)
     return fig

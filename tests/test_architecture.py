@@ -47,7 +47,8 @@ LAYERS: list[set[str]] = [
     {"engine"},                                                # the one place that compiles
     {"analysis", "intervals", "pvalues", "streaming", "clusters"},  # summaries of resamples
     {"bootstrap", "sensitivity", "families", "compare", "correlate", "coverage", "plan", "adjust"},  # analyses
-    {"tables", "figures", "check", "report", "writers"},       # presentation and files
+    {"tables", "figures", "check", "report", "writers", "atlas_page"},  # presentation and files
+    {"atlas"},                                                 # many populations at once, and their files
     {"cli", "entry", "__main__", "__init__"},                  # the interfaces
 ]
 

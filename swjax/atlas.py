@@ -1,0 +1,392 @@
+"""The atlas: every benchmark of a public record with its capabilities correlation and interval.
+
+``atlas(SOURCES)`` turns result files into the paper's table for each population of models:
+
+1. **Populations.** Each source (a file or folder that :func:`swjax.read_results` reads) is one
+   population: models evaluated under one protocol, by one leaderboard or tool. Merging sources
+   into one population is an explicit choice (``merge=True``); its name matcher's report is
+   kept with the population.
+2. **Capability set.** ``capabilities``: a list (the members a population has; at least
+   :data:`MIN_CAPABILITIES`), or a dict of population name -> list. Without it, the benchmarks
+   that the import marks as capabilities (a named set of :mod:`swjax.importers.capabilities`).
+   A population with no capability set of at least :data:`MIN_CAPABILITIES` members is listed
+   with the reason and not analysed: the atlas never guesses which benchmarks measure
+   capabilities.
+3. **Benchmarks.** Every other benchmark with at least ``min_models`` models (default 20; counted
+   among the models the analysis keeps: those with every capability score, unless
+   ``missing="impute"``) gets
+   its capabilities correlation, interval (family-aware with ``families="auto"``: cluster-t over
+   each model's developer), verdict, the number of models behind it and its permutation
+   p-value; q-values (Benjamini-Hochberg) are taken across the whole atlas, not per population.
+   Benchmarks with fewer models are listed per population, with their count.
+4. **Resuming.** Each finished population is kept in a cache folder under a key made of its
+   data (the sha256 of its matrix and families) and every setting, so an interrupted atlas
+   run again redoes only the populations it had not finished, and a changed setting redoes all.
+
+The computation is :func:`swjax.bootstrap` per population (the same resamples, intervals and
+verdicts as the ``bootstrap`` command on that population alone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import SwjaxError
+
+__all__ = ["AtlasResult", "Population", "atlas", "populations", "bh_qvalues", "source_provenance", "MIN_CAPABILITIES",
+           "MIN_MODELS"]
+
+#: Fewest capability benchmarks a population's capabilities score may rest on.
+MIN_CAPABILITIES = 3
+#: Default fewest models behind a benchmark of the atlas.
+MIN_MODELS = 20
+#: Columns of the atlas table, in order.
+COLUMNS = ("population", "benchmark", "name", "n_models", "estimate", "low", "high", "interval", "se",
+           "p_value", "q_value", "verdict")
+
+
+@dataclass(frozen=True)
+class Population:
+    """One population of the atlas: its data, its capability set and why it was chosen, or the
+    reason it is not analysed (``skipped``)."""
+
+    name: str
+    sources: tuple[str, ...]
+    data: object = field(repr=False)  # ImportResult, or None where reading failed
+    capabilities: tuple[str, ...] = ()
+    capabilities_from: str = ""
+    skipped: str = ""
+    few_models: dict = field(default_factory=dict)  # benchmark -> models, below min_models
+
+
+@dataclass(frozen=True)
+class AtlasResult:
+    """The atlas.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (population, benchmark): :data:`COLUMNS`.
+    populations : pandas.DataFrame
+        One row per population: sources, models, benchmarks analysed, capability set and where it
+        came from, benchmarks below the minimum of models, and why a population was skipped.
+    models : dict
+        (population, benchmark) -> the model ids the benchmark's correlation rests on.
+    metadata : dict
+        Settings, versions and each population's data sha256.
+    """
+
+    table: pd.DataFrame
+    populations: pd.DataFrame
+    models: dict = field(repr=False, default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+    def write(self, out, *, parquet: bool | None = None) -> Path:
+        """Write ``atlas.csv``, ``atlas.json`` (rows, populations, models, metadata),
+        ``populations.csv``, ``index.html`` (:mod:`swjax.atlas_page`), ``manifest.json`` and,
+        where pyarrow is installed (or ``parquet=True``, which then needs it), ``atlas.parquet``;
+        all or nothing, into the folder ``out``."""
+        from . import atlas_page
+        from .outputs import atomic_dir, dumps
+
+        if parquet is None:
+            try:
+                import pyarrow  # noqa: F401
+
+                parquet = True
+            except ImportError:
+                parquet = False
+        page = atlas_page.render(self)
+        models = [{"population": p, "benchmark": b, "models": list(v)} for (p, b), v in self.models.items()]
+        doc = {"table": self.table.astype(object).where(self.table.notna(), None).to_dict("records"),
+               "populations": self.populations.astype(object).where(self.populations.notna(), None).to_dict("records"),
+               "models": models, "metadata": self.metadata}
+        with atomic_dir(out, "atlas") as tmp:
+            self.table.to_csv(tmp / "atlas.csv", index=False)
+            self.populations.to_csv(tmp / "populations.csv", index=False)
+            (tmp / "atlas.json").write_text(dumps(doc))
+            (tmp / "index.html").write_text(page, encoding="utf-8")
+            (tmp / "manifest.json").write_text(dumps(self.metadata))
+            if parquet:
+                from .tables import parquet_bytes
+
+                (tmp / "atlas.parquet").write_bytes(parquet_bytes(self.table))
+        return Path(out)
+
+
+def source_provenance(path) -> dict:
+    """``path``, how many files it holds and the sha256 of their relative names and bytes (in
+    sorted order): what a run read, checkable by anyone with the same files."""
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    h = hashlib.sha256()
+    for f in files:
+        rel = f.relative_to(root).as_posix() if root.is_dir() else f.name
+        h.update(rel.encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return {"path": str(path), "files": len(files), "sha256": h.hexdigest()}
+
+
+def bh_qvalues(p) -> np.ndarray:
+    """Benjamini-Hochberg q-values of the finite p-values (NaN stays NaN)."""
+    p = np.asarray(p, np.float64)
+    q = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size == 0:
+        return q
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order] * ok.size / np.arange(1, ok.size + 1)
+    q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return q
+
+
+def _unique(name: str, taken: set) -> str:
+    out, i = name, 2
+    while out in taken:
+        out, i = f"{name}-{i}", i + 1
+    taken.add(out)
+    return out
+
+
+def _capability_set(name, result, capabilities):
+    """(capabilities, where they come from, reason skipped)."""
+    columns = list(result.scores.columns)
+    if isinstance(capabilities, dict):
+        wanted, origin = capabilities.get(name), "given for this population"
+    else:
+        wanted, origin = capabilities, "given"
+    if wanted is None:
+        marked = [c for c in columns if bool(result.info["capability"].get(c, False))]
+        wanted, origin = marked, "marked by the import (a named capability set)"
+    if isinstance(wanted, str):
+        wanted = [w.strip() for w in wanted.split(",") if w.strip()]
+    present = tuple(c for c in wanted if c in columns)
+    if len(present) < MIN_CAPABILITIES:
+        have = f"{len(present)} of them present" if wanted else "none marked"
+        return (), "", (f"no capability set of at least {MIN_CAPABILITIES} benchmarks ({have}); "
+                        "give capabilities for this population")
+    return present, origin, ""
+
+
+def populations(sources, *, capabilities=None, merge: bool = False, min_models: int = MIN_MODELS,
+                **import_options) -> list[Population]:
+    """Read ``sources`` into the atlas's populations (module docstring, steps 1-3).
+
+    ``import_options`` go to :func:`swjax.read_results` (``duplicates``, ``metric``,
+    ``lower_is_better``, ``models``, ``missing`` ...). A source that cannot be read is a
+    population skipped with the reader's message, so one bad source does not stop an atlas.
+    """
+    from .importers import read_results
+
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    sources = [str(s) for s in sources]
+    if not sources:
+        raise SwjaxError("sources: expected at least one file or folder of results")
+    groups = [(("merged" if len(sources) > 1 else Path(sources[0]).name), sources)] if merge else [
+        (Path(s.rstrip("/")).name or s, [s]) for s in sources]
+    taken: set = set()
+    out = []
+    for name, paths in groups:
+        name = _unique(name, taken)
+        try:
+            result = read_results(paths if len(paths) > 1 else paths[0], **import_options)
+        except SwjaxError as err:
+            out.append(Population(name, tuple(paths), None, skipped=f"could not be read: {err}"))
+            continue
+        caps, origin, why = _capability_set(name, result, capabilities)
+        behind = result.scores  # the models an analysis keeps: with every capability score under "drop"
+        if import_options.get("missing", "drop") == "drop" and caps:
+            behind = behind.dropna(subset=list(caps))
+        counts = behind.notna().sum()
+        few = {b: int(k) for b, k in counts.items() if b not in caps and k < min_models}
+        if not why and len(counts) - len(caps) - len(few) == 0:
+            why = f"no benchmark outside the capability set has {min_models} models or more"
+        out.append(Population(name, tuple(paths), result, caps, origin, why, few))
+    return out
+
+
+def _key(population: Population, settings: dict, clusters) -> str:
+    """The cache key of one population's analysis: its data, families and every setting."""
+    from ._version import __version__
+
+    h = hashlib.sha256()
+    h.update(population.data.scores.to_csv().encode())
+    h.update(json.dumps(sorted(population.capabilities)).encode())
+    if clusters is not None:
+        h.update(clusters.sort_index().to_csv().encode())
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()
+
+
+def _cache_dir(cache) -> Path | None:
+    if cache is False:
+        return None
+    if cache is None:
+        root = os.environ.get("SWJAX_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "swjax")
+        cache = Path(root) / "atlas"
+    return Path(cache)
+
+
+def _analyse(pop: Population, *, settings: dict, families, device, progress) -> tuple[pd.DataFrame, dict]:
+    """The rows of one population (every analysed benchmark) and the models behind each."""
+    import warnings
+
+    from .bootstrap import bootstrap
+
+    ds = pop.data.dataset(pop.name)
+    keep = [c for c in ds.scores.columns if c in pop.capabilities or c not in pop.few_models]
+    ds = type(ds)(ds.label, ds.scores[keep], ds.meta, ds.info.loc[keep])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said in the populations table instead
+        res = bootstrap(ds, capabilities=list(pop.capabilities), clusters=families, device=device,
+                        progress=progress, **settings)
+    table = res.table.drop(index=[c for c in pop.capabilities if c in res.table.index])
+    rows = pd.DataFrame({
+        "population": pop.name,
+        "benchmark": table.index,
+        "name": [str(ds.info["name"].get(b, b)) for b in table.index],
+        "n_models": table["n_models"].to_numpy(),
+        "estimate": table["estimate"].to_numpy(),
+        "low": table["low"].to_numpy(),
+        "high": table["high"].to_numpy(),
+        "interval": table["interval"].to_numpy(),
+        "se": table["se"].to_numpy(),
+        "p_value": table["p_value"].to_numpy(),
+        "verdict": table["verdict"].to_numpy(),
+    })
+    used = set(ds.scores.index) - set(res.analysis.dropped_models)  # the models the analysis kept
+    models = {b: [m for m in ds.scores.index[ds.scores[b].notna()] if m in used] for b in table.index}
+    return rows, models
+
+
+def atlas(
+    sources,
+    *,
+    capabilities=None,
+    merge: bool = False,
+    min_models: int = MIN_MODELS,
+    families=None,
+    n: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    threshold: float = 0.4,
+    permutations: int = 1000,
+    device: str = "auto",
+    cache=None,
+    progress=None,
+    revision: str | None = None,
+    **import_options,
+) -> AtlasResult:
+    """The capabilities correlation, interval, q-value and verdict of every benchmark of every
+    population in ``sources`` (module docstring).
+
+    Parameters
+    ----------
+    sources : path or list of paths
+        Files and folders of results (any format :func:`swjax.read_results` reads).
+    capabilities : list of str, str or dict, optional
+        The capability set (for every population, or population name -> set).
+    merge : bool
+        One population of all sources instead of one per source.
+    min_models : int
+        Fewest models a benchmark needs to be analysed (20).
+    families : None, "auto" or pandas.Series
+        ``"auto"``: each model's developer is its family, and intervals are cluster-t.
+    n, seed, level, threshold, permutations, device
+        As :func:`swjax.bootstrap` (permutations give the p-values whose q-values are taken
+        across the atlas).
+    cache : path, False or None
+        Folder keeping each finished population (default ``$SWJAX_CACHE_DIR/atlas`` or
+        ``~/.cache/swjax/atlas``); False: none.
+    progress : callable, optional
+        Called with one line of text per step.
+    revision : str, optional
+        The revision of the sources (a datastore's commit), recorded with their sha256.
+    """
+    from ._version import __version__
+    from .validate import integer
+
+    min_models = integer("min_models", min_models, minimum=5)
+    if permutations < 1:
+        raise SwjaxError("permutations: the atlas needs permutation p-values for its q-values (at least 1)")
+    pops = populations(sources, capabilities=capabilities, merge=merge, min_models=min_models, **import_options)
+    settings = dict(n=n, seed=seed, level=level, threshold=threshold, permutations=permutations,
+                    missing=import_options.get("missing", "drop"))
+    folder = _cache_dir(cache)
+    say = progress or (lambda text: None)
+    todo = [p for p in pops if not p.skipped]
+    say(f"atlas: {len(pops)} population(s), {len(todo)} to analyse, "
+        f"{sum(len(p.data.scores.columns) - len(p.capabilities) - len(p.few_models) for p in todo)} benchmark(s), "
+        f"{n:,} resamples each")
+    frames, models, digests = [], {}, {}
+    for i, pop in enumerate(todo, 1):
+        clusters = None
+        if families == "auto":
+            from .clusters import auto_families
+
+            clusters = auto_families(pop.data.dataset(pop.name))
+        elif families is not None:
+            clusters = families
+        key = _key(pop, settings, clusters)
+        digests[pop.name] = key
+        cached = None if folder is None else folder / f"{key}.json"
+        if cached is not None and cached.is_file():
+            doc = json.loads(cached.read_text())
+            rows = pd.DataFrame(doc["rows"])
+            found = {b: list(v) for b, v in doc["models"].items()}
+            say(f"[{i}/{len(todo)}] {pop.name}: finished in an earlier run (cache {cached.name[:12]})")
+        else:
+            say(f"[{i}/{len(todo)}] {pop.name}: {len(pop.data.scores)} models, capabilities "
+                f"{', '.join(pop.capabilities)}")
+            rows, found = _analyse(pop, settings=settings, families=clusters, device=device, progress=None)
+            if cached is not None:
+                from .outputs import atomic_file, dumps
+
+                folder.mkdir(parents=True, exist_ok=True)
+                doc = {"rows": json.loads(rows.to_json(orient="records")), "models": found}
+                with atomic_file(cached) as tmp:
+                    Path(tmp).write_text(dumps(doc))
+        frames.append(rows)
+        models.update({(pop.name, b): v for b, v in found.items()})
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    table["q_value"] = bh_qvalues(table["p_value"].to_numpy(np.float64)) if len(table) else []
+    table = table[list(COLUMNS)]
+    table["n_models"] = table["n_models"].astype("Int64")
+    summary = pd.DataFrame([{
+        "population": p.name,
+        "sources": "; ".join(p.sources),
+        "models": pd.NA if p.data is None else len(p.data.scores),
+        "benchmarks": int((table["population"] == p.name).sum()),
+        "capabilities": ", ".join(p.capabilities),
+        "capabilities_from": p.capabilities_from,
+        "below_min_models": "; ".join(f"{b} ({k})" for b, k in p.few_models.items()),
+        "skipped": p.skipped,
+    } for p in pops])
+    summary["models"] = summary["models"].astype("Int64")
+    from .provenance import environment, matrix_sha256
+
+    metadata = dict(
+        settings, min_models=min_models,
+        families=None if families is None else families if isinstance(families, str) else "given",
+        interval_note="cluster-t over model families (each model's developer)" if families is not None
+        else "BCa over models",
+        version=__version__, keys=digests,
+        q_values="Benjamini-Hochberg over every row of the atlas with a permutation p-value",
+        sources=[dict(source_provenance(s), revision=revision) for s in dict.fromkeys(
+            s for p in pops for s in p.sources)],
+        data_sha256={p.name: matrix_sha256(p.data.scores) for p in pops if p.data is not None},
+        environment=environment(),
+    )
+    return AtlasResult(table, summary, models, metadata)

@@ -1,0 +1,173 @@
+"""The atlas on real records (Every Eval Ever's HELM Classic, read from ../shared/real): its
+cells against an independent computation written here, q-values across the atlas, resuming
+from the cache, and populations it refuses to analyse with their reasons."""
+
+import html
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import swjax.atlas as atlas_mod
+from swjax.atlas import atlas, bh_qvalues, populations
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+HELM = REAL / "every_eval_ever" / "records" / "helm_classic"
+CAPS = ["MMLU", "BoolQ", "HellaSwag", "OpenbookQA", "NaturalQuestions (open-book)", "NarrativeQA", "QuAC", "RAFT"]
+
+needs_real = pytest.mark.skipif(not HELM.is_dir(), reason=f"the real records are not here ({HELM})")
+CHROMIUM = "/usr/bin/chromium"
+SETTINGS = dict(capabilities=CAPS, n=300, permutations=300, seed=1)
+
+
+@pytest.fixture(scope="module")
+def helm(tmp_path_factory):
+    """The atlas of HELM Classic (67 models, 8 capability benchmarks given) and its cache."""
+    cache = tmp_path_factory.mktemp("atlas-cache")
+    return atlas([HELM], cache=cache, **SETTINGS), cache
+
+
+def test_bh_qvalues_match_a_plain_loop():
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 50):
+        p = rng.uniform(size=size) ** 3
+        p[rng.uniform(size=size) < 0.2] = np.nan
+        ok = np.flatnonzero(np.isfinite(p))
+        m = len(ok)
+        expected = np.full(size, np.nan)
+        for i in ok:  # q_i = min over p_j >= p_i of p_j * m / rank_j
+            expected[i] = min(1.0, min(p[j] * m / (np.sum(p[ok] <= p[j])) for j in ok if p[j] >= p[i]))
+        np.testing.assert_allclose(bh_qvalues(p), expected, rtol=0, atol=1e-15)
+
+
+def _reference(scores: pd.DataFrame, caps, bench) -> tuple[float, int]:
+    """The released pipeline by scipy: complete-case models, ddof-0 z-scores, Spearman matrix,
+    PC1 (largest loading positive), score, Spearman with the benchmark where it is observed."""
+    cc = scores.dropna(subset=caps)
+    x = cc[caps].to_numpy(float)
+    z = (x - x.mean(0)) / x.std(0)
+    rho = stats.spearmanr(x).statistic
+    _, vecs = np.linalg.eigh(rho)
+    v = vecs[:, -1]
+    v = v if v[np.argmax(np.abs(v))] > 0 else -v
+    score = z @ v
+    seen = cc[bench].notna().to_numpy()
+    return stats.spearmanr(cc[bench].to_numpy()[seen], score[seen]).statistic, int(seen.sum())
+
+
+@needs_real
+@pytest.mark.slow  # one bootstrap with permutations of a 67-model population
+def test_atlas_of_helm_classic_against_an_independent_computation(helm, monkeypatch):
+    res, cache = helm
+    t = res.table.set_index("benchmark")
+    assert (t["population"] == "helm_classic").all()
+    assert set(t.index).isdisjoint(CAPS)  # capability benchmarks are the score, not rows
+    scores = populations([HELM], capabilities=CAPS)[0].data.scores
+    checked = 0
+    for bench in t.index:
+        est, k = _reference(scores, CAPS, bench)
+        assert t.loc[bench, "estimate"] == pytest.approx(est, abs=1e-5), bench
+        assert t.loc[bench, "n_models"] == k
+        checked += 1
+    assert checked >= 5
+    assert (t["low"] <= t["estimate"]).all() and (t["estimate"] <= t["high"]).all()
+    np.testing.assert_allclose(t["q_value"], bh_qvalues(t["p_value"].to_numpy(float)), rtol=0, atol=0)
+    # the models behind each row: the complete-case models where the benchmark is observed
+    cc = scores.dropna(subset=CAPS)
+    assert res.models[("helm_classic", "XSUM")] == list(cc.index[cc["XSUM"].notna()])
+    # run again: every population comes from the cache, nothing is recomputed
+    monkeypatch.setattr(atlas_mod, "_analyse", lambda *a, **k: pytest.fail("recomputed a finished population"))
+    again = atlas([HELM], cache=cache, **SETTINGS)
+    pd.testing.assert_frame_equal(again.table, res.table, check_dtype=False)
+    # a changed setting is a new key: computed again
+    with pytest.raises(pytest.fail.Exception):
+        atlas([HELM], cache=cache, **dict(SETTINGS, n=301))
+
+
+@needs_real
+@pytest.mark.slow  # shares the atlas of the test above
+def test_atlas_outputs_read_back(helm, tmp_path):
+    res, _ = helm
+    out = res.write(tmp_path / "atlas")
+    csv = pd.read_csv(out / "atlas.csv")
+    np.testing.assert_allclose(csv["estimate"], res.table["estimate"], rtol=0, atol=1e-12)
+    assert list(csv.columns) == list(res.table.columns)
+    doc = json.loads((out / "atlas.json").read_text())
+    assert [r["benchmark"] for r in doc["table"]] == list(res.table["benchmark"])
+    assert doc["metadata"]["sources"][0]["files"] == 67 and len(doc["metadata"]["sources"][0]["sha256"]) == 64
+    assert {m["benchmark"]: len(m["models"]) for m in doc["models"]} == dict(zip(res.table["benchmark"], res.table["n_models"]))
+    pytest.importorskip("pyarrow")
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "atlas.parquet"), res.table, check_dtype=False)
+
+
+@needs_real
+@pytest.mark.slow  # shares the atlas above; starts a browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed; .ci/run installs it")
+def test_atlas_page_in_headless_chromium(helm, tmp_path):
+    """The page in a real browser: the forest decodes, every row is there, the verdict filter
+    hides the other verdicts, the sorter orders by estimate, each row lists its models."""
+    res, _ = helm
+    out = res.write(tmp_path / "atlas")
+    verdict = res.table["verdict"].iloc[0]
+    script = """
+<script>
+window.addEventListener('load', function(){
+  var imgs = Array.prototype.slice.call(document.images);
+  var decoded = imgs.filter(function(i){ return i.complete && i.naturalWidth > 100; });
+  var table = document.getElementById('atlas');
+  var rows = table.tBodies[0].rows.length;
+  var sel = document.getElementById('f-verdict'); sel.value = %s; sel.dispatchEvent(new Event('change'));
+  var shown = Array.prototype.filter.call(table.tBodies[0].rows, function(r){ return r.style.display !== 'none'; });
+  table.querySelectorAll('th')[3].click();
+  var v = Array.prototype.map.call(table.tBodies[0].rows, function(r){ return parseFloat(r.cells[3].getAttribute('data-v')); });
+  var sorted = v.every(function(x, i){ return i === 0 || v[i - 1] <= x; });
+  var out = document.createElement('div'); out.id = 'probe-result';
+  out.textContent = JSON.stringify({images: imgs.length, decoded: decoded.length, rows: rows, shown: shown.length,
+    shown_verdicts: shown.map(function(r){ return r.getAttribute('data-verdict'); }), sorted: sorted,
+    listed: table.tBodies[0].rows[0].cells[9].querySelector('summary').textContent,
+    count: document.getElementById('f-count').textContent});
+  document.body.appendChild(out);
+});
+</script>""" % json.dumps(verdict)
+    probe = tmp_path / "probe.html"
+    probe.write_text((out / "index.html").read_text().replace("</body>", script + "</body>"))
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    found = re.search(r'<div id="probe-result">(.*?)</div>', run.stdout)
+    assert found, run.stdout[-2000:]
+    info = json.loads(html.unescape(found.group(1)))
+    assert info["images"] == 1 and info["decoded"] == 1  # one population, one forest
+    assert info["rows"] == len(res.table) and info["sorted"] is True
+    assert info["shown"] == int((res.table["verdict"] == verdict).sum()) and set(info["shown_verdicts"]) == {verdict}
+    assert info["count"] == f"{info['shown']} of {len(res.table)} rows"
+    assert int(info["listed"]) in set(res.table["n_models"])
+
+
+@needs_real
+@pytest.mark.slow  # reads the 67 records five times
+def test_populations_say_why_they_are_not_analysed(tmp_path):
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "x.json").write_text("{not json")
+    pops = populations([HELM, bad], capabilities=["MMLU", "BoolQ"], min_models=20)
+    helm, broken = pops
+    assert helm.name == "helm_classic" and helm.skipped.startswith("no capability set of at least 3 benchmarks")
+    assert broken.skipped.startswith("could not be read: ") and broken.data is None
+    # no capability set given and none marked by the import: never guessed
+    (pop,) = populations([HELM])
+    assert pop.capabilities == () and "none marked" in pop.skipped
+    # benchmarks below the minimum of models are listed with their counts
+    # (counted among the models with every capability score, those the analysis keeps)
+    (pop,) = populations([HELM], capabilities=CAPS, min_models=31)
+    cc = pop.data.scores.dropna(subset=CAPS).drop(columns=CAPS)
+    assert pop.few_models == {b: int(k) for b, k in cc.notna().sum().items() if k < 31} != {}
+    assert not pop.skipped
+    (merged,) = populations([HELM, HELM], capabilities=CAPS, merge=True, duplicates="mean")
+    assert merged.name == "merged" and merged.sources == (str(HELM), str(HELM))
