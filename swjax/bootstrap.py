@@ -367,7 +367,7 @@ def bootstrap(
         Default "bca", or "cluster-t" with ``clusters`` (the family-aware interval: the
         jackknife-t interval over families, widened to contain the BCa interval of the
         bootstrap over models, which is then run too; see :func:`swjax.intervals.interval`
-        and README "How good are the intervals?"). "jackknife-t" alone is the studentized
+        and docs/coverage.md, "How good are the intervals?"). "jackknife-t" alone is the studentized
         interval on Fisher's z scale from the jackknife over models, or over families with
         ``clusters``.
     level : float
