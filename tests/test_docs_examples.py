@@ -221,3 +221,14 @@ def test_fast_blocks(block, tmp_path):
 @pytest.mark.parametrize("block", _of_mode("slow"), ids=lambda b: b.id)
 def test_slow_blocks(block, tmp_path):
     run_block(block, tmp_path, SLOW_TIMEOUT_S)
+
+
+def test_readme_is_a_front_page_whose_links_resolve():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [t for t in targets if not re.match(r"[a-z]+://", t)]
+    assert len(local) >= 15  # the pages of docs/
+    assert [t for t in local if not (ROOT / t).exists()] == []
+    # every page of the site is reachable from the front page
+    assert {Path(t).name for t in local if t.startswith("docs/")} >= {p.name for p in (ROOT / "docs").glob("*.md")}
