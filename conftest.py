@@ -137,6 +137,8 @@ SLOW = {
     "tests/test_families.py::test_leave_one_family_out_equals_analyze_without_it",
     "tests/test_cli.py::test_model_missing_a_capability_is_left_out_with_a_warning",
     "tests/test_display.py::test_analysis_n_models_is_the_number_of_models",
+    # the documentation's examples that take more than ~3 s (marked <!-- slow --> in the pages)
+    "tests/test_docs_examples.py::test_slow_blocks",
 }
 
 

@@ -6,7 +6,7 @@
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --device gpu   # -> benchmarks/results/gpu/coverage/
     PYTHONPATH=$PWD python benchmarks/bench_coverage.py --groups near-one,few --datasets 1000 --n 500 \
         --methods bca,percentile,jackknife-t,cluster-t,jackknife-t-z,cluster-t-z --out DIR
-    PYTHONPATH=$PWD python benchmarks/bench_coverage.py --markdown DIR/coverage.json ...  # the README table
+    PYTHONPATH=$PWD python benchmarks/bench_coverage.py --markdown DIR/coverage.json ...  # the table of docs/coverage.md
 
 Designs: m = 26 models (the public chat set's size), 8 capability benchmarks loading 0.85,
 three safety benchmarks at population correlations near 0.3, 0.65 and 0.87, each plain, with
@@ -59,7 +59,7 @@ def designs(hetero: float, families: int, large_families: int = 0, groups=("base
 
 
 def markdown(paths, methods) -> str:
-    """The README's table from coverage.json files: per (design, scheme, method) the coverage %
+    """The table of docs/coverage.md from coverage.json files: per (design, scheme, method) the coverage %
     (misses below / above) of each safety benchmark, the mean widths and, for family designs,
     the width relative to the model bootstrap's BCa interval (median / 95th percentile)."""
     import json
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--device", default="auto", help="auto, cpu or gpu (the engine's choice)")
     parser.add_argument("--markdown", nargs="+", type=Path, default=None,
-                        help="print the README table of these coverage.json files (of --methods, each a method "
+                        help="print the docs/coverage.md table of these coverage.json files (of --methods, each a method "
                              "or scheme/method) and stop")
     args = parser.parse_args()
     if args.markdown:

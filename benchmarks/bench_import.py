@@ -3,7 +3,7 @@
     PYTHONPATH=$PWD python benchmarks/bench_import.py --files 1000
 
 Writes ``--files`` results files into a temporary folder (half the models with the two runs of
-the README example each: the eight multiple-choice tasks with gsm8k, and the mmlu / minerva_math /
+the example of docs/importing.md each: the eight multiple-choice tasks with gsm8k, and the mmlu / minerva_math /
 bbh groups with subtasks; every task with a ``configs`` entry of the size the harness writes, about
 1.5 KB), then times, best of ``--repeat``:
 

@@ -21,7 +21,7 @@ having no interval for it (``no_analysis``); coverage is over all R datasets, so
 count as misses, and ``coverage_run`` gives it over the datasets that ran.
 
 Part 2: the public chat matrix with 20 % of its capability cells removed at random (seeds 0-19),
-imputed: point estimates against the full-data ones for the benchmarks of the README table, and
+imputed: point estimates against the full-data ones for the benchmarks of the table of docs/verdicts.md, and
 for seed 0 the bootstrap intervals (n = 2,000) of both.
 
 Writes ``benchmarks/results/impute/impute_coverage.{json,csv}`` and prints the tables.

@@ -15,7 +15,7 @@ is recorded as such and the next one runs), in this order:
 * ``bootstrap_1e6``: ``bench_bootstrap.py --n 1000000``, the distribution in host memory
   (``bench_bootstrap_1e6.json``);
 * ``subsets``: ``bench_subsets.py``, 4,083 subsets x 1,000 resamples per set (``bench_subsets.json``);
-* ``coverage``: ``bench_coverage.py``, the README's coverage table at R = 1,000 (``coverage/``);
+* ``coverage``: ``bench_coverage.py``, the coverage table of docs/coverage.md at R = 1,000 (``coverage/``);
 * ``plan``: ``bench_plan.py`` with the default grid on 2 chat benchmarks (MT_Bench, truthfulqa_mc1),
   R = 500 datasets x B = 1,000 resamples per grid point (``plan/plan.json``);
 * ``batch``: ``bench_batch.py``, the engine's batch size against a sweep (``bench_batch.json``);

@@ -74,15 +74,15 @@ class BootstrapResult:
     def select(self, benchmarks="main") -> BootstrapResult:
         """The same result restricted to some benchmarks: their table rows and distribution columns.
 
+        Nothing is recomputed: each row keeps the numbers of the whole run, and the q-values stay
+        those of the Benjamini-Hochberg (and BY) correction over every non-capability benchmark of
+        the run. ``metadata["shown"]`` records how many of the run's benchmarks were kept.
+
         Parameters
         ----------
         benchmarks : "main", "all" or sequence of str
             ``"main"`` (alias ``"headline"``): the safety benchmarks of the paper's main tables that
             the set has (``data/areas.csv``); ``"all"``: every benchmark; or ids / display names.
-
-        Nothing is recomputed: each row keeps the numbers of the whole run, and the q-values stay
-        those of the Benjamini-Hochberg (and BY) correction over every non-capability benchmark of
-        the run. ``metadata["shown"]`` records how many of the run's benchmarks were kept.
 
         Examples
         --------
@@ -368,7 +368,7 @@ def bootstrap(
         Default "bca", or "cluster-t" with ``clusters`` (the family-aware interval: the
         jackknife-t interval over families, widened to contain the BCa interval of the
         bootstrap over models, which is then run too; see :func:`swjax.intervals.interval`
-        and README "How good are the intervals?"). "jackknife-t" alone is the studentized
+        and docs/coverage.md, "How good are the intervals?"). "jackknife-t" alone is the studentized
         interval on Fisher's z scale from the jackknife over models, or over families with
         ``clusters``.
     level : float

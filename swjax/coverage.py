@@ -318,7 +318,7 @@ def coverage(
 
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The table in percent, for reading (README, terminal)."""
+    """The table in percent, for reading (docs/coverage.md, terminal)."""
     out = table[["design", "scheme", "method", "rho", "truth"]].copy()
     out["truth"] = out["truth"].round(3)
     out["coverage %"] = (100 * table["coverage"]).round(1)

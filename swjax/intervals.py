@@ -11,7 +11,7 @@ are independent (models, or whole families when families are given) and Student 
 with G - 1 degrees of freedom, G the number of jackknife rows. The standard error is the
 jackknife's on the statistic itself (bounded, so one leave-one-out value near +-1 cannot
 dominate it), carried to the interval's scale by the delta method (see
-:func:`jackknife_t_interval` and the coverage study in README.md).
+:func:`jackknife_t_interval` and the coverage study in docs/coverage.md).
 
 ``cluster-t``, the default when model families are given, is the ``jackknife-t`` interval over
 families widened, where needed, to contain the BCa interval of the bootstrap over models: a
@@ -286,7 +286,7 @@ def jackknife_t_interval(estimate, jackknife, level, scale=None, on="statistic")
     and ``se = se_jack``: near a correlation of 1 one leave-one-family-out value (0.9987
     beside an estimate of 0.989, say) then dominates the standard error, because ``atanh``
     turns a small move of r into a huge one, and the interval collapses towards 0 (the
-    coverage study in README.md compares the two). Values on the boundary of the scale (a
+    coverage study in docs/coverage.md compares the two). Values on the boundary of the scale (a
     correlation of +-1) are moved ``1e-12`` inside it.
     """
     alpha = (1 - check_level(level)) / 2

@@ -29,7 +29,7 @@ grid point vectorized), with Monte Carlo standard error ``sqrt(p (1 - p) / R)``.
 - *families* (when given): models come in contiguous families, as many per model as in the
   data, sharing the data's intra-family correlation of the score (one-way ANOVA on normal
   scores) in every latent, as :func:`swjax.simulate.draw` does; analysed with ``cluster-t``,
-  swjax's default with families (the coverage study in README.md).
+  swjax's default with families (the coverage study in docs/coverage.md).
 
 A design of :mod:`swjax.simulate` can stand in for the fitted model (``generator=Design(...)``,
 :class:`DesignGenerator`): the datasets are then the coverage study's, and the power at the
