@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -85,7 +86,7 @@ def main() -> None:
               f"{r['per_1000_pairs_s']:>16.1f} {r['peak_mib']:>13.0f}")
     OUT.mkdir(parents=True, exist_ok=True)
     doc = dict(rows=rows, machine=dict(platform=platform.platform(), python=platform.python_version(),
-                                       cpus=__import__("os").cpu_count()))
+                                       cpus=os.cpu_count(), load_average=os.getloadavg()))
     (OUT / "bench_atlas.json").write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {OUT / 'bench_atlas.json'}")
 
