@@ -19,7 +19,10 @@
    each model's developer), verdict, the number of models behind it and its permutation
    p-value; q-values (Benjamini-Hochberg) are taken across the whole atlas, not per population.
    Benchmarks with fewer models are listed per population, with their count.
-4. **Resuming.** Each finished population is kept in a cache folder under a key made of its
+4. **Progress.** Before it starts, the atlas says how much there is to do and, where an earlier
+   run with the same cache measured this machine's speed, about how long it will take; after
+   each population, the time so far and the time left.
+5. **Resuming.** Each finished population is kept in a cache folder under a key made of its
    data (the sha256 of its matrix and families) and every setting, so an interrupted atlas
    run again redoes only the populations it had not finished, and a changed setting redoes all.
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,6 +243,38 @@ def _cache_dir(cache) -> Path | None:
     return Path(cache)
 
 
+def _units(pop: Population, n: int, permutations: int, families: bool) -> int:
+    """Work of one population's analysis, for the time estimate: models x columns x resamples
+    (the model bootstrap is run too under cluster-t)."""
+    m, k = pop.data.scores.shape
+    k -= len(pop.few_models)
+    return m * k * (n * (2 if families else 1) + permutations)
+
+
+def _rate(folder: Path | None) -> float | None:
+    """Seconds per work unit measured by earlier runs with this cache, if any."""
+    try:
+        return float(json.loads((folder / "rate.json").read_text())["seconds_per_unit"])
+    except (TypeError, OSError, ValueError, KeyError):
+        return None
+
+
+def _save_rate(folder: Path, rate: float) -> None:
+    from .outputs import atomic_file
+
+    with atomic_file(folder / "rate.json") as tmp:
+        Path(tmp).write_text(json.dumps({"seconds_per_unit": rate}))
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _analyse(pop: Population, *, settings: dict, families, device, progress) -> tuple[pd.DataFrame, dict]:
     """The rows of one population (every analysed benchmark) and the models behind each."""
     import warnings
@@ -327,11 +363,8 @@ def atlas(
     folder = _cache_dir(cache)
     say = progress or (lambda text: None)
     todo = [p for p in pops if not p.skipped]
-    say(f"atlas: {len(pops)} population(s), {len(todo)} to analyse, "
-        f"{sum(len(p.data.scores.columns) - len(p.capabilities) - len(p.few_models) for p in todo)} benchmark(s), "
-        f"{n:,} resamples each")
-    frames, models, digests = [], {}, {}
-    for i, pop in enumerate(todo, 1):
+    plan = []  # (population, families, cache key, cached file or None, work units)
+    for pop in todo:
         clusters = None
         if families == "auto":
             from .clusters import auto_families
@@ -340,17 +373,32 @@ def atlas(
         elif families is not None:
             clusters = families
         key = _key(pop, settings, clusters)
-        digests[pop.name] = key
         cached = None if folder is None else folder / f"{key}.json"
+        plan.append((pop, clusters, key, cached, _units(pop, n, permutations, clusters is not None)))
+    left = sum(u for *_, cached, u in plan if cached is None or not cached.is_file())
+    rate = _rate(folder)
+    benchmarks = sum(len(p.data.scores.columns) - len(p.capabilities) - len(p.few_models) for p in todo)
+    done_before = sum(1 for *_, cached, _ in plan if cached is not None and cached.is_file())
+    say(f"atlas: {len(pops)} population(s), {len(todo)} to analyse ({done_before} finished in an earlier run), "
+        f"{benchmarks} benchmark(s), {n:,} resamples and {permutations:,} permutations each; "
+        + (f"about {_duration(rate * left)} left by the speed of earlier runs here" if rate and left
+           else "a time estimate follows the first population" if left else "nothing to compute"))
+    frames, models, digests = [], {}, {}
+    clock = time.perf_counter()
+    spent, worked = 0.0, 0
+    for i, (pop, clusters, key, cached, units) in enumerate(plan, 1):
+        digests[pop.name] = key
         if cached is not None and cached.is_file():
             doc = json.loads(cached.read_text())
             rows = pd.DataFrame(doc["rows"])
             found = {b: list(v) for b, v in doc["models"].items()}
-            say(f"[{i}/{len(todo)}] {pop.name}: finished in an earlier run (cache {cached.name[:12]})")
+            say(f"[{i}/{len(todo)}] {pop.name}: already computed (cache {cached.name[:12]})")
         else:
             say(f"[{i}/{len(todo)}] {pop.name}: {len(pop.data.scores)} models, capabilities "
                 f"{', '.join(pop.capabilities)}")
+            start = time.perf_counter()
             rows, found = _analyse(pop, settings=settings, families=clusters, device=device, progress=None)
+            spent, worked = spent + time.perf_counter() - start, worked + units
             if cached is not None:
                 from .outputs import atomic_file, dumps
 
@@ -358,6 +406,10 @@ def atlas(
                 doc = {"rows": json.loads(rows.to_json(orient="records")), "models": found}
                 with atomic_file(cached) as tmp:
                     Path(tmp).write_text(dumps(doc))
+                _save_rate(folder, spent / worked)
+            left = sum(u for *_, c, u in plan[i:] if c is None or not c.is_file())
+            if left:
+                say(f"    {_duration(time.perf_counter() - clock)} so far, about {_duration(spent / worked * left)} left")
         frames.append(rows)
         models.update({(pop.name, b): v for b, v in found.items()})
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)

@@ -3,6 +3,7 @@ cells against an independent computation written here, q-values across the atlas
 from the cache, and populations it refuses to analyse with their reasons."""
 
 import html
+import importlib
 import json
 import re
 import subprocess
@@ -13,8 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import swjax.atlas as atlas_mod
 from swjax.atlas import atlas, bh_qvalues, populations
+
+atlas_mod = importlib.import_module("swjax.atlas")  # the module (swjax.atlas is the function)
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 HELM = REAL / "every_eval_ever" / "records" / "helm_classic"
@@ -29,7 +31,12 @@ SETTINGS = dict(capabilities=CAPS, n=300, permutations=300, seed=1)
 def helm(tmp_path_factory):
     """The atlas of HELM Classic (67 models, 8 capability benchmarks given) and its cache."""
     cache = tmp_path_factory.mktemp("atlas-cache")
-    return atlas([HELM], cache=cache, **SETTINGS), cache
+    lines = []
+    res = atlas([HELM], cache=cache, progress=lines.append, **SETTINGS)
+    assert lines[0].startswith("atlas: 1 population(s), 1 to analyse (0 finished in an earlier run), 6 benchmark(s)")
+    assert lines[0].endswith("a time estimate follows the first population")
+    assert (cache / "rate.json").is_file()  # this machine's speed, for the next estimate
+    return res, cache
 
 
 def test_bh_qvalues_match_a_plain_loop():
@@ -82,11 +89,15 @@ def test_atlas_of_helm_classic_against_an_independent_computation(helm, monkeypa
     assert res.models[("helm_classic", "XSUM")] == list(cc.index[cc["XSUM"].notna()])
     # run again: every population comes from the cache, nothing is recomputed
     monkeypatch.setattr(atlas_mod, "_analyse", lambda *a, **k: pytest.fail("recomputed a finished population"))
-    again = atlas([HELM], cache=cache, **SETTINGS)
+    lines = []
+    again = atlas([HELM], cache=cache, progress=lines.append, **SETTINGS)
     pd.testing.assert_frame_equal(again.table, res.table, check_dtype=False)
+    assert "(1 finished in an earlier run)" in lines[0] and lines[0].endswith("nothing to compute")
     # a changed setting is a new key: computed again
+    lines = []
     with pytest.raises(pytest.fail.Exception):
-        atlas([HELM], cache=cache, **dict(SETTINGS, n=301))
+        atlas([HELM], cache=cache, progress=lines.append, **dict(SETTINGS, n=301))
+    assert "left by the speed of earlier runs here" in lines[0]
 
 
 @needs_real
