@@ -92,7 +92,7 @@ def _name(stat: str, dataset) -> str:
 
 def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None):
     """(names, estimate, jackknife, distribution, label) of every benchmark and scalar statistic."""
-    _, layout, full, jack, draws, _ = resample_pipeline(
+    _, layout, full, jack, draws, _, _ = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
         batch_size=batch_size, x64=x64, clusters=clusters,
     )
