@@ -246,7 +246,7 @@ def run(
     sink : called with each chunk's dict instead of keeping it (then None is returned).
     progress : called with the number of rows (datasets, when stacked) finished per chunk.
     batch_size : rows (datasets) per chunk and device; default :func:`default_batch_size`.
-    shard : split each chunk over every visible device of the platform (module docstring);
+    shard : split each chunk over every visible device of the platform (:mod:`swjax.engine`);
         False: one device. The numbers are the same either way.
     with_full : compute the full sample (every weight 1, the released sign rule) with the
         kernel and align every row's PC1 with its PC1 (in place of ``ref``): the full sample, its

@@ -1,7 +1,7 @@
 """The kernel: the statistic of one chunk of a run, vmapped over its rows, jitted once per run.
 
 A chunk's traced arguments travel as one :class:`ChunkArgs` (named, a pytree), its static
-description as one :class:`Spec`; :func:`_kernel` is the one compiled function of every run
+description as one :class:`_Spec`; :func:`_kernel` is the one compiled function of every run
 (one device, or ``shard_map`` over a mesh of several), :func:`_permutations_chunk` the
 p-values' permutations.
 """
@@ -42,7 +42,7 @@ class _Spec(NamedTuple):
     batch: int  # rows (or datasets) per device and chunk
     mesh: Mesh | None  # several devices: shard_map over the "r" axis
     n_draws: int  # draws per dataset of a stacked problem (0 otherwise)
-    with_full: bool  # the full sample from the kernel (module docstring of run): its PC1 the ref
+    with_full: bool  # the full sample from the kernel (``with_full`` of run): its PC1 the ref
 
 
 class ChunkArgs(NamedTuple):
