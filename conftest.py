@@ -64,6 +64,7 @@ SLOW = {
     "tests/test_same_bits.py::test_numbers_as_before_everywhere_else",
     "tests/test_pc1.py::test_a_pc1_orthogonal_to_its_reference_takes_the_released_rule",
     "tests/test_engine_run.py::test_rows_then_draws_with_and_without_a_sink",
+    "tests/test_engine_run.py::test_a_run_returns_what_it_decided",
     "tests/test_data_folder.py::test_the_example_benchmark_matches_every_chat_model",
     "tests/test_cli_options.py::test_coverage_options_reach_the_design",
     "tests/test_cli_options.py::test_plot_forest_with_a_list_of_benchmarks_and_subsets_sampled",

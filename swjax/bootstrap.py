@@ -440,7 +440,7 @@ def bootstrap(
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
         sink_for=sink_for, fields=fields, stream_to=stream_to, missing=missing,
     )
-    problem, layout, full, jack, draws, scheme_meta = run
+    problem, layout, full, jack, draws, scheme_meta, decided = run
     store = streamed["store"]
     store.close()
     draws = {f: np.concatenate(v) for f, v in streamed["kept"].items()}
@@ -464,9 +464,9 @@ def bootstrap(
         method=method, level=level, threshold=threshold,
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
-            permutations=permutations, device=str(dev), dtype=analysis.dtype,
+            permutations=permutations, device=str(decided.device), dtype=analysis.dtype,
             **({"scheme": "models"} | scheme_meta), missing=missing,
-            batch_size=batch_size or engine.default_batch_size(problem, n + len(jack["corr"]), dev),
+            batch_size=decided.batch_size,
             seconds=time.perf_counter() - started, data=provenance.data_provenance(dataset, layout.models),
         ),
     )
@@ -479,6 +479,7 @@ class PipelineRun(NamedTuple):
     jack: dict
     draws: dict
     scheme_meta: dict
+    decision: engine.Decision  # the engine's batch size and devices, as the run used them
 
 
 def resample_pipeline(
@@ -516,8 +517,8 @@ def resample_pipeline(
         # The full sample, the jackknife and the resamples in one compiled program, every PC1
         # aligned in the kernel with the full sample's.
         sink = None if sink_for is None else sink_for(layout)
-        full, rows = engine.run(
-            problem, jack_w, draws=engine.Draws(scheme, n, key), with_full=True,
+        (full, rows), decided = engine.run(
+            problem, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, with_decision=True,
             batch_size=batch_size, device=device, progress=progress, fields=fields, sink=sink,
         )
         if sink is None:
@@ -525,7 +526,7 @@ def resample_pipeline(
             jack, draws = {f: v[:cut] for f, v in rows.items()}, {f: v[cut:] for f, v in rows.items()}
         else:
             jack, draws = rows, None
-    return PipelineRun(problem, layout, full, jack, draws, scheme_meta)
+    return PipelineRun(problem, layout, full, jack, draws, scheme_meta, decided)
 
 
 def _model_interval(run: PipelineRun, store, level: float) -> dict:

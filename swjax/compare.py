@@ -98,7 +98,7 @@ def _name(stat: str, dataset) -> str:
 def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, level, clusters=None):
     """(names, estimate, jackknife, distribution, label, support) of every benchmark and scalar
     statistic; ``support``: :func:`swjax.bootstrap.interval_support` at ``level``."""
-    problem, layout, full, jack, draws, _ = resample_pipeline(
+    problem, layout, full, jack, draws, _, _ = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
         batch_size=batch_size, x64=x64, clusters=clusters,
     )

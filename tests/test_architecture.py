@@ -1,5 +1,6 @@
-"""The house as docs/architecture.md describes it, checked from the source: engine.py is the one place
-that compiles (no other module calls ``jax.jit`` or ``jax.pmap``, or imports them)."""
+"""The house as docs/architecture.md describes it, checked from the source: the engine package
+(``swjax/engine/``) is the one place that compiles (no other module calls ``jax.jit`` or
+``jax.pmap``, or imports them)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "swjax"
+ENGINE = PACKAGE / "engine"
 COMPILERS = {"jit", "pmap", "pjit"}
 
 
@@ -30,9 +32,9 @@ def test_the_checker_finds_a_compile_site(tmp_path):
 def test_only_engine_compiles():
     modules = sorted(PACKAGE.rglob("*.py"))
     assert len(modules) > 20
-    outside = [s for m in modules if m.name != "engine.py" for s in compile_sites(m)]
+    outside = [s for m in modules if ENGINE not in m.parents for s in compile_sites(m)]
     assert outside == []
-    assert compile_sites(PACKAGE / "engine.py")  # and engine.py does
+    assert [s for m in sorted(ENGINE.glob("*.py")) for s in compile_sites(m)]  # and the engine does
 
 
 # ------------------------------------------------------------------ dependencies point one way
@@ -54,8 +56,9 @@ LAYERS: list[set[str]] = [
 
 
 def _module(path: Path) -> str:
+    """The module's name in LAYERS: a sub-package (``importers/``, ``engine/``) is one module."""
     rel = path.relative_to(PACKAGE).with_suffix("")
-    return rel.parts[0] if rel.parts[0] == "importers" else ".".join(rel.parts)
+    return rel.parts[0]
 
 
 def imports(path: Path) -> set[str]:
@@ -168,5 +171,30 @@ def test_architecture_table_names_every_module():
 
 def test_the_table_check_fails_when_a_module_is_missing():
     table = where_things_are(ARCHITECTURE_PAGE.read_text(encoding="utf-8"))
-    without = "\n".join(line for line in table.splitlines() if "`swjax/engine.py`" not in line)
+    without = "\n".join(line for line in table.splitlines() if "`swjax/engine/" not in line)
     assert modules_not_named(without) == ["engine"]
+
+
+#: The engine package's modules, lowest first: each imports only modules of the engine listed
+#: before it (the program cache imports the kernel, never the other way round).
+ENGINE_LAYERS = ["sizing", "kernel", "cache", "chunks", "__init__"]
+
+
+def engine_imports(path: Path) -> set[str]:
+    """The modules of the engine package that ``path`` (one of them) imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("swjax.engine."):
+            found.add(node.module.split(".")[2])
+    return found
+
+
+def test_the_engine_modules_each_have_a_layer_and_import_only_downward():
+    modules = sorted(p.stem for p in ENGINE.glob("*.py"))
+    assert sorted(ENGINE_LAYERS) == modules  # add a new engine module to ENGINE_LAYERS and docs/architecture.md
+    upward = [f"{p.stem} imports {d}" for p in sorted(ENGINE.glob("*.py")) for d in engine_imports(p)
+              if ENGINE_LAYERS.index(d) >= ENGINE_LAYERS.index(p.stem)]
+    assert upward == []

@@ -102,7 +102,7 @@ def test_compiled_programs_do_not_grow_with_n_or_a_given_batch_size(chat):
     budget, of the budget above it, and of a given batch size whatever n."""
     import swjax
 
-    for f in engine._compiled_functions():
+    for f in engine.cache._compiled_functions():
         f.clear_cache()
     swjax.bootstrap(chat, n=40)
     first = engine.compiled_count()

@@ -60,3 +60,21 @@ def test_runs_that_cannot_be_described_are_one_error(chat_problem):
         engine.run(p, np.ones((1, m)), ref=np.ones(k), with_full=True)
     with pytest.raises(SwjaxError, match="one mask per row"):
         engine.run(p, np.ones((3, m)), mask=np.ones((2, k)))
+
+
+def test_a_run_returns_what_it_decided(chat_problem):
+    """with_decision: the same numbers, and the batch size, devices and chunks the run used
+    (here the one rule's), so that callers need not derive them again."""
+    import jax
+
+    p = chat_problem
+    m = p.caps.shape[0]
+    cpu = jax.devices("cpu")
+    draws = engine.Draws(resample.bootstrap_scheme(m), 40, resample.key_from_seed(3))
+    plain = engine.run(p, np.ones((3, m)), draws=draws, fields=("corr",), device="cpu")
+    got, decided = engine.run(p, np.ones((3, m)), draws=draws, fields=("corr",), device="cpu", with_decision=True)
+    np.testing.assert_array_equal(got["corr"], plain["corr"])
+    assert decided.batch_size == engine.default_batch_size(p, 43, cpu[0]) == 64
+    assert decided.units == 43 and not decided.stacked
+    assert decided.device == cpu[0] and decided.devices == tuple(cpu)
+    assert decided.per_chunk == 64 * len(cpu) and decided.chunks == -(-43 // decided.per_chunk)

@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent(
     design = swjax.simulate(20, rho=(0.5,), seed=1).design
     cov = swjax.coverage([design], datasets=3, n=40, seed=5)  # stacked datasets
     out["coverage"] = cov.table["width"].tolist() + cov.table["bias"].tolist()
-    out["programs"] = len(engine._programs)
+    out["programs"] = len(engine.cache._programs)
     print("RESULT" + json.dumps(out))
     """
 )
@@ -93,26 +93,27 @@ def test_program_names_change_with_what_a_trace_depends_on():
 
     p, _ = prepare("chat")
     m, k = p.caps.shape
-    spec = engine._Spec(
+    spec = engine.kernel._Spec(
         scheme=resample.bootstrap_scheme(m), fixed=False, mask_rows=False, cross=False, stacked=False,
         fields=("corr",), columns=None, reduce=None, batch=64, mesh=None, n_draws=0, with_full=True,
     )
-    args = (p, None, resample.key_from_seed(0), np.uint32(0), np.uint32(0), np.ones(k, np.float32), None, None)
+    args = engine.ChunkArgs(problem=p, key=resample.key_from_seed(0), start=np.uint32(0), n_fixed=np.uint32(0),
+                            mask=np.ones(k, np.float32))
     cpu = jax.devices("cpu")[0]
-    base = engine._program_id(args, spec, cpu)
-    assert base == engine._program_id(args, spec, cpu)  # stable
+    base = engine.cache._program_id(args, spec, cpu)
+    assert base == engine.cache._program_id(args, spec, cpu)  # stable
     others = {
-        engine._program_id(args, spec._replace(batch=128), cpu),
-        engine._program_id(args, spec._replace(scheme=resample.bootstrap_scheme(m + 1)), cpu),
-        engine._program_id(args, spec._replace(fields=("corr", "cos_ref")), cpu),
-        engine._program_id(args[:5] + (np.ones(k, np.float64),) + args[6:], spec, cpu),
+        engine.cache._program_id(args, spec._replace(batch=128), cpu),
+        engine.cache._program_id(args, spec._replace(scheme=resample.bootstrap_scheme(m + 1)), cpu),
+        engine.cache._program_id(args, spec._replace(fields=("corr", "cos_ref")), cpu),
+        engine.cache._program_id(args._replace(mask=np.ones(k, np.float64)), spec, cpu),
     }
     before = jax.config.jax_threefry_partitionable
     try:
         jax.config.update("jax_threefry_partitionable", not before)
-        others.add(engine._program_id(args, spec, cpu))
+        others.add(engine.cache._program_id(args, spec, cpu))
     finally:
         jax.config.update("jax_threefry_partitionable", before)
     assert base not in others and len(others) == 5
     # A scheme without a stable name cannot be cached.
-    assert engine._program_id(args, spec._replace(scheme=lambda key: None), cpu) is None
+    assert engine.cache._program_id(args, spec._replace(scheme=lambda key: None), cpu) is None

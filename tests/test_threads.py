@@ -1,4 +1,4 @@
-"""swjax called from several threads at once: the engine runs one at a time (engine._ONE_RUN),
+"""swjax called from several threads at once: the engine runs one at a time (engine.chunks._ONE_RUN),
 since two programs executing at once hung XLA's CPU runtime, and each thread gets the numbers
 it would get alone."""
 
@@ -17,7 +17,7 @@ from swjax import engine
 def test_runs_from_two_threads_take_turns_and_give_the_numbers_of_one_thread(monkeypatch):
     alone = swjax.bootstrap("chat", n=200, seed=3).distribution  # also compiles, before timing
     active, most = [0], [0]
-    loop = engine._run_chunks
+    loop = engine.chunks._run_chunks
 
     def watched(*args, **kwargs):  # a chunk loop that lasts long enough for the runs to meet
         active[0] += 1
@@ -28,7 +28,7 @@ def test_runs_from_two_threads_take_turns_and_give_the_numbers_of_one_thread(mon
         finally:
             active[0] -= 1
 
-    monkeypatch.setattr(engine, "_run_chunks", watched)
+    monkeypatch.setattr(engine.chunks, "_run_chunks", watched)
     start = threading.Barrier(2, timeout=30)
     out = [None, None]
 
@@ -53,10 +53,10 @@ def test_a_failing_run_releases_the_lock():
     got = []
 
     def other_thread():
-        taken = engine._ONE_RUN.acquire(timeout=5)
+        taken = engine.chunks._ONE_RUN.acquire(timeout=5)
         got.append(taken)
         if taken:
-            engine._ONE_RUN.release()
+            engine.chunks._ONE_RUN.release()
 
     t = threading.Thread(target=other_thread)
     t.start()
