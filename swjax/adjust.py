@@ -259,7 +259,7 @@ def adjust(
     interval, level, n = opts.method, opts.level, opts.n
     dataset = as_dataset(data)
     if scores is not None:
-        from .correlate import combine
+        from .scores import combine
 
         dataset, _, _, _, new = combine(dataset, scores)
         if benchmark is None:

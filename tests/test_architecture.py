@@ -41,7 +41,7 @@ def test_only_engine_compiles():
 #: own layer or below (lazy imports inside functions count), and the graph has no cycle.
 LAYERS: list[set[str]] = [
     {"_version", "errors", "interrupt"},                       # foundations
-    {"validate", "outputs", "data", "display", "provenance"},  # host-side checks, files, the registry, reprs, provenance
+    {"validate", "outputs", "data", "display", "provenance", "scores"},  # host-side checks, files, the registry, reprs, provenance, a user's scores
     {"importers"},                                             # reading evaluation results
     {"ranks", "problem", "core", "resample", "simulate"},      # the statistic and its inputs
     {"engine"},                                                # the one place that compiles

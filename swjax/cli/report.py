@@ -45,7 +45,7 @@ def plot(
         raise SwjaxError(f"benchmark: '{kind.value}' needs --benchmark")
     (ds,) = public_sets(model_set, data_dir)
     if needs:  # the name checked (id or display name) before anything is computed
-        from ..correlate import combine
+        from ..scores import combine
 
         benchmark = (ds if scores is None else combine(ds, scores)[0]).resolve(benchmark)
     from .. import interrupt
@@ -53,7 +53,8 @@ def plot(
     interrupt.import_held()  # JAX, once the input is known to be good
     from .. import figures
     if kind is PlotKind.spec_curve:
-        from ..correlate import combine, subset_correlations
+        from ..correlate import subset_correlations
+        from ..scores import combine
 
         if scores is not None:
             ds = combine(ds, scores)[0]
