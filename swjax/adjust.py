@@ -54,9 +54,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, resample
+from . import engine, intervals, options, resample
 from .analysis import as_dataset, float_dtype
-from . import validate
 from .errors import SwjaxError
 from .problem import build_problem
 
@@ -256,12 +255,11 @@ def adjust(
     """
     if method not in METHODS:
         raise SwjaxError(f"method: expected 'rank' or 'linear', got {method!r}")
-    interval = intervals.check_method(interval)
-    level = validate.level(level)
-    n = validate.resamples(n, level)
+    opts = options.check(n=n, seed=seed, method=intervals.check_method(interval), level=level, device=device)
+    interval, level, n = opts.method, opts.level, opts.n
     dataset = as_dataset(data)
     if scores is not None:
-        from .correlate import combine
+        from .user_scores import combine
 
         dataset, _, _, _, new = combine(dataset, scores)
         if benchmark is None:

@@ -12,16 +12,15 @@ import jax
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, provenance, pvalues, resample, validate
+from . import engine, intervals, options, provenance, pvalues, resample, validate
 from .analysis import Analysis, as_dataset, float_dtype, make_analysis
+from .columns import SCALARS, column_scales
+from .columns import method_se as _method_se, stat_columns as _stat_columns
 from .errors import DegenerateResampleWarning, SwjaxError, warn
+from .options import check_positive_int
 from .problem import FLOP_COLUMN, MIN_MODELS, Layout, Problem, build_problem
 
 __all__ = ["BootstrapResult", "bootstrap", "check_positive_int", "min_models", "interval_support", "withhold"]
-
-#: Scalar statistics that get intervals beside the benchmarks (rows of ``BootstrapResult.summary``).
-SCALARS = ("variance_explained", "mean_intercorrelation", "compute_correlation")
-
 
 @dataclass(frozen=True)
 class BootstrapResult:
@@ -132,39 +131,6 @@ class BootstrapResult:
         )
 
 
-def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    return validate.integer(name, value, minimum)
-
-
-def _check(n, method, level, permutations, threshold, batch_size):
-    method = intervals.check_method(method)
-    level = validate.level(level)
-    n = validate.resamples(n, level)
-    permutations = validate.integer("permutations", permutations, 0, validate.MAX_RESAMPLES)
-    threshold = validate.threshold(threshold)
-    batch_size = validate.batch_size(batch_size)
-    return n, method, level, permutations, threshold, batch_size
-
-
-def _stat_columns(stats, layout: Layout) -> tuple[np.ndarray, list[str]]:
-    """Benchmarks, then the scalar statistics, as columns of one (rows, columns) array.
-
-    In the computation's dtype (float32 unless x64): a million resamples stay half the size,
-    and the interval code interpolates in float64 on the few values it picks.
-    """
-    get = stats.__getitem__ if isinstance(stats, dict) else lambda f: getattr(stats, f)
-    corr = np.asarray(get("corr"))
-    cols = [corr[:, : layout.n_benchmarks]]
-    flop = corr[:, layout.columns.index(FLOP_COLUMN)] if layout.has_flop else np.full(len(corr), np.nan, corr.dtype)
-    cols.append(np.stack([get("variance_explained"), get("mean_intercorr"), flop], axis=1).astype(corr.dtype))
-    return np.concatenate(cols, axis=1), list(layout.benchmarks) + list(SCALARS)
-
-
-def column_scales(names) -> np.ndarray:
-    """Scale of each statistic for the t intervals: logit for variance explained, else Fisher's z."""
-    return np.array(["logit" if n == "variance_explained" else "fisher" for n in names], dtype=object)
-
-
 def min_models(level: float) -> int:
     """The fewest models behind a correlation that gets an interval and a verdict at ``level``.
 
@@ -223,30 +189,6 @@ def interval_support(problem: Problem, layout: Layout, level: float, clusters=No
     if not layout.has_flop:
         reason[-1] = "no FLOP"
     return Support(n_models, n_families, reason, need, min_families)
-
-
-def _method_se(used, boot_se, jack_se, model_se, families: bool):
-    """(standard error, where it comes from) of each column's interval method (``used``).
-
-    The bootstrap intervals (BCa, percentile, basic): the spread of the resamples they are read
-    from; jackknife-t: the jackknife standard error (raw scale) over the units it leaves out;
-    cluster-t, the hull of the family jackknife-t and the model bootstrap's BCa: the larger of
-    those two standard errors, as the hull takes the wider bound.
-    """
-    boot = "family bootstrap" if families else "model bootstrap"
-    jack = "family jackknife" if families else "model jackknife"
-    se = np.array(boot_se, np.float64)
-    source = np.full(len(se), boot, dtype=object)
-    t = np.array([u == "jackknife-t" for u in used])
-    se[t], source[t] = jack_se[t], jack
-    if model_se is not None:
-        fallback = np.array([u.startswith("bca over models") for u in used])
-        se[fallback], source[fallback] = model_se[fallback], "model bootstrap"
-        hull = np.array([u == "cluster-t" for u in used])
-        larger = hull & ~(jack_se >= model_se)  # the model bootstrap's where the jackknife's is NaN
-        se[hull] = np.where(larger, model_se, jack_se)[hull]
-        source[hull] = np.where(larger, "model bootstrap", jack)[hull]
-    return se, source
 
 
 #: What the ``se`` column is (in the result's metadata).
@@ -412,9 +354,10 @@ def bootstrap(
     >>> round(float(row["estimate"]), 3), row["verdict"]
     (0.787, 'entangled')
     """
-    method = intervals.default_method(method, clusters)
-    n, method, level, permutations, threshold, batch_size = _check(
-        n, method, level, permutations, threshold, batch_size
+    opts = options.check(n=n, seed=seed, method=method, level=level, permutations=permutations,
+                         threshold=threshold, device=device, batch_size=batch_size, clusters=clusters)
+    n, method, level, permutations, threshold, batch_size = (
+        opts.n, opts.method, opts.level, opts.permutations, opts.threshold, opts.batch_size
     )
     if method in intervals.CLUSTER_METHODS and clusters is None:
         raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, resample, validate
+from . import engine, intervals, options, resample, validate
 from .analysis import as_dataset
-from .bootstrap import _method_se, _stat_columns, interval_support, resample_pipeline, withhold
+from .bootstrap import interval_support, resample_pipeline, withhold
+from .columns import SCALARS, method_se, stat_columns
 from .errors import SwjaxError
 
 __all__ = ["CompareResult", "compare", "compare_between", "ALIASES"]
@@ -85,7 +86,6 @@ def _check_stat(dataset, stat: str) -> None:
 
 def _name(stat: str, dataset) -> str:
     """The column id of a benchmark (id or display name) or of a scalar statistic."""
-    from .bootstrap import SCALARS
 
     stat = ALIASES.get(stat, stat)
     if stat in SCALARS:
@@ -102,9 +102,9 @@ def _distribution(dataset, *, n, key, capabilities, against, device, batch_size,
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
         batch_size=batch_size, x64=x64, clusters=clusters,
     )
-    estimate, names = _stat_columns(full, layout)
-    jack_cols, _ = _stat_columns(jack, layout)
-    dist, _ = _stat_columns(draws, layout)
+    estimate, names = stat_columns(full, layout)
+    jack_cols, _ = stat_columns(jack, layout)
+    dist, _ = stat_columns(draws, layout)
     support = interval_support(problem, layout, level, clusters)
     return names, estimate[0], jack_cols, dist, layout.label, support
 
@@ -128,7 +128,7 @@ def _table(labels, sets, estimate, dist, jack, method, level, support, models=No
     low, high, used = intervals.interval(dist, estimate, level, method, jack, scale=scale, models=models)
     jack_se = np.full(len(labels), np.nan) if jack is None else intervals.jackknife_standard_error(jack)
     # the se of the interval's method, as in bootstrap (se_from says which)
-    se, se_from = _method_se(used, intervals.standard_error(dist), jack_se, model_se, families)
+    se, se_from = method_se(used, intervals.standard_error(dist), jack_se, model_se, families)
     n_models, reason = support
     frame = pd.DataFrame(
         {
@@ -147,14 +147,6 @@ def _table(labels, sets, estimate, dist, jack, method, level, support, models=No
     )
     withhold(frame, reason)
     return frame
-
-
-def _check(n, method, level, batch_size):
-    method = intervals.check_method(method)
-    level = validate.level(level)
-    n = validate.resamples(n, level)
-    batch_size = validate.batch_size(batch_size)
-    return n, method, level, batch_size
 
 
 def compare(
@@ -189,7 +181,9 @@ def compare(
     >>> list(res.table.index)
     ['MT_Bench', 'mmlu', 'difference']
     """
-    n, method, level, batch_size = _check(n, intervals.default_method(method, clusters), level, batch_size)
+    opts = options.check(n=n, seed=seed, method=method, level=level, device=device, batch_size=batch_size,
+                         clusters=clusters)
+    n, method, level, batch_size = opts.n, opts.method, opts.level, opts.batch_size
     if method in intervals.CLUSTER_METHODS and clusters is None:
         raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")
     dataset = as_dataset(data)
@@ -263,7 +257,9 @@ def compare_between(
     >>> list(res.table.index)
     ['mmlu@base', 'mmlu@chat', 'difference']
     """
-    n, method, level, batch_size = _check(n, method or "percentile", level, batch_size)
+    opts = options.check(n=n, seed=seed, method=method or "percentile", level=level, device=device,
+                         batch_size=batch_size)
+    n, method, level, batch_size = opts.n, opts.method, opts.level, opts.batch_size
     if method in ("bca", "jackknife-t", "cluster-t"):
         raise SwjaxError(f"method: {method} is not available across model sets; use percentile or basic")
     if len(sets) != 2:
@@ -274,7 +270,7 @@ def compare_between(
     for ds in datasets:
         _check_stat(ds, a)
     dev = engine.select_device(device).platform
-    seeds = np.random.SeedSequence(validate.seed(seed)).generate_state(2, np.uint64) >> np.uint64(1)
+    seeds = np.random.SeedSequence(opts.seed).generate_state(2, np.uint64) >> np.uint64(1)
     ests, dists, labels, counts, reasons = [], [], [], [], []
     for ds, s in zip(datasets, seeds):
         names, est, _, dist, label, support = _distribution(

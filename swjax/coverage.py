@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import engine, intervals, resample, validate
+from . import engine, intervals, options, resample
 from .analysis import float_dtype
 from .errors import SwjaxError
 from .problem import build_problem, stack_problems
@@ -73,27 +73,23 @@ class CoverageResult:
         )
 
 
-def _check(designs, datasets, n, methods, level, schemes, dataset_batch):
+def _check(designs, methods, schemes):
+    """The settings only the coverage study takes: designs, interval methods, schemes."""
     if isinstance(designs, Design):
         designs = [designs]
     designs = [check_design(d) for d in designs]
     if not designs:
         raise SwjaxError("designs: expected at least one design")
-    datasets = validate.integer("datasets", datasets, 2)
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     methods = tuple(dict.fromkeys(intervals.check_method(m, study=True) for m in methods))
     if not methods:
         raise SwjaxError(f"methods: expected at least one of {', '.join(intervals.METHODS)}")
-    level = validate.level(level)
-    n = validate.resamples(n, level)
     schemes = tuple(schemes)
     for s in schemes:
         if s not in SCHEMES:
             raise SwjaxError(f"schemes: expected some of {', '.join(SCHEMES)}, got {s!r}")
-    if dataset_batch is not None:
-        dataset_batch = validate.integer("dataset_batch", dataset_batch)
-    return designs, datasets, n, methods, level, schemes, dataset_batch
+    return designs, methods, schemes
 
 
 def stacked_problems(design: Design, values: np.ndarray, dtype):
@@ -258,9 +254,9 @@ def coverage(
     >>> res.table[["design", "scheme", "method"]].iloc[0].tolist()
     ['plain', 'models', 'percentile']
     """
-    designs, R, n, methods, level, schemes, dataset_batch = _check(
-        designs, datasets, n, methods, level, schemes, dataset_batch
-    )
+    designs, methods, schemes = _check(designs, methods, schemes)
+    opts = options.check(n=n, seed=seed, level=level, datasets=datasets, device=device, dataset_batch=dataset_batch)
+    R, n, level, dataset_batch = opts.datasets, opts.n, opts.level, opts.dataset_batch
     key = resample.key_from_seed(seed)
     dev = engine.select_device(device)
     frames, estimates, seconds = [], {}, {}

@@ -1,8 +1,9 @@
 """The one error class and the warning classes of swjax.
 
 Lower layers raise :class:`SwjaxError` for anything a user can fix (a file, a column, an
-option); only ``cli.py`` turns it into a message and exit code 2. Data-dependent problems found
-inside compiled code never raise: they become NaN there and a named warning on the host.
+option); only the command line (:mod:`swjax.cli`) turns it into a message and exit code 2.
+Data-dependent problems found inside compiled code never raise: they become NaN there and a
+named warning on the host.
 """
 
 from __future__ import annotations

@@ -56,10 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import engine, intervals, resample
+from . import engine, intervals, options, resample
 from .analysis import as_dataset, float_dtype
-from .bootstrap import check_positive_int
-from . import validate
 from .data import Dataset
 from .errors import SwjaxError
 from .problem import build_problem, stack_problems
@@ -561,14 +559,12 @@ def plan(
     """
     started = time.perf_counter()
     target = _check_unit("target", target, what="a power in (0, 1)")
-    threshold = _check_unit("threshold", threshold)
-    level = validate.level(level)
     grid = _check_grid(grid)
-    R = check_positive_int("datasets", datasets, minimum=2)
-    n = validate.resamples(n, level)
-    seed = validate.seed(seed)
-    if dataset_batch is not None:
-        dataset_batch = check_positive_int("dataset_batch", dataset_batch)
+    opts = options.check(n=n, seed=seed, level=level, threshold=threshold, datasets=datasets, device=device,
+                         dataset_batch=dataset_batch)
+    level, R, n, seed, threshold, dataset_batch = (
+        opts.level, opts.datasets, opts.n, opts.seed, opts.threshold, opts.dataset_batch
+    )
     if isinstance(generator, Design):
         generator = DesignGenerator.of(generator)
     if isinstance(generator, DesignGenerator):

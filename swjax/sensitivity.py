@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from . import engine, intervals, resample, validate
+from . import engine, intervals, options, resample, validate
 from .analysis import as_dataset, float_dtype
 from .bootstrap import interval_support, summarize, withhold
 from .errors import SwjaxError
@@ -54,13 +54,6 @@ def _full_sample(problem, layout, masks, device):
 
 
 # --------------------------------------------------------------------------- leave one out
-
-
-def _checked(n, seed, level, threshold, batch_size):
-    """The resampling options of lobo and subsets, checked once (n = 0: point estimates only)."""
-    level = validate.level(level)
-    return (validate.resamples(n, level, allow_zero=True), validate.seed(seed), level,
-            validate.threshold(threshold), validate.batch_size(batch_size))
 
 
 @dataclass(frozen=True)
@@ -134,10 +127,13 @@ def lobo(
     >>> res.correlations.shape[1]
     13
     """
-    method = intervals.default_method(method)
+    opts = options.check(n=n, seed=seed, method=method, level=level, threshold=threshold, device=device,
+                         batch_size=batch_size, allow_zero_n=True)
+    n, seed, method, level, threshold, batch_size = (
+        opts.n, opts.seed, opts.method, opts.level, opts.threshold, opts.batch_size
+    )
     if method in intervals.CLUSTER_METHODS:
         raise SwjaxError(f"method: {method!r} needs model families, which lobo does not take")
-    n, seed, level, threshold, batch_size = _checked(n, seed, level, threshold, batch_size)
     dataset = as_dataset(data)
     dev = engine.select_device(device).platform
     started = time.perf_counter()
@@ -540,7 +536,9 @@ def subsets(
     (13, 1.0)
     """
     min_size = validate.integer("min_size", min_size, minimum=2)
-    n, seed, level, threshold, batch_size = _checked(n, seed, level, threshold, batch_size)
+    opts = options.check(n=n, seed=seed, level=level, threshold=threshold, device=device, batch_size=batch_size,
+                         allow_zero_n=True)
+    n, seed, level, threshold, batch_size = opts.n, opts.seed, opts.level, opts.threshold, opts.batch_size
     if max_subsets is not None:
         max_subsets = validate.integer("max_subsets", max_subsets)
     dataset = as_dataset(data)

@@ -26,7 +26,7 @@ from tests.cli_commands import (
 
 def test_every_path_option_says_what_it_does_and_every_command_is_covered():
     undeclared = [(c, p) for c, p, f, r in path_options() if r is None]
-    assert undeclared == [], "give these parameters a PathRole in their type (swjax/cli.py)"
+    assert undeclared == [], "give these parameters a PathRole in their type (swjax/cli/)"
     assert sorted(BASE) == sorted(name for name, _, _ in commands())
     assert {(c, p) for c, p, f, r in WRITES} >= {  # the ones known today are found
         ("analyze", "out"), ("bootstrap", "out"), ("bootstrap", "stream_to"), ("check", "junit"),
