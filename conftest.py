@@ -137,6 +137,13 @@ SLOW = {
     "tests/test_families.py::test_leave_one_family_out_equals_analyze_without_it",
     "tests/test_cli.py::test_model_missing_a_capability_is_left_out_with_a_warning",
     "tests/test_display.py::test_analysis_n_models_is_the_number_of_models",
+    # Each capability measure compiles its own program per dtype and shape (5-20 s apiece).
+    "tests/test_scores.py::test_public_sets_match_reference",
+    "tests/test_scores.py::test_paper_is_the_default_bit_for_bit",
+    "tests/test_scores.py::test_pearson_reports_its_own_matrix",
+    "tests/test_scores.py::test_weighted_rows_match_reference_compiled_and_not",
+    "tests/test_scores.py::test_irt_with_missing_capability_scores_through_the_api",
+    "tests/test_scores.py::test_bootstrap_runs_with_each_measure",
 }
 
 

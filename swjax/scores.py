@@ -133,26 +133,28 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array) -> Array:
     repeated models. The likelihood does not change under ``C -> s C + t`` (with ``a``, ``beta``
     following) nor under a change of sign of ``C`` and ``a``; the abilities are identified by
     weighted mean 0 and weighted standard deviation 1 (ddof 0) over the models of positive
-    weight, and a positive sum of the kept discriminations ``a_b``.
+    weight (and some kept score), and a positive sum of the kept discriminations ``a_b``.
 
     The fit alternates, :data:`IRT_SWEEPS` times from ``start`` (any ability vector: the mean
     z-score), :data:`IRT_ITEM_STEPS` Newton steps on every benchmark's ``(a_b, beta_b)`` given
     the abilities, one Newton step on every model's ability given the benchmarks, and the
     standardization (which leaves the likelihood as it is). A model of weight 0 gets the
     ability that maximizes its own likelihood given the fitted benchmarks. Pure, fixed shapes:
-    vmap and jit apply.
+    vmap and jit apply. (A model with no kept score at all has no ability of its own: it keeps
+    its starting value, carried along by the standardizations.)
     """
     dtype = y.dtype
     obs = jnp.isfinite(y) & (c[None, :] > 0)
     o = obs.astype(dtype)
     y = jnp.where(obs, y, 0.5)
     wo = w[:, None] * o  # (m, k) weight of each cell in the likelihood
-    total = jnp.sum(w)
+    ws = w * jnp.any(obs, axis=1)  # the models the likelihood sees set the scale
+    total = jnp.sum(ws)
     lim = jnp.asarray(IRT_STEP_LIMIT, dtype)
 
     def standardize(theta, a, beta):
-        mu = (w @ theta) * (1 / total)
-        s = jnp.sqrt((w @ (theta - mu) ** 2) * (1 / total))
+        mu = (ws @ theta) * (1 / total)
+        s = jnp.sqrt((ws @ (theta - mu) ** 2) * (1 / total))
         s = jnp.where(s > 0, s, 1.0)
         return (theta - mu) / s, a * s, beta + a * mu
 
