@@ -43,7 +43,7 @@ LAYERS: list[set[str]] = [
     {"_version", "errors", "interrupt"},                       # foundations
     {"validate", "outputs", "data", "display", "provenance"},  # host-side checks, files, the registry, reprs, provenance
     {"importers"},                                             # reading evaluation results
-    {"ranks", "problem", "core", "resample", "simulate"},      # the statistic and its inputs
+    {"ranks", "problem", "scores", "core", "resample", "simulate"},  # the statistic and its inputs
     {"engine"},                                                # the one place that compiles
     {"analysis", "intervals", "pvalues", "streaming", "clusters"},  # summaries of resamples
     {"bootstrap", "sensitivity", "families", "compare", "correlate", "coverage", "plan", "adjust"},  # analyses
