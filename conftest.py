@@ -144,6 +144,7 @@ SLOW = {
     "tests/test_scores.py::test_weighted_rows_match_reference_compiled_and_not",
     "tests/test_scores.py::test_irt_with_missing_capability_scores_through_the_api",
     "tests/test_scores.py::test_bootstrap_runs_with_each_measure",
+    "tests/test_scores.py::test_capability_masks_leave_benchmarks_out_of_the_measure",
 }
 
 

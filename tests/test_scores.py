@@ -309,3 +309,24 @@ def test_score_errors_are_one_line(chat):
     meta.loc[meta.index[0], "FLOP"] = -1.0
     with pytest.raises(SwjaxError, match=r"score: 'compute' needs positive FLOP"):
         swjax.analyze(Dataset("bad", chat.scores, meta, chat.info), score="compute")
+
+
+@pytest.mark.parametrize("measure", ["pearson", "irt"])
+def test_capability_masks_leave_benchmarks_out_of_the_measure(measure):
+    """Crossed capability masks (leave one benchmark out) under weight rows: each mask's numbers
+    are the reference's on the data without that benchmark (the measure reads only kept ones)."""
+    ds, caps = random_dataset(5, m=12, k=4, s=2)
+    m, k = len(ds.scores), len(caps)
+    w = np.array([np.ones(m, int), np.random.default_rng(2).multinomial(m, np.full(m, 1 / m))])
+    masks = 1 - np.eye(k, dtype=np.int32)
+    with engine.precision(True):
+        problem, layout = build_problem(ds, caps, dtype=np.float64, score=measure)
+        stats = engine.run(problem, w, masks=masks, fields=None)
+    nb = layout.n_benchmarks
+    for r in range(len(w)):
+        for j in range(k):
+            kept = [c for i, c in enumerate(caps) if i != j]
+            ref = reference(ds.scores, kept, measure, flop_of(ds), w[r])
+            got = pd.Series(stats.corr[r, j][:nb], index=list(layout.columns[:nb]))
+            want = ref["corr"][got.index]
+            np.testing.assert_allclose(got.fillna(0), want.fillna(0), rtol=0, atol=1e-9, err_msg=f"row {r}, mask {j}")
