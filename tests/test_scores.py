@@ -330,3 +330,16 @@ def test_capability_masks_leave_benchmarks_out_of_the_measure(measure):
             got = pd.Series(stats.corr[r, j][:nb], index=list(layout.columns[:nb]))
             want = ref["corr"][got.index]
             np.testing.assert_allclose(got.fillna(0), want.fillna(0), rtol=0, atol=1e-9, err_msg=f"row {r}, mask {j}")
+
+
+def test_stacked_problems_keep_their_measure():
+    """Same-shaped datasets stack with their measure's data; different measures do not stack."""
+    from swjax.problem import stack_problems
+
+    (a, _), (b, _) = (build_problem(random_dataset(s)[0], random_dataset(s)[1], score="irt") for s in (1, 2))
+    stacked = stack_problems([a, b])
+    assert set(stacked.measure) == {"irt"}
+    np.testing.assert_array_equal(stacked.measure["irt"], np.stack([a.measure["irt"], b.measure["irt"]]))
+    assert set(stack_problems([a._replace(measure={"mean-z": None})] * 2).measure) == {"mean-z"}
+    with pytest.raises(SwjaxError, match="different capability measures"):
+        stack_problems([a, a._replace(measure=None)])
