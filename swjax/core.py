@@ -559,7 +559,7 @@ def finish(
         score = _one_buffer(_scores.mean_z(state.z, c, _fsum), state.total)
     elif "irt" in measure:
         start = _scores.mean_z(state.z, c, _fsum)
-        score = _one_buffer(_scores.irt_abilities(measure["irt"], w, c, start), state.total)
+        score = _one_buffer(_scores.irt_abilities(measure["irt"], w, c, start, _fsum), state.total)
     elif "compute" in measure:  # fixed; the correlations take its ranks from problem.target
         score = measure["compute"]
 

@@ -119,7 +119,7 @@ IRT_ITEM_STEPS = 2
 IRT_STEP_LIMIT = 2.0
 
 
-def irt_abilities(y: Array, w: Array, c: Array, start: Array) -> Array:
+def irt_abilities(y: Array, w: Array, c: Array, start: Array, fsum=None) -> Array:
     """(m,) abilities of a two-parameter logistic model fitted by weighted maximum likelihood.
 
     Model: ``P(model i succeeds on benchmark b) = sigmoid(a_b (C_i - D_b))``, written
@@ -139,11 +139,14 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array) -> Array:
     z-score), :data:`IRT_ITEM_STEPS` Newton steps on every benchmark's ``(a_b, beta_b)`` given
     the abilities, one Newton step on every model's ability given the benchmarks, and the
     standardization (which leaves the likelihood as it is). A model of weight 0 gets the
-    ability that maximizes its own likelihood given the fitted benchmarks. Pure, fixed shapes:
+    ability that maximizes its own likelihood given the fitted benchmarks. ``fsum`` sums along
+    the last axis in a fixed order (default ``jnp.sum``): with it, identical rows of ``y`` get
+    bit-identical abilities, as copies of a model must (they tie). Pure, fixed shapes:
     vmap and jit apply. (A model with no kept score at all has no ability of its own: it keeps
     its starting value, carried along by the standardizations.)
     """
     dtype = y.dtype
+    fsum = (lambda x: jnp.sum(x, axis=-1)) if fsum is None else fsum
     obs = jnp.isfinite(y) & (c[None, :] > 0)
     o = obs.astype(dtype)
     y = jnp.where(obs, y, 0.5)
@@ -174,8 +177,8 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array) -> Array:
 
     def person_step(theta, a, beta):
         p = jax.nn.sigmoid(theta[:, None] * a[None, :] + beta[None, :])
-        g = jnp.sum(o * a[None, :] * (p - y), axis=1)
-        h = jnp.sum(o * (a * a)[None, :] * p * (1 - p), axis=1)
+        g = fsum(o * a[None, :] * (p - y))
+        h = fsum(o * (a * a)[None, :] * p * (1 - p))
         step = jnp.where(h > 0, g / jnp.where(h > 0, h, 1.0), 0.0)
         return theta - jnp.clip(step, -lim, lim)
 
