@@ -168,7 +168,9 @@ def float_dtype(x64: bool = False):
 MISSING = ("drop", "impute")
 
 
-def prepare(data, *, capabilities=None, against=None, x64=False, missing="drop", score="paper") -> tuple[Problem, Layout]:
+def prepare(
+    data, *, capabilities=None, against=None, x64=False, missing="drop", score="paper",
+) -> tuple[Problem, Layout]:
     dataset = as_dataset(data)
     if missing not in MISSING:
         raise SwjaxError(f"missing: expected one of {MISSING}, got {missing!r}")
