@@ -140,6 +140,14 @@ SLOW = {
     "tests/test_display.py::test_analysis_n_models_is_the_number_of_models",
     # the documentation's examples that take more than ~3 s (marked <!-- slow --> in the pages)
     "tests/test_docs_examples.py::test_slow_blocks",
+    # Each capability measure compiles its own program per dtype and shape (5-20 s apiece).
+    "tests/test_scores.py::test_public_sets_match_reference",
+    "tests/test_scores.py::test_paper_is_the_default_bit_for_bit",
+    "tests/test_scores.py::test_pearson_reports_its_own_matrix",
+    "tests/test_scores.py::test_weighted_rows_match_reference_compiled_and_not",
+    "tests/test_scores.py::test_irt_with_missing_capability_scores_through_the_api",
+    "tests/test_scores.py::test_bootstrap_runs_with_each_measure",
+    "tests/test_scores.py::test_capability_masks_leave_benchmarks_out_of_the_measure",
 }
 
 

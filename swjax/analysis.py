@@ -168,15 +168,17 @@ def float_dtype(x64: bool = False):
 MISSING = ("drop", "impute")
 
 
-def prepare(data, *, capabilities=None, against=None, x64=False, missing="drop") -> tuple[Problem, Layout]:
+def prepare(
+    data, *, capabilities=None, against=None, x64=False, missing="drop", score="paper",
+) -> tuple[Problem, Layout]:
     dataset = as_dataset(data)
     if missing not in MISSING:
         raise SwjaxError(f"missing: expected one of {MISSING}, got {missing!r}")
     if missing == "impute":
         from .problem import build_problem_imputed
 
-        return build_problem_imputed(dataset, capabilities, against, float_dtype(x64))
-    return build_problem(dataset, capabilities, against, float_dtype(x64))
+        return build_problem_imputed(dataset, capabilities, against, float_dtype(x64), score=score)
+    return build_problem(dataset, capabilities, against, float_dtype(x64), score=score)
 
 
 #: Largest total model weight per dtype. The kernel's rank sums grow like W^3 (float32
@@ -222,6 +224,7 @@ def analyze(
     x64: bool = False,
     device: str = "auto",
     missing: str = "drop",
+    score: str = "paper",
 ) -> Analysis:
     """The Safetywashing analysis: capabilities score and every benchmark's correlation with it.
 
@@ -242,6 +245,9 @@ def analyze(
     missing : {"drop", "impute"}
         Models lacking a capability score: left out (the released rule), or kept with the
         missing scores imputed by a low-rank fit (:func:`swjax.problem.build_problem_imputed`).
+    score : {"paper", "pearson", "mean-z", "irt", "compute"}
+        The capability measure (:mod:`swjax.scores`, docs/scores.md); default the paper's PC1
+        of the Spearman matrix.
 
     Examples
     --------
@@ -251,7 +257,8 @@ def analyze(
     """
     dataset = as_dataset(data)
     with engine.precision(x64):
-        problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing)
+        problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing,
+                                  score=score)
         w = model_weights(weights, layout, problem.caps.dtype)
         stats = engine.run(problem, w[None], fields=None, device=device)
     return make_analysis(stats, layout, dataset, row=0)

@@ -291,6 +291,7 @@ def bootstrap(
     stream_to=None,
     eigenvalues: bool = False,
     missing: str = "drop",
+    score: str = "paper",
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -346,6 +347,9 @@ def bootstrap(
         Models lacking a capability score: left out (the released rule), or kept, their missing
         capability scores imputed by a rank-2 iterative PCA fit redone inside every resample and
         jackknife row from the models it draws (:func:`swjax.core.impute_capabilities`).
+    score : {"paper", "pearson", "mean-z", "irt", "compute"}
+        The capability measure, recomputed in every resample (:mod:`swjax.scores`,
+        docs/scores.md); default the paper's PC1 of the Spearman matrix.
 
     Examples
     --------
@@ -381,7 +385,7 @@ def bootstrap(
     run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
-        sink_for=sink_for, fields=fields, stream_to=stream_to, missing=missing,
+        sink_for=sink_for, fields=fields, stream_to=stream_to, missing=missing, score=score,
     )
     problem, layout, full, jack, draws, scheme_meta, decided = run
     store = streamed["store"]
@@ -408,7 +412,7 @@ def bootstrap(
         metadata=dict(
             set=layout.label, seed=seed, n=n, method=method, level=level, threshold=threshold,
             permutations=permutations, device=str(decided.device), dtype=analysis.dtype,
-            **({"scheme": "models"} | scheme_meta), missing=missing,
+            **({"scheme": "models"} | scheme_meta), missing=missing, score=score,
             batch_size=decided.batch_size,
             seconds=time.perf_counter() - started, data=provenance.data_provenance(dataset, layout.models),
         ),
@@ -427,7 +431,7 @@ class PipelineRun(NamedTuple):
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
-    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop", built=None,
+    sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop", built=None, score="paper",
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
@@ -442,11 +446,12 @@ def resample_pipeline(
         if built is not None:
             problem, layout = built
         elif missing == "drop":
-            problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+            problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64), score=score)
         else:
             from .analysis import prepare
 
-            problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing)
+            problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing,
+                                      score=score)
         m, k = len(layout.models), len(layout.capabilities)
         # Refuse before computing anything: the kept distribution and one chunk must fit.
         kept = len(layout.columns) + len(fields) - 1 + (k - 1 if "eigenvalues" in fields else 0)

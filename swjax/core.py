@@ -48,6 +48,7 @@ import numpy as np
 from jax import Array, lax
 
 from . import ranks as _ranks
+from . import scores as _scores
 from .problem import Problem
 
 __all__ = [
@@ -538,7 +539,9 @@ def finish(
     c = jnp.asarray(c, dtype)
     kept = c > 0
     valid = jnp.all(jnp.where(kept, state.cap_sd > 0, True))
-    corr = jnp.where(valid, state.cap_corr, jnp.eye(c.shape[0], dtype=dtype))
+    measure = problem.measure or {}  # static: the capability measure (swjax.scores), paper's if empty
+    cap_corr = _scores.pearson_matrix(state.z, w) if "pearson" in measure else state.cap_corr
+    corr = jnp.where(valid, cap_corr, jnp.eye(c.shape[0], dtype=dtype))
 
     # PC1 of the masked matrix, and summaries of the kept off-diagonal entries.
     v, lead, eigenvalues, rule_flip, cos_ref = _pc1(corr, c, ref, valid, align, spectrum)
@@ -552,6 +555,13 @@ def finish(
     # An elementwise product and a per-row sum, not a matrix product: identical rows (copies of
     # a model in the data) must get bit-identical scores, or their ties break at random.
     score = _one_buffer(_fsum(state.z * (c * v)), state.total)
+    if "mean-z" in measure:
+        score = _one_buffer(_scores.mean_z(state.z, c, _fsum), state.total)
+    elif "irt" in measure:
+        start = _scores.mean_z(state.z, c, _fsum)
+        score = _one_buffer(_scores.irt_abilities(measure["irt"], w, c, start, _fsum), state.total)
+    elif "compute" in measure:  # fixed; the correlations take its ranks from problem.target
+        score = measure["compute"]
 
     # Target ranks once per pair set (pattern); correlation of every column with the target.
     y = score if problem.target is None else problem.target

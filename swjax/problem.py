@@ -22,6 +22,7 @@ import numpy as np
 
 from .data import PAPER_CAPABILITIES, Dataset, flop
 from . import ranks as _ranks
+from . import scores as _scores
 from . import validate as _validate
 from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError, warn
 
@@ -97,6 +98,9 @@ class Problem(NamedTuple):
     cap_tiebreak : (m, k) int32, the dense rank of each observed capability score among its
         column's float64 values (0 where missing), or None: the imputed path ranks the completed
         columns in the kernel's dtype and breaks its ties by this host order.
+    measure : the capability measure other than the paper's, as ``{name: data}``
+        (:func:`swjax.scores.prepare`), or None for the paper's. Static: its name is part of
+        the pytree's structure.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
     that problems of same-shaped datasets stack (built on the same rank path).
@@ -116,6 +120,7 @@ class Problem(NamedTuple):
     cap_obs: np.ndarray | None = None
     impute_rank: np.ndarray | None = None
     cap_tiebreak: np.ndarray | None = None
+    measure: dict | None = None
 
     @property
     def rank_path(self) -> str:
@@ -233,6 +238,7 @@ def build_problem(
     dtype=np.float32,
     drop_degenerate: bool = True,
     ranks: str = "auto",
+    score: str = "paper",
 ) -> tuple[Problem, Layout]:
     """Check an analysis request and build its arrays.
 
@@ -242,7 +248,7 @@ def build_problem(
     correlation is NaN) so that simulated datasets of one design always have the same shape.
     ``ranks`` is ``"auto"`` (the comparison tensor up to
     :data:`swjax.ranks.COMPARE_BUDGET_BYTES`, sort tables beyond), ``"compare"`` or ``"sort"``;
-    both paths give the same numbers.
+    both paths give the same numbers. ``score`` is the capability measure (:mod:`swjax.scores`).
 
     Raises
     ------
@@ -252,6 +258,7 @@ def build_problem(
     """
     _validate.dataset(dataset)
     caps = check_capabilities(dataset, capabilities)
+    score = _scores.check_score(score)
     scores = dataset.scores
     _ranks.choose(1, 1, dtype, ranks)  # validate before any work
 
@@ -304,8 +311,14 @@ def build_problem(
             values = np.vstack([values, fl.to_numpy(dtype=np.float64)[None, :]])
 
     obs = np.isfinite(values)
+    log_flop = compute_score(dataset, scores.index) if score == "compute" else None
     target = None
     pairs = obs
+    if against is None and log_flop is not None:
+        # The compute score is fixed data: correlated as an ``against`` column is, over the
+        # models whose FLOP is known (pairwise-complete).
+        target = dense_ranks(log_flop).astype(dtype)
+        pairs = obs & np.isfinite(target)[None, :]
     if against is not None:
         # Only the order of the target matters: its dense ranks (small integers, exact in any
         # dtype) instead of its values, which float32 could round together or to infinity.
@@ -327,6 +340,7 @@ def build_problem(
         tie_hi=tables[2],
         pairs=pair_tables(values, pairs, col_pattern.reshape(-1), dtype)
         if path == "compare" and values.shape[1] <= PAIRS_MAX_MODELS else None,
+        measure=_scores.prepare(score, scores[list(caps)].to_numpy(dtype=np.float64), log_flop, dtype),
     )
     layout = Layout(
         label=dataset.label,
@@ -339,6 +353,28 @@ def build_problem(
         dropped_benchmarks=tuple(degenerate),
     )
     return problem, layout
+
+
+def compute_score(dataset: Dataset, models) -> np.ndarray:
+    """log10 training FLOP of ``models`` (NaN where unknown), for ``score="compute"``.
+
+    Raises SwjaxError when the data has no FLOP column, FLOP for fewer than 3 models or only
+    one value, or a FLOP that is not positive.
+    """
+    fl = flop(dataset)
+    if fl is None:
+        raise SwjaxError(f"score: 'compute' needs training FLOP per model (a {FLOP_COLUMN} column); "
+                         f"{dataset.label} has none")
+    fl = fl.reindex(models).to_numpy(dtype=np.float64)
+    known = np.isfinite(fl)
+    if np.any(fl[known] <= 0):
+        bad = list(np.asarray(models)[known & (fl <= 0)])
+        raise SwjaxError(f"score: 'compute' needs positive FLOP; {dataset.label} has {fl[known & (fl <= 0)][0]!r} "
+                         f"for {bad[0]!r}")
+    if known.sum() < 3 or len(np.unique(fl[known])) < 2:
+        raise SwjaxError(f"score: 'compute' needs FLOP for at least 3 models with 2 different values; "
+                         f"{dataset.label} has {int(known.sum())} known")
+    return np.log10(np.where(known, fl, np.nan))
 
 
 def stack_problems(problems: list[Problem]) -> Problem:
@@ -366,12 +402,18 @@ def stack_problems(problems: list[Problem]) -> Problem:
             for x in pairs
         ]
         stacked_pairs = Pairs(*(np.stack(xs) for xs in zip(*pairs)))
-    padded = [p._replace(pairs=None) for p in padded]
+    measures = [p.measure for p in padded]
+    if len({None if x is None else tuple(x) for x in measures}) != 1:
+        raise SwjaxError("problems: cannot stack datasets of different capability measures")
+    stacked_measure = None if measures[0] is None else {
+        name: None if measures[0][name] is None else np.stack([x[name] for x in measures]) for name in measures[0]
+    }
+    padded = [p._replace(pairs=None, measure=None) for p in padded]
     shapes = {tuple(np.shape(x) for x in p if x is not None) for p in padded}
     if len(shapes) != 1:
         raise SwjaxError("problems: cannot stack datasets of different shapes")
     stacked = Problem(*(None if xs[0] is None else np.stack(xs) for xs in zip(*padded)))
-    return stacked._replace(pairs=stacked_pairs)
+    return stacked._replace(pairs=stacked_pairs, measure=stacked_measure)
 
 
 # --------------------------------------------------------------------------- missing capabilities
@@ -389,6 +431,7 @@ def build_problem_imputed(
     drop_degenerate: bool = True,
     ranks: str = "auto",
     rank: int = IMPUTE_RANK,
+    score: str = "paper",
 ) -> tuple[Problem, Layout]:
     """A problem whose missing capability scores are imputed inside the statistic.
 
@@ -397,7 +440,8 @@ def build_problem_imputed(
     weighted rank-``rank`` iterative PCA fit of the capability matrix
     (:func:`swjax.core.impute_capabilities`), so the imputation's uncertainty is in the interval.
     Every other array is that of :func:`build_problem` on the same models: the capability
-    columns' own correlations are pairwise-complete over their observed models.
+    columns' own correlations are pairwise-complete over their observed models. With
+    ``score="irt"`` the score's likelihood reads only the observed capability scores.
 
     Raises
     ------
@@ -426,13 +470,13 @@ def build_problem_imputed(
         filled[name] = filled[name].fillna(filled[name].median())
     placeholder = Dataset(label=dataset.label, scores=filled, meta=dataset.meta.reindex(filled.index),
                           info=dataset.info)
-    problem, layout = build_problem(placeholder, caps, against, dtype, drop_degenerate, ranks)
+    problem, layout = build_problem(placeholder, caps, against, dtype, drop_degenerate, ranks, score)
     values = scores.reindex(index=list(layout.models), columns=list(layout.benchmarks)).to_numpy(np.float64).T
     if layout.has_flop:
         values = np.vstack([values, flop(placeholder).reindex(list(layout.models)).to_numpy(np.float64)[None, :]])
     obs = np.isfinite(values)
-    target = None
-    pairs = obs
+    target = problem.target if against is None else None  # the compute score's, or None
+    pairs = obs if target is None else obs & np.isfinite(target)[None, :]
     if against is not None:
         target = dense_ranks(values[list(layout.columns).index(layout.against)]).astype(dtype)
         pairs = obs & np.isfinite(target)[None, :]
@@ -442,6 +486,8 @@ def build_problem_imputed(
     tables = _ranks.sort_tables(values) if path == "sort" else (None, None, None)
     cap_values = scores.reindex(index=list(layout.models), columns=list(caps)).to_numpy(np.float64)
     cap_obs = np.isfinite(cap_values)
+    if problem.measure is not None and "irt" in problem.measure:  # sparse: missing cells stay out
+        problem = problem._replace(measure=_scores.prepare("irt", cap_values, None, dtype))
     problem = problem._replace(
         caps=np.where(cap_obs, unit_range(cap_values), 0.0).astype(dtype),
         cmp=comparisons(values, dtype) if path == "compare" else None,

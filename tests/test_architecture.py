@@ -45,7 +45,7 @@ LAYERS: list[set[str]] = [
     {"_version", "errors", "interrupt"},                       # foundations
     {"validate", "outputs", "data", "display", "provenance", "user_scores"},  # host-side checks, files, the registry, reprs, provenance, a user's scores
     {"importers"},                                             # reading evaluation results
-    {"ranks", "problem", "core", "resample", "simulate"},      # the statistic and its inputs
+    {"ranks", "problem", "scores", "core", "resample", "simulate"},  # the statistic and its inputs
     {"engine"},                                                # the one place that compiles
     {"analysis", "intervals", "pvalues", "streaming", "clusters", "columns"},  # summaries of resamples
     {"options"},                                               # the analyses' shared settings, checked once

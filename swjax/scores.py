@@ -1,0 +1,197 @@
+"""Capability measures: the ways of turning the capability benchmarks into one score per model.
+
+Each measure is a pure function of (model weights ``w``, capability mask ``c``) evaluated
+inside :func:`swjax.core.finish`, so every resampling scheme (bootstrap, clusters, jackknife,
+leave-one-benchmark-out, subsets) applies to it unchanged. The choice is static: it is the key
+of the one-entry dict ``Problem.measure`` (part of the pytree's structure, so each measure
+compiles its own program), whose value is the data the measure reads. ``Problem.measure`` is
+None for the paper's score, whose code path is untouched.
+
+``paper``
+    PC1 of the weighted Spearman matrix of the capability benchmarks (:mod:`swjax.core`).
+``pearson``
+    PC1 of the weighted Pearson correlation matrix of the weighted z-scores (no ranking), signed
+    as the paper's; the reported capability matrix, eigenvalues and variance explained are then
+    those of the Pearson matrix.
+``mean-z``
+    The mean of the weighted z-scores over the kept capability benchmarks.
+``compute``
+    log10 training FLOP from the data's ``FLOP`` column. A model without FLOP stays in the
+    analysis but has no score: each correlation is over the models that have both the benchmark
+    and FLOP (pairwise-complete, the rule of ``against`` and of the compute correlation). The
+    same for every weight and mask.
+``irt``
+    The ability of each model in a two-parameter logistic model of the capability scores
+    scaled to (0, 1) (:func:`irt_abilities`).
+
+See docs/scores.md.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+
+from .errors import SwjaxError
+
+__all__ = [
+    "SCORES", "PAPER", "check_score", "prepare", "pearson_matrix", "mean_z", "irt_abilities",
+    "irt_responses", "IRT_SWEEPS", "IRT_ITEM_STEPS", "IRT_STEP_LIMIT",
+]
+
+PAPER = "paper"
+#: The capability measures, the paper's first (the default).
+SCORES: tuple[str, ...] = (PAPER, "pearson", "mean-z", "irt", "compute")
+
+
+def check_score(score) -> str:
+    """The measure's name, or SwjaxError naming the parameter and the choices."""
+    if score is None:
+        return PAPER
+    if not isinstance(score, str) or score.strip().lower() not in SCORES:
+        raise SwjaxError(f"score: expected one of {', '.join(SCORES)}, got {score!r}")
+    return score.strip().lower()
+
+
+# --------------------------------------------------------------------------- on the host
+
+
+def irt_responses(values: np.ndarray) -> np.ndarray:
+    """Capability scores (m, k), NaN where missing, as responses in (0, 1) for :func:`irt_abilities`.
+
+    Each column is scaled onto [0, 1] by its smallest and largest observed score, then squeezed
+    away from the ends as Smithson & Verkuilen (2006) do for beta regression,
+    ``y = (u (m - 1) + 1/2) / m`` with ``m`` the number of models: without it the best model on
+    every benchmark (a response of exactly 1 everywhere) has no finite ability. Missing cells
+    stay NaN (they are left out of the likelihood).
+    """
+    x = np.asarray(values, np.float64)
+    m = x.shape[0]
+    lo, hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+    u = (x - lo) / (hi - lo)
+    return (u * (m - 1) + 0.5) / m
+
+
+def prepare(score: str, cap_values: np.ndarray, log_flop: np.ndarray | None, dtype) -> dict | None:
+    """``Problem.measure`` for ``score``: None for the paper's, else ``{name: data}``.
+
+    ``cap_values`` (m, k) raw capability scores (NaN where missing); ``log_flop`` (m,) log10
+    training FLOP (NaN where unknown), needed only by ``compute``.
+    """
+    if score == PAPER:
+        return None
+    if score == "irt":
+        return {score: irt_responses(cap_values).astype(dtype)}
+    if score == "compute":
+        return {score: np.asarray(log_flop, np.float64).astype(dtype)}
+    return {score: None}  # pearson, mean-z: the z-scores are all they read
+
+
+# --------------------------------------------------------------------------- in the kernel
+
+
+def pearson_matrix(z: Array, w: Array) -> Array:
+    """(k, k) weighted Pearson correlation matrix of weighted z-scores ``z`` (m, k).
+
+    The columns of ``z`` already have weighted mean 0; a constant column (all 0) gets a zero
+    row and column (the statistic is then degenerate anyway).
+    """
+    cov = jnp.matmul((z * w[:, None]).T, z, precision=lax.Precision.HIGHEST)
+    sd = jnp.sqrt(jnp.diag(cov))
+    return cov / jnp.where(sd > 0, sd[:, None] * sd[None, :], 1.0)
+
+
+def mean_z(z: Array, c: Array, fsum) -> Array:
+    """(m,) the mean of each model's z-scores over the kept capability benchmarks (``c`` = 1).
+
+    ``fsum`` sums along the last axis in a fixed order (identical rows, identical scores)."""
+    return fsum(z * c) * (1 / jnp.sum(c))
+
+
+#: Sweeps of the alternating fit of :func:`irt_abilities` (a fixed number: one program).
+IRT_SWEEPS = 60
+#: Newton steps on each benchmark's two parameters per sweep.
+IRT_ITEM_STEPS = 2
+#: Largest change of a logit-scale parameter in one Newton step (a damping that only acts far
+#: from the optimum, in the first sweeps).
+IRT_STEP_LIMIT = 2.0
+
+
+def irt_abilities(y: Array, w: Array, c: Array, start: Array, fsum=None) -> Array:
+    """(m,) abilities of a two-parameter logistic model fitted by weighted maximum likelihood.
+
+    Model: ``P(model i succeeds on benchmark b) = sigmoid(a_b (C_i - D_b))``, written
+    ``sigmoid(a_b C_i + beta_b)``. The responses ``y`` (m, k) in (0, 1) (:func:`irt_responses`;
+    NaN where missing) enter a fractional-logit (Bernoulli) log-likelihood
+
+        sum over observed cells (i, b) with c_b = 1 of
+            w_i [y_ib log p_ib + (1 - y_ib) log(1 - p_ib)]
+
+    so missing cells and masked benchmarks are simply absent, and integer weights equal
+    repeated models. The likelihood does not change under ``C -> s C + t`` (with ``a``, ``beta``
+    following) nor under a change of sign of ``C`` and ``a``; the abilities are identified by
+    weighted mean 0 and weighted standard deviation 1 (ddof 0) over the models of positive
+    weight (and some kept score), and a positive sum of the kept discriminations ``a_b``.
+
+    The fit alternates, :data:`IRT_SWEEPS` times from ``start`` (any ability vector: the mean
+    z-score), :data:`IRT_ITEM_STEPS` Newton steps on every benchmark's ``(a_b, beta_b)`` given
+    the abilities, one Newton step on every model's ability given the benchmarks, and the
+    standardization (which leaves the likelihood as it is). A model of weight 0 gets the
+    ability that maximizes its own likelihood given the fitted benchmarks. ``fsum`` sums along
+    the last axis in a fixed order (default ``jnp.sum``): with it, identical rows of ``y`` get
+    bit-identical abilities, as copies of a model must (they tie). Pure, fixed shapes:
+    vmap and jit apply. (A model with no kept score at all has no ability of its own: it keeps
+    its starting value, carried along by the standardizations.)
+    """
+    dtype = y.dtype
+    fsum = (lambda x: jnp.sum(x, axis=-1)) if fsum is None else fsum
+    obs = jnp.isfinite(y) & (c[None, :] > 0)
+    o = obs.astype(dtype)
+    y = jnp.where(obs, y, 0.5)
+    wo = w[:, None] * o  # (m, k) weight of each cell in the likelihood
+    ws = w * jnp.any(obs, axis=1)  # the models the likelihood sees set the scale
+    total = jnp.sum(ws)
+    lim = jnp.asarray(IRT_STEP_LIMIT, dtype)
+
+    def standardize(theta, a, beta):
+        mu = (ws @ theta) * (1 / total)
+        s = jnp.sqrt((ws @ (theta - mu) ** 2) * (1 / total))
+        s = jnp.where(s > 0, s, 1.0)
+        return (theta - mu) / s, a * s, beta + a * mu
+
+    def item_step(ab, theta):
+        a, beta = ab
+        p = jax.nn.sigmoid(theta[:, None] * a[None, :] + beta[None, :])
+        r = wo * (p - y)  # (m, k)
+        h = wo * p * (1 - p)
+        ga, gb = theta @ r, jnp.sum(r, axis=0)
+        haa, hab, hbb = (theta * theta) @ h, theta @ h, jnp.sum(h, axis=0)
+        det = haa * hbb - hab * hab
+        ok = det > 0
+        det = jnp.where(ok, det, 1.0)
+        da = jnp.where(ok, (hbb * ga - hab * gb) / det, 0.0)
+        db = jnp.where(ok, (haa * gb - hab * ga) / det, 0.0)
+        return (a - jnp.clip(da, -lim, lim), beta - jnp.clip(db, -lim, lim)), None
+
+    def person_step(theta, a, beta):
+        p = jax.nn.sigmoid(theta[:, None] * a[None, :] + beta[None, :])
+        g = fsum(o * a[None, :] * (p - y))
+        h = fsum(o * (a * a)[None, :] * p * (1 - p))
+        step = jnp.where(h > 0, g / jnp.where(h > 0, h, 1.0), 0.0)
+        return theta - jnp.clip(step, -lim, lim)
+
+    def sweep(state, _):
+        theta, a, beta = state
+        (a, beta), _ = lax.scan(lambda ab, _: item_step(ab, theta), (a, beta), None, length=IRT_ITEM_STEPS)
+        theta = person_step(theta, a, beta)
+        return standardize(theta, a, beta), None
+
+    k = y.shape[1]
+    theta0, a0, b0 = standardize(jnp.asarray(start, dtype), jnp.ones(k, dtype), jnp.zeros(k, dtype))
+    ybar = jnp.sum(wo * y, axis=0) / jnp.where(jnp.sum(wo, axis=0) > 0, jnp.sum(wo, axis=0), 1.0)
+    ybar = jnp.clip(ybar, 1e-3, 1 - 1e-3)
+    b0 = jnp.log(ybar) - jnp.log1p(-ybar)
+    (theta, a, _), _ = lax.scan(sweep, (theta0, a0, b0), None, length=IRT_SWEEPS)
+    return jnp.where(jnp.sum(c * a) < 0, -theta, theta)
