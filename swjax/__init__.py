@@ -35,6 +35,7 @@ _LAZY = {
     "PlanResult": "plan", "plan": "plan",
     "ImportResult": "importers", "read_results": "importers",
     "AtlasResult": "atlas", "atlas": "atlas",
+    "AxesResult": "axes", "axes": "axes",
 }
 
 if TYPE_CHECKING:  # for readers and type checkers: the same names, imported eagerly
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # for readers and type checkers: the same names, imported eag
     from .plan import PlanResult, plan
     from .importers import ImportResult, read_results
     from .atlas import AtlasResult, atlas
+    from .axes import AxesResult, axes
 
 
 def __getattr__(name: str):
@@ -97,6 +99,8 @@ __all__ = [
     "AdjustResult",
     "AtlasResult",
     "atlas",
+    "AxesResult",
+    "axes",
     "ImportResult",
     "PlanResult",
     "adjust",

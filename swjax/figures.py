@@ -39,6 +39,7 @@ __all__ = [
     "spec_curve",
     "distribution",
     "atlas_forest",
+    "axes_forest",
     "save",
 ]
 
@@ -769,4 +770,57 @@ def atlas_forest(rows: pd.DataFrame, *, threshold: float, level: float, title: s
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
                    title=f"verdict ({level:.0%} interval against |r| = {threshold})", title_fontsize=8)
     _fit_title(fig, ax, title, fontsize=10)
+    return fig
+
+
+def axes_forest(result, *, title: str | None = None) -> Figure:
+    """Forest of :func:`swjax.axes`: for each benchmark, its correlation and interval under
+    every capability measure (one row per measure, coloured by verdict), benchmarks separated
+    and labelled, each marked robust or not on the right."""
+    table = result.table.reset_index()
+    md = result.metadata
+    measures = list(md["scores"])
+    benches = list(dict.fromkeys(table["benchmark"]))
+    n = len(table)
+    fig = Figure(figsize=(8.5, 1.6 + 0.2 * n + 0.2 * len(benches)), layout="constrained")
+    ax = fig.add_subplot()
+    pos, y, starts, centres = [], 0.0, [], []
+    for b in benches:
+        rows = table[table["benchmark"] == b]
+        y += 0.9  # room for the benchmark's name above its rows
+        start = y
+        for _ in range(len(rows)):
+            pos.append(y)
+            y += 1
+        starts.append(start)
+        centres.append((start + y - 1) / 2)
+    pos = np.array(pos)
+    _threshold_lines(ax, float(md["threshold"]))
+    for verdict, colour in VERDICT_COLOURS.items():
+        sel = (table["verdict"] == verdict).to_numpy()
+        if not sel.any():
+            continue
+        est = table["estimate"].to_numpy(float)[sel]
+        lo, hi = table["low"].to_numpy(float)[sel], table["high"].to_numpy(float)[sel]
+        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+        ax.errorbar(est, pos[sel], xerr=np.where(np.isfinite(xerr), xerr, 0), fmt="o", color=colour, ecolor=colour,
+                    ms=4, lw=1.5, capsize=2, zorder=3)
+    ax.set_yticks(pos, list(table["measure"]), fontsize=7)
+    robust = result.verdicts["robustness"]
+    for b, start, c in zip(benches, starts, centres):
+        ax.text(-1.03, start - 0.75, b, ha="left", va="center", fontsize=8, fontweight="bold")
+        ax.text(1.01, c, str(robust.get(b, "")), transform=ax.get_yaxis_transform(), ha="left", va="center",
+                fontsize=7, color="0.3", style="italic", clip_on=False)
+    ax.set_ylim(y, -0.2)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel("Spearman correlation with the capabilities score, under each capability measure")
+    ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    handles = [Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
+               for v in VERDICT_COLOURS if v in set(table["verdict"])]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
+                   title=f"verdict ({md['level']:.0%} interval against |r| = {md['threshold']})", title_fontsize=8)
+    _fit_title(fig, ax, title or f"{md['set']}: capabilities correlations under {len(measures)} capability measures "
+               f"({md['n']:,} resamples, the same for every measure)", fontsize=10)
     return fig

@@ -191,6 +191,7 @@ def bootstrap_rich(result, file=None) -> None:
         f"{md['set']}: {md['n']:,} bootstrap resamples of {md['n_models']} models, "
         f"{md['method']} {md['level']:.0%} intervals, threshold {md['threshold']}, "
         f"{md['dtype']} on {md['device']}"
+        + (f", capability measure {md['score']}" if md.get("score", "paper") != "paper" else "")
     )
     frame = result.table.sort_values("estimate", ascending=False, na_position="last")
     with_p = bool(np.isfinite(frame["p_value"].to_numpy(dtype=float)).any())  # only with permutations

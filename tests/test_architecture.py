@@ -49,7 +49,7 @@ LAYERS: list[set[str]] = [
     {"engine"},                                                # the one place that compiles
     {"analysis", "intervals", "pvalues", "streaming", "clusters", "columns"},  # summaries of resamples
     {"options"},                                               # the analyses' shared settings, checked once
-    {"bootstrap", "sensitivity", "families", "compare", "correlate", "coverage", "plan", "adjust"},  # analyses
+    {"bootstrap", "sensitivity", "families", "compare", "correlate", "coverage", "plan", "adjust", "axes"},  # analyses
     {"tables", "figures", "check", "report", "writers", "atlas_page"},  # presentation and files
     {"atlas"},                                                 # many populations at once, and their files
     {"cli.app", "cli.options", "cli.output"},                  # the command line: the app, shared options, formats

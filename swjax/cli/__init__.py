@@ -45,6 +45,7 @@ COMMANDS = [
     ("lobo", analyses.lobo),
     ("subsets", analyses.subsets),
     ("compare", analyses.compare),
+    ("axes", analyses.axes),
     ("simulate", studies.simulate),
     ("coverage", studies.coverage),
     ("import", importing.import_results),

@@ -14,7 +14,7 @@ from ..errors import SwjaxError
 from .options import (
     AgainstOpt, BatchOpt, CapsOpt, ClusterByOpt, DataDirOpt, DataOpt, Device, DeviceOpt, FamiliesOpt, Format,
     FormatOpt, InfoOpt, LevelOpt, Method, MethodOpt, Missing, MissingCapsOpt, ModelSet, NOpt, OutOpt,
-    PermutationsOpt, READS, SeedOpt, SetOpt, ThresholdOpt, WRITES_FILE, WRITES_INTO, X64Opt, writes_folder,
+    PermutationsOpt, READS, Score, ScoreOpt, SeedOpt, SetOpt, ThresholdOpt, WRITES_FILE, WRITES_INTO, X64Opt, writes_folder,
 )
 from .common import (
     check_bootstrap_space, cluster_labels, handle_errors, load_sets, parse_list, progress_bar, working,
@@ -34,6 +34,7 @@ def analyze(
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
     missing: MissingCapsOpt = Missing.drop,
+    score: ScoreOpt = Score.paper,
 ):
     """The Safetywashing analysis: every benchmark's correlation with the capabilities score."""
     import pandas as pd
@@ -43,7 +44,7 @@ def analyze(
 
     caps = parse_list(capabilities)
     results = [
-        run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value)
+        run(ds, capabilities=caps, against=against, x64=x64, missing=missing.value, score=score.value)
         for ds in load_sets(model_set, data, info, data_dir)
     ]
     emit(formatted(
@@ -87,6 +88,7 @@ def bootstrap(
         bool, typer.Option("--eigenvalues", help="Also keep every resample's eigenvalues (written to distributions.npz).")
     ] = False,
     missing: MissingCapsOpt = Missing.drop,
+    score: ScoreOpt = Score.paper,
     show: Annotated[
         Optional[str],
         typer.Option("--benchmarks", help="Rows to show and write: 'main' (the paper's main-table benchmarks), "
@@ -115,7 +117,7 @@ def bootstrap(
                     batch_size=batch_size, x64=x64, progress=advance,
                     clusters=cluster_labels(ds, cluster_by, families, known=datasets),
                     stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
-                    eigenvalues=eigenvalues, missing=missing.value,
+                    eigenvalues=eigenvalues, missing=missing.value, score=score.value,
                 )
             )
     full = results
@@ -371,4 +373,92 @@ def adjust(
         from ..figures import plot_adjust, save
 
         save(plot_adjust(res), plot)
+        typer.echo(f"wrote {plot}", err=True)
+
+
+@handle_errors
+def axes(
+    benchmarks: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Benchmarks (default: the paper's main-table benchmarks of a public set, else every "
+                            "benchmark outside the capability set; 'all' for every one)."),
+    ] = None,
+    model_set: Annotated[ModelSet, typer.Option("--set", help="Model set of the public data (one).")] = ModelSet.chat,
+    data: DataOpt = None,
+    info: InfoOpt = None,
+    data_dir: DataDirOpt = None,
+    measures: Annotated[
+        Optional[str],
+        typer.Option("--measures", help="Comma-separated capability measures (default every one the data allows: "
+                                        "paper, pearson, mean-z, irt, compute)."),
+    ] = None,
+    n: NOpt = 10000,
+    seed: SeedOpt = 0,
+    method: MethodOpt = None,
+    level: LevelOpt = 0.95,
+    threshold: ThresholdOpt = 0.4,
+    capabilities: CapsOpt = None,
+    device: DeviceOpt = Device.auto,
+    batch_size: BatchOpt = None,
+    x64: X64Opt = False,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+    cluster_by: ClusterByOpt = None,
+    families: FamiliesOpt = None,
+    missing: MissingCapsOpt = Missing.drop,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the forest across measures (.png or .svg)."),
+                    WRITES_FILE] = None,
+):
+    """Which capability? Each benchmark's correlation, interval and verdict under every capability
+    measure, on the same resamples, with the differences between measures."""
+    import pandas as pd
+
+    from ..axes import axes as run
+    from ..tables import frame_text
+
+    if model_set is ModelSet.both:
+        raise SwjaxError("set: axes runs on one set (--set base or --set chat)")
+    (ds,) = load_sets(model_set, data, info, data_dir)
+    which = None if not benchmarks else benchmarks[0] if benchmarks in (["main"], ["all"]) else benchmarks
+    with working(f"{ds.label}: {n} resamples under each capability measure"):
+        res = run(ds, which, scores=parse_list(measures), n=n, seed=seed, method=method and method.value, level=level,
+                  threshold=threshold, capabilities=parse_list(capabilities), device=device.value,
+                  batch_size=batch_size, x64=x64, missing=missing.value,
+                  clusters=cluster_labels(ds, cluster_by, families), progress=lambda t: typer.echo(t, err=True))
+
+    def table():
+        wide = res.table.copy()
+        wide["interval"] = [f"[{lo:.3f}, {hi:.3f}]" if pd.notna(lo) and pd.notna(hi) else "none"
+                            for lo, hi in zip(wide["low"], wide["high"])]
+        shown = wide[["estimate", "interval", "verdict", "n_models"]].reset_index()
+        shown.index = [b if i == 0 else "" for b, i in zip(shown["benchmark"], shown.groupby("benchmark").cumcount())]
+        shown = shown.drop(columns="benchmark").rename_axis("benchmark")
+        robust = res.verdicts[["robustness"]].rename_axis("benchmark")
+        moved = res.differences[res.differences["excludes_zero"]].reset_index()
+        text = frame_text(shown, "table", f"{res.metadata['set']}: {n:,} resamples, the same under every measure")
+        text += frame_text(robust, "table", "the verdict under every measure")
+        if len(moved):
+            moved["pair"] = moved["first"] + " - " + moved["second"]
+            moved = moved.set_index(["benchmark", "pair"])[["estimate", "low", "high", "interval"]]
+            text += frame_text(moved, "table", "differences between measures whose interval excludes 0")
+        else:
+            text += "no difference between two measures has an interval excluding 0\n"
+        if res.metadata["left_out"]:
+            text += "".join(f"left out: {k} ({v})\n" for k, v in res.metadata["left_out"].items())
+        return text
+
+    def frame():
+        return res.table.join(res.verdicts[["robustness"]], on="benchmark").reset_index()
+
+    def json():
+        from ..outputs import dumps
+
+        return dumps({"table": frame().to_dict("records"), "differences": res.differences.reset_index().to_dict("records"),
+                      "metadata": res.metadata})
+
+    emit(formatted(fmt, table=table, frame=frame, json=json, index=False), out)
+    if plot is not None:
+        from ..figures import axes_forest, save
+
+        save(axes_forest(res), plot)
         typer.echo(f"wrote {plot}", err=True)

@@ -105,6 +105,21 @@ class Missing(str, Enum):
     impute = "impute"
 
 
+class Score(str, Enum):
+    paper = "paper"
+    pearson = "pearson"
+    mean_z = "mean-z"
+    irt = "irt"
+    compute = "compute"
+
+
+ScoreOpt = Annotated[
+    Score,
+    typer.Option("--score", help="Capability measure: the paper's PC1 of the Spearman matrix, PC1 of the Pearson "
+                 "matrix, the mean z-score, an item-response ability, or log training FLOP."),
+]
+
+
 MissingCapsOpt = Annotated[
     Missing,
     typer.Option("--missing", help="Models lacking a capability score: drop them, or impute the scores in every resample."),

@@ -1,0 +1,189 @@
+"""Which capability? One benchmark's capabilities correlation under every capability measure.
+
+:func:`axes` runs :func:`swjax.bootstrap` once per capability measure (:mod:`swjax.scores`:
+``paper``, ``pearson``, ``mean-z``, ``irt``, ``compute``) with the same seed, so that resample
+``r`` draws the same models (the same weights) under every measure. It reports each
+benchmark's correlation, interval and verdict per measure; the difference of every pair of
+measures for the same benchmark, with its interval from the paired resamples (BCa over the
+scheme used, with the paired jackknife; percentile where BCa cannot be computed); and whether
+the verdict is **robust** (the same under every measure that gives one) or **depends on the
+measure**.
+
+``compute`` needs a FLOP column: without one it is left out, said in ``metadata["left_out"]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import SwjaxError
+
+__all__ = ["AxesResult", "axes", "ROBUST", "DEPENDS"]
+
+#: Verdict column values of :attr:`AxesResult.verdicts`.
+ROBUST = "robust"
+DEPENDS = "depends on the measure"
+
+
+@dataclass(frozen=True)
+class AxesResult:
+    """The capabilities correlation of benchmarks under several capability measures.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (benchmark, measure): ``estimate``, ``n_models``, ``low``, ``high``,
+        ``interval``, ``verdict``.
+    differences : pandas.DataFrame
+        One row per (benchmark, first measure, second measure): ``estimate`` (first minus
+        second), ``low``, ``high``, ``interval`` from the paired resamples, ``excludes_zero``.
+    verdicts : pandas.DataFrame
+        One row per benchmark: the verdict under each measure and ``robustness``
+        (:data:`ROBUST` or :data:`DEPENDS`).
+    metadata : dict
+    """
+
+    table: pd.DataFrame
+    differences: pd.DataFrame
+    verdicts: pd.DataFrame
+    metadata: dict = field(default_factory=dict)
+
+
+def _measures(scores, dataset) -> tuple[list[str], dict]:
+    from .data import flop
+    from .scores import SCORES, check_score
+
+    if scores is None:
+        scores = list(SCORES)
+    elif isinstance(scores, str):
+        scores = [s for s in scores.split(",") if s.strip()]
+    picked = list(dict.fromkeys(check_score(s) for s in scores))
+    left_out = {}
+    if "compute" in picked and flop(dataset) is None:
+        picked.remove("compute")
+        left_out["compute"] = f"{dataset.label} has no FLOP column"
+    if len(picked) < 2:
+        raise SwjaxError(f"scores: axes compares at least 2 capability measures, got {picked}"
+                         + (f" ({'; '.join(f'{k}: {v}' for k, v in left_out.items())})" if left_out else ""))
+    return picked, left_out
+
+
+def axes(
+    data,
+    benchmarks=None,
+    *,
+    scores=None,
+    n: int = 10000,
+    seed: int = 0,
+    method: str | None = None,
+    level: float = 0.95,
+    threshold: float = 0.4,
+    capabilities=None,
+    clusters=None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    x64: bool = False,
+    missing: str = "drop",
+    progress=None,
+) -> AxesResult:
+    """Each benchmark's capabilities correlation under every capability measure, on the same
+    resamples (module docstring).
+
+    Parameters
+    ----------
+    data : Dataset or {"base", "chat"}
+    benchmarks : "main", "all" or list of str, optional
+        The benchmarks to report: ``"main"`` the safety benchmarks of the paper's main tables
+        (as :meth:`swjax.BootstrapResult.select`), ``"all"`` every benchmark outside the
+        capability set; default ``"main"`` for the public sets, else ``"all"``.
+    scores : list of str or str, optional
+        Capability measures (default every one of :data:`swjax.scores.SCORES` the data allows).
+    n, seed, method, level, threshold, capabilities, clusters, device, batch_size, x64, missing
+        As :func:`swjax.bootstrap`, the same for every measure.
+    progress : callable, optional
+        Called with one line per measure.
+    """
+    import warnings
+
+    from . import intervals
+    from .analysis import as_dataset
+    from .bootstrap import bootstrap
+
+    dataset = as_dataset(data)
+    picked, left_out = _measures(scores, dataset)
+    say = progress or (lambda text: None)
+    runs = {}
+    for i, measure in enumerate(picked, 1):
+        say(f"[{i}/{len(picked)}] capability measure {measure}")
+        with warnings.catch_warnings():
+            if i > 1:  # the data's warnings were given by the first run
+                warnings.simplefilter("ignore")
+            runs[measure] = bootstrap(
+                dataset, n=n, seed=seed, method=method, level=level, threshold=threshold,
+                capabilities=capabilities, clusters=clusters, device=device, batch_size=batch_size, x64=x64,
+                missing=missing, score=measure,
+            )
+    first = runs[picked[0]]
+    caps = set(first.analysis.capabilities)
+    names = list(first.table.index)
+    if benchmarks is None:
+        from .data import DATASETS
+
+        benchmarks = "main" if dataset.label in DATASETS else "all"
+    if isinstance(benchmarks, str) and benchmarks in ("main", "headline"):
+        chosen = [b for b in first.select("main").table.index if b not in caps]
+    elif isinstance(benchmarks, str) and benchmarks == "all":
+        chosen = [b for b in names if b not in caps]
+    else:
+        from .validate import benchmark as check_benchmark
+
+        chosen = list(dict.fromkeys(
+            check_benchmark(b, names, first.table["name"], where=f"the {dataset.label} set")
+            for b in ([benchmarks] if isinstance(benchmarks, str) else benchmarks)))
+    if not chosen:
+        raise SwjaxError(f"benchmarks: none to report in the {dataset.label} set outside the capability set")
+    rows = []
+    for b in chosen:
+        for measure in picked:
+            t = runs[measure].table.loc[b]
+            rows.append(dict(benchmark=b, measure=measure, estimate=t["estimate"], n_models=t["n_models"],
+                             low=t["low"], high=t["high"], interval=t["interval"], verdict=t["verdict"]))
+    table = pd.DataFrame(rows).set_index(["benchmark", "measure"])
+    table["n_models"] = table["n_models"].astype("Int64")
+
+    diffs = []
+    for b in chosen:
+        for a, c in itertools.combinations(picked, 2):
+            ra, rc = runs[a], runs[c]
+            ja, jc = ra.benchmarks.index(b), rc.benchmarks.index(b)
+            est = float(ra.table.at[b, "estimate"] - rc.table.at[b, "estimate"])
+            dist = (np.asarray(ra.distribution, np.float64)[:, ja] - np.asarray(rc.distribution, np.float64)[:, jc])[:, None]
+            jack = (np.asarray(ra.jackknife, np.float64)[:, ja] - np.asarray(rc.jackknife, np.float64)[:, jc])[:, None]
+            no_interval = "no interval" in (ra.table.at[b, "verdict"], rc.table.at[b, "verdict"])
+            if no_interval:
+                low = high = np.nan
+                used = "none: " + "; ".join(f"{m}: {r.table.at[b, 'interval'].removeprefix('none: ')}"
+                                            for m, r in ((a, ra), (c, rc)) if r.table.at[b, "verdict"] == "no interval")
+            else:
+                lo, hi, u = intervals.interval(dist, np.array([est]), level, "bca", jack)
+                low, high, used = float(lo[0]), float(hi[0]), str(u[0])
+            diffs.append(dict(benchmark=b, first=a, second=c, estimate=est, low=low, high=high, interval=used,
+                              excludes_zero=bool(np.isfinite(low) and (low > 0 or high < 0))))
+    differences = pd.DataFrame(diffs).set_index(["benchmark", "first", "second"])
+
+    wide = table["verdict"].unstack("measure")[picked]
+    given = wide.where(wide != "no interval")
+    same = given.nunique(axis=1, dropna=True) <= 1
+    verdicts = wide.copy()
+    verdicts["robustness"] = np.where(same & given.notna().any(axis=1), ROBUST, DEPENDS)
+    verdicts.loc[~given.notna().any(axis=1), "robustness"] = "no interval"
+    md = dict(first.metadata)
+    metadata = dict(set=md.get("set"), n=n, seed=seed, method=md.get("method"), level=level, threshold=threshold,
+                    scores=picked, left_out=left_out, scheme=md.get("scheme"),
+                    differences="first minus second, on the same resamples; BCa of the scheme with the paired jackknife",
+                    seconds={m: r.metadata.get("seconds") for m, r in runs.items()})
+    return AxesResult(table, differences, verdicts.loc[chosen], metadata)

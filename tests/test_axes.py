@@ -1,0 +1,92 @@
+"""axes: each benchmark under every capability measure, on the same resamples; the differences
+between measures against a textbook BCa written here; robust or not; the command line."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+import swjax
+from swjax.cli import app
+
+N, SEED = 120, 4
+MEASURES = ["paper", "mean-z"]  # two measures: the cheapest programs to compile
+
+
+@pytest.fixture(scope="module")
+def res(chat):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return swjax.axes(chat, ["MT_Bench", "wmdp_bio", "truthfulqa_mc1"], scores=MEASURES, n=N, seed=SEED)
+
+
+def _bca(dist, est, jack, level=0.95):
+    """Efron's BCa from the resamples and the jackknife (ties at the estimate count half)."""
+    z0 = stats.norm.ppf((np.sum(dist < est) + np.sum(dist <= est)) / (2 * len(dist)))
+    d = jack.mean() - jack
+    a = np.sum(d**3) / (6 * np.sum(d**2) ** 1.5)
+    za = stats.norm.ppf([(1 - level) / 2, (1 + level) / 2])
+    probs = stats.norm.cdf(z0 + (z0 + za) / (1 - a * (z0 + za)))
+    return np.quantile(dist, probs)
+
+
+@pytest.mark.slow  # compiles two measures' bootstraps (9 s)
+def test_every_measure_is_bootstrap_with_that_score_on_the_same_resamples(res, chat):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = {m: swjax.bootstrap(chat, n=N, seed=SEED, score=m) for m in MEASURES}
+    for m, r in runs.items():
+        got = res.table.xs(m, level="measure")
+        pd.testing.assert_frame_equal(got[["estimate", "low", "high", "verdict"]],
+                                      r.table.loc[got.index, ["estimate", "low", "high", "verdict"]], check_names=False)
+    # the same draws under both measures: the resample weights depend on the seed alone, so the
+    # paired differences are those of the two runs' resamples, column by column
+    for b in ["MT_Bench", "wmdp_bio", "truthfulqa_mc1"]:
+        ra, rb = runs["paper"], runs["mean-z"]
+        dist = np.asarray(ra.distribution, np.float64)[:, ra.benchmarks.index(b)] - \
+            np.asarray(rb.distribution, np.float64)[:, rb.benchmarks.index(b)]
+        jack = np.asarray(ra.jackknife, np.float64)[:, ra.benchmarks.index(b)] - \
+            np.asarray(rb.jackknife, np.float64)[:, rb.benchmarks.index(b)]
+        est = ra.table.at[b, "estimate"] - rb.table.at[b, "estimate"]
+        row = res.differences.loc[(b, "paper", "mean-z")]
+        assert row["estimate"] == pytest.approx(est, abs=1e-12)
+        lo, hi = _bca(dist, est, jack)
+        assert (row["low"], row["high"]) == pytest.approx((lo, hi), abs=1e-9)
+        assert row["excludes_zero"] == bool(lo > 0 or hi < 0)
+
+
+@pytest.mark.slow  # shares the runs above
+def test_robust_means_one_verdict_under_every_measure(res):
+    for b, row in res.verdicts.iterrows():
+        given = {v for v in row[MEASURES] if v != "no interval"}
+        assert row["robustness"] == ("robust" if len(given) == 1 else "depends on the measure")
+    assert list(res.verdicts.index) == ["MT_Bench", "wmdp_bio", "truthfulqa_mc1"]
+    assert res.metadata["scores"] == MEASURES and res.metadata["left_out"] == {}
+
+
+def test_compute_is_left_out_without_flop_and_two_measures_are_needed(chat):
+    ds = swjax.Dataset("noflop", chat.scores, chat.meta.drop(columns=["FLOP"]), chat.info)
+    with pytest.raises(swjax.SwjaxError, match=r"at least 2 capability measures.*compute: noflop has no FLOP column"):
+        swjax.axes(ds, ["MT_Bench"], scores=["paper", "compute"], n=N)
+    with pytest.raises(swjax.SwjaxError, match="score: expected one of"):
+        swjax.axes(chat, ["MT_Bench"], scores=["paper", "pca"], n=N)
+
+
+@pytest.mark.slow  # compiles five measures' programs
+def test_cli_axes_every_measure(tmp_path):
+    runner = CliRunner()
+    got = runner.invoke(app, ["axes", "MT_Bench", "wmdp_bio", "--set", "chat", "--n", str(N), "--format", "json",
+                              "--plot", str(tmp_path / "axes.png")])
+    assert got.exit_code == 0, got.output
+    doc = json.loads(got.stdout)
+    assert {r["measure"] for r in doc["table"]} == {"paper", "pearson", "mean-z", "irt", "compute"}
+    assert len(doc["differences"]) == 2 * 10  # two benchmarks, 5 choose 2 pairs
+    assert (tmp_path / "axes.png").stat().st_size > 10000
+    compute = [r for r in doc["table"] if r["measure"] == "compute"]
+    assert all(r["n_models"] == 21 for r in compute)  # FLOP is known for 21 of the 26 chat models
+    bad = runner.invoke(app, ["axes", "MT_Bench", "--set", "both"])
+    assert bad.exit_code == 2 and "axes runs on one set" in bad.output
