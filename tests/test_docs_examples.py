@@ -232,3 +232,15 @@ def test_readme_is_a_front_page_whose_links_resolve():
     assert [t for t in local if not (ROOT / t).exists()] == []
     # every page of the site is reachable from the front page
     assert {Path(t).name for t in local if t.startswith("docs/")} >= {p.name for p in (ROOT / "docs").glob("*.md")}
+
+
+def test_the_api_reference_documents_every_public_name():
+    """docs/api.md has a mkdocstrings entry for each name of ``swjax.__all__`` (the site's API
+    reference would silently lack a new function otherwise)."""
+    import re
+
+    import swjax
+
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: swjax\.(?:[\w.]+\.)?(\w+)$", api, re.M))
+    assert sorted(set(swjax.__all__) - documented) == []
