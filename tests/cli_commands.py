@@ -41,13 +41,16 @@ BASE = {
                "--data-dir", "{PUBLIC}"],
     "adjust": ["MT_Bench", "--set", "chat", "--n", "40", "--data-dir", "{PUBLIC}"],
     "plan": ["MT_Bench", "--data", "{DATA}", "--datasets", "2", "--n", "40", "--grid", "10"],
+    "axes": ["MT_Bench", "--data", "{DATA}", "--n", "40", "--measures", "paper,mean-z"],
+    "atlas": ["{BOARD}", "--capabilities", "c0,c1,c2", "--min-models", "5", "--n", "40", "--permutations", "40",
+              "--no-cache"],
 }
 
 #: Placeholder -> path under the input folder.
-INPUTS = {"DATA": "m.csv", "SCORES": "scores.csv", "RESULTS": "results", "PUBLIC": "public"}
+INPUTS = {"DATA": "m.csv", "SCORES": "scores.csv", "RESULTS": "results", "PUBLIC": "public", "BOARD": "board.csv"}
 
 #: Suffix a file output needs (plot --out and adjust --plot draw a figure).
-SUFFIX = {("plot", "out"): ".png", ("adjust", "plot"): ".png"}
+SUFFIX = {("plot", "out"): ".png", ("adjust", "plot"): ".png", ("axes", "plot"): ".png"}
 
 
 def _mentions_path(hint) -> bool:
@@ -104,6 +107,9 @@ def make_inputs(root: Path) -> Path:
     rng = np.random.default_rng(0)
     pd.DataFrame({"model": chat["model"], "mine": rng.normal(size=len(chat))}).to_csv(root / "scores.csv", index=False)
     shutil.copytree(FIXTURES / "lm_eval", root / "results")
+    board = pd.DataFrame(rng.normal(size=(12, 5)), columns=["c0", "c1", "c2", "s0", "s1"])  # a leaderboard
+    board.insert(0, "model", [f"org{i % 4}/model-{i}" for i in range(12)])
+    board.to_csv(root / "board.csv", index=False)
     return root
 
 

@@ -54,7 +54,7 @@ LAYERS: list[set[str]] = [
     {"atlas"},                                                 # many populations at once, and their files
     {"cli.app", "cli.options", "cli.output"},                  # the command line: the app, shared options, formats
     {"cli.common"},                                            # ... errors, declared paths, data, progress
-    {"cli.analyses", "cli.authors", "cli.report", "cli.studies", "cli.importing"},  # ... the commands
+    {"cli.analyses", "cli.authors", "cli.report", "cli.studies", "cli.importing", "cli.atlas"},  # ... the commands
     {"cli", "cli.__main__", "entry", "__main__", "__init__"},  # the interfaces
 ]
 

@@ -182,3 +182,27 @@ def test_populations_say_why_they_are_not_analysed(tmp_path):
     assert not pop.skipped
     (merged,) = populations([HELM, HELM], capabilities=CAPS, merge=True, duplicates="mean")
     assert merged.name == "merged" and merged.sources == (str(HELM), str(HELM))
+
+
+@needs_real
+@pytest.mark.slow  # shares the atlas above (its cache): the command reads it back
+def test_cli_atlas_writes_the_folder_and_names_what_it_skipped(helm, tmp_path):
+    from typer.testing import CliRunner
+
+    from swjax.cli import app
+
+    _, cache = helm
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.json").write_text("{not json")
+    out = tmp_path / "atlas"
+    got = CliRunner().invoke(app, ["atlas", str(HELM), str(broken), "--capabilities", ",".join(CAPS), "--n", "300",
+                                   "--permutations", "300", "--seed", "1", "--cache", str(cache), "--out", str(out)])
+    assert got.exit_code == 0, got.output
+    assert "already computed" in got.output  # the population came from the cache the fixture filled
+    assert "broken: not analysed (could not be read:" in got.output
+    assert {p.name for p in out.iterdir()} >= {"atlas.csv", "atlas.json", "populations.csv", "index.html", "manifest.json"}
+    assert len(pd.read_csv(out / "atlas.csv")) == 6
+    bad = CliRunner().invoke(app, ["atlas", str(HELM), "--families", "public", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "the atlas takes 'auto'" in bad.output
+    assert not (tmp_path / "x").exists()

@@ -32,7 +32,8 @@ def test_every_path_option_says_what_it_does_and_every_command_is_covered():
         ("analyze", "out"), ("bootstrap", "out"), ("bootstrap", "stream_to"), ("check", "junit"),
         ("check", "summary"), ("correlate", "out"), ("plot", "out"), ("report", "out"), ("lobo", "out"),
         ("subsets", "out"), ("compare", "out"), ("simulate", "out"), ("coverage", "out"), ("import", "out"),
-        ("adjust", "out"), ("adjust", "plot"), ("plan", "out"),
+        ("adjust", "out"), ("adjust", "plot"), ("plan", "out"), ("axes", "out"), ("axes", "plot"),
+        ("atlas", "out"), ("atlas", "cache"),
     }
     from swjax import outputs
 

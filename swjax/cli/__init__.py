@@ -6,7 +6,7 @@ are written atomically (see :mod:`swjax.outputs`).
 One module per part: :mod:`.app` (the typer app), :mod:`.options` (the options several
 commands share, declared once), :mod:`.common` (errors, declared paths, data, progress),
 :mod:`.output` (the output formats and where results go), and the commands by what they are
-for: :mod:`.analyses`, :mod:`.authors`, :mod:`.report`, :mod:`.studies`, :mod:`.importing`.
+for: :mod:`.analyses`, :mod:`.authors`, :mod:`.report`, :mod:`.studies`, :mod:`.importing`, :mod:`.atlas`.
 The commands are registered here, in the order ``swjax --help`` lists them.
 """
 
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SwjaxError
-from . import analyses, authors, importing, report, studies
+from . import analyses, atlas, authors, importing, report, studies
 from .app import QUIET, app
 from .common import (
     COMPILING, HOST, backend_problem, check_bootstrap_space, check_declared_paths, check_paths,
@@ -51,6 +51,7 @@ COMMANDS = [
     ("import", importing.import_results),
     ("adjust", analyses.adjust),
     ("plan", studies.plan),
+    ("atlas", atlas.atlas),
 ]
 
 for _name, _command in COMMANDS:
