@@ -22,7 +22,7 @@ import pandas as pd
 
 from .errors import SwjaxError
 
-__all__ = ["AxesResult", "axes", "ROBUST", "DEPENDS"]
+__all__ = ["AxesResult", "axes", "scale", "ROBUST", "DEPENDS"]
 
 #: Verdict column values of :attr:`AxesResult.verdicts`.
 ROBUST = "robust"
@@ -187,3 +187,92 @@ def axes(
                     differences="first minus second, on the same resamples; BCa of the scheme with the paired jackknife",
                     seconds={m: r.metadata.get("seconds") for m, r in runs.items()})
     return AxesResult(table, differences, verdicts.loc[chosen], metadata)
+
+
+def scale(
+    data,
+    benchmarks,
+    *,
+    n: int = 10000,
+    seed: int = 0,
+    level: float = 0.95,
+    capabilities=None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    x64: bool = False,
+) -> pd.DataFrame:
+    """Capabilities or scale: each benchmark's partial correlation with the capabilities score
+    given log training FLOP, and with log FLOP given the score, with bootstrap intervals.
+
+    Over the models whose FLOP is known (the capabilities score is the paper's, computed from
+    those models), with ``r_bc`` the benchmark's Spearman correlation with the score, ``r_bf``
+    with log FLOP (the ``compute`` measure) and ``r_cf`` the score's with log FLOP (the compute
+    correlation), all from the same resample:
+
+    ``capabilities | scale = (r_bc - r_bf r_cf) / sqrt((1 - r_bf^2)(1 - r_cf^2))`` and
+    ``scale | capabilities = (r_bf - r_bc r_cf) / sqrt((1 - r_bc^2)(1 - r_cf^2))``
+
+    (partial Spearman correlations: Pearson partial correlations of the ranks). Intervals: BCa
+    over the resamples of those models, with the jackknife of the same formula. A benchmark
+    missing for some of them has ``r_bc`` and ``r_bf`` over the models that have it and ``r_cf``
+    over all of them (pairwise-complete, as every correlation of the analysis).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows (benchmark, statistic) with statistic in ``capabilities``, ``scale``,
+        ``capabilities_vs_scale``, ``capabilities | scale``, ``scale | capabilities``; columns
+        ``estimate``, ``low``, ``high``, ``interval``, ``n_models``.
+    """
+    from . import engine, intervals, resample
+    from .analysis import as_dataset
+    from .bootstrap import resample_pipeline
+    from .columns import stat_columns
+    from .data import Dataset, flop
+
+    dataset = as_dataset(data)
+    f = flop(dataset)
+    if f is None:
+        raise SwjaxError(f"scale: {dataset.label} has no FLOP column; capabilities and scale cannot be told apart")
+    known = (f.notna() & (f > 0)).reindex(dataset.scores.index, fill_value=False)
+    sub = Dataset(f"{dataset.label} (FLOP known)", dataset.scores[known], dataset.meta[known], dataset.info)
+    dev = engine.select_device(device).platform
+    common = dict(n=n, key=resample.key_from_seed(seed), capabilities=capabilities, against=None, device=dev,
+                  batch_size=batch_size, x64=x64)
+    runs = {}
+    for measure in ("paper", "compute"):
+        run = resample_pipeline(sub, score=measure, **common)
+        full, names = stat_columns(run.full, run.layout)
+        runs[measure] = (names, full[0], stat_columns(run.jack, run.layout)[0], stat_columns(run.draws, run.layout)[0])
+    names_p, est_p, jack_p, dist_p = runs["paper"]
+    names_c, est_c, jack_c, dist_c = runs["compute"]
+    cf = names_p.index("compute_correlation")
+    rows = []
+    if isinstance(benchmarks, str):
+        benchmarks = [benchmarks]
+    from .validate import benchmark as check_benchmark
+
+    for b in benchmarks:
+        b = check_benchmark(b, names_p, dataset.info["name"] if "name" in dataset.info else None,
+                            where=f"the {dataset.label} set")
+        jb, jc = names_p.index(b), names_c.index(b)
+        count = int(sub.scores[b].notna().sum())
+
+        def parts(p, c):
+            return p[..., jb], c[..., jc], p[..., cf]
+
+        def partials(bc, bf, cfv):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                given_scale = (bc - bf * cfv) / np.sqrt((1 - bf**2) * (1 - cfv**2))
+                given_caps = (bf - bc * cfv) / np.sqrt((1 - bc**2) * (1 - cfv**2))
+            return [bc, bf, cfv, given_scale, given_caps]
+
+        est = partials(*parts(est_p, est_c))
+        dist = partials(*parts(np.asarray(dist_p, np.float64), np.asarray(dist_c, np.float64)))
+        jack = partials(*parts(np.asarray(jack_p, np.float64), np.asarray(jack_c, np.float64)))
+        labels = ["capabilities", "scale", "capabilities_vs_scale", "capabilities | scale", "scale | capabilities"]
+        for label, e, d, j in zip(labels, est, dist, jack):
+            lo, hi, used = intervals.interval(d[:, None], np.array([e]), level, "bca", j[:, None])
+            rows.append(dict(benchmark=b, statistic=label, estimate=float(e), low=float(lo[0]), high=float(hi[0]),
+                             interval=str(used[0]), n_models=count if label != "capabilities_vs_scale" else int(known.sum())))
+    return pd.DataFrame(rows).set_index(["benchmark", "statistic"])

@@ -90,3 +90,40 @@ def test_cli_axes_every_measure(tmp_path):
     assert all(r["n_models"] == 21 for r in compute)  # FLOP is known for 21 of the 26 chat models
     bad = runner.invoke(app, ["axes", "MT_Bench", "--set", "both"])
     assert bad.exit_code == 2 and "axes runs on one set" in bad.output
+
+
+@pytest.mark.slow  # compiles the paper and compute programs on the 21 chat models with FLOP
+def test_partial_correlations_of_capabilities_and_scale(chat):
+    """Partial Spearman correlations against residuals of ranks (least squares), on the chat
+    models whose FLOP is known; intervals around their estimates."""
+    import importlib
+
+    from swjax.data import PAPER_CAPABILITIES
+
+    from .reference import reference
+
+    axes_mod = importlib.import_module("swjax.axes")
+    benches = ["MT_Bench", "wmdp_bio"]
+    table = axes_mod.scale(chat, benches, n=N, seed=SEED)
+    flop = chat.meta["FLOP"]
+    sub = chat.scores[flop.notna() & (flop > 0)]
+    score = reference(sub, PAPER_CAPABILITIES)["scores"]
+    ranks = {"f": stats.rankdata(np.log10(flop[sub.index])), "c": stats.rankdata(score.reindex(sub.index))}
+
+    def partial(x, y, z):  # correlation of x and y after a least-squares fit on z each
+        design = np.column_stack([np.ones_like(z), z])
+        rx = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+        ry = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+        return np.corrcoef(rx, ry)[0, 1]
+
+    for b in benches:
+        rb = stats.rankdata(sub[b].to_numpy())
+        t = table.loc[b]
+        assert t.loc["capabilities", "estimate"] == pytest.approx(stats.spearmanr(rb, ranks["c"]).statistic, abs=1e-5)
+        assert t.loc["scale", "estimate"] == pytest.approx(stats.spearmanr(rb, ranks["f"]).statistic, abs=1e-5)
+        assert t.loc["capabilities | scale", "estimate"] == pytest.approx(partial(rb, ranks["c"], ranks["f"]), abs=1e-5)
+        assert t.loc["scale | capabilities", "estimate"] == pytest.approx(partial(rb, ranks["f"], ranks["c"]), abs=1e-5)
+        assert (t["low"] <= t["estimate"] + 1e-12).all() and (t["estimate"] <= t["high"] + 1e-12).all()
+        assert (t["n_models"] == len(sub)).all()
+    with pytest.raises(swjax.SwjaxError, match="no FLOP column"):
+        axes_mod.scale(swjax.Dataset("noflop", chat.scores, chat.meta.drop(columns=["FLOP"]), chat.info), "MT_Bench", n=N)

@@ -408,6 +408,8 @@ def axes(
     missing: MissingCapsOpt = Missing.drop,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the forest across measures (.png or .svg)."),
                     WRITES_FILE] = None,
+    with_scale: Annotated[bool, typer.Option("--scale", help="Also the partial correlations with the capabilities score "
+                                             "given log FLOP and with log FLOP given the score (models with FLOP).")] = False,
 ):
     """Which capability? Each benchmark's correlation, interval and verdict under every capability
     measure, on the same resamples, with the differences between measures."""
@@ -425,6 +427,13 @@ def axes(
                   threshold=threshold, capabilities=parse_list(capabilities), device=device.value,
                   batch_size=batch_size, x64=x64, missing=missing.value,
                   clusters=cluster_labels(ds, cluster_by, families), progress=lambda t: typer.echo(t, err=True))
+        partials = None
+        if with_scale:
+            import importlib
+
+            partials = importlib.import_module("swjax.axes").scale(
+                ds, list(res.verdicts.index), n=n, seed=seed, level=level, capabilities=parse_list(capabilities),
+                device=device.value, batch_size=batch_size, x64=x64)
 
     def table():
         wide = res.table.copy()
@@ -445,6 +454,11 @@ def axes(
             text += "no difference between two measures has an interval excluding 0\n"
         if res.metadata["left_out"]:
             text += "".join(f"left out: {k} ({v})\n" for k, v in res.metadata["left_out"].items())
+        if partials is not None:
+            shown = partials.copy()
+            shown["interval"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(shown["low"], shown["high"])]
+            text += frame_text(shown[["estimate", "interval", "n_models"]], "table",
+                               "capabilities or scale: partial Spearman correlations over the models with FLOP")
         return text
 
     def frame():
@@ -453,8 +467,11 @@ def axes(
     def json():
         from ..outputs import dumps
 
-        return dumps({"table": frame().to_dict("records"), "differences": res.differences.reset_index().to_dict("records"),
-                      "metadata": res.metadata})
+        doc = {"table": frame().to_dict("records"), "differences": res.differences.reset_index().to_dict("records"),
+               "metadata": res.metadata}
+        if partials is not None:
+            doc["scale"] = partials.reset_index().to_dict("records")
+        return dumps(doc)
 
     emit(formatted(fmt, table=table, frame=frame, json=json, index=False), out)
     if plot is not None:
