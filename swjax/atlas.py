@@ -197,6 +197,9 @@ def populations(sources, *, capabilities=None, merge: bool = False, min_models: 
     sources = [str(s) for s in sources]
     if not sources:
         raise SwjaxError("sources: expected at least one file or folder of results")
+    for s in sources:
+        if not os.path.exists(s):
+            raise SwjaxError(f"sources: {s}: no such file or folder")
     groups = [(("merged" if len(sources) > 1 else Path(sources[0]).name), sources)] if merge else [
         (Path(s.rstrip("/")).name or s, [s]) for s in sources]
     taken: set = set()
@@ -363,6 +366,9 @@ def atlas(
     folder = _cache_dir(cache)
     say = progress or (lambda text: None)
     todo = [p for p in pops if not p.skipped]
+    if not todo:
+        raise SwjaxError("atlas: no population could be analysed: "
+                         + "; ".join(f"{p.name}: {p.skipped}" for p in pops))
     plan = []  # (population, families, cache key, cached file or None, work units)
     for pop in todo:
         clusters = None
@@ -412,7 +418,7 @@ def atlas(
                 say(f"    {_duration(time.perf_counter() - clock)} so far, about {_duration(spent / worked * left)} left")
         frames.append(rows)
         models.update({(pop.name, b): v for b, v in found.items()})
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy(np.float64)) if len(table) else []
     table = table[list(COLUMNS)]
     table["n_models"] = table["n_models"].astype("Int64")

@@ -60,7 +60,7 @@ def _measures(scores, dataset) -> tuple[list[str], dict]:
     if scores is None:
         scores = list(SCORES)
     elif isinstance(scores, str):
-        scores = [s for s in scores.split(",") if s.strip()]
+        scores = [s.strip() for s in scores.split(",") if s.strip()]
     picked = list(dict.fromkeys(check_score(s) for s in scores))
     left_out = {}
     if "compute" in picked and flop(dataset) is None:
@@ -113,8 +113,18 @@ def axes(
     from .analysis import as_dataset
     from .bootstrap import bootstrap
 
+    from .options import check
+
+    check(n=n, seed=seed, method=method, level=level, threshold=threshold, device=device, batch_size=batch_size,
+          clusters=clusters)
     dataset = as_dataset(data)
     picked, left_out = _measures(scores, dataset)
+    if benchmarks is not None and not (isinstance(benchmarks, str) and benchmarks in ("main", "headline", "all")):
+        from .validate import benchmark as check_benchmark
+
+        for b in [benchmarks] if isinstance(benchmarks, str) else benchmarks:  # before any resampling
+            check_benchmark(b, list(dataset.scores.columns), dataset.info["name"] if "name" in dataset.info else None,
+                            where=f"the {dataset.label} set")
     say = progress or (lambda text: None)
     runs = {}
     for i, measure in enumerate(picked, 1):

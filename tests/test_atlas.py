@@ -161,6 +161,17 @@ window.addEventListener('load', function(){
     assert int(info["listed"]) in set(res.table["n_models"])
 
 
+def test_bad_sources_are_one_clear_error_before_any_work(tmp_path):
+    import swjax
+
+    with pytest.raises(swjax.SwjaxError, match=r"sources: .*nowhere: no such file or folder"):
+        atlas([tmp_path / "nowhere"], capabilities=CAPS)
+    board = tmp_path / "board.csv"
+    pd.DataFrame({"model": [f"m{i}" for i in range(8)], "a": range(8), "b": range(8)}).to_csv(board, index=False)
+    with pytest.raises(swjax.SwjaxError, match=r"no population could be analysed: board.csv: no capability set"):
+        atlas([board], cache=False)
+
+
 @needs_real
 @pytest.mark.slow  # reads the 67 records five times
 def test_populations_say_why_they_are_not_analysed(tmp_path):

@@ -74,6 +74,11 @@ def test_compute_is_left_out_without_flop_and_two_measures_are_needed(chat):
         swjax.axes(ds, ["MT_Bench"], scores=["paper", "compute"], n=N)
     with pytest.raises(swjax.SwjaxError, match="score: expected one of"):
         swjax.axes(chat, ["MT_Bench"], scores=["paper", "pca"], n=N)
+    # settings and names are checked before any measure runs (nothing compiles here)
+    with pytest.raises(swjax.SwjaxError, match="unknown benchmark 'nosuch'"):
+        swjax.axes(chat, ["nosuch"], scores="paper,mean-z", n=N)
+    with pytest.raises(swjax.SwjaxError, match="n: expected an integer >= 40"):
+        swjax.axes(chat, ["MT_Bench"], scores="paper,mean-z", n=0)
 
 
 @pytest.mark.slow  # compiles five measures' programs

@@ -423,7 +423,7 @@ def axes(
     (ds,) = load_sets(model_set, data, info, data_dir)
     which = None if not benchmarks else benchmarks[0] if benchmarks in (["main"], ["all"]) else benchmarks
     with working(f"{ds.label}: {n} resamples under each capability measure"):
-        res = run(ds, which, scores=parse_list(measures), n=n, seed=seed, method=method and method.value, level=level,
+        res = run(ds, which, scores=measures, n=n, seed=seed, method=method and method.value, level=level,
                   threshold=threshold, capabilities=parse_list(capabilities), device=device.value,
                   batch_size=batch_size, x64=x64, missing=missing.value,
                   clusters=cluster_labels(ds, cluster_by, families), progress=lambda t: typer.echo(t, err=True))
