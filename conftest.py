@@ -61,6 +61,16 @@ def pytest_collection_modifyitems(config, items):
 #: slow pass that CI runs after it (``pytest -m slow``): each of these takes 4-20 s here, and its
 #: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
 SLOW = {
+    "tests/test_scores_everywhere.py::test_lobo_mean_z_is_analyze_with_and_without_each_capability",
+    "tests/test_scores_everywhere.py::test_subsets_mean_z_every_subset_is_analyze_on_it",
+    "tests/test_scores_everywhere.py::test_compare_single_benchmark_is_the_bootstraps_interval_under_mean_z",
+    "tests/test_scores_everywhere.py::test_compare_between_estimates_are_analyze_under_mean_z",
+    "tests/test_scores_everywhere.py::test_correlate_estimate_is_analyze_on_the_combined_data",
+    "tests/test_scores_everywhere.py::test_adjust_fits_on_the_mean_z_score",
+    "tests/test_scores_everywhere.py::test_adjust_under_compute_leaves_out_models_without_flop",
+    "tests/test_scores_everywhere.py::test_leave_one_family_out_under_mean_z_is_analyze_without_the_family",
+    "tests/test_scores_everywhere.py::test_family_bootstrap_passes_the_measure_to_both_bootstraps",
+    "tests/test_scores_everywhere.py::test_cli_lobo_and_compare_name_a_non_default_measure",
     "tests/test_same_bits.py::test_numbers_as_before_everywhere_else",
     "tests/test_pc1.py::test_a_pc1_orthogonal_to_its_reference_takes_the_released_rule",
     "tests/test_engine_run.py::test_rows_then_draws_with_and_without_a_sink",

@@ -220,6 +220,7 @@ def adjust(
     capabilities=None,
     device: str = "auto",
     x64: bool = False,
+    score: str = "paper",
 ) -> AdjustResult:
     """Capability-adjusted score of every model on one benchmark, with intervals.
 
@@ -244,6 +245,10 @@ def adjust(
     device : {"auto", "cpu", "gpu"}
     x64 : bool
         Compute the score in float64 (the fits are always float64 on the host).
+    score : {"paper", "pearson", "mean-z", "irt", "compute"}
+        The capability measure the benchmark is adjusted for (:mod:`swjax.scores`), recomputed
+        in every resample. Under ``compute`` the models without FLOP have no score and are left
+        out of the fit (as a model without the benchmark's score is).
 
     Examples
     --------
@@ -255,8 +260,9 @@ def adjust(
     """
     if method not in METHODS:
         raise SwjaxError(f"method: expected 'rank' or 'linear', got {method!r}")
-    opts = options.check(n=n, seed=seed, method=intervals.check_method(interval), level=level, device=device)
-    interval, level, n = opts.method, opts.level, opts.n
+    opts = options.check(n=n, seed=seed, method=intervals.check_method(interval), level=level, device=device,
+                         score=score)
+    interval, level, n, score = opts.method, opts.level, opts.n, opts.score
     dataset = as_dataset(data)
     if scores is not None:
         from .user_scores import combine
@@ -269,7 +275,7 @@ def adjust(
     if benchmark is None:
         raise SwjaxError("benchmark: expected a benchmark name")
     with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, None, float_dtype(x64))
+        problem, layout = build_problem(dataset, capabilities, None, float_dtype(x64), score=score)
     caps = layout.capabilities
     benchmark = _benchmark(benchmark, dataset, "benchmark", caps)
     if partial is not None:
@@ -292,6 +298,11 @@ def adjust(
         rows = np.vstack([jack_w, boot_w])
         s_rows = engine.run(problem, rows, ref=ref, fields=("score",), device=device)["score"]
     s_full = full["score"][0].astype(np.float64)
+    if not np.isfinite(s_full).all():  # compute: no score without FLOP, the same in every resample
+        y = np.where(np.isfinite(s_full), y, np.nan)
+        if np.isfinite(y).sum() < 5 or np.unique(y[np.isfinite(y)]).size < 3:
+            raise SwjaxError(f"benchmark: {benchmark!r} has scores for fewer than 5 models (or fewer than 3 "
+                             f"distinct ones) among those with a {score!r} capability score")
     weights = np.vstack([np.ones((1, m), np.int64), rows])
     s_all = np.vstack([s_full[None], np.asarray(s_rows, np.float64)])
 
@@ -341,7 +352,7 @@ def adjust(
     metadata = dict(
         set=dataset.label, benchmark=benchmark, benchmark_name=dataset.display_name(benchmark),
         method=method, partial=partial, n=n, seed=seed, interval=interval, level=level,
-        n_models=n_res, capabilities=list(caps), dtype=np.dtype(float_dtype(x64)).name,
+        n_models=n_res, capabilities=list(caps), score=score, dtype=np.dtype(float_dtype(x64)).name,
         units="ranks among the observed models" if method == "rank" else "benchmark units",
         version=__version__,
     )

@@ -359,9 +359,9 @@ def bootstrap(
     (0.787, 'entangled')
     """
     opts = options.check(n=n, seed=seed, method=method, level=level, permutations=permutations,
-                         threshold=threshold, device=device, batch_size=batch_size, clusters=clusters)
-    n, method, level, permutations, threshold, batch_size = (
-        opts.n, opts.method, opts.level, opts.permutations, opts.threshold, opts.batch_size
+                         threshold=threshold, device=device, batch_size=batch_size, score=score, clusters=clusters)
+    n, method, level, permutations, threshold, batch_size, score = (
+        opts.n, opts.method, opts.level, opts.permutations, opts.threshold, opts.batch_size, opts.score
     )
     if method in intervals.CLUSTER_METHODS and clusters is None:
         raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")

@@ -95,12 +95,14 @@ def _name(stat: str, dataset) -> str:
                               where=f"the {dataset.label} set (or a statistic: {', '.join(SCALARS)}, compute)")
 
 
-def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, level, clusters=None):
+def _distribution(dataset, *, n, key, capabilities, against, device, batch_size, x64, level, clusters=None,
+                  score="paper"):
     """(names, estimate, jackknife, distribution, label, support) of every benchmark and scalar
-    statistic; ``support``: :func:`swjax.bootstrap.interval_support` at ``level``."""
+    statistic; ``support``: :func:`swjax.bootstrap.interval_support` at ``level``; ``score``: the
+    capability measure."""
     problem, layout, full, jack, draws, _, _ = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
-        batch_size=batch_size, x64=x64, clusters=clusters,
+        batch_size=batch_size, x64=x64, clusters=clusters, score=score,
     )
     estimate, names = stat_columns(full, layout)
     jack_cols, _ = stat_columns(jack, layout)
@@ -164,6 +166,7 @@ def compare(
     device: str = "auto",
     batch_size: int | None = None,
     x64: bool = False,
+    score: str = "paper",
 ) -> CompareResult:
     """Interval and p-value of ``a - b`` on the same resamples (or of ``a`` alone).
 
@@ -173,7 +176,8 @@ def compare(
     jackknife of the difference. ``method`` None: BCa, or cluster-t with ``clusters``, as
     :func:`swjax.bootstrap` (with the same seed and n, ``a``'s interval is the bootstrap's;
     with cluster-t the model bootstrap is run too, and the difference's t interval is on the
-    raw scale).
+    raw scale). ``score``: the capability measure (:mod:`swjax.scores`), recomputed in every
+    resample, as :func:`swjax.bootstrap` does.
 
     Examples
     --------
@@ -182,8 +186,8 @@ def compare(
     ['MT_Bench', 'mmlu', 'difference']
     """
     opts = options.check(n=n, seed=seed, method=method, level=level, device=device, batch_size=batch_size,
-                         clusters=clusters)
-    n, method, level, batch_size = opts.n, opts.method, opts.level, opts.batch_size
+                         score=score, clusters=clusters)
+    n, method, level, batch_size, score = opts.n, opts.method, opts.level, opts.batch_size, opts.score
     if method in intervals.CLUSTER_METHODS and clusters is None:
         raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")
     dataset = as_dataset(data)
@@ -191,7 +195,7 @@ def compare(
         _check_stat(dataset, stat)
     dev = engine.select_device(device).platform
     common = dict(n=n, key=resample.key_from_seed(seed), capabilities=capabilities, against=against,
-                  device=dev, batch_size=batch_size, x64=x64)
+                  device=dev, batch_size=batch_size, x64=x64, score=score)
     names, est, jack, dist, label, support = _distribution(dataset, clusters=clusters, level=level, **common)
     model_cols = None
     if method in intervals.CLUSTER_METHODS:  # cluster-t widens to the model bootstrap's BCa interval
@@ -225,7 +229,7 @@ def compare(
                    model_p=model_p, model_se=model_se, families=clusters is not None)
     return CompareResult(
         table, dist,
-        dict(set=label, n=n, seed=seed, method=method, level=level, against=against,
+        dict(set=label, n=n, seed=seed, method=method, level=level, against=against, score=score,
              scheme="models" if clusters is None else "clusters", pairing="same resamples"),
     )
 
@@ -243,6 +247,7 @@ def compare_between(
     device: str = "auto",
     batch_size: int | None = None,
     x64: bool = False,
+    score: str = "paper",
 ) -> CompareResult:
     """One statistic in two model sets: the first set's value minus the second's.
 
@@ -250,6 +255,7 @@ def compare_between(
     ``numpy.random.SeedSequence(seed).generate_state(2)[i]`` (63 bits), and resample ``r`` of
     the first set is paired with resample ``r`` of the second. Only percentile (the default
     here) and basic intervals: a jackknife of two independent samples is not the one BCa needs.
+    ``score``: the capability measure (:mod:`swjax.scores`), the same in both sets.
 
     Examples
     --------
@@ -258,8 +264,8 @@ def compare_between(
     ['mmlu@base', 'mmlu@chat', 'difference']
     """
     opts = options.check(n=n, seed=seed, method=method or "percentile", level=level, device=device,
-                         batch_size=batch_size)
-    n, method, level, batch_size = opts.n, opts.method, opts.level, opts.batch_size
+                         batch_size=batch_size, score=score)
+    n, method, level, batch_size, score = opts.n, opts.method, opts.level, opts.batch_size, opts.score
     if method in ("bca", "jackknife-t", "cluster-t"):
         raise SwjaxError(f"method: {method} is not available across model sets; use percentile or basic")
     if len(sets) != 2:
@@ -275,7 +281,7 @@ def compare_between(
     for ds, s in zip(datasets, seeds):
         names, est, _, dist, label, support = _distribution(
             ds, n=n, key=resample.key_from_seed(int(s)), capabilities=capabilities, against=against,
-            device=dev, batch_size=batch_size, x64=x64, level=level,
+            device=dev, batch_size=batch_size, x64=x64, level=level, score=score,
         )
         col = names.index(_name(a, ds))
         ests.append(est[col])
@@ -292,5 +298,5 @@ def compare_between(
     return CompareResult(
         table, dist,
         dict(sets=labels, seeds=[int(s) for s in seeds], n=n, seed=seed, method=method, level=level,
-             against=against, pairing="independent resamples, r with r"),
+             against=against, score=score, pairing="independent resamples, r with r"),
     )

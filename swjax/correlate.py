@@ -120,6 +120,7 @@ def correlate(
     progress=None,
     eigenvalues: bool = False,
     clusters=None,
+    score: str = "paper",
 ) -> CorrelateResult:
     """Capabilities correlation, interval and verdict of new benchmarks, placed among the paper's.
 
@@ -137,6 +138,9 @@ def correlate(
     clusters : pandas.Series, optional
         Model id -> family of the set's models: the family-aware interval, as in
         :func:`swjax.bootstrap`.
+    score : {"paper", "pearson", "mean-z", "irt", "compute"}
+        The capability measure (:mod:`swjax.scores`); it reads only the capability benchmarks
+        (or FLOP), so the new columns do not change it. Recorded in ``result.metadata["score"]``.
 
     Examples
     --------
@@ -150,7 +154,9 @@ def correlate(
     """
     from .analysis import as_dataset
     from .bootstrap import bootstrap
+    from .options import check
 
+    score = check(score=score).score  # before the user's file is read
     dataset = as_dataset(data)
     combined, matches, unmatched, missing, new = combine(dataset, scores)
     with warnings.catch_warnings():  # about the public columns: not the author's concern here
@@ -158,7 +164,7 @@ def correlate(
         result = bootstrap(
             combined, n=n, seed=seed, method=method, level=level, threshold=threshold,
             permutations=permutations, capabilities=capabilities, device=device, x64=x64,
-            progress=progress, eigenvalues=eigenvalues, clusters=clusters,
+            progress=progress, eigenvalues=eigenvalues, clusters=clusters, score=score,
         )
     table = result.table
     lost = [c for c in new if c not in table.index]

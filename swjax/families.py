@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import engine
+from . import engine, options
 from .analysis import as_dataset, float_dtype
 from .bootstrap import bootstrap
 from .clusters import MIN_CLUSTERS, MIN_FAMILIES, cluster_codes, cluster_setup, family_labels, load_family_map
@@ -32,16 +32,18 @@ __all__ = [
 
 
 def leave_one_family_out(data, families: pd.Series, *, capabilities=None, against=None, x64=False,
-                         device: str = "auto") -> pd.DataFrame:
+                         device: str = "auto", score: str = "paper") -> pd.DataFrame:
     """Every benchmark's correlation with each family left out in turn.
 
     Columns: ``full``, then ``-FAMILY`` per family, then ``min``, ``max``, ``range`` and
     ``most_moved_by`` (the family whose removal changes it most). A drop that leaves fewer than
-    3 models for a benchmark gives NaN there.
+    3 models for a benchmark gives NaN there. ``score``: the capability measure
+    (:mod:`swjax.scores`), recomputed without each family; recorded in ``attrs["score"]``.
     """
+    score = options.check(score=score).score
     dataset = as_dataset(data)
     with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64), score=score)
         codes, names = cluster_codes(layout.models, families)
         m, k, nb = len(layout.models), len(layout.capabilities), layout.n_benchmarks
         weights = np.vstack([np.ones((1, m), np.int32), 1 - np.eye(len(names), dtype=np.int32)[:, list(codes)]])
@@ -55,6 +57,7 @@ def leave_one_family_out(data, families: pd.Series, *, capabilities=None, agains
     out["max"] = frame.max(axis=1)
     out["range"] = out["max"] - out["min"]
     out["most_moved_by"] = [names[j] for j in change.argmax(axis=1)]
+    out.attrs["score"] = score
     return out
 
 
@@ -99,15 +102,18 @@ class FamilyResult:
 
 def family_bootstrap(data, families: pd.Series, *, n: int = 2000, seed: int = 0, method: str | None = None,
                      level: float = 0.95, threshold: float = 0.4, capabilities=None, against=None,
-                     device: str = "auto", batch_size=None, x64: bool = False) -> FamilyResult:
+                     device: str = "auto", batch_size=None, x64: bool = False,
+                     score: str = "paper") -> FamilyResult:
     """Cluster bootstrap over families, model bootstrap, design effect, leave one family out.
 
-    ``method`` None: the defaults, cluster-t for the families and BCa for the models.
+    ``method`` None: the defaults, cluster-t for the families and BCa for the models. ``score``:
+    the capability measure of all three (:mod:`swjax.scores`), in each bootstrap's metadata.
     """
+    score = options.check(score=score).score
     dataset = as_dataset(data)
     common = dict(n=n, seed=seed, level=level, threshold=threshold,
                   capabilities=capabilities, against=against, device=device,
-                  batch_size=batch_size, x64=x64)
+                  batch_size=batch_size, x64=x64, score=score)
     clustered = bootstrap(dataset, clusters=families, method=method, **common)
     models = bootstrap(dataset, method=None if method in (None, "cluster-t") else method, **common)
 
@@ -121,7 +127,7 @@ def family_bootstrap(data, families: pd.Series, *, n: int = 2000, seed: int = 0,
         deff = pd.DataFrame({"var_cluster": vc, "var_model": vm, "design_effect": vc / vm},
                             index=pd.Index(index, name="benchmark"))
     lofo = leave_one_family_out(dataset, families, capabilities=capabilities, against=against,
-                                x64=x64, device=device)
+                                x64=x64, device=device, score=score)
     layout_models = list(clustered.analysis.scores.index)
     return FamilyResult(clustered, models, deff, lofo, families.reindex(layout_models))
 

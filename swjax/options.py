@@ -3,10 +3,11 @@
 Every analysis (``bootstrap``, ``compare``, ``adjust``, ``lobo``, ``subsets``, ``plan``,
 ``coverage``) takes some of the same keyword arguments: the number of resamples, the seed,
 the interval method, the level, the verdict threshold, permutations, the device, the chunk
-size, float64, the capability benchmarks and the column to correlate with. Each passes the
-ones it takes to :func:`check`, which checks them in one fixed order (the first problem is
-the one reported, with the message of :mod:`swjax.validate`) and returns them as a frozen
-:class:`Options`. No jax.
+size, float64, the capability measure, the capability benchmarks and the column to correlate
+with. Each passes the ones it takes to :func:`check`, which checks them in one fixed order (the
+first problem is the one reported, with the message of :mod:`swjax.validate`) and returns them
+as a frozen :class:`Options`. No jax at import (the measure's name is checked by
+:func:`swjax.scores.check_score`, imported when a measure is given).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Options:
     ``n``: resamples (0 allowed where ``check(..., allow_zero_n=True)``); ``seed``; ``method``:
     the interval method, its default resolved; ``level``; ``threshold``: the verdict boundary;
     ``permutations``; ``device``; ``batch_size``: resamples per compiled chunk (None: chosen);
-    ``x64``; ``capabilities`` and ``against`` as given (checked against the data where the
+    ``x64``; ``score``: the capability measure's name, normalized (:data:`swjax.scores.SCORES`);
+    ``capabilities`` and ``against`` as given (checked against the data where the
     problem is built); ``datasets``: simulated datasets per design or grid point (R);
     ``dataset_batch``: datasets per compiled chunk.
     """
@@ -55,6 +57,7 @@ class Options:
     against: str | None = None
     datasets: int | None = None
     dataset_batch: int | None = None
+    score: str | None = None
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -77,11 +80,12 @@ def check(
     against: str | None = None,
     datasets=_UNSET,
     dataset_batch=_UNSET,
+    score=_UNSET,
     clusters=None,
     allow_zero_n: bool = False,
 ) -> Options:
     """The settings an analysis was given, checked once, in this order: method, level,
-    datasets, n, seed, permutations, threshold, device, batch size, dataset batch.
+    datasets, n, seed, permutations, threshold, device, batch size, dataset batch, score.
 
     Only the settings passed are checked (the others stay None in the result). ``method``
     None is the analyses' default (:func:`swjax.intervals.default_method`: ``cluster-t`` with
@@ -113,4 +117,8 @@ def check(
         given["batch_size"] = validate.batch_size(batch_size)
     if dataset_batch is not _UNSET and dataset_batch is not None:
         given["dataset_batch"] = check_positive_int("dataset_batch", dataset_batch)
+    if score is not _UNSET:
+        from .scores import check_score
+
+        given["score"] = check_score(score)  # None: the paper's
     return Options(x64=bool(x64), capabilities=capabilities, against=against, **given)

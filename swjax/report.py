@@ -205,8 +205,26 @@ _ALL_COLUMNS = [
 ]
 
 
+#: What the capabilities score is under each measure other than the paper's (docs/scores.md).
+_MEASURES = {
+    "pearson": "PC1 of the Pearson correlation matrix of the capability benchmarks' z-scores (no ranking)",
+    "mean-z": "the mean of the capability benchmarks' z-scores",
+    "irt": "the ability of a two-parameter logistic item-response model of the capability scores",
+    "compute": "log10 training FLOP (models without FLOP have no score)",
+}
+
+
+def _measure(results) -> str:
+    """The capability measure of the runs (``score`` in their metadata), "paper" by default."""
+    return figures._unpack(results[0])[0].metadata.get("score") or "paper"
+
+
 def _methods(results, scatter: bool = False) -> str:
     md = figures._unpack(results[0])[0].metadata
+    score = _measure(results)
+    measure = (f" In this report the capabilities score is not the paper's: it is capability measure {score}, "
+               f"{_MEASURES[score]}, recomputed in every resample (swjax docs/scores.md)."
+               if score != "paper" else "")
     families = (
         f" Models were resampled by family ({md.get('n_clusters')} families in the {md['set']} set): the "
         "cluster bootstrap redraws whole families. " + md["interval_note"][:1].upper() + md["interval_note"][1:]
@@ -236,7 +254,7 @@ def _methods(results, scatter: bool = False) -> str:
         "distinct inside (-t, t), indeterminate when it straddles a boundary. Resamples in which "
         "a benchmark is constant among the drawn models give no correlation and are counted as "
         "degenerate. Safety areas follow swjax's documented map (data/areas.csv)."
-        + families + pvalues + band
+        + measure + families + pvalues + band
     )
 
 
@@ -404,6 +422,8 @@ def build_report(results, *, published=None, command: str | None = None, scatter
         md_parts.append("\n".join(mds))
 
     title = "swjax report: capabilities correlations with uncertainty"
+    if _measure(results) != "paper":
+        title += f" (capability measure {_measure(results)})"
     sets = ", ".join(figures._unpack(r)[0].metadata["set"] for r in results)
     methods = _methods(results, scatter=any(name.startswith("scatter_") for name in pngs))
     manifest_json = dumps(manifest)

@@ -107,6 +107,7 @@ def lobo(
     device: str = "auto",
     batch_size: int | None = None,
     x64: bool = False,
+    score: str = "paper",
 ) -> LoboResult:
     """Drop each capability benchmark from the score in turn.
 
@@ -120,6 +121,10 @@ def lobo(
     seed, method, level, threshold : as in :func:`swjax.bootstrap`: ``method`` None is BCa,
         with the jackknife over models of each variant, so the full variant's interval is the
         bootstrap's (cluster-t needs families, which lobo does not take).
+    score : {"paper", "pearson", "mean-z", "irt", "compute"}
+        The capability measure (:mod:`swjax.scores`), recomputed without each capability
+        benchmark in turn (under ``compute``, which reads no capability benchmark, every variant
+        is the full one).
 
     Examples
     --------
@@ -128,9 +133,9 @@ def lobo(
     13
     """
     opts = options.check(n=n, seed=seed, method=method, level=level, threshold=threshold, device=device,
-                         batch_size=batch_size, allow_zero_n=True)
-    n, seed, method, level, threshold, batch_size = (
-        opts.n, opts.seed, opts.method, opts.level, opts.threshold, opts.batch_size
+                         batch_size=batch_size, score=score, allow_zero_n=True)
+    n, seed, method, level, threshold, batch_size, score = (
+        opts.n, opts.seed, opts.method, opts.level, opts.threshold, opts.batch_size, opts.score
     )
     if method in intervals.CLUSTER_METHODS:
         raise SwjaxError(f"method: {method!r} needs model families, which lobo does not take")
@@ -138,7 +143,7 @@ def lobo(
     dev = engine.select_device(device).platform
     started = time.perf_counter()
     with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64), score=score)
         k, m, nb = len(layout.capabilities), len(layout.models), layout.n_benchmarks
         if k < 3:
             raise SwjaxError(f"capabilities: leaving one out needs at least 3 capability benchmarks, got {k}")
@@ -190,7 +195,7 @@ def lobo(
         intervals=frame,
         metadata=dict(
             set=layout.label, n=n, seed=seed, method=method, level=level, threshold=threshold,
-            capabilities=list(layout.capabilities), seconds=time.perf_counter() - started,
+            capabilities=list(layout.capabilities), score=score, seconds=time.perf_counter() - started,
         ),
     )
 
@@ -510,6 +515,7 @@ def subsets(
     device: str = "auto",
     batch_size: int | None = None,
     x64: bool = False,
+    score: str = "paper",
 ) -> SubsetsResult:
     """Every capability subset with at least ``min_size`` members as the capabilities score.
 
@@ -528,6 +534,8 @@ def subsets(
         Of the sampling intervals.
     threshold : float
         Verdict boundary t of :func:`point_labels`.
+    score : {"paper", "pearson", "mean-z", "irt", "compute"}
+        The capability measure (:mod:`swjax.scores`), computed from each subset.
 
     Examples
     --------
@@ -537,15 +545,16 @@ def subsets(
     """
     min_size = validate.integer("min_size", min_size, minimum=2)
     opts = options.check(n=n, seed=seed, level=level, threshold=threshold, device=device, batch_size=batch_size,
-                         allow_zero_n=True)
+                         score=score, allow_zero_n=True)
     n, seed, level, threshold, batch_size = opts.n, opts.seed, opts.level, opts.threshold, opts.batch_size
+    score = opts.score
     if max_subsets is not None:
         max_subsets = validate.integer("max_subsets", max_subsets)
     dataset = as_dataset(data)
     dev = engine.select_device(device).platform
     started = time.perf_counter()
     with engine.precision(x64):
-        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64))
+        problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64), score=score)
         k, nb = len(layout.capabilities), layout.n_benchmarks
         masks = sample_subset_masks(k, min_size, max_subsets, seed)
         full_est, _ = _full_sample(problem, layout, np.ones((1, k), np.int32), dev)
@@ -571,7 +580,7 @@ def subsets(
         metadata=dict(
             set=layout.label, min_size=min_size, n_subsets=len(masks),
             n_subsets_total=resample.n_subsets(k, min_size), max_subsets=max_subsets, n=n,
-            seed=seed, level=level, threshold=threshold, seconds=time.perf_counter() - started,
+            seed=seed, level=level, threshold=threshold, score=score, seconds=time.perf_counter() - started,
         ),
     )
 

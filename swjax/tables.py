@@ -9,7 +9,14 @@ import pandas as pd
 
 from .outputs import dumps, frame_to_json, to_jsonable
 
-__all__ = ["analysis_long", "analysis_rich", "bootstrap_rich", "frames_csv", "frame_rich", "frame_text"]
+__all__ = ["analysis_long", "analysis_rich", "bootstrap_rich", "frames_csv", "frame_rich", "frame_text", "measure_note"]
+
+
+def measure_note(metadata) -> str:
+    """", capability measure X" for a title when a result's capability measure (its metadata's
+    ``score``) is not the paper's; "" for the paper's (docs/scores.md)."""
+    score = (metadata or {}).get("score") or "paper"
+    return "" if score == "paper" else f", capability measure {score}"
 
 
 def _fmt(x, digits=3) -> str:
@@ -191,7 +198,7 @@ def bootstrap_rich(result, file=None) -> None:
         f"{md['set']}: {md['n']:,} bootstrap resamples of {md['n_models']} models, "
         f"{md['method']} {md['level']:.0%} intervals, threshold {md['threshold']}, "
         f"{md['dtype']} on {md['device']}"
-        + (f", capability measure {md['score']}" if md.get("score", "paper") != "paper" else "")
+        + measure_note(md)
     )
     frame = result.table.sort_values("estimate", ascending=False, na_position="last")
     with_p = bool(np.isfinite(frame["p_value"].to_numpy(dtype=float)).any())  # only with permutations
@@ -451,7 +458,7 @@ def correlate_rich(result, file=None) -> None:
     title = (
         f"{md['set']}: new benchmarks among {int(result.table['of'].max())} public ones; "
         f"{md['n']:,} bootstrap resamples, {md['method']} {md['level']:.0%} intervals, "
-        f"threshold {md['threshold']}"
+        f"threshold {md['threshold']}{measure_note(md)}"
     )
     frame = result.table
     cells = {

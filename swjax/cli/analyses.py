@@ -162,9 +162,10 @@ def lobo(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    score: ScoreOpt = Score.paper,
 ):
     """Leave each capability benchmark out of the score in turn: range and largest move."""
-    from ..tables import frame_text
+    from ..tables import frame_text, measure_note
     import pandas as pd
 
     from ..sensitivity import lobo as run
@@ -175,10 +176,10 @@ def lobo(
         with working(f"{ds.label}: leaving each capability benchmark out" + (f", {n} resamples" if n else "")):
             runs.append((ds.label, run(ds, capabilities=caps, against=against, n=n, seed=seed,
                                        method=method and method.value, level=level, threshold=threshold,
-                                       device=device.value, x64=x64)))
+                                       device=device.value, x64=x64, score=score.value)))
     emit(formatted(
         fmt, table=lambda: "".join(frame_text(_lobo_spread(res), "table", f"{label}: leave one capability benchmark "
-                                              "out of the score") for label, res in runs),
+                                              f"out of the score{measure_note(res.metadata)}") for label, res in runs),
         frame=lambda: pd.concat([_with_set(_lobo_wide(res), label) for label, res in runs]),
     ), out)
 
@@ -231,9 +232,10 @@ def subsets(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    score: ScoreOpt = Score.paper,
 ):
     """Every capability subset as the score (a specification curve): spread and verdict stability."""
-    from ..tables import frame_text
+    from ..tables import frame_text, measure_note
     import pandas as pd
 
     from ..sensitivity import subsets as run
@@ -244,7 +246,8 @@ def subsets(
         with working(f"{ds.label}: every capability subset" + (f", {n} resamples" if n else "")):
             runs.append((ds.label, run(ds, capabilities=caps, against=against, min_size=min_size,
                                        max_subsets=max_subsets, n=n, seed=seed, level=level, threshold=threshold,
-                                       device=device.value, batch_size=batch_size, x64=x64)))
+                                       device=device.value, batch_size=batch_size, x64=x64,
+                                       score=score.value)))
 
     def counted(label, md):
         return f"{label}: {md['n_subsets']} of {md['n_subsets_total']}"
@@ -257,7 +260,7 @@ def subsets(
     emit(formatted(
         fmt, table=lambda: "".join(
             frame_text(res.table, "table", f"{counted(label, res.metadata)} capability subsets (specification curve)"
-                       + (f", {n} resamples" if n else "")) for label, res in runs),
+                       + (f", {n} resamples" if n else "") + measure_note(res.metadata)) for label, res in runs),
         frame=frame,
     ), out)
 
@@ -285,15 +288,16 @@ def compare(
     x64: X64Opt = False,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    score: ScoreOpt = Score.paper,
 ):
     """Interval and p-value of A - B on the same resamples, of A across sets, or of A alone."""
-    from ..tables import frame_text
+    from ..tables import frame_text, measure_note
     from ..compare import compare as run_pair
     from ..compare import compare_between
 
     caps = parse_list(capabilities)
     common = dict(n=n, seed=seed, method=method and method.value, level=level, capabilities=caps,
-                  against=against, device=device.value, x64=x64)
+                  against=against, device=device.value, x64=x64, score=score.value)
     if between is not None:
         if b is not None:
             raise SwjaxError("between: compare one benchmark across sets (got two benchmarks)")
@@ -310,7 +314,8 @@ def compare(
         (ds,) = load_sets(model_set, data, info, data_dir)
         with working(f"{ds.label}: {n} resamples"):
             res = run_pair(ds, a, b, clusters=cluster_labels(ds, cluster_by, families), **common)
-    emit(formatted(fmt, table=lambda: frame_text(res.table, "table", f"n={n} seed={seed} ({res.metadata['pairing']})"),
+    title = f"n={n} seed={seed} ({res.metadata['pairing']}){measure_note(res.metadata)}"
+    emit(formatted(fmt, table=lambda: frame_text(res.table, "table", title),
                    frame=lambda: res.table), out)
 
 
@@ -335,6 +340,7 @@ def adjust(
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for adjust.csv, slopes.csv, adjust.json, adjust.png."),
                    writes_folder("adjust")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw the residuals figure (.png or .svg)."), WRITES_FILE] = None,
+    score: ScoreOpt = Score.paper,
 ):
     """Capability-adjusted score of each model (residual from the fit on the capabilities score).
 
@@ -342,7 +348,7 @@ def adjust(
     interval says whether it is safer or less safe than its capabilities predict, and the
     slopes (rank and linear) come with intervals.
     """
-    from ..tables import frame_text
+    from ..tables import frame_text, measure_note
     from ..adjust import adjust as run
     from ..writers import write_adjust
     from ..outputs import dumps, frame_to_json
@@ -356,11 +362,12 @@ def adjust(
         res = run(
             ds, benchmark, method="linear" if linear else "rank", partial=partial, scores=scores, n=n,
             seed=seed, interval=method.value, level=level, capabilities=parse_list(capabilities),
-            device=device.value, x64=x64,
+            device=device.value, x64=x64, score=score.value,
         )
     md = res.metadata
     title = (f"{md['benchmark_name']} ({md['set']}): capability-adjusted scores, {md['method']} fit, "
-             f"residuals in {md['units']}; {md['level']:.0%} {md['interval']} intervals, n={md['n']}")
+             f"residuals in {md['units']}; {md['level']:.0%} {md['interval']} intervals, n={md['n']}"
+             f"{measure_note(md)}")
     write_stdout(formatted(
         fmt, table=lambda: frame_text(res.table, "table", title) + frame_text(res.slopes, "table", "slopes"),
         frame=lambda: res.table,

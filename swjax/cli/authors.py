@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from .options import (
-    DataDirOpt, Device, DeviceOpt, Format, FormatOpt, LevelOpt, MethodOpt, ModelSet, NOpt, OutOpt, ScoresOpt,
-    SeedOpt, ThresholdOpt, WRITES_FILE,
+    DataDirOpt, Device, DeviceOpt, Format, FormatOpt, LevelOpt, MethodOpt, ModelSet, NOpt, OutOpt, Score, ScoreOpt,
+    ScoresOpt, SeedOpt, ThresholdOpt, WRITES_FILE,
 )
 from .common import correlate_all, handle_errors
 from .output import emit, formatted, render, write_stdout
@@ -30,6 +30,7 @@ def correlate(
     device: DeviceOpt = Device.auto,
     fmt: FormatOpt = Format.table,
     out: OutOpt = None,
+    score: ScoreOpt = Score.paper,
 ):
     """A new benchmark's capabilities correlation, interval and verdict, placed among the paper's."""
     from ..tables import correlate_frame, correlate_rich
@@ -37,7 +38,7 @@ def correlate(
 
     results = correlate_all(
         scores, model_set, data_dir, n=n, seed=seed, method=method and method.value, level=level,
-        threshold=threshold, device=device.value,
+        threshold=threshold, device=device.value, score=score.value,
     )
     emit(formatted(
         fmt, table=lambda: render(lambda f: [correlate_rich(r, file=f) for r in results]),

@@ -12,7 +12,7 @@ import typer
 from ..errors import SwjaxError
 from .options import (
     ClusterByOpt, DataDirOpt, Device, DeviceOpt, FamiliesOpt, LevelOpt, MethodOpt, ModelSet, NOpt,
-    PermutationsOpt, PlotKind, READS, SeedOpt, SetOpt, ThresholdOpt, WRITES_FILE, writes_folder,
+    PermutationsOpt, PlotKind, READS, Score, ScoreOpt, SeedOpt, SetOpt, ThresholdOpt, WRITES_FILE, writes_folder,
 )
 from .common import HOST, cluster_labels, correlate_all, handle_errors, parse_list, progress_bar, public_sets, working
 
@@ -114,12 +114,13 @@ def report(
     permutations: PermutationsOpt = 0,
     cluster_by: ClusterByOpt = None,
     families: FamiliesOpt = None,
+    score: ScoreOpt = Score.paper,
 ):
     """A self-contained HTML report (figures, sortable table, methods, manifest) and its markdown twin."""
     from ..report import write_report
 
     kw = dict(n=n, seed=seed, method=method and method.value, level=level, threshold=threshold, device=device.value,
-              permutations=permutations, eigenvalues=True)  # eigenvalues for the scree plot
+              permutations=permutations, eigenvalues=True, score=score.value)  # eigenvalues for the scree plot
     sets = public_sets(model_set, data_dir)
     clusters = {ds.label: cluster_labels(ds, cluster_by, families, known=sets) for ds in sets}
     scatter_for = None
