@@ -208,12 +208,43 @@ def test_cli_atlas_writes_the_folder_and_names_what_it_skipped(helm, tmp_path):
     (broken / "x.json").write_text("{not json")
     out = tmp_path / "atlas"
     got = CliRunner().invoke(app, ["atlas", str(HELM), str(broken), "--capabilities", ",".join(CAPS), "--n", "300",
-                                   "--permutations", "300", "--seed", "1", "--cache", str(cache), "--out", str(out)])
+                                   "--permutations", "300", "--seed", "1", "--cache", str(cache), "--out", str(out),
+                                   "--revision", "rev-1"])
     assert got.exit_code == 0, got.output
     assert "already computed" in got.output  # the population came from the cache the fixture filled
     assert "broken: not analysed (could not be read:" in got.output
     assert {p.name for p in out.iterdir()} >= {"atlas.csv", "atlas.json", "populations.csv", "index.html", "manifest.json"}
     assert len(pd.read_csv(out / "atlas.csv")) == 6
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sources"][0]["revision"] == "rev-1" and manifest["sources"][0]["files"] == 67
     bad = CliRunner().invoke(app, ["atlas", str(HELM), "--families", "public", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "the atlas takes 'auto'" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow  # compiles a bootstrap with permutations of the merged population
+def test_cli_atlas_merge_is_one_population(tmp_path):
+    from typer.testing import CliRunner
+
+    from swjax.cli import app
+
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=24)
+    paths = []
+    for part, models in enumerate((range(0, 12), range(12, 24))):
+        frame = pd.DataFrame({c: latent[list(models)] + rng.normal(scale=0.5, size=12) for c in ["c0", "c1", "c2", "s0"]})
+        frame.insert(0, "model", [f"org{i % 5}/model-{i}" for i in models])
+        paths.append(tmp_path / f"board{part}.csv")
+        frame.to_csv(paths[-1], index=False)
+    out = tmp_path / "atlas"
+    got = CliRunner().invoke(app, ["atlas", *map(str, paths), "--merge", "--capabilities", "c0,c1,c2", "--min-models",
+                                   "20", "--n", "200", "--permutations", "200", "--no-cache", "--out", str(out)])
+    assert got.exit_code == 0, got.output
+    pops = pd.read_csv(out / "populations.csv")
+    assert list(pops["population"]) == ["merged"] and pops.loc[0, "models"] == 24
+    table = pd.read_csv(out / "atlas.csv")
+    assert list(table["benchmark"]) == ["s0"] and table.loc[0, "n_models"] == 24
+    # one source alone has 12 models: below --min-models 20, so nothing to analyse
+    alone = CliRunner().invoke(app, ["atlas", str(paths[0]), "--capabilities", "c0,c1,c2", "--no-cache",
+                                     "--out", str(tmp_path / "alone")])
+    assert alone.exit_code == 2 and "no population could be analysed" in alone.output

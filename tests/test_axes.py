@@ -85,7 +85,7 @@ def test_compute_is_left_out_without_flop_and_two_measures_are_needed(chat):
 def test_cli_axes_every_measure(tmp_path):
     runner = CliRunner()
     got = runner.invoke(app, ["axes", "MT_Bench", "wmdp_bio", "--set", "chat", "--n", str(N), "--format", "json",
-                              "--plot", str(tmp_path / "axes.png")])
+                              "--plot", str(tmp_path / "axes.png"), "--scale"])
     assert got.exit_code == 0, got.output
     doc = json.loads(got.stdout)
     assert {r["measure"] for r in doc["table"]} == {"paper", "pearson", "mean-z", "irt", "compute"}
@@ -93,6 +93,8 @@ def test_cli_axes_every_measure(tmp_path):
     assert (tmp_path / "axes.png").stat().st_size > 10000
     compute = [r for r in doc["table"] if r["measure"] == "compute"]
     assert all(r["n_models"] == 21 for r in compute)  # FLOP is known for 21 of the 26 chat models
+    scale = {(r["benchmark"], r["statistic"]) for r in doc["scale"]}
+    assert ("wmdp_bio", "capabilities | scale") in scale and ("MT_Bench", "scale | capabilities") in scale
     bad = runner.invoke(app, ["axes", "MT_Bench", "--set", "both"])
     assert bad.exit_code == 2 and "axes runs on one set" in bad.output
 
