@@ -162,6 +162,22 @@ def forest_rows(result, benchmarks="headline", capabilities: bool = True) -> pd.
 TALL_FOREST = 40
 
 
+def _verdict_errorbars(ax, rows: pd.DataFrame, pos: np.ndarray, ms: float = 5, lw: float = 1.8,
+                       capsize: float = 2.5) -> None:
+    """One errorbar container per verdict present (``ax.containers``, labelled by verdict): each
+    row's estimate at its y position ``pos`` with its interval, in the verdict's colour; a row
+    without an interval shows its estimate alone."""
+    for verdict, colour in VERDICT_COLOURS.items():
+        sel = (rows["verdict"] == verdict).to_numpy()
+        if not sel.any():
+            continue
+        est = rows["estimate"].to_numpy(float)[sel]
+        lo, hi = rows["low"].to_numpy(float)[sel], rows["high"].to_numpy(float)[sel]
+        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+        ax.errorbar(est, pos[sel], xerr=np.where(np.isfinite(xerr), xerr, 0), fmt="o", color=colour,
+                    ecolor=colour, ms=ms, lw=lw, capsize=capsize, label=verdict, zorder=3)
+
+
 def forest(result, *, benchmarks="headline", capabilities: bool = True, title: str | None = None) -> Figure:
     """Forest plot: each benchmark's correlation (dot) and interval (bar), grouped by area.
 
@@ -194,19 +210,7 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
         y += 1
     pos = np.array(pos)
     _threshold_lines(ax, t)
-    for verdict, colour in VERDICT_COLOURS.items():
-        sel = (rows["verdict"] == verdict).to_numpy()
-        if not sel.any():
-            continue
-        est = rows["estimate"].to_numpy()[sel]
-        lo = rows["low"].to_numpy()[sel]
-        hi = rows["high"].to_numpy()[sel]
-        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
-        xerr = np.where(np.isfinite(xerr), xerr, 0)
-        ax.errorbar(
-            est, pos[sel], xerr=xerr, fmt="o", color=colour, ecolor=colour, ms=5, lw=1.8,
-            capsize=2.5, label=verdict, zorder=3,
-        )
+    _verdict_errorbars(ax, rows, pos)
     labels = [
         rows.at[b, "name"] if isinstance(rows.at[b, "name"], str) and rows.at[b, "name"] else b
         for b in rows.index
@@ -746,15 +750,7 @@ def atlas_forest(rows: pd.DataFrame, *, threshold: float, level: float, title: s
     ax = fig.add_subplot()
     pos = np.arange(n, dtype=float)
     _threshold_lines(ax, threshold)
-    for verdict, colour in VERDICT_COLOURS.items():
-        sel = (rows["verdict"] == verdict).to_numpy()
-        if not sel.any():
-            continue
-        est = rows["estimate"].to_numpy(float)[sel]
-        lo, hi = rows["low"].to_numpy(float)[sel], rows["high"].to_numpy(float)[sel]
-        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
-        ax.errorbar(est, pos[sel], xerr=np.where(np.isfinite(xerr), xerr, 0), fmt="o", color=colour,
-                    ecolor=colour, ms=5, lw=1.8, capsize=2.5, label=verdict, zorder=3)
+    _verdict_errorbars(ax, rows, pos)
     ax.set_yticks(pos, [f"{b} ({int(k)})" for b, k in zip(rows["benchmark"], rows["n_models"])], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(-1.05, 1.05)
@@ -796,15 +792,7 @@ def axes_forest(result, *, title: str | None = None) -> Figure:
         centres.append((start + y - 1) / 2)
     pos = np.array(pos)
     _threshold_lines(ax, float(md["threshold"]))
-    for verdict, colour in VERDICT_COLOURS.items():
-        sel = (table["verdict"] == verdict).to_numpy()
-        if not sel.any():
-            continue
-        est = table["estimate"].to_numpy(float)[sel]
-        lo, hi = table["low"].to_numpy(float)[sel], table["high"].to_numpy(float)[sel]
-        xerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
-        ax.errorbar(est, pos[sel], xerr=np.where(np.isfinite(xerr), xerr, 0), fmt="o", color=colour, ecolor=colour,
-                    ms=4, lw=1.5, capsize=2, zorder=3)
+    _verdict_errorbars(ax, table, pos, ms=4, lw=1.5, capsize=2)
     ax.set_yticks(pos, list(table["measure"]), fontsize=7)
     robust = result.verdicts["robustness"]
     for b, start, c in zip(benches, starts, centres):

@@ -185,13 +185,33 @@ _COLOURS = {
 }
 
 
+def _cells_table(title, ids, cells, kept, required, text_columns):
+    """A table of an id column and the ``kept`` columns of ``cells`` (header -> strings):
+    numbers right-justified and never wrapped, required columns whole, verdicts coloured.
+    Cells are Text, not markup strings: rich then has no markup to parse in 2,000 cells."""
+    from rich.text import Text
+
+    table = _table(title)
+    _id_column(table, ids)
+    for head, head_width, _ in kept:
+        numeric = head not in text_columns
+        table.add_column(head, justify="right" if numeric else "left", no_wrap=head in required or numeric,
+                         min_width=head_width if head in required or numeric else min(head_width, 12))
+    for i, label in enumerate(ids):
+        row = [Text(label)]
+        for head, _, _ in kept:
+            text = cells[head][i]
+            row.append(Text.assemble((text, _COLOURS.get(text, ""))) if head == "verdict" else Text(text))
+        table.add_row(*row)
+    return table
+
+
 def bootstrap_rich(result, file=None) -> None:
     """Print a BootstrapResult's table: estimate, interval, verdict, sorted by estimate.
 
     The id, estimate, interval and verdict columns are never cut; the model count shows where a
     benchmark has fewer models than the set; the other columns (name, se, p, q, note) give way,
     in that order, on a narrow terminal, and a line names those left out."""
-    from rich.text import Text
 
     md = result.metadata
     title = (
@@ -233,20 +253,7 @@ def bootstrap_rich(result, file=None) -> None:
     widths = {h: max([len(c) for c in cells[h]] + [len(h)]) for h in order}
     console, kept, left_out, width = _fit_console(file, id_width, [(h, widths[h], h in required) for h in order],
                                                   drop_order=["name", "note", "q (BH)", "p", "se"])
-    table = _table(title)
-    _id_column(table, ids)
-    for head, head_width, _ in kept:
-        numeric = head not in ("name", "verdict", "note")
-        table.add_column(head, justify="right" if numeric else "left", no_wrap=head in required or numeric,
-                         min_width=head_width if head in required or numeric else min(head_width, 12))
-    # Cells as Text, not markup strings: rich then has no markup to parse in 2,000 cells.
-    for i, label in enumerate(ids):
-        row = [Text(label)]
-        for head, _, _ in kept:
-            text = cells[head][i]
-            row.append(Text.assemble((text, _COLOURS.get(text, ""))) if head == "verdict" else Text(text))
-        table.add_row(*row)
-    console.print(table)
+    console.print(_cells_table(title, ids, cells, kept, required, text_columns=("name", "verdict", "note")))
     if left_out:
         console.print(_left_out_line(left_out, width))
     shown = md.get("shown")
@@ -452,8 +459,6 @@ def correlate_rich(result, file=None) -> None:
     """Print a :class:`CorrelateResult`: the new benchmarks and the model matching, at the
     terminal's width as the other tables (ids, estimates, intervals and verdicts never cut; the
     nearest public benchmarks, then the rank, give way and are named below)."""
-    from rich.text import Text
-
     md = result.result.metadata
     title = (
         f"{md['set']}: new benchmarks among {int(result.table['of'].max())} public ones; "
@@ -475,19 +480,8 @@ def correlate_rich(result, file=None) -> None:
     widths = {h: max([len(c) for c in v] + [len(h) if h in required else min(len(h), 12)]) for h, v in cells.items()}
     console, kept, left_out, width = _fit_console(
         file, id_width, [(h, widths[h], h in required) for h in cells], drop_order=["nearest public benchmarks", "rank"])
-    table = _table(title)
-    _id_column(table, ids)
-    for head, head_width, _ in kept:
-        numeric = head in ("estimate", "models", "rank", "interval")
-        table.add_column(head, justify="right" if numeric else "left", no_wrap=head in required or numeric,
-                         min_width=head_width if head in required or numeric else min(head_width, 12))
-    for i, label in enumerate(ids):
-        row = [Text(label)]
-        for head, _, _ in kept:
-            text = cells[head][i]
-            row.append(Text.assemble((text, _COLOURS.get(text, ""))) if head == "verdict" else Text(text))
-        table.add_row(*row)
-    console.print(table)
+    console.print(_cells_table(title, ids, cells, kept, required,
+                               text_columns=("verdict", "nearest public benchmarks")))
     if left_out:
         console.print(_left_out_line(left_out, width))
     by = result.matches["how"].value_counts()
