@@ -61,6 +61,9 @@ def pytest_collection_modifyitems(config, items):
 #: slow pass that CI runs after it (``pytest -m slow``): each of these takes 4-20 s here, and its
 #: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
 SLOW = {
+    # 4-6 s each in the default pass (a report built; an irt fit compiled on a sparse matrix)
+    "tests/test_scores_everywhere.py::test_report_names_the_measure_in_its_title_and_methods",
+    "tests/test_scores.py::test_irt_sparse_matrix_matches_scipy",
     "tests/test_scores_everywhere.py::test_lobo_mean_z_is_analyze_with_and_without_each_capability",
     "tests/test_scores_everywhere.py::test_subsets_mean_z_every_subset_is_analyze_on_it",
     "tests/test_scores_everywhere.py::test_compare_single_benchmark_is_the_bootstraps_interval_under_mean_z",
