@@ -178,6 +178,15 @@ def _verdict_errorbars(ax, rows: pd.DataFrame, pos: np.ndarray, ms: float = 5, l
                     ecolor=colour, ms=ms, lw=lw, capsize=capsize, label=verdict, zorder=3)
 
 
+def _verdict_legend(fig: Figure, verdicts, level: float, threshold: float) -> None:
+    """The legend of the verdicts present, under the axes, titled with the level and threshold."""
+    handles = [Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
+               for v in VERDICT_COLOURS if v in set(verdicts)]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
+                   title=f"verdict ({level:.0%} interval against |r| = {threshold})", title_fontsize=8)
+
+
 def forest(result, *, benchmarks="headline", capabilities: bool = True, title: str | None = None) -> Figure:
     """Forest plot: each benchmark's correlation (dot) and interval (bar), grouped by area.
 
@@ -235,12 +244,7 @@ def forest(result, *, benchmarks="headline", capabilities: bool = True, title: s
         ax.tick_params(axis="x", top=True, labeltop=True)
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    handles = [
-        Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
-        for v in VERDICT_COLOURS if v in set(rows["verdict"])
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
-               title=f"verdict ({md['level']:.0%} interval against |r| = {t})", title_fontsize=8)
+    _verdict_legend(fig, rows["verdict"], md["level"], t)
     _fit_title(fig, ax, title or f"Capabilities correlations: {_subtitle(md)}", fontsize=10)
     return fig
 
@@ -760,11 +764,7 @@ def atlas_forest(rows: pd.DataFrame, *, threshold: float, level: float, title: s
         ax.tick_params(axis="x", top=True, labeltop=True)
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    handles = [Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
-               for v in VERDICT_COLOURS if v in set(rows["verdict"])]
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
-                   title=f"verdict ({level:.0%} interval against |r| = {threshold})", title_fontsize=8)
+    _verdict_legend(fig, rows["verdict"], level, threshold)
     _fit_title(fig, ax, title, fontsize=10)
     return fig
 
@@ -804,11 +804,7 @@ def axes_forest(result, *, title: str | None = None) -> Figure:
     ax.set_xlabel("Spearman correlation with the capabilities score, under each capability measure")
     ax.grid(axis="x", color="0.92", lw=0.6, zorder=0)
     ax.set_axisbelow(True)
-    handles = [Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=v)
-               for v in VERDICT_COLOURS if v in set(table["verdict"])]
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
-                   title=f"verdict ({md['level']:.0%} interval against |r| = {md['threshold']})", title_fontsize=8)
+    _verdict_legend(fig, table["verdict"], md["level"], md["threshold"])
     _fit_title(fig, ax, title or f"{md['set']}: capabilities correlations under {len(measures)} capability measures "
                f"({md['n']:,} resamples, the same for every measure)", fontsize=10)
     return fig
