@@ -26,7 +26,8 @@ inputs, special files (named pipes, standard input, ``/dev/fd/N``, any file name
 named like missing values, encodings, locales, environment settings that change JAX's
 behaviour, a closed stdout, no network, and signals, those last ones in real processes.
 
-Prints the table and writes ``benchmarks/results/reliability.json`` (every case with its
+Prints the table and writes ``benchmarks/results/reliability.json`` (a partial run:
+``benchmarks/results/reliability/PART.json``) (every case with its
 outcome and detail). Runs in one process (typer's CliRunner) so that hundreds of commands do
 not each pay JAX's start-up; the console script's own start-up is covered by
 ``tests/test_interrupt.py``.
@@ -1234,8 +1235,16 @@ def main(argv=None):
     parser.add_argument("--real", type=int, default=60, help="mutated copies of real result files")
     parser.add_argument("--no-lost", action="store_true", help="leave out the nothing-lost groups (real processes)")
     parser.add_argument("--lost-only", action="store_true", help="only the nothing-lost groups")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "reliability.json")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where the cases go (default benchmarks/results/reliability.json for the whole run, "
+                             "benchmarks/results/reliability/PART.json for --quick, --lost-only or --no-lost, so "
+                             "that a part never replaces the whole run's record)")
     args = parser.parse_args(argv)
+    if args.json is None:
+        part = "quick" if args.quick else "lost-only" if args.lost_only else "no-lost" if args.no_lost else None
+        results = ROOT / "benchmarks" / "results"
+        args.json = results / "reliability.json" if part is None else results / "reliability" / f"{part}.json"
+        args.json.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="swjax-reliability-") as tmp:
         ctx = Context(work=Path(tmp))
