@@ -161,6 +161,9 @@ SLOW = {
     "tests/test_scores.py::test_irt_with_missing_capability_scores_through_the_api",
     "tests/test_scores.py::test_bootstrap_runs_with_each_measure",
     "tests/test_scores.py::test_capability_masks_leave_benchmarks_out_of_the_measure",
+    # 6-7 s each: a bootstrap with permutations of a merged benchbench population (also marked slow)
+    "tests/test_benchbench.py::test_merged_safety_and_capabilities_atlas_against_an_independent_computation",
+    "tests/test_benchbench.py::test_cli_airbench_direction_given_and_the_report_written",
 }
 
 

@@ -8,7 +8,9 @@
    kept with the population.
 2. **Capability set.** ``capabilities``: a list (the members a population has; at least
    :data:`MIN_CAPABILITIES`), or a dict of population name -> list. Without it, the benchmarks
-   that the import marks as capabilities (a named set of :mod:`swjax.importers.capabilities`).
+   that the import marks as capabilities: a named set of :mod:`swjax.importers.capabilities`, or
+   the source's own categories (IBM benchbench's file names: every category but ``safety``,
+   :data:`swjax.importers.wide_table.CAPABILITY_CATEGORIES`).
    A population with no capability set of at least :data:`MIN_CAPABILITIES` members is listed
    with the reason and not analysed: the atlas never guesses which benchmarks measure
    capabilities.
@@ -94,7 +96,9 @@ class AtlasResult:
 
     def write(self, out, *, parquet: bool | None = None) -> Path:
         """Write ``atlas.csv``, ``atlas.json`` (rows, populations, models, metadata),
-        ``populations.csv``, ``index.html`` (:mod:`swjax.atlas_page`), ``manifest.json`` and,
+        ``populations.csv``, ``index.html`` (:mod:`swjax.atlas_page`), ``manifest.json``,
+        ``import_report.txt`` (each population's import report: the names its matcher joined,
+        the directions assumed, the capabilities marked) and,
         where pyarrow is installed (or ``parquet=True``, which then needs it), ``atlas.parquet``;
         all or nothing, into the folder ``out``."""
         from . import atlas_page
@@ -118,6 +122,9 @@ class AtlasResult:
             (tmp / "atlas.json").write_text(dumps(doc))
             (tmp / "index.html").write_text(page, encoding="utf-8")
             (tmp / "manifest.json").write_text(dumps(self.metadata))
+            reports = self.metadata.get("reports") or {}
+            (tmp / "import_report.txt").write_text("".join(
+                f"== {name}\n" + "\n".join(lines) + "\n\n" for name, lines in reports.items()), encoding="utf-8")
             if parquet:
                 from .tables import parquet_bytes
 
@@ -172,6 +179,9 @@ def _capability_set(name, result, capabilities):
     if wanted is None:
         marked = [c for c in columns if bool(result.info["capability"].get(c, False))]
         wanted, origin = marked, "marked by the import (a named capability set)"
+        if result.capabilities is None and "category" in result.info.columns and marked:
+            kinds = sorted({str(result.info.at[c, "category"]) for c in marked})
+            origin = f"marked by the source's categories (benchbench file names: {', '.join(kinds)})"
     if isinstance(wanted, str):
         wanted = [w.strip() for w in wanted.split(",") if w.strip()]
     present = tuple(c for c in wanted if c in columns)
@@ -446,5 +456,9 @@ def atlas(
             s for p in pops for s in p.sources)],
         data_sha256={p.name: matrix_sha256(p.data.scores) for p in pops if p.data is not None},
         environment=environment(),
+        reports={p.name: list(p.data.report) for p in pops if p.data is not None},
+        assumed_directions={p.name: found for p in pops if p.data is not None and (found := [
+            b for b in table.loc[table["population"] == p.name, "benchmark"]
+            if p.data.info["direction_from"].get(b) == "assumed"])},
     )
     return AtlasResult(table, summary, models, metadata)

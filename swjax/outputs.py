@@ -79,7 +79,8 @@ FOLDERS: dict[str, tuple[str, ...]] = {
     "import": ("scores.csv", "info.csv", "stderr.csv", "n.csv", "merge_report.txt"),
     "adjust": ("adjust.csv", "slopes.csv", "adjust.json", "adjust.png"),
     "plan": ("plan.csv", "needed.csv", "plan.json", "plan.png", "compare.csv"),
-    "atlas": ("atlas.csv", "atlas.json", "atlas.parquet", "populations.csv", "index.html", "manifest.json"),
+    "atlas": ("atlas.csv", "atlas.json", "atlas.parquet", "populations.csv", "index.html", "manifest.json",
+              "import_report.txt"),
 }
 
 #: The file in every output folder that says swjax wrote it: ``{"swjax": KIND, "files": [...]}``.

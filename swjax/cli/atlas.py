@@ -38,6 +38,9 @@ def atlas(
         Optional[Duplicates], typer.Option("--duplicates", help="Resolve two results for one model and benchmark.")
     ] = None,
     models: Annotated[Optional[Path], typer.Option("--models", help="CSV from,to mapping source model names to ids."), READS] = None,
+    lower_is_better: Annotated[
+        Optional[str], typer.Option("--lower-is-better", help="Comma-separated benchmarks where lower is better (tables do not say).")
+    ] = None,
     missing: MissingCapsOpt = Missing.drop,
     revision: Annotated[Optional[str], typer.Option("--revision", help="The sources' revision (a datastore commit), recorded in the provenance.")] = None,
     cache: Annotated[
@@ -53,7 +56,8 @@ def atlas(
 
     if families not in (None, "auto"):
         raise SwjaxError(f"families: the atlas takes 'auto' (each model's developer), got {families!r}")
-    imports = {k: v for k, v in dict(duplicates=duplicates and duplicates.value, models=models).items() if v is not None}
+    imports = {k: v for k, v in dict(duplicates=duplicates and duplicates.value, models=models,
+                                     lower_is_better=lower_is_better).items() if v is not None}
     res = run(
         [str(s) for s in sources], capabilities=capabilities, merge=merge, min_models=min_models, families=families,
         n=n, seed=seed, level=level, threshold=threshold, permutations=permutations, device=device.value,
@@ -64,6 +68,10 @@ def atlas(
     for row in res.populations.itertuples(index=False):
         if row.skipped:
             typer.echo(f"{row.population}: not analysed ({row.skipped})", err=True)
+    for pop, benches in res.metadata.get("assumed_directions", {}).items():
+        typer.echo(f"{pop}: direction assumed higher-is-better for {len(benches)} analysed benchmark(s) "
+                   f"({', '.join(benches[:6])}{' ...' if len(benches) > 6 else ''}); if lower is better, "
+                   "pass --lower-is-better (see import_report.txt)", err=True)
     counts = res.table["verdict"].value_counts()
     typer.echo(f"{len(res.table)} benchmark(s) in {int((res.populations['skipped'] == '').sum())} population(s): "
                + ", ".join(f"{v} {k}" for k, v in counts.items()), err=True)

@@ -46,7 +46,9 @@ class ImportResult:
     info : pandas.DataFrame
         Per benchmark: ``name``, ``metric``, ``direction`` (``higher`` or ``lower (negated)``),
         ``direction_from`` (``source``, ``--lower-is-better`` or ``assumed``), ``source``
-        (formats), ``capability`` (bool).
+        (formats), ``capability`` (bool); ``category`` where a source names what its benchmarks
+        measure (benchbench's file names: :func:`swjax.importers.wide_table.category`), which
+        marks ``capability`` when no capability set is given.
     meta : pandas.DataFrame
         Per model metadata (``name``; public metadata for models of a public set).
     capabilities : tuple of str or None
@@ -248,15 +250,31 @@ def _names(records, mapping, public, report):
         keys[key].append(raw)
     canonical = {}
     org_only = []
+    clashes = []
     for key, raws in keys.items():
         orgs = sorted({by_raw[r][2] for r in raws if by_raw[r][2]})
         if len({o.lower() for o in orgs}) > 1:
-            files = sorted({r.file for r in records if r.model in raws})
+            clashes.append((raws, orgs))
+    if clashes:
+        # every clash at once, so that one models file settles them all
+        def where(raws):
+            files = sorted({Path(r.file).name for r in records if r.model in raws})
+            return ", ".join(files[:3]) + (f" and {len(files) - 3} more files" if len(files) > 3 else "")
+
+        raws, orgs = clashes[0]
+        if len(clashes) == 1:
             raise SwjaxError(
-                f"models {raws} (in {files[0]}{f' and {len(files) - 1} more files' if len(files) > 1 else ''}): "
-                f"different organisations ({', '.join(orgs)}) give the same name "
-                f"{by_raw[raws[0]][1]!r}; tell them apart with --models FILE (columns from,to)"
+                f"models {raws} (in {where(raws)}): different organisations ({', '.join(orgs)}) give the same name "
+                f"{by_raw[raws[0]][1]!r}; they cannot be merged without a models file: tell them apart with "
+                "--models FILE (columns from,to)"
             )
+        listed = "; ".join(f"{raws} (in {where(raws)})" for raws, _ in clashes[:10])
+        raise SwjaxError(
+            f"{len(clashes)} model names are given by different organisations and cannot be merged without a "
+            f"models file: {listed}{' ...' if len(clashes) > 10 else ''}; tell them apart with --models FILE "
+            "(columns from,to)"
+        )
+    for key, raws in keys.items():
         if key in public:
             name = public[key]
         else:
@@ -520,10 +538,14 @@ def read_results(
         frame.columns.name = None
         frame.index.name = "model"
 
-    info = _info(records, directions, members)
+    info = _info(records, directions, members, report)
     meta = pd.DataFrame(index=wide["score"].index)
     if public is not None:
         wide, info, meta = _merge_public(wide, info, public, duplicates, report)
+    if "category" in info.columns:
+        info["category"] = info["category"].fillna("")
+        if members is None:
+            _mark_by_category(info, report)
     developers = _developers(records, names, report)
     if developers:
         meta["developer"] = pd.Series(developers, dtype=object).reindex(meta.index)
@@ -579,15 +601,18 @@ def _developers(records, names, report) -> dict[str, str]:
     return out
 
 
-def _info(records, directions, members) -> pd.DataFrame:
+def _info(records, directions, members, report=None) -> pd.DataFrame:
     display = {m.column: m.display for m in members or ()}
-    by = defaultdict(lambda: {"metric": Counter(), "source": set(), "display": ""})
+    by = defaultdict(lambda: {"metric": Counter(), "source": set(), "display": "", "category": defaultdict(set)})
     for r in records:
         entry = by[r.benchmark]
         entry["metric"][r.metric] += 1
         entry["source"].add(r.source)
         if r.display and not entry["display"]:
             entry["display"] = r.display
+        if r.category:
+            entry["category"][r.category].add(Path(r.file).name)
+    categorised = any(entry["category"] for entry in by.values())
     rows = {}
     for bench, entry in by.items():
         hib, why = directions[bench]
@@ -599,9 +624,37 @@ def _info(records, directions, members) -> pd.DataFrame:
             "source": ",".join(sorted(entry["source"])),
             "capability": False,
         }
+        if categorised:
+            kinds = entry["category"]
+            rows[bench]["category"] = next(iter(kinds)) if len(kinds) == 1 else ""
+            if len(kinds) > 1 and report is not None:
+                report.append(f"benchmark {bench!r}: the files give it different categories ("
+                              + "; ".join(f"{k} in {', '.join(sorted(f))}" for k, f in sorted(kinds.items()))
+                              + "): no category, not marked as a capability")
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "benchmark"
     return frame
+
+
+def _mark_by_category(info: pd.DataFrame, report) -> None:
+    """Mark the columns of capability categories (:data:`.wide_table.CAPABILITY_CATEGORIES`) as
+    capabilities, in place, and say which were marked and which were not."""
+    if "category" not in info.columns:
+        return
+    kinds = info["category"].fillna("")
+    info["capability"] = kinds.isin(wide_table.CAPABILITY_CATEGORIES).to_numpy()
+    marked = info.index[info["capability"]]
+    if not (kinds != "").any():
+        return
+    per = Counter(kinds[marked])
+    report.append(f"capabilities marked by the source's categories (benchbench file names; every category but "
+                  f"safety): {len(marked)} benchmarks ("
+                  + ", ".join(f"{k} {n}" for k, n in sorted(per.items())) + ")"
+                  + (f": {', '.join(marked[:12])}{' ...' if len(marked) > 12 else ''}" if len(marked) else ""))
+    safety = list(info.index[kinds == "safety"])
+    if safety:
+        report.append(f"not capabilities (category safety): {len(safety)} benchmarks: {', '.join(safety[:12])}"
+                      + (" ..." if len(safety) > 12 else ""))
 
 
 def _merge_public(wide, info, public: Dataset, duplicates, report):

@@ -51,6 +51,9 @@ class Result:
     developer : str
         The model's developer when the source names it apart from the id (Every Eval Ever's
         ``model_info.developer``), for ``--families auto``; else "".
+    category : str
+        What the source says the benchmark measures, where it says (the category of an IBM
+        benchbench table's file name, :data:`swjax.importers.wide_table.CATEGORIES`); else "".
     """
 
     model: str
@@ -67,6 +70,7 @@ class Result:
     display: str = ""
     run: str = ""
     developer: str = ""
+    category: str = ""
 
 
 def number(value, *, missing_ok: bool = True) -> float:

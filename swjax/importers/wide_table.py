@@ -12,12 +12,20 @@ is in the merge report. A model listed twice in one table (two prompting modes s
 name) is a duplicate: an error unless ``--duplicates`` resolves it. Tables say nothing of
 direction: every column is assumed higher-is-better and named in the report
 (``--lower-is-better`` for the others).
+
+**Categories.** benchbench names each table ``<name>_<yymmdd>[_<yymmdd>]_<category>.csv``, the
+category being upstream's (:data:`CATEGORIES`). A table whose file name has that form records the
+category of each of its columns (``info["category"]`` of the import), and the import marks the
+columns of capability categories as capabilities (``info["capability"]``) when no capability
+set is given: every category but ``safety`` (:data:`CAPABILITY_CATEGORIES`, the rule and its
+reasons in docs/atlas.md). A file of any other name has no category and marks nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 from ..errors import SwjaxError
@@ -28,6 +36,32 @@ MODEL_COLUMNS = ("model", "llm_model")
 #: The columns of benchbench's long layout (``aggragated_from`` is upstream's spelling).
 LONG = ("model", "score", "scenario")
 _MISSING = ("", "-")
+
+#: benchbench's categories (the last part of its tables' file names), in upstream's spelling.
+CATEGORIES = ("holistic", "knowledge", "code", "math", "reasoning", "agent", "tools", "longcontext", "language",
+              "linguistics", "emotion", "instructionfollow", "tables", "safety")
+#: The categories whose columns are marked as capabilities: all but ``safety``. ``holistic``
+#: (leaderboard aggregates and chat-preference ratings such as Chatbot Arena, HELM Lite, the Open
+#: LLM Leaderboard) is general capability by construction; ``instructionfollow`` scores whether
+#: verifiable instructions were carried out and ``emotion`` (EQ-Bench) whether a dialogue's
+#: emotions were read as the reference reads them: both have a right answer and no refusal in
+#: them, so they are capabilities, not safety properties.
+CAPABILITY_CATEGORIES = tuple(c for c in CATEGORIES if c != "safety")
+_NAMED = re.compile(r"^.+?_\d{6}(?:_\d{6})?_(?P<category>[a-z]+)\.csv$")
+
+
+def category(path) -> str:
+    """benchbench's category of a table from its file name, or "" (not a benchbench name).
+
+    Examples
+    --------
+    >>> category("hydrox_safety_241001_safety.csv"), category("livecodebench_240601_230701_code.csv")
+    ('safety', 'code')
+    >>> category("my_code.csv"), category("helm_lite_240610.csv")
+    ('', '')
+    """
+    found = _NAMED.match(Path(path).name)
+    return found.group("category") if found and found.group("category") in CATEGORIES else ""
 
 
 def _cells(path: Path) -> list[list[str]]:
@@ -62,6 +96,7 @@ def read(path: Path, kind: str = "wide") -> list[Result]:
     if kind == "long":
         return _read_long(path, rows)
     header = [c.strip() for c in rows[0]]
+    kind_of = category(path)
     out = []
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -74,13 +109,14 @@ def read(path: Path, kind: str = "wide") -> list[Result]:
             if score is None:
                 raise SwjaxError(f"{path}: row {i}: field {col!r} is not a number ({text!r})")
             out.append(Result(model=model, benchmark=col, metric=col, score=score, source=FORMAT,
-                              file=str(path), run=str(i)))
+                              file=str(path), run=str(i), category=kind_of))
     return out
 
 
 def _read_long(path: Path, rows) -> list[Result]:
     header = [c.strip() for c in rows[0]]
     at = {c: header.index(c) for c in LONG}
+    kind_of = category(path)
     out = []
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -92,5 +128,5 @@ def _read_long(path: Path, rows) -> list[Result]:
         if score is None:
             raise SwjaxError(f"{path}: row {i}: field 'score' is not a number ({row[at['score']]!r})")
         out.append(Result(model=model, benchmark=bench, metric="score", score=score, source=FORMAT,
-                          file=str(path), run=str(i)))
+                          file=str(path), run=str(i), category=kind_of))
     return out
