@@ -43,8 +43,14 @@ def test_numbers_as_before_everywhere_else(case, before):
     _check(case, before)
 
 
-#: Relative and absolute tolerance of float arrays, by dtype (the house rule for every number).
+#: Relative and absolute tolerance of float arrays, by the precision the case computed in (the
+#: house rule for every number).
 TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
+
+#: The cases that compute in float64; every other case runs in float32, and its pandas columns,
+#: though stored as float64, hold float32 numbers (a sum of float32 products can round one ulp
+#: differently on a CPU with other vector instructions), so they are held to float32's tolerance.
+X64_CASES = ("bootstrap_x64",)
 
 
 def _check(case, before):
@@ -59,7 +65,7 @@ def _check(case, before):
         assert np.asarray(value).dtype == want.dtype or name.endswith("estimates"), name
         value = np.asarray(value, want.dtype)
         if want.dtype in TOL:
-            tol = TOL[want.dtype]
+            tol = TOL[want.dtype] if case in X64_CASES else TOL[np.dtype(np.float32)]
             np.testing.assert_allclose(value, want, rtol=tol, atol=tol, err_msg=name)
         else:
             np.testing.assert_array_equal(value, want, err_msg=name)
