@@ -79,11 +79,15 @@ def bounds(dist, est, jack, method):
     return low, high
 
 
-def run_impute(design, values, B, key, columns_of):
-    """(R, s) estimates and per-method (R, s) bounds; datasets grouped by their number of models."""
+def run_impute(design, values, B, key, noises):
+    """For each noise scale: (R, s) estimates, per-method (R, s) bounds and the failures;
+    datasets grouped by their number of models, every scale on the same problems and draws."""
     R, s = values.shape[0], len(design.rho)
-    est = np.full((R, s), np.nan)
-    out = {m: (np.full((R, s), np.nan), np.full((R, s), np.nan)) for m in METHODS}
+    results = {}
+    for noise in noises:
+        est = np.full((R, s), np.nan)
+        out = {m: (np.full((R, s), np.nan), np.full((R, s), np.nan)) for m in METHODS}
+        results[noise] = (est, out)
     groups, failed = {}, 0
     for r in range(R):
         try:
@@ -99,20 +103,22 @@ def run_impute(design, values, B, key, columns_of):
         idx = [r for r, _, _ in items]
         problems = stack_problems([p for _, p, _ in items])
         cols = tuple(items[0][2].columns.index(n) for n in design.safety_names)
-        k = design.capabilities
         full = engine.run(problems, np.ones((1, m)), fields=("corr", "loadings"), columns=cols)
         e = full["corr"][:, 0].astype(np.float64)
         refs = full["loadings"][:, 0]
         jack = engine.run(problems, resample.jackknife_weights(m), ref=refs, fields=("corr",),
                           columns=cols)["corr"].astype(np.float64)
-        dist = engine.run(problems, draws=engine.Draws(resample.bootstrap_scheme(m), B, key), ref=refs,
-                          fields=("corr",), columns=cols)["corr"].astype(np.float64)
-        for j, r in enumerate(idx):
-            est[r] = e[j]
-            for method in METHODS:
-                lo, hi = bounds(dist[j], e[j], jack[j], method)
-                out[method][0][r], out[method][1][r] = lo, hi
-    return est, out, failed
+        for noise in noises:
+            est, out = results[noise]
+            scaled = problems._replace(impute_noise=np.full(len(idx), noise, problems.caps.dtype))
+            dist = engine.run(scaled, draws=engine.Draws(resample.bootstrap_scheme(m), B, key), ref=refs,
+                              fields=("corr",), columns=cols)["corr"].astype(np.float64)
+            for j, r in enumerate(idx):
+                est[r] = e[j]
+                for method in METHODS:
+                    lo, hi = bounds(dist[j], e[j], jack[j], method)
+                    out[method][0][r], out[method][1][r] = lo, hi
+    return {noise: (est, out, failed) for noise, (est, out) in results.items()}
 
 
 def run_complete_case(design, values, B, key):
@@ -208,37 +214,52 @@ def main():
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-chat", action="store_true")
+    ap.add_argument("--models", default="26", help="comma-separated numbers of models (one design each)")
+    ap.add_argument("--missing", default="0.1,0.3", help="comma-separated shares of capability cells removed")
+    ap.add_argument("--kinds", default="mcar,weaker", help="how cells go missing: mcar, weaker")
+    ap.add_argument("--noise", default="1", help="comma-separated scales of the stochastic imputation "
+                    "(1: the default, 0: the fitted values alone, as before 0.9)")
+    ap.add_argument("--no-complete-case", action="store_true", help="skip the complete-case analysis")
     ap.add_argument("--out", default=str(OUT), help="folder for the JSON and CSV files")
     args = ap.parse_args()
     out_dir = Path(args.out)
     R, B = args.datasets, args.n
-    design = Design(rho=(0.3, 0.65, 0.87))
+    noises = [float(v) for v in args.noise.split(",")]
     t0 = time.perf_counter()
-    truth = population(design).to_numpy()
-    clean = draw_many(design, R, args.seed)
     key = resample.key_from_seed(args.seed)
-    rows, seconds = [], {}
-    for kind in ("mcar", "weaker"):
-        for p in (0.1, 0.3):
-            label = f"{kind} {int(p * 100)}%"
-            rng = np.random.default_rng([args.seed, 99, int(p * 100), kind == "weaker"])
-            values = np.stack([knock_out(clean[r], design.capabilities, p, kind, rng) for r in range(R)])
-            t = time.perf_counter()
-            est, out, failed = run_impute(design, values, B, key, None)
-            seconds[f"{label} impute"] = time.perf_counter() - t
-            summarise(rows, label, "impute", truth, est, out, failed, R)
-            t = time.perf_counter()
-            est, out, failed = run_complete_case(design, values, B, key)
-            seconds[f"{label} complete-case"] = time.perf_counter() - t
-            summarise(rows, label, "complete-case", truth, est, out, failed, R)
-            print(f"{label}: {seconds[f'{label} impute']:.0f} s impute, "
-                  f"{seconds[f'{label} complete-case']:.0f} s complete-case", flush=True)
+    rows, seconds, designs = [], {}, {}
+    for n_models in (int(v) for v in args.models.split(",")):
+        design = Design(rho=(0.3, 0.65, 0.87), n_models=n_models)
+        designs[n_models] = design.to_dict()
+        truth = population(design).to_numpy()
+        clean = draw_many(design, R, args.seed)
+        for kind in args.kinds.split(","):
+            for p in (float(v) for v in args.missing.split(",")):
+                if p == 0 and kind != args.kinds.split(",")[0]:
+                    continue  # no cell missing: one control per number of models
+                label = ("none" if p == 0 else f"{kind} {int(round(p * 100))}%") + (
+                    "" if n_models == 26 else f", m={n_models}")
+                rng = np.random.default_rng([args.seed, 99, int(round(p * 100)), kind == "weaker", n_models])
+                values = np.stack([knock_out(clean[r], design.capabilities, p, kind, rng) for r in range(R)])
+                t = time.perf_counter()
+                for noise, (est, out, failed) in run_impute(design, values, B, key, noises).items():
+                    summarise(rows, label, "impute" if noise == 1 else f"impute (noise {noise:g})", truth, est,
+                              out, failed, R)
+                seconds[f"{label} impute"] = time.perf_counter() - t
+                msg = f"{label}: {seconds[f'{label} impute']:.0f} s impute"
+                if not args.no_complete_case:
+                    t = time.perf_counter()
+                    est, out, failed = run_complete_case(design, values, B, key)
+                    seconds[f"{label} complete-case"] = time.perf_counter() - t
+                    summarise(rows, label, "complete-case", truth, est, out, failed, R)
+                    msg += f", {seconds[f'{label} complete-case']:.0f} s complete-case"
+                print(msg, flush=True)
     table = pd.DataFrame(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "impute_coverage.csv", index=False)
     pd.set_option("display.width", 200)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    record = {"datasets": R, "n": B, "seed": args.seed, "design": design.to_dict(), "truth": truth.tolist(),
+    record = {"datasets": R, "n": B, "seed": args.seed, "designs": designs, "noise": noises,
               "coverage": table.to_dict("records"), "seconds": seconds}
     if not args.skip_chat:
         chat = part_chat()
