@@ -79,15 +79,11 @@ def bounds(dist, est, jack, method):
     return low, high
 
 
-def run_impute(design, values, B, key, noises):
-    """For each noise scale: (R, s) estimates, per-method (R, s) bounds and the failures;
-    datasets grouped by their number of models, every scale on the same problems and draws."""
+def run_impute(design, values, B, key):
+    """(R, s) estimates and per-method (R, s) bounds; datasets grouped by their number of models."""
     R, s = values.shape[0], len(design.rho)
-    results = {}
-    for noise in noises:
-        est = np.full((R, s), np.nan)
-        out = {m: (np.full((R, s), np.nan), np.full((R, s), np.nan)) for m in METHODS}
-        results[noise] = (est, out)
+    est = np.full((R, s), np.nan)
+    out = {m: (np.full((R, s), np.nan), np.full((R, s), np.nan)) for m in METHODS}
     groups, failed = {}, 0
     for r in range(R):
         try:
@@ -108,17 +104,14 @@ def run_impute(design, values, B, key, noises):
         refs = full["loadings"][:, 0]
         jack = engine.run(problems, resample.jackknife_weights(m), ref=refs, fields=("corr",),
                           columns=cols)["corr"].astype(np.float64)
-        for noise in noises:
-            est, out = results[noise]
-            scaled = problems._replace(impute_noise=np.full(len(idx), noise, problems.caps.dtype))
-            dist = engine.run(scaled, draws=engine.Draws(resample.bootstrap_scheme(m), B, key), ref=refs,
-                              fields=("corr",), columns=cols)["corr"].astype(np.float64)
-            for j, r in enumerate(idx):
-                est[r] = e[j]
-                for method in METHODS:
-                    lo, hi = bounds(dist[j], e[j], jack[j], method)
-                    out[method][0][r], out[method][1][r] = lo, hi
-    return {noise: (est, out, failed) for noise, (est, out) in results.items()}
+        dist = engine.run(problems, draws=engine.Draws(resample.bootstrap_scheme(m), B, key), ref=refs,
+                          fields=("corr",), columns=cols)["corr"].astype(np.float64)
+        for j, r in enumerate(idx):
+            est[r] = e[j]
+            for method in METHODS:
+                lo, hi = bounds(dist[j], e[j], jack[j], method)
+                out[method][0][r], out[method][1][r] = lo, hi
+    return est, out, failed
 
 
 def run_complete_case(design, values, B, key):
@@ -159,7 +152,25 @@ def jax_key(key, r):
     return jax.random.fold_in(key, r)
 
 
-def summarise(rows, design_label, analysis, truth, est, out, failed, R):
+def missing_share(values: np.ndarray, k: int) -> np.ndarray:
+    """Each dataset's share of missing capability cells among the models with any capability
+    score (those the analysis keeps): what :func:`swjax.validate.imputation_validated` reads."""
+    cap = ~np.isfinite(values[:, :, :k])
+    kept = ~cap.all(axis=2)
+    return (cap & kept[:, :, None]).sum(axis=(1, 2)) / (kept.sum(axis=1) * k)
+
+
+def summarise(rows, design_label, analysis, truth, est, out, failed, R, accepted=None):
+    """Coverage rows over all R datasets; ``accepted`` (R,) bool: only the datasets a refusal
+    rule lets through count (coverage over them; the others are ``refused``)."""
+    refused = 0
+    if accepted is not None:
+        if not accepted.any():
+            return  # the rule refuses every dataset of this design: no coverage to report
+        refused = int((~accepted).sum())
+        est = np.where(accepted[:, None], est, np.nan)
+        out = {m: tuple(np.where(accepted[:, None], b, np.nan) for b in out[m]) for m in out}
+        R = int(accepted.sum())
     for method in METHODS:
         low, high = out[method]
         for j, t in enumerate(truth):
@@ -167,6 +178,7 @@ def summarise(rows, design_label, analysis, truth, est, out, failed, R):
             cov = ok & (low[:, j] <= t) & (t <= high[:, j])
             rows.append({
                 "design": design_label, "analysis": analysis, "method": method, "rho": round(float(t), 3),
+                "refused": refused,
                 "coverage": cov.sum() / R, "coverage_run": cov.sum() / max(ok.sum(), 1),
                 "mc_se": float(np.sqrt(max(cov.mean() * (1 - cov.mean()), 1e-12) / R)),
                 "bias": float(np.nanmean(est[:, j]) - t) if np.isfinite(est[:, j]).any() else np.nan,
@@ -217,14 +229,15 @@ def main():
     ap.add_argument("--models", default="26", help="comma-separated numbers of models (one design each)")
     ap.add_argument("--missing", default="0.1,0.3", help="comma-separated shares of capability cells removed")
     ap.add_argument("--kinds", default="mcar,weaker", help="how cells go missing: mcar, weaker")
-    ap.add_argument("--noise", default="1", help="comma-separated scales of the stochastic imputation "
-                    "(1: the default, 0: the fitted values alone, as before 0.9)")
+    ap.add_argument("--limits", default="0.1,0.15,0.2,0.25",
+                    help="comma-separated shares of missing capability cells above which a refusal rule "
+                    "refuses a dataset: coverage over the datasets each rule accepts")
     ap.add_argument("--no-complete-case", action="store_true", help="skip the complete-case analysis")
     ap.add_argument("--out", default=str(OUT), help="folder for the JSON and CSV files")
     args = ap.parse_args()
     out_dir = Path(args.out)
     R, B = args.datasets, args.n
-    noises = [float(v) for v in args.noise.split(",")]
+    limits = [float(v) for v in args.limits.split(",") if v]
     t0 = time.perf_counter()
     key = resample.key_from_seed(args.seed)
     rows, seconds, designs = [], {}, {}
@@ -242,9 +255,13 @@ def main():
                 rng = np.random.default_rng([args.seed, 99, int(round(p * 100)), kind == "weaker", n_models])
                 values = np.stack([knock_out(clean[r], design.capabilities, p, kind, rng) for r in range(R)])
                 t = time.perf_counter()
-                for noise, (est, out, failed) in run_impute(design, values, B, key, noises).items():
-                    summarise(rows, label, "impute" if noise == 1 else f"impute (noise {noise:g})", truth, est,
-                              out, failed, R)
+                est, out, failed = run_impute(design, values, B, key)
+                summarise(rows, label, "impute", truth, est, out, failed, R)
+                share = missing_share(values, design.capabilities)
+                ran = np.isfinite(est).any(axis=1)  # not refused by the rule of half (a capability)
+                for limit in limits:
+                    summarise(rows, label, f"impute, refused above {limit:.0%}", truth, est, out, failed, R,
+                              accepted=ran & (share <= limit))
                 seconds[f"{label} impute"] = time.perf_counter() - t
                 msg = f"{label}: {seconds[f'{label} impute']:.0f} s impute"
                 if not args.no_complete_case:
@@ -259,7 +276,7 @@ def main():
     table.to_csv(out_dir / "impute_coverage.csv", index=False)
     pd.set_option("display.width", 200)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    record = {"datasets": R, "n": B, "seed": args.seed, "designs": designs, "noise": noises,
+    record = {"datasets": R, "n": B, "seed": args.seed, "designs": designs,
               "coverage": table.to_dict("records"), "seconds": seconds}
     if not args.skip_chat:
         chat = part_chat()

@@ -626,8 +626,7 @@ def finish(
     )
 
 
-def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None, align=True, spectrum=True,
-              noise: Array | None = None) -> Stats:
+def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None, align=True, spectrum=True) -> Stats:
     """The whole Safetywashing pipeline for model weights ``w`` and capability mask ``c``.
 
     Parameters
@@ -647,17 +646,13 @@ def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None, al
         and its resamples; :func:`swjax.engine.run` with ``with_full``).
     spectrum : bool
         False: no eigensolver in the program, ``eigenvalues`` after the first (PC1's) are NaN.
-    noise : (m, k) array, optional
-        Standard normal draws for the stochastic imputation of a resample's missing capability
-        scores (:func:`impute_capabilities`); None: deterministic. Used only by problems that
-        impute.
 
     Returns
     -------
     Stats
     """
     if problem.cap_obs is not None:  # static: missing capability scores imputed per resample
-        return finish(problem, weight_state_imputed(problem, w, noise), w, c, ref, align, spectrum)
+        return finish(problem, weight_state_imputed(problem, w), w, c, ref, align, spectrum)
     return finish(problem, weight_state(problem, w), w, c, ref, align, spectrum)
 
 
@@ -681,19 +676,11 @@ def statistic(problem: Problem, w: Array, c: Array, ref: Array | None = None, al
 IMPUTE_SWEEPS = 30
 
 
-def impute_capabilities(problem: Problem, w: Array, noise: Array | None = None) -> Array:
+def impute_capabilities(problem: Problem, w: Array) -> Array:
     """The capability matrix (m, k) with its missing cells imputed from weights ``w`` (m,).
 
     Observed cells are returned unchanged. A column with no observed model of positive weight
     gives NaN (the resample is then degenerate).
-
-    ``noise`` (m, k) standard normal draws, or None: each missing cell of column ``b`` gets
-    ``problem.impute_noise * sigma_b * noise`` added to its fitted value, ``sigma_b`` the
-    weighted root mean square of the rank-r fit's residuals over the column's observed cells
-    (raw scale), so that an imputed value varies about the fit as an observed one does (a draw
-    from the fit's predictive distribution: stochastic regression imputation). The engine
-    passes draws for bootstrap resamples only; the full sample and the jackknife rows impute
-    deterministically (``noise=None``).
     """
     dtype = problem.caps.dtype
     w = jnp.asarray(w, dtype)
@@ -704,7 +691,7 @@ def impute_capabilities(problem: Problem, w: Array, noise: Array | None = None) 
     x = jnp.where(o > 0, x, mean0[None, :])
     keep = problem.impute_rank
 
-    def fitted(x):
+    def sweep(x, _):
         mean = (w @ x) * (1 / total)
         sd = jnp.sqrt((w @ (x - mean) ** 2) * (1 / total))
         sd = jnp.where(sd > 0, sd, 1.0)
@@ -712,28 +699,19 @@ def impute_capabilities(problem: Problem, w: Array, noise: Array | None = None) 
         cov = (z * w[:, None]).T @ z * (1 / total)
         _, vecs = _eigh(cov)
         v = vecs[:, ::-1] * keep[None, :]  # the top r eigenvectors, the rest zeroed
-        return ((z @ v) @ v.T) * sd + mean
-
-    def sweep(x, _):
-        return jnp.where(o > 0, x, fitted(x)), None
+        fit = (z @ v) @ v.T
+        return jnp.where(o > 0, x, fit * sd + mean), None
 
     x, _ = lax.scan(sweep, x, None, length=IMPUTE_SWEEPS)
-    if noise is None:
-        return x
-    wo = w[:, None] * o
-    resid = jnp.where(o > 0, problem.caps - fitted(x), 0.0)
-    n_obs = jnp.sum(wo, axis=0)
-    sigma = jnp.sqrt(jnp.sum(wo * resid * resid, axis=0) / jnp.where(n_obs > 0, n_obs, 1.0))
-    return jnp.where(o > 0, x, x + problem.impute_noise * sigma[None, :] * noise)
+    return x
 
 
-def weight_state_imputed(problem: Problem, w: Array, noise: Array | None = None) -> WeightState:
-    """:func:`weight_state` with the capability part taken from the imputed capability matrix
-    (``noise``: :func:`impute_capabilities`)."""
+def weight_state_imputed(problem: Problem, w: Array) -> WeightState:
+    """:func:`weight_state` with the capability part taken from the imputed capability matrix."""
     dtype = problem.caps.dtype
     w = jnp.asarray(w, dtype)
     state = weight_state(problem, w)
-    x = impute_capabilities(problem, w, noise)
+    x = impute_capabilities(problem, w)
     total = state.total
     # Mid-ranks of the completed columns, ranked for this resample as the score is in finish()
     # (integer order keys, never a computed array compared with itself, which XLA may evaluate

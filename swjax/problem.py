@@ -28,7 +28,7 @@ from .errors import DroppedBenchmarkWarning, DroppedModelWarning, SwjaxError, wa
 
 __all__ = [
     "Problem", "Pairs", "Layout", "build_problem", "build_problem_imputed", "stack_problems", "MIN_MODELS",
-    "FLOP_COLUMN", "IMPUTE_RANK", "IMPUTE_NOISE", "IMPUTE_MAX_MISSING",
+    "FLOP_COLUMN", "IMPUTE_RANK", "IMPUTE_MAX_MISSING",
 ]
 
 MIN_MODELS = 5
@@ -101,9 +101,6 @@ class Problem(NamedTuple):
     measure : the capability measure other than the paper's, as ``{name: data}``
         (:func:`swjax.scores.prepare`), or None for the paper's. Static: its name is part of
         the pytree's structure.
-    impute_noise : () scale of the stochastic part of the imputation in bootstrap resamples
-        (1: a draw from the fit's predictive distribution, :data:`IMPUTE_NOISE`; 0: the fitted
-        value alone), or None for problems that do not impute.
 
     Shapes depend on (m, q, k) and the number of patterns P; :func:`stack_problems` pads P so
     that problems of same-shaped datasets stack (built on the same rank path).
@@ -124,7 +121,6 @@ class Problem(NamedTuple):
     impute_rank: np.ndarray | None = None
     cap_tiebreak: np.ndarray | None = None
     measure: dict | None = None
-    impute_noise: np.ndarray | None = None
 
     @property
     def rank_path(self) -> str:
@@ -424,9 +420,6 @@ def stack_problems(problems: list[Problem]) -> Problem:
 
 #: Components of the low-rank fit that imputes missing capability scores.
 IMPUTE_RANK = 2
-#: Scale of the stochastic imputation of bootstrap resamples (docs/sparse.md: chosen by the
-#: coverage study of ``benchmarks/bench_impute_coverage.py``).
-IMPUTE_NOISE = 1.0
 IMPUTE_MAX_MISSING = _validate.IMPUTE_MAX_MISSING
 
 
@@ -439,7 +432,6 @@ def build_problem_imputed(
     ranks: str = "auto",
     rank: int = IMPUTE_RANK,
     score: str = "paper",
-    noise: float = IMPUTE_NOISE,
 ) -> tuple[Problem, Layout]:
     """A problem whose missing capability scores are imputed inside the statistic.
 
@@ -511,7 +503,6 @@ def build_problem_imputed(
         cap_obs=cap_obs.astype(dtype),
         impute_rank=(np.arange(len(caps)) < int(rank)).astype(dtype),
         cap_tiebreak=np.nan_to_num(dense_ranks(cap_values), nan=0.0).astype(np.int32),
-        impute_noise=np.asarray(noise, dtype),
     )
     layout = Layout(
         label=layout.label, models=layout.models, columns=layout.columns, n_benchmarks=layout.n_benchmarks,

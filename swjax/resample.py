@@ -29,7 +29,6 @@ __all__ = [
     "lobo_masks",
     "subset_masks",
     "n_subsets",
-    "noise_draws",
 ]
 
 WeightScheme = Callable[[jax.Array], jax.Array]
@@ -50,21 +49,6 @@ def key_from_seed(seed) -> jax.Array:
         return jax.random.key(seed)
     halves = np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
     return jax.random.wrap_key_data(halves, impl="threefry2x32")
-
-
-#: The stream of a resample's noise draws: ``fold_in(resample_key, NOISE_STREAM)``, apart from
-#: the weights drawn from ``resample_key`` itself.
-NOISE_STREAM = 0x6E6F6973
-
-
-def noise_draws(key: jax.Array, shape: tuple[int, ...], dtype) -> jax.Array:
-    """Standard normal draws of one resample (its key as for its weights), independent of them.
-
-    The stochastic imputation of missing capability scores
-    (:func:`swjax.core.impute_capabilities`) takes them: like the weights they depend on the
-    resample's index only, never on the batch size or the devices.
-    """
-    return jax.random.normal(jax.random.fold_in(key, NOISE_STREAM), shape, dtype)
 
 
 @functools.lru_cache(maxsize=64)

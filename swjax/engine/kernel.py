@@ -19,7 +19,6 @@ from jax.sharding import PartitionSpec as P
 
 from ..core import Stats, complete_spectrum, finish, statistic, weight_state
 from ..problem import Problem
-from ..resample import noise_draws
 
 __all__ = ["RESAMPLE_FIELDS", "ChunkArgs"]
 
@@ -95,20 +94,8 @@ def _weights(spec: _Spec, dtype, key, index, fixed, n_fixed):
     return jnp.where((index < n_fixed)[:, None], fixed, drawn)
 
 
-def _noise(spec: _Spec, problem, dtype, key, index, n_fixed):
-    """The chunk's noise rows for a problem that imputes (None otherwise): a resample's own
-    draws (keyed as its weights), zero on explicit rows (the full sample, jackknife rows)."""
-    if problem.cap_obs is None or spec.scheme is None:
-        return None
-    shape = problem.caps.shape[-2:]
-    if not spec.fixed:
-        return jax.vmap(lambda i: noise_draws(jax.random.fold_in(key, i), shape, dtype))(index)
-    drawn = jax.vmap(lambda i: noise_draws(jax.random.fold_in(key, i - n_fixed), shape, dtype))(index)
-    return jnp.where((index < n_fixed)[:, None, None], jnp.zeros((), dtype), drawn)
-
-
-def _rows(spec: _Spec, problem, w, mask, ref, noise=None):
-    """The statistic of every row of ``w`` with its mask(s) (``noise``: :func:`_noise`)."""
+def _rows(spec: _Spec, problem, w, mask, ref):
+    """The statistic of every row of ``w`` with its mask(s)."""
     if spec.cross:
         # The mask-independent part once per row, ``finish`` vmapped over the masks, each
         # with its own PC1 reference; leading axes (rows, masks).
@@ -122,9 +109,7 @@ def _rows(spec: _Spec, problem, w, mask, ref, noise=None):
 
         return jax.vmap(per_row)(w)
     in_mask = 0 if spec.mask_rows else None
-    in_noise = None if noise is None else 0
-    f = jax.vmap(statistic, in_axes=(None, 0, in_mask, None, None, None, in_noise))
-    return _pick(f(problem, w, mask, ref, True, True, noise), spec)
+    return _pick(jax.vmap(statistic, in_axes=(None, 0, in_mask, None))(problem, w, mask, ref), spec)
 
 
 def _full_sample(problem, mask):
@@ -148,18 +133,15 @@ def _device_chunk(spec: _Spec, args: ChunkArgs):
         offset = 0 if spec.mesh is None else lax.axis_index("r").astype(jnp.uint32) * spec.batch
         index = start + offset + jnp.arange(spec.batch, dtype=jnp.uint32)
         w = _weights(spec, dtype, key, index, fixed, n_fixed)
-        noise = _noise(spec, problem, dtype, key, index, n_fixed)
         if not spec.with_full:
-            out = _rows(spec, problem, w, mask, ref, noise)
+            out = _rows(spec, problem, w, mask, ref)
             return out if spec.reduce is None else spec.reduce(out)
         # ``first`` (a run's first call, every row all ones): the full sample by the released
         # sign rule, with its whole spectrum; later calls: rows aligned with its PC1 (``ref``).
         # One statistic in the program for both, so it compiles once.
         # Every row's spectrum only when asked for; the full sample's from one eigensolver call.
         spectrum = spec.fields is None or "eigenvalues" in spec.fields
-        in_noise = None if noise is None else 0
-        stats = jax.vmap(statistic, in_axes=(None, 0, None, None, None, None, in_noise))(
-            problem, w, mask, ref, ~first, spectrum, noise)
+        stats = jax.vmap(statistic, in_axes=(None, 0, None, None, None, None))(problem, w, mask, ref, ~first, spectrum)
         out = _pick(stats, spec)
         out = out if spec.reduce is None else spec.reduce(out)
         full = jax.tree.map(lambda x: x[:1], stats)
@@ -184,8 +166,7 @@ def _device_chunk(spec: _Spec, args: ChunkArgs):
             ref_d = full.loadings[0]
         key_d = None if spec.scheme is None else jax.random.fold_in(key, d)
         w = _weights(spec, dtype, key_d, index, fixed, jnp.uint32(rows))
-        noise = _noise(spec, prob, dtype, key_d, index, jnp.uint32(rows))
-        out = _rows(spec, prob, w, mask, ref_d, noise)
+        out = _rows(spec, prob, w, mask, ref_d)
         return out if full is None else {"rows": out, "full": full}
 
     return lax.map(one_dataset, (problem, datasets, ref))
