@@ -61,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
 #: slow pass that CI runs after it (``pytest -m slow``): each of these takes 4-20 s here, and its
 #: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
 SLOW = {
+    # 10 s: a coverage study compiled for a design with capability targets
+    "tests/test_simulate.py::test_coverage_reports_capability_targets_beside_the_safety_benchmarks",
     # 4-6 s each in the default pass (a report built; an irt fit compiled on a sparse matrix)
     "tests/test_scores_everywhere.py::test_report_names_the_measure_in_its_title_and_methods",
     "tests/test_scores.py::test_irt_sparse_matrix_matches_scipy",

@@ -13,7 +13,9 @@ three safety benchmarks at population correlations near 0.3, 0.65 and 0.87, each
 heteroscedastic noise, with 9 model families, and with both; family designs are resampled by
 models and by families. ``--large-families G`` adds m = 60 models in G families, without and
 with heteroscedastic noise. ``--groups`` picks other designs (:data:`GROUPS`): near |r| = 1 with
-families, 3 and 5 families, 150 models in 47 unequal families and 500 in 100. Methods: BCa, percentile, jackknife-t and cluster-t (``--methods``). Prints the table and the seconds per design and writes
+families, 3 and 5 families, 150 models in 47 unequal families and 500 in 100, a capability
+benchmark correlated with the score it is part of (``capability``) and a benchmark observed
+for 70 % of the models (``partial``). Methods: BCa, percentile, jackknife-t and cluster-t (``--methods``). Prints the table and the seconds per design and writes
 coverage.json, coverage.csv and coverage.png to --out. Timings depend on what else runs on the
 machine: the JSON records the CPU count and the load average at the start and the end.
 """
@@ -47,6 +49,11 @@ GROUPS = {
     "independent": lambda h, f: [Design(), Design(hetero=h)],
     "family-base": lambda h, f: [Design(families=f), Design(families=f, hetero=h)],
     "large": lambda h, f: [Design(n_models=60, families=20), Design(n_models=60, families=20, hetero=h)],
+    # a capability benchmark correlated with the score it is part of (cap_1, beside the safety
+    # benchmarks), without and with families
+    "capability": lambda h, f: [Design(capability_targets=1), Design(families=f, capability_targets=1)],
+    # a benchmark present for only part of the models: 30 % of safety cells missing at random
+    "partial": lambda h, f: [Design(missing=0.3), Design(families=f, missing=0.3)],
 }
 
 
@@ -56,6 +63,14 @@ def designs(hetero: float, families: int, large_families: int = 0, groups=("base
         out += [Design(n_models=60, families=large_families),
                 Design(n_models=60, families=large_families, hetero=hetero)]
     return out
+
+
+def _target(row) -> str:
+    """A row's label: the requested rho of a safety benchmark; a capability target's name and
+    population value (it has no requested rho)."""
+    if row.rho == row.rho:
+        return f"{row.rho:g}"
+    return f"{row.benchmark} (truth {row.truth:.2f})"
 
 
 def markdown(paths, methods) -> str:
@@ -76,7 +91,7 @@ def markdown(paths, methods) -> str:
         keep = [f"{sc}/{me}" in methods or me in methods for sc, me in zip(rows["scheme"], rows["method"])]
         rows = rows[keep]
         for (design, scheme, method), g in rows.groupby(["design", "scheme", "method"], sort=False):
-            cov = " / ".join(f"{r.rho:g}: {100 * r.coverage:.1f} ({100 * r.miss_below:.1f} / {100 * r.miss_above:.1f})"
+            cov = " / ".join(f"{_target(r)}: {100 * r.coverage:.1f} ({100 * r.miss_below:.1f} / {100 * r.miss_above:.1f})"
                              for r in g.itertuples())
             if method == "cluster-t":
                 cov = f"**{cov}**"

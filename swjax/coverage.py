@@ -92,8 +92,17 @@ def _check(designs, methods, schemes):
     return designs, methods, schemes
 
 
+def _requested_rho(design: Design, benchmark: str) -> float:
+    """The correlation the design asked for: a safety benchmark's ``rho``; NaN for a capability
+    target, whose correlation follows from the loadings (its truth is :func:`population`'s)."""
+    if benchmark in design.safety_names:
+        return design.rho[design.safety_names.index(benchmark)]
+    return float("nan")
+
+
 def stacked_problems(design: Design, values: np.ndarray, dtype):
-    """Problems of the (R, models, benchmarks) draws, stacked, and the safety columns' positions."""
+    """Problems of the (R, models, benchmarks) draws, stacked, and the target columns' positions
+    (:attr:`~swjax.simulate.Design.targets`)."""
     problems = []
     layout = None
     for r in range(values.shape[0]):
@@ -103,7 +112,7 @@ def stacked_problems(design: Design, values: np.ndarray, dtype):
         )
         problems.append(problem)
     stacked = stack_problems(problems)
-    columns = tuple(layout.columns.index(s) for s in design.safety_names)
+    columns = tuple(layout.columns.index(s) for s in design.targets)
     return stacked, columns
 
 
@@ -148,15 +157,17 @@ def width_ratios(bounds: dict, models: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) -> tuple[pd.DataFrame, dict]:
-    """Coverage rows (one per method and safety benchmark) of one design and scheme.
+    """Coverage rows (one per method and target benchmark) of one design and scheme.
 
-    ``truth`` (s,), ``estimate`` (R, s), ``dist`` (R, B, s) resampled correlations (NaN where
+    ``truth`` (s,): a Series by benchmark name (:func:`~swjax.simulate.population`) or an array
+    (benchmarks then named ``safety_1`` ...), ``estimate`` (R, s), ``dist`` (R, B, s) resampled correlations (NaN where
     degenerate), ``jack`` (R, m, s) jackknife values. Intervals come from
     :func:`swjax.intervals.interval`, column-wise over all R x s (dataset, benchmark) pairs.
     ``models``: {"low", "high"} (R, s) bounds of the model bootstrap's BCa interval, needed by
     ``cluster-t`` (``jack`` is then the leave-one-family-out jackknife); given, every row also
     has ``width_ratio`` and ``width_ratio_p95`` (:func:`width_ratios`).
     """
+    names = list(truth.index) if isinstance(truth, pd.Series) else [f"safety_{j + 1}" for j in range(len(truth))]
     truth = np.asarray(truth, np.float64)
     R, B, s = dist.shape
     flat_dist = np.transpose(dist, (1, 0, 2)).reshape(B, R * s)
@@ -180,7 +191,7 @@ def coverage_table(truth, estimate, dist, jack, *, methods, level, models=None) 
             rows.append(
                 {
                     "method": method,
-                    "benchmark": f"safety_{j + 1}",
+                    "benchmark": names[j],
                     "truth": truth[j],
                     "coverage": p,
                     "mc_se": np.sqrt(p * (1 - p) / R),
@@ -287,7 +298,7 @@ def coverage(
                         raise SwjaxError(f"methods: {cluster[0]!r} needs the 'models' scheme too")
                     models_bounds = estimates[label].get("models", {}).get("bca")
                 frame, bounds = coverage_table(
-                    truth.to_numpy(), estimate, dist, jack_scheme, methods=scheme_methods, level=level,
+                    truth, estimate, dist, jack_scheme, methods=scheme_methods, level=level,
                     models=models_bounds,
                 )
                 if scheme_name == "models" and design.families:  # the model bootstrap against its own BCa
@@ -295,7 +306,7 @@ def coverage(
                         [width_ratios(bounds[x], bounds["bca"]) for x in scheme_methods], axis=1)
                 frame.insert(0, "design", label)
                 frame.insert(1, "scheme", scheme_name)
-                frame.insert(4, "rho", [design.rho[int(b.split("_")[1]) - 1] for b in frame["benchmark"]])
+                frame.insert(4, "rho", [_requested_rho(design, b) for b in frame["benchmark"]])
                 frames.append(frame)
                 estimates[label][scheme_name] = bounds
                 if progress is not None:

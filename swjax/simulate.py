@@ -87,6 +87,10 @@ class Design:
         one model plus a share of the rest proportional to ``(j + 1) ** -family_skew``
         (largest remainders), as public populations have a few large families and many of
         one or two models.
+    capability_targets : int
+        Also study the capabilities correlation of the first ``capability_targets`` capability
+        benchmarks (``cap_1`` ...): a benchmark that is part of the score it is correlated with,
+        as every capability row of the paper's table is.
     """
 
     n_models: int = 26
@@ -100,6 +104,7 @@ class Design:
     families: int = 0
     family_share: float = 0.5
     family_skew: float = 0.0
+    capability_targets: int = 0
 
     @property
     def capability_names(self) -> tuple[str, ...]:
@@ -108,6 +113,12 @@ class Design:
     @property
     def safety_names(self) -> tuple[str, ...]:
         return tuple(f"safety_{s + 1}" for s in range(len(self.rho)))
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The benchmarks whose capabilities correlation is studied: the capability targets,
+        then every safety benchmark."""
+        return self.capability_names[: self.capability_targets] + self.safety_names
 
     @property
     def benchmarks(self) -> tuple[str, ...]:
@@ -153,6 +164,8 @@ class Design:
             parts.append(f"step={self.step:g}")
         if self.missing:
             parts.append(f"missing={self.missing:g}")
+        if self.capability_targets:
+            parts.append(f"capability targets={self.capability_targets}")
         return ", ".join(parts) or "plain"
 
     def to_dict(self) -> dict:
@@ -214,6 +227,8 @@ def check_design(design: Design) -> Design:
         raise bad("family_share", "a share in [0, 1)", design.family_share)
     if not is_num(design.family_skew) or not 0 <= design.family_skew <= 3:
         raise bad("family_skew", "a number in [0, 3]", design.family_skew)
+    if not is_int(design.capability_targets) or not 0 <= design.capability_targets <= design.capabilities:
+        raise bad("capability_targets", f"an integer in [0, {design.capabilities}]", design.capability_targets)
     return replace(design, rho=tuple(float(r) for r in rho))
 
 
@@ -341,11 +356,14 @@ def pipeline_correlations(values: np.ndarray, n_capabilities: int) -> np.ndarray
 def _population(design: Design, n: int, seed: int) -> tuple[float, ...]:
     rng = np.random.default_rng([seed, 7])
     values = draw(design, n, rng)
-    return tuple(float(v) for v in pipeline_correlations(values, design.capabilities)[design.capabilities:])
+    corr = pipeline_correlations(values, design.capabilities)
+    k = design.capabilities
+    return tuple(float(v) for v in np.concatenate([corr[: design.capability_targets], corr[k:]]))
 
 
 def population(design: Design, n: int = POPULATION_SIZE, seed: int = 0) -> pd.Series:
-    """The pipeline's population capabilities correlation of each safety benchmark.
+    """The pipeline's population capabilities correlation of each target benchmark
+    (:attr:`Design.targets`: the safety benchmarks and any capability targets).
 
     The pipeline run on one sample of ``n`` models from ``design`` (cached per design).
     Its Monte Carlo error is about ``(1 - rho^2) / sqrt(n)``: below 0.002 for 200,000 models.
@@ -353,7 +371,7 @@ def population(design: Design, n: int = POPULATION_SIZE, seed: int = 0) -> pd.Se
     design = check_design(design)
     if n < 1000:
         raise SwjaxError(f"n: expected at least 1000 models for a population value, got {n}")
-    return pd.Series(_population(design, int(n), int(seed)), index=list(design.safety_names), name="truth")
+    return pd.Series(_population(design, int(n), int(seed)), index=list(design.targets), name="truth")
 
 
 def to_dataset(design: Design, values: np.ndarray, label: str = "simulated") -> Dataset:

@@ -206,3 +206,36 @@ def test_unequal_family_sizes():
     assert "skew 1" in d.label()
     with pytest.raises(SwjaxError, match="^family_skew: expected"):
         S.check_design(S.Design(families=9, family_skew=-1.0))
+
+
+def test_capability_target_truth_is_the_reference_pipeline_on_the_population():
+    """``capability_targets``: a capability benchmark correlated with the score it is part of.
+    Its truth is the independent reference pipeline run on the population's own draw, and the
+    coverage study reports it beside the safety benchmarks, with no requested rho."""
+    from .reference import reference
+
+    design = S.Design(capability_targets=2)
+    assert design.targets == ("cap_1", "cap_2", "safety_1", "safety_2", "safety_3")
+    truth = S.population(design, POP)
+    values = S.draw(S.check_design(design), POP, np.random.default_rng([0, 7]))  # the population's draw
+    frame = pd.DataFrame(values, columns=list(design.benchmarks))
+    ref = reference(frame, list(design.capability_names))["correlations"]
+    np.testing.assert_allclose(truth.to_numpy(), ref.reindex(list(design.targets)).to_numpy(), atol=1e-9)
+    assert 0.8 < truth["cap_1"] < 0.95  # a capability benchmark loading 0.85 sits near the score
+    # the safety truths are those of the same design without capability targets
+    np.testing.assert_allclose(truth[list(design.safety_names)], S.population(S.Design(), POP), atol=1e-12)
+    assert "capability targets=2" in design.label()
+    with pytest.raises(SwjaxError, match="^capability_targets: expected"):
+        S.check_design(S.Design(capability_targets=9))
+
+
+def test_coverage_reports_capability_targets_beside_the_safety_benchmarks():
+    """A capability target's row carries its population truth and no requested rho."""
+    from swjax.coverage import coverage
+
+    design = S.Design(capability_targets=2)
+    truth = S.population(design, POP)
+    table = coverage([design], datasets=3, n=40, seed=0, methods=("bca",), population_size=POP).table
+    assert list(table["benchmark"]) == list(design.targets)
+    assert table["rho"].isna().tolist() == [True, True, False, False, False]
+    np.testing.assert_allclose(table["truth"], truth.to_numpy())
