@@ -16,7 +16,9 @@
    capabilities.
 3. **Benchmarks.** Every other benchmark with at least ``min_models`` models (default 20; counted
    among the models the analysis keeps: those with every capability score, unless
-   ``missing="impute"``) gets
+   ``missing="impute"``; a population with more than
+   :data:`swjax.validate.IMPUTE_VALIDATED_SHARE` of its capability cells missing is then listed
+   with that share and not analysed) gets
    its capabilities correlation, interval (family-aware with ``families="auto"``: cluster-t over
    each model's developer), verdict, the number of models behind it and its permutation
    p-value; q-values (Benjamini-Hochberg) are taken across the whole atlas, not per population.
@@ -44,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import validate
 from .errors import SwjaxError
 
 __all__ = ["AtlasResult", "Population", "atlas", "populations", "bh_qvalues", "source_provenance", "MIN_CAPABILITIES",
@@ -225,6 +228,12 @@ def populations(sources, *, capabilities=None, merge: bool = False, min_models: 
         behind = result.scores  # the models an analysis keeps: with every capability score under "drop"
         if import_options.get("missing", "drop") == "drop" and caps:
             behind = behind.dropna(subset=list(caps))
+        elif caps and not why:  # imputed: only where its intervals were validated
+            observed = behind[list(caps)].notna()
+            try:
+                validate.imputation_validated(observed[observed.any(axis=1)].to_numpy(), caps)
+            except SwjaxError as err:
+                why = str(err)
         counts = behind.notna().sum()
         few = {b: int(k) for b, k in counts.items() if b not in caps and k < min_models}
         if not why and len(counts) - len(caps) - len(few) == 0:

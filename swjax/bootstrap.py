@@ -346,7 +346,9 @@ def bootstrap(
     missing : {"drop", "impute"}
         Models lacking a capability score: left out (the released rule), or kept, their missing
         capability scores imputed by a rank-2 iterative PCA fit redone inside every resample and
-        jackknife row from the models it draws (:func:`swjax.core.impute_capabilities`).
+        jackknife row from the models it draws (:func:`swjax.core.impute_capabilities`); refused
+        (``SwjaxError``) when more than :data:`swjax.validate.IMPUTE_VALIDATED_SHARE` of the
+        capability cells are missing, beyond the share where its intervals were validated.
     score : {"paper", "pearson", "mean-z", "irt", "compute"}
         The capability measure, recomputed in every resample (:mod:`swjax.scores`,
         docs/scores.md); default the paper's PC1 of the Spearman matrix.
@@ -452,6 +454,8 @@ def resample_pipeline(
 
             problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing,
                                       score=score)
+            if problem.cap_obs is not None:  # imputed: intervals only where they were validated
+                validate.imputation_validated(problem.cap_obs, layout.capabilities, layout.label)
         m, k = len(layout.models), len(layout.capabilities)
         # Refuse before computing anything: the kept distribution and one chunk must fit.
         kept = len(layout.columns) + len(fields) - 1 + (k - 1 if "eigenvalues" in fields else 0)

@@ -46,6 +46,10 @@ MEMORY_SHARE = 0.8
 #: Under imputation (``--missing impute``) a capability benchmark may be missing for at most
 #: this share of the models.
 IMPUTE_MAX_MISSING = 0.5
+#: Under imputation, the largest share of missing capability cells (among the models kept) at
+#: which its intervals were validated by the coverage study (docs/sparse.md,
+#: ``benchmarks/bench_impute_coverage.py``); above it an interval is refused.
+IMPUTE_VALIDATED_SHARE = 0.20
 
 
 def _is_int(value) -> bool:
@@ -256,6 +260,26 @@ def imputable(observed, label: str = "") -> None:
             f"{where}capability benchmark {worst!r} is missing for {int((~observed[worst]).sum())} "
             f"of {len(observed)} models (more than half): too few to impute it (--missing impute)"
         )
+
+
+def imputation_validated(observed, capabilities, label: str = "") -> None:
+    """Refuse intervals under imputation when more than :data:`IMPUTE_VALIDATED_SHARE` of the
+    capability cells are missing: beyond it the coverage study found them too narrow (the
+    imputation's bias, docs/sparse.md). ``observed``: (models, k) True or 1 where a capability
+    score is there, for the models the analysis keeps."""
+    observed = np.asarray(observed, bool)
+    share = 1 - observed.mean()
+    if share <= IMPUTE_VALIDATED_SHARE:
+        return
+    per = 1 - observed.mean(axis=0)
+    worst = ", ".join(f"{capabilities[j]} {per[j]:.0%}" for j in np.argsort(-per, kind="stable")[:3] if per[j] > 0)
+    where = f"{label}: " if label else ""
+    raise SwjaxError(
+        f"{where}{share:.1%} of the capability scores are missing ({int((~observed).sum())} of {observed.size}), "
+        f"more than the {IMPUTE_VALIDATED_SHARE:.0%} up to which --missing impute's intervals were validated "
+        f"(docs/sparse.md); most missing: {worst}. Leave the sparsest capability benchmarks out (--capabilities) "
+        "or keep the complete models (--missing drop)"
+    )
 
 
 def _key(text: str) -> str:

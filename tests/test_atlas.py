@@ -248,3 +248,27 @@ def test_cli_atlas_merge_is_one_population(tmp_path):
     alone = CliRunner().invoke(app, ["atlas", str(paths[0]), "--capabilities", "c0,c1,c2", "--no-cache",
                                      "--out", str(tmp_path / "alone")])
     assert alone.exit_code == 2 and "no population could be analysed" in alone.output
+
+
+def test_imputed_population_beyond_the_validated_share_is_skipped_with_the_reason(tmp_path):
+    """Under ``missing="impute"`` a population whose capability cells are missing beyond the
+    share where imputed intervals were validated is listed, not analysed, with the share named."""
+    from swjax.validate import IMPUTE_VALIDATED_SHARE
+
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=30)
+    frame = pd.DataFrame({c: g + rng.normal(size=30) for c in ("c1", "c2", "c3", "s1")},
+                         index=pd.Index([f"m{i}" for i in range(30)], name="model"))
+    sparse = frame.copy()
+    sparse.iloc[:12, 0] = np.nan  # 12 of 90 capability cells: 13 %
+    sparse.iloc[12:21, 1] = np.nan  # and 9 more: 23 %
+    dense = frame.copy()
+    dense.iloc[:12, 0] = np.nan
+    for name, data in (("sparse.csv", sparse), ("dense.csv", dense)):
+        data.to_csv(tmp_path / name)
+    pops = populations([tmp_path / "sparse.csv", tmp_path / "dense.csv"], capabilities=["c1", "c2", "c3"],
+                       missing="impute")
+    assert 21 / 90 > IMPUTE_VALIDATED_SHARE >= 12 / 90
+    assert pops[0].skipped.startswith("23.3% of the capability scores are missing (21 of 90), more than the")
+    assert "most missing: c1 40%, c2 30%" in pops[0].skipped
+    assert not pops[1].skipped

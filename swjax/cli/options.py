@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..validate import IMPUTE_VALIDATED_SHARE
+
 
 class ModelSet(str, Enum):
     base = "base"
@@ -122,7 +124,8 @@ ScoreOpt = Annotated[
 
 MissingCapsOpt = Annotated[
     Missing,
-    typer.Option("--missing", help="Models lacking a capability score: drop them, or impute the scores in every resample."),
+    typer.Option("--missing", help="Models lacking a capability score: drop them, or impute the scores in every resample "
+                 f"(intervals up to {IMPUTE_VALIDATED_SHARE:.0%} of capability cells missing)."),
 ]
 FamiliesOpt = Annotated[
     Optional[str],
