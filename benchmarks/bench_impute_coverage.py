@@ -180,7 +180,7 @@ def summarise(rows, design_label, analysis, truth, est, out, failed, R, accepted
                 "design": design_label, "analysis": analysis, "method": method, "rho": round(float(t), 3),
                 "refused": refused,
                 "coverage": cov.sum() / R, "coverage_run": cov.sum() / max(ok.sum(), 1),
-                "mc_se": float(np.sqrt(max(cov.mean() * (1 - cov.mean()), 1e-12) / R)),
+                "mc_se": float(np.sqrt(max(cov.sum() / R * (1 - cov.sum() / R), 1e-12) / R)),
                 "bias": float(np.nanmean(est[:, j]) - t) if np.isfinite(est[:, j]).any() else np.nan,
                 "width": float(np.nanmean(np.where(ok, high[:, j] - low[:, j], np.nan))) if ok.any() else np.nan,
                 "no_analysis": failed, "no_interval": int((~ok).sum()),
