@@ -49,6 +49,8 @@ GROUPS = {
     "independent": lambda h, f: [Design(), Design(hetero=h)],
     "family-base": lambda h, f: [Design(families=f), Design(families=f, hetero=h)],
     "large": lambda h, f: [Design(n_models=60, families=20), Design(n_models=60, families=20, hetero=h)],
+    # m = 60 independent models, the control of the imputation study's 60-model designs
+    "large-independent": lambda h, f: [Design(n_models=60)],
     # a capability benchmark correlated with the score it is part of (cap_1, beside the safety
     # benchmarks), without and with families
     "capability": lambda h, f: [Design(capability_targets=1), Design(families=f, capability_targets=1)],
