@@ -210,3 +210,36 @@ def test_merge_refusal_lists_every_clash_at_once(tmp_path):
     with pytest.raises(SwjaxError, match=r"2 model names are given by different organisations and cannot be merged "
                                          r"without a models file: \['x/m1', 'y/m1'\] .*; \['x/m2', 'y/m2'\]"):
         read_results([a, b])
+
+
+@needs_real
+def test_hydrox_repeated_names_left_missing_where_they_disagree():
+    """hydrox lists 8 models twice with different scores (86.56 and 8.26 for one of them):
+    ``duplicates="missing"`` leaves those cells missing, keeps a cell the two rows agree on,
+    and every other model's scores are the file's; without a rule the clash is an error."""
+    path = BB / "hydrox_safety_241001_safety.csv"
+    table = pd.read_csv(path)
+    with pytest.raises(SwjaxError, match="pass --duplicates latest, mean, best or missing"):
+        read_results([path])
+    res = read_results([path], duplicates="missing")
+    columns = [c for c in table.columns if c != "model"]
+    by_model = table.groupby("model")
+    want = by_model[columns].first().where(by_model[columns].nunique() == 1)  # agreeing rows only
+    want.index = [m.split("/", 1)[1] for m in want.index]  # the import drops the organisation
+    got = res.scores.reindex(index=want.index, columns=columns)
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    repeated = [m.split("/", 1)[1] for m in table["model"][table["model"].duplicated()].unique()]
+    assert len(repeated) == 8 and got.loc[repeated].isna().to_numpy().mean() > 0.9
+    assert any(line.startswith("duplicates resolved (missing): ") and "left missing (2 different results)" in line
+               for line in res.report)
+
+
+@needs_real
+def test_cli_import_duplicates_missing(tmp_path):
+    out = tmp_path / "m"
+    got = CliRunner().invoke(app, ["import", str(BB / "hydrox_safety_241001_safety.csv"), "--duplicates", "missing",
+                                   "--out", str(out)])
+    assert got.exit_code == 0, got.output
+    scores = pd.read_csv(out / "scores.csv", index_col=0)
+    assert scores.loc["dolly-v2-7b"].drop("developer").isna().all() and scores.loc["claude-3-5-sonnet", "hydrox_safety"] == 94.75
+    assert "left missing (2 different results)" in (out / "merge_report.txt").read_text()

@@ -332,6 +332,15 @@ def test_public_clash_needs_a_rule(tmp_path, chat):
     res = read_results([tmp_path / "t.csv"], with_set="chat", duplicates="mean")
     m = chat.models[0]
     assert res.scores.at[m, "mmlu"] == pytest.approx(chat.scores.at[m, "mmlu"] + 0.005)
+    # best: the higher of the two; missing: neither; the agreeing cells stay under every rule
+    best = read_results([tmp_path / "t.csv"], with_set="chat", duplicates="best")
+    assert best.scores.at[m, "mmlu"] == pytest.approx(chat.scores.at[m, "mmlu"] + 0.01)
+    assert any("kept the better (higher) score" in line for line in best.report)
+    gone = read_results([tmp_path / "t.csv"], with_set="chat", duplicates="missing")
+    assert np.isnan(gone.scores.at[m, "mmlu"]) and any("1 cells differ from the public matrix: left missing" in line
+                                                        for line in gone.report)
+    for r in (best, gone):
+        np.testing.assert_array_equal(r.scores.loc[chat.models[1:], "mmlu"], chat.scores.loc[chat.models[1:], "mmlu"])
 
 
 def test_import_folder_is_accepted_by_analysis_commands(tmp_path):

@@ -166,6 +166,7 @@ class Duplicates(str, Enum):
     latest = "latest"
     mean = "mean"
     best = "best"
+    missing = "missing"
 
 
 class PublicSet(str, Enum):

@@ -29,7 +29,7 @@ __all__ = ["ImportResult", "read_results", "MIN_MODELS"]
 
 #: Fewest models a matrix may have after merging (the analysis needs 5).
 MIN_MODELS = 5
-DUPLICATE_RULES = ("latest", "mean", "best")
+DUPLICATE_RULES = ("latest", "mean", "best", "missing")
 IDENTICAL = "identical"  # _resolve's note for a result repeated with the same values
 
 
@@ -368,8 +368,10 @@ def _resolve(rs: list[Result], rule, model, bench, higher=True):
     if rule is None:
         raise SwjaxError(
             f"{len(rs)} results for model {model!r}, benchmark {bench!r}: {where}; "
-            "pass --duplicates latest, mean or best"
+            "pass --duplicates latest, mean, best or missing"
         )
+    if rule == "missing":  # results that disagree: no one of them is the cell's
+        return math.nan, math.nan, math.nan, f"left missing ({len(rs)} different results)"
     if rule == "best":
         top = (max if higher else min)(r.score for r in rs)
         # ties: the smallest standard error, then the largest n; a choice by content, never by read order
@@ -437,10 +439,11 @@ def read_results(
         Benchmarks where lower is better although the source does not say so.
     models : path or dict, optional
         Source name -> model id (a CSV with columns ``from,to``), applied before normalising.
-    duplicates : {None, "latest", "mean", "best"}
+    duplicates : {None, "latest", "mean", "best", "missing"}
         Two results for one (model, benchmark) are an error unless this says how to resolve them
         (``best``: the best score in the benchmark's direction; among equal ones the smallest
-        standard error, then the largest n).
+        standard error, then the largest n; ``missing``: results that disagree leave the cell
+        missing).
     with_set : {None, "base", "chat"}
         Merge with a public matrix; your models are matched to its ids and display names.
     metric : dict or str, optional
@@ -688,9 +691,14 @@ def _merge_public(wide, info, public: Dataset, duplicates, report):
                     )
                 n_clash = int(clash.to_numpy().sum())
                 report.append(f"{n_clash} cells differ from the public matrix: "
-                              + ("kept yours (latest)" if duplicates == "latest" else "averaged"))
+                              + {"latest": "kept yours (latest)", "missing": "left missing",
+                                 "best": "kept the better (higher) score"}.get(duplicates, "averaged"))
                 if duplicates == "mean":
                     mine = mine.where(~both, (merged + mine) / 2)
+                elif duplicates == "best":  # both are on the higher-is-better scale here
+                    mine = mine.where(~both, np.maximum(merged, mine))
+                elif duplicates == "missing":
+                    merged, mine = merged.mask(clash), mine.mask(clash)
         merged = mine.combine_first(merged) if key == "score" else mine.combine_first(merged)
         merged.index.name = "model"
         out[key] = merged
