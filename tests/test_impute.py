@@ -110,6 +110,16 @@ def test_import_checks_the_impute_rule(tmp_path):
         read_results([tmp_path / "t.csv"], capabilities="a,b,c")
     with pytest.raises(SwjaxError, match="'c' is missing for 5 of 8 models"):
         read_results([tmp_path / "t.csv"], capabilities="a,b,c", missing="impute")
+    # within the rule of half but beyond the validated share (4 of 24 cells: 17 %; 6 of 24: 25 %)
+    for holes, said in ((4, False), (6, True)):
+        kept = [r for r in rows if not (r["benchmark"] == "c" and r["model"] in {f"m{i}" for i in range(holes // 2)})
+                and not (r["benchmark"] == "b" and r["model"] in {f"m{i}" for i in range(7, 7 - holes // 2, -1)})]
+        kept += [{"model": f"m{i}", "benchmark": "c", "score": 0.5 + i} for i in range(holes // 2, 5)]
+        pd.DataFrame(kept).to_csv(tmp_path / "u.csv", index=False)
+        res = read_results([tmp_path / "u.csv"], capabilities="a,b,c", missing="impute")
+        assert res.scores[["a", "b", "c"]].isna().to_numpy().sum() == holes
+        line = f"{holes / 24:.1%} of the capability scores are missing: more than the 20% up to which"
+        assert any(line in r for r in res.report) is said
 
 
 def test_cli_impute_with_families_keeps_every_model(tmp_path):

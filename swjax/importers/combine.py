@@ -566,10 +566,16 @@ def read_results(
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
         if missing == "impute":
-            from ..validate import imputable
+            from ..validate import IMPUTE_VALIDATED_SHARE, imputable
 
-            imputable(wide["score"][list(caps)].notna())
-            complete = wide["score"][list(caps)].notna().any(axis=1)
+            observed = wide["score"][list(caps)].notna()
+            imputable(observed)
+            complete = observed.any(axis=1)
+            share = 1 - observed[complete].to_numpy().mean() if complete.any() else 0.0
+            if share > IMPUTE_VALIDATED_SHARE:
+                report.append(f"{share:.1%} of the capability scores are missing: more than the "
+                              f"{IMPUTE_VALIDATED_SHARE:.0%} up to which --missing impute's intervals were validated, "
+                              "so bootstrap will refuse them; leave the sparsest capability benchmarks out")
         if complete.sum() < min_models:
             raise SwjaxError(
                 f"fewer than {min_models} models left after merging: {int(complete.sum())} have "
