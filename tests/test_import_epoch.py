@@ -30,7 +30,7 @@ def pct(text):
 
 
 def test_percent_strings_and_repeated_versions_refused():
-    with pytest.raises(SwjaxError, match=r"results for model '.*', benchmark 'mmlu'.*--duplicates latest, mean or best"):
+    with pytest.raises(SwjaxError, match=r"results for model '.*', benchmark 'mmlu'.*--duplicates latest, mean, best or missing"):
         read_results([EPOCH / "external_benchmark_mmlu.csv"])
 
 
