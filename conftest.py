@@ -61,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
 #: slow pass that CI runs after it (``pytest -m slow``): each of these takes 4-20 s here, and its
 #: area keeps a quicker check in the default suite. Test functions (every parameter) and doctests.
 SLOW = {
+    # 15 s: an imputed bootstrap compiled just to show that it runs below the validated share
+    "tests/test_impute.py::test_intervals_given_below_the_validated_share_and_estimates_above",
     # 10 s: a coverage study compiled for a design with capability targets
     "tests/test_simulate.py::test_coverage_reports_capability_targets_beside_the_safety_benchmarks",
     # 4-6 s each in the default pass (a report built; an irt fit compiled on a sparse matrix)

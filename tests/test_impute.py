@@ -184,7 +184,7 @@ def test_imputed_capabilities_are_ranked_at_the_datas_precision(chat):
 def test_intervals_refused_above_the_validated_share(chat, tmp_path):
     """Above :data:`IMPUTE_VALIDATED_SHARE` of missing capability cells the coverage study found
     the imputed intervals too narrow: ``bootstrap`` refuses (exit 2, the share, the limit and
-    the sparsest capabilities named, nothing written); the point estimate stays available."""
+    the sparsest capabilities named, nothing written)."""
     from swjax.validate import IMPUTE_VALIDATED_SHARE
 
     ds = holed(chat, 0.3, 5)
@@ -203,8 +203,13 @@ def test_intervals_refused_above_the_validated_share(chat, tmp_path):
     assert res.exit_code == 2, res.output
     assert f"{100 * share:.1f}% of the capability scores are missing" in res.output
     assert worst in res.output and "Traceback" not in res.output and not out.exists()
-    assert np.isfinite(swjax.analyze(ds, missing="impute").correlations["MT_Bench"])
-    # below the limit it runs
+
+
+def test_intervals_given_below_the_validated_share_and_estimates_above(chat):
+    """Below the share the imputed bootstrap runs; above it the point estimate stays available."""
+    from swjax.validate import IMPUTE_VALIDATED_SHARE
+
+    assert np.isfinite(swjax.analyze(holed(chat, 0.3, 5), missing="impute").correlations["MT_Bench"])
     ok = holed(chat, 0.1, 0)
     assert ok.scores[list(CAPS)].isna().to_numpy().mean() <= IMPUTE_VALIDATED_SHARE
     assert swjax.bootstrap(ok, n=40, missing="impute").table.loc["MT_Bench", "n_valid"] > 0
