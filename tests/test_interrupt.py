@@ -27,6 +27,7 @@ def entry_script(argv, before=""):
     return (
         "import signal, sys\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)  # as started from a shell, not ignored\n"
+        "if hasattr(signal, 'SIGHUP'): signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as from a terminal, also under nohup\n"
         "sys.stderr.write('ready\\n'); sys.stderr.flush()\n"
         f"{before}\n"
         "from swjax.entry import main\n"
@@ -79,7 +80,7 @@ def test_ctrl_c_mid_run_keeps_the_old_folder(tmp_path, delay):
     with outputs.atomic_dir(out, "bootstrap") as tmp:
         (tmp / "table.csv").write_text("the previous run\n")
     before = snapshot(tmp_path)
-    proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "2000000", "--batch-size", "2000", "--out", out]))
+    proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "400000", "--batch-size", "2000", "--out", out]))
     wait_ready(proc)
     time.sleep(delay)  # start-up, compilation and some chunks; far from done
     proc.send_signal(signal.SIGINT)
@@ -133,7 +134,7 @@ def test_ctrl_c_after_the_write_says_it_was_written(tmp_path, monkeypatch):
 def test_sigterm_cleans_up(tmp_path, name, line):
     signum = getattr(signal, name)
     out = tmp_path / "b"
-    proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "2000000", "--batch-size", "2000", "--out", out]))
+    proc = launch(entry_script(["bootstrap", "--set", "chat", "--n", "400000", "--batch-size", "2000", "--out", out]))
     wait_ready(proc)
     time.sleep(4)
     proc.send_signal(signum)
