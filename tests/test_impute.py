@@ -118,7 +118,8 @@ def test_import_checks_the_impute_rule(tmp_path):
         pd.DataFrame(kept).to_csv(tmp_path / "u.csv", index=False)
         res = read_results([tmp_path / "u.csv"], capabilities="a,b,c", missing="impute")
         assert res.scores[["a", "b", "c"]].isna().to_numpy().sum() == holes
-        line = f"{holes / 24:.1%} of the capability scores are missing: more than the 20% up to which"
+        line = (f"bootstrap will refuse this matrix's imputed intervals: {holes / 24:.1%} of the capability scores "
+                f"are missing ({holes} of 24), more than the 20% up to which")
         assert any(line in r for r in res.report) is said
 
 

@@ -566,16 +566,15 @@ def read_results(
         info["capability"] = info.index.isin(caps)
         complete = wide["score"][list(caps)].notna().all(axis=1)
         if missing == "impute":
-            from ..validate import IMPUTE_VALIDATED_SHARE, imputable
+            from ..validate import imputable, imputation_validated
 
             observed = wide["score"][list(caps)].notna()
             imputable(observed)
             complete = observed.any(axis=1)
-            share = 1 - observed[complete].to_numpy().mean() if complete.any() else 0.0
-            if share > IMPUTE_VALIDATED_SHARE:
-                report.append(f"{share:.1%} of the capability scores are missing: more than the "
-                              f"{IMPUTE_VALIDATED_SHARE:.0%} up to which --missing impute's intervals were validated, "
-                              "so bootstrap will refuse them; leave the sparsest capability benchmarks out")
+            try:  # the matrix is still written: its estimates, or a smaller capability set, remain
+                imputation_validated(observed[complete].to_numpy(), caps)
+            except SwjaxError as err:
+                report.append(f"bootstrap will refuse this matrix's imputed intervals: {err}")
         if complete.sum() < min_models:
             raise SwjaxError(
                 f"fewer than {min_models} models left after merging: {int(complete.sum())} have "
