@@ -27,7 +27,8 @@ def entry_script(argv, before=""):
     return (
         "import signal, sys\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)  # as started from a shell, not ignored\n"
-        "if hasattr(signal, 'SIGHUP'): signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as from a terminal, also under nohup\n"
+        "for name in ('SIGHUP', 'SIGQUIT'):  # as from a terminal: a background job starts with SIGQUIT ignored,\n"
+        "    if hasattr(signal, name): signal.signal(getattr(signal, name), signal.SIG_DFL)  # nohup adds SIGHUP\n"
         "sys.stderr.write('ready\\n'); sys.stderr.flush()\n"
         f"{before}\n"
         "from swjax.entry import main\n"
