@@ -47,6 +47,7 @@ __all__ = [
     "simulate",
     "draw",
     "population",
+    "item_stderr",
     "pipeline_correlations",
     "POPULATION_SIZE",
 ]
@@ -91,6 +92,12 @@ class Design:
         Also study the capabilities correlation of the first ``capability_targets`` capability
         benchmarks (``cap_1`` ...): a benchmark that is part of the score it is correlated with,
         as every capability row of the paper's table is.
+    items : int
+        0: every score is its model's true score. Above 0 (with ``link="logistic"``, whose
+        scores are accuracies in (0, 1)): each score is the share of ``items`` items answered
+        right, a binomial draw around the true accuracy, as a benchmark of that many
+        questions measures it (item-level measurement error). The truth stays that of the true
+        accuracies; :func:`item_stderr` gives each score's binomial standard error.
     """
 
     n_models: int = 26
@@ -105,6 +112,7 @@ class Design:
     family_share: float = 0.5
     family_skew: float = 0.0
     capability_targets: int = 0
+    items: int = 0
 
     @property
     def capability_names(self) -> tuple[str, ...]:
@@ -166,6 +174,8 @@ class Design:
             parts.append(f"missing={self.missing:g}")
         if self.capability_targets:
             parts.append(f"capability targets={self.capability_targets}")
+        if self.items:
+            parts.append(f"items={self.items}")
         return ", ".join(parts) or "plain"
 
     def to_dict(self) -> dict:
@@ -229,6 +239,10 @@ def check_design(design: Design) -> Design:
         raise bad("family_skew", "a number in [0, 3]", design.family_skew)
     if not is_int(design.capability_targets) or not 0 <= design.capability_targets <= design.capabilities:
         raise bad("capability_targets", f"an integer in [0, {design.capabilities}]", design.capability_targets)
+    if not is_int(design.items) or design.items < 0:
+        raise bad("items", "an integer >= 0", design.items)
+    if design.items and design.link != "logistic":
+        raise bad("items", "0 unless link='logistic' (item counts need accuracies in (0, 1))", design.items)
     return replace(design, rho=tuple(float(r) for r in rho))
 
 
@@ -262,6 +276,8 @@ def draw(design: Design, n: int, rng: np.random.Generator, safety_loadings=None)
         x = expit(1.7 * x + _difficulties(p))
     if design.step:
         x = np.round(x / design.step) * design.step
+    if design.items:  # each score the share of `items` items answered right
+        x = rng.binomial(design.items, x) / design.items
     if design.missing:
         gone = rng.random((n, s)) < design.missing
         x[:, k:][gone] = np.nan
@@ -289,7 +305,10 @@ def safety_loadings_of(design: Design) -> tuple[float, ...]:
 
     A Gaussian first guess, then two corrections in Pearson space measured on 20,000 models
     (the link, ties and heteroscedasticity move the pipeline's value away from the guess).
+    The true scores hit ``rho``: item error (``items``) is not calibrated away.
     """
+    if design.items:
+        return safety_loadings_of(replace(design, items=0))
     a = _first_guess(design)
     rng = np.random.default_rng(20240731)
     target = _spearman_to_pearson(design.rho)
@@ -352,10 +371,18 @@ def pipeline_correlations(values: np.ndarray, n_capabilities: int) -> np.ndarray
     return out
 
 
+def item_stderr(design: Design, values: np.ndarray) -> np.ndarray:
+    """Each score's binomial standard error ``sqrt(p (1 - p) / items)`` (NaN where missing; 0
+    for a design without ``items``)."""
+    if not design.items:
+        return np.where(np.isfinite(values), 0.0, np.nan)
+    return np.sqrt(values * (1 - values) / design.items)
+
+
 @functools.lru_cache(maxsize=64)
 def _population(design: Design, n: int, seed: int) -> tuple[float, ...]:
     rng = np.random.default_rng([seed, 7])
-    values = draw(design, n, rng)
+    values = draw(replace(design, items=0), n, rng)  # the truth: true scores, no item error
     corr = pipeline_correlations(values, design.capabilities)
     k = design.capabilities
     return tuple(float(v) for v in np.concatenate([corr[: design.capability_targets], corr[k:]]))
