@@ -89,6 +89,7 @@ def axes(
     x64: bool = False,
     missing: str = "drop",
     progress=None,
+    stderr=None,
 ) -> AxesResult:
     """Each benchmark's capabilities correlation under every capability measure, on the same
     resamples (module docstring).
@@ -102,8 +103,9 @@ def axes(
         capability set; default ``"main"`` for the public sets, else ``"all"``.
     scores : list of str or str, optional
         Capability measures (default every one of :data:`swjax.scores.SCORES` the data allows).
-    n, seed, method, level, threshold, capabilities, clusters, device, batch_size, x64, missing
-        As :func:`swjax.bootstrap`, the same for every measure.
+    n, seed, method, level, threshold, capabilities, clusters, device, batch_size, x64, missing, stderr
+        As :func:`swjax.bootstrap`, the same for every measure (with ``stderr``, every measure
+        reads the same perturbed copies of the scores: the differences stay paired).
     progress : callable, optional
         Called with one line per measure.
     """
@@ -135,7 +137,7 @@ def axes(
             runs[measure] = bootstrap(
                 dataset, n=n, seed=seed, method=method, level=level, threshold=threshold,
                 capabilities=capabilities, clusters=clusters, device=device, batch_size=batch_size, x64=x64,
-                missing=missing, score=measure,
+                missing=missing, score=measure, stderr=stderr,
             )
     first = runs[picked[0]]
     caps = set(first.analysis.capabilities)

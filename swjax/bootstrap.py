@@ -18,7 +18,7 @@ from .columns import SCALARS, column_scales
 from .columns import method_se as _method_se, stat_columns as _stat_columns
 from .errors import DegenerateResampleWarning, SwjaxError, warn
 from .options import check_positive_int
-from .problem import FLOP_COLUMN, MIN_MODELS, Layout, Problem, build_problem
+from .problem import FLOP_COLUMN, MIN_MODELS, Layout, Problem, build_problem, stack_problems
 
 __all__ = ["BootstrapResult", "bootstrap", "check_positive_int", "min_models", "interval_support", "withhold"]
 
@@ -292,6 +292,7 @@ def bootstrap(
     eigenvalues: bool = False,
     missing: str = "drop",
     score: str = "paper",
+    stderr=None,
 ) -> BootstrapResult:
     """Bootstrap the whole pipeline over models: an interval and verdict per benchmark.
 
@@ -352,6 +353,15 @@ def bootstrap(
     score : {"paper", "pearson", "mean-z", "irt", "compute"}
         The capability measure, recomputed in every resample (:mod:`swjax.scores`,
         docs/scores.md); default the paper's PC1 of the Spearman matrix.
+    stderr : pandas.DataFrame, optional
+        Each score's standard error (model ids x benchmark columns; missing or absent cells:
+        none known), e.g. the ``stderr.csv`` of ``swjax import`` or
+        :func:`swjax.measurement.binomial_stderr` of its ``n.csv``. Every resample then also
+        perturbs the scores by their measurement error (:mod:`swjax.measurement`), so that
+        the interval holds the sampling of items as well as of models; the table gains
+        ``se_without_errors`` (the spread of the same resamples without the perturbation) and
+        ``error_share`` (the share of the spread's variance that the errors add). Not with
+        ``method="jackknife-t"`` (no resamples) or ``stream_to``.
 
     Examples
     --------
@@ -369,6 +379,11 @@ def bootstrap(
         raise SwjaxError(f"method: {method!r} needs model families (clusters=, --families or --cluster-by)")
     if method in intervals.CLUSTER_METHODS and stream_to is not None:
         raise SwjaxError(f"method: {method!r} cannot stream the distribution to disk; use 'jackknife-t' with stream_to")
+    if stderr is not None and method == "jackknife-t":
+        raise SwjaxError("stderr: method 'jackknife-t' reads no resamples, so measurement error cannot enter it; "
+                         "use 'bca' or 'percentile' (or 'cluster-t' with families)")
+    if stderr is not None and stream_to is not None:
+        raise SwjaxError("stderr: measurement error is not streamed to disk yet; leave out stream_to")
     dataset = as_dataset(data)
     key = resample.key_from_seed(seed)
     dev = engine.select_device(device)
@@ -388,8 +403,9 @@ def bootstrap(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
         batch_size=batch_size, x64=x64, clusters=clusters, progress=progress,
         sink_for=sink_for, fields=fields, stream_to=stream_to, missing=missing, score=score,
+        stderr=stderr, seed=seed,
     )
-    problem, layout, full, jack, draws, scheme_meta, decided = run
+    problem, layout, full, jack, draws, scheme_meta, decided, without_errors = run
     store = streamed["store"]
     store.close()
     draws = {f: np.concatenate(v) for f, v in streamed["kept"].items()}
@@ -400,15 +416,18 @@ def bootstrap(
         model_run = resample_pipeline(
             dataset, n=n, key=key, capabilities=capabilities, against=against, device=dev.platform,
             batch_size=batch_size, x64=x64, sink_for=partial(sink_for, into=model_streamed, path=None, keep=()),
-            built=(problem, layout),
+            built=(problem, layout), stderr=stderr, seed=seed, missing=missing, score=score,
         )
         models = _model_interval(model_run, model_streamed["store"], level)
+        if stderr is not None:  # the errors enter cluster-t through its model bootstrap
+            without_errors = model_run.without_errors
     pv = None
     if permutations:
         y = full.score[0] if problem.target is None else problem.target
         pv = pvalues.permutation_pvalues(problem, y, permutations, jax.random.fold_in(key, 2**31))
     return _result(
         analysis, layout, full, jack, draws, pv, store=store, models=models,
+        without_errors=None if without_errors is None else _stat_columns(without_errors, layout)[0],
         support=interval_support(problem, layout, level, clusters),
         method=method, level=level, threshold=threshold,
         metadata=dict(
@@ -429,11 +448,13 @@ class PipelineRun(NamedTuple):
     draws: dict
     scheme_meta: dict
     decision: engine.Decision  # the engine's batch size and devices, as the run used them
+    without_errors: dict | None = None  # with stderr: the resamples of the scores as given (same fields)
 
 
 def resample_pipeline(
     dataset, *, n, key, capabilities, against, device, batch_size, x64, clusters=None, progress=None,
     sink_for=None, fields=engine.RESAMPLE_FIELDS, stream_to=None, missing="drop", built=None, score="paper",
+    stderr=None, seed=0,
 ) -> PipelineRun:
     """Full sample, jackknife and ``n`` bootstrap resamples of one dataset.
 
@@ -443,17 +464,22 @@ def resample_pipeline(
     (``draws`` is then None). ``built``: the (problem, layout) of an earlier run of the same
     request, reused as they are (the same models, imputation and warnings, given once), so
     that a second scheme on the same data cannot differ from the first in what it analyses.
+    ``stderr`` (models x benchmarks standard errors): each resample also perturbs the scores by
+    their measurement error (:mod:`swjax.measurement`; perturbed copies seeded by ``seed``);
+    ``without_errors`` then holds the resamples of the scores as given, on the same ``key``.
     """
+    def build(ds):
+        if missing == "drop":
+            return build_problem(ds, capabilities, against, float_dtype(x64), score=score)
+        from .analysis import prepare
+
+        return prepare(ds, capabilities=capabilities, against=against, x64=x64, missing=missing, score=score)
+
     with engine.precision(x64):
         if built is not None:
             problem, layout = built
-        elif missing == "drop":
-            problem, layout = build_problem(dataset, capabilities, against, float_dtype(x64), score=score)
         else:
-            from .analysis import prepare
-
-            problem, layout = prepare(dataset, capabilities=capabilities, against=against, x64=x64, missing=missing,
-                                      score=score)
+            problem, layout = build(dataset)
             if problem.cap_obs is not None:  # imputed: intervals only where they were validated
                 validate.imputation_validated(problem.cap_obs, layout.capabilities, layout.label)
         m, k = len(layout.models), len(layout.capabilities)
@@ -466,6 +492,10 @@ def resample_pipeline(
             from .clusters import cluster_setup
 
             scheme, jack_w, scheme_meta = cluster_setup(clusters, layout)
+        if stderr is not None:
+            return _pipeline_with_errors(dataset, problem, layout, build, stderr, seed, n=n, key=key, scheme=scheme,
+                                         jack_w=jack_w, scheme_meta=scheme_meta, batch_size=batch_size, device=device,
+                                         progress=progress, sink_for=sink_for, fields=fields)
         # The full sample, the jackknife and the resamples in one compiled program, every PC1
         # aligned in the kernel with the full sample's.
         sink = None if sink_for is None else sink_for(layout)
@@ -479,6 +509,60 @@ def resample_pipeline(
         else:
             jack, draws = rows, None
     return PipelineRun(problem, layout, full, jack, draws, scheme_meta, decided)
+
+
+def _pipeline_with_errors(dataset, problem, layout, build, stderr, seed, *, n, key, scheme, jack_w, scheme_meta,
+                          batch_size, device, progress, sink_for, fields) -> PipelineRun:
+    """:func:`resample_pipeline` with measurement error: the scores as given (full sample,
+    jackknife, and ``n`` resamples for the width without errors), then ``n`` resamples pooled
+    from the perturbed copies (:mod:`swjax.measurement`), which go to the sink."""
+    from . import measurement
+
+    columns = measurement.analysed_columns(layout)
+    se = measurement.stderr_matrix(stderr, layout.models, columns, layout.label)
+    copies, per_copy = measurement.copies_for(n)
+    sent = [0]
+
+    def report(fraction):  # the two runs report as one run of n resamples, half each
+        if progress is not None:
+            target = min(n, int(fraction * n))
+            if target > sent[0]:
+                progress(target - sent[0])
+                sent[0] = target
+
+    done = [0, 0]
+
+    def plain_progress(rows):
+        done[0] += rows
+        report(0.5 * done[0] / n)
+
+    def copy_progress(finished):
+        done[1] += finished
+        report(0.5 + 0.5 * done[1] / copies)
+
+    (full, rows), decided = engine.run(
+        problem, jack_w, draws=engine.Draws(scheme, n, key), with_full=True, with_decision=True,
+        batch_size=batch_size, device=device, progress=plain_progress, fields=fields,
+    )
+    cut = len(jack_w)
+    jack, plain = {f: v[:cut] for f, v in rows.items()}, {f: v[cut:] for f, v in rows.items()}
+    datasets = measurement.perturbed(dataset, se, layout.models, columns, copies, seed)
+    stacked = stack_problems(measurement.build_copies(build, datasets, layout))
+
+    _, copy_rows = engine.run(
+        stacked, draws=engine.Draws(scheme, per_copy, key), with_full=True, device=device, fields=fields,
+        progress=copy_progress,
+    )
+    order = measurement.pooled_order(copies, per_copy, n)
+    pooled = {f: v.reshape((copies * per_copy,) + v.shape[2:])[order] for f, v in copy_rows.items()}
+    if sink_for is not None:
+        sink_for(layout)(pooled)
+        draws = None
+    else:
+        draws = pooled
+    meta = dict(scheme_meta, errors=dict(copies=copies, rows_per_copy=per_copy,
+                                        cells_with_error=int((se > 0).sum()), cells=int(se.size)))
+    return PipelineRun(problem, layout, full, jack, draws, meta, decided, without_errors=plain)
 
 
 def _model_interval(run: PipelineRun, store, level: float) -> dict:
@@ -511,7 +595,7 @@ def _stream_sink(path, n: int, layout: Layout, fields, dtype):
 
 
 def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold, metadata, support: Support,
-            store=None, models=None):
+            store=None, models=None, without_errors=None):
     from ._version import __version__
 
     estimate, names = _stat_columns(full, layout)
@@ -545,6 +629,12 @@ def _result(analysis, layout, full, jack, draws, pv, *, method, level, threshold
     )
     frame["se"] = se
     frame.insert(frame.columns.get_loc("se") + 1, "se_from", se_from)
+    if without_errors is not None:  # measurement error: how much of the spread it adds
+        from .measurement import error_share
+
+        spread = models["se"] if models is not None else boot_se  # where the errors entered
+        frame["se_without_errors"] = intervals.standard_error(np.asfortranarray(without_errors, dtype=np.float64))
+        frame["error_share"] = error_share(spread, frame["se_without_errors"].to_numpy())
     frame.insert(frame.columns.get_loc("estimate") + 1, "n_models", support.n_models)
     if support.n_families is not None:
         frame.insert(frame.columns.get_loc("n_models") + 1, "n_families", support.n_families)

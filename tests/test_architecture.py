@@ -47,7 +47,7 @@ LAYERS: list[set[str]] = [
     {"importers"},                                             # reading evaluation results
     {"ranks", "problem", "scores", "core", "resample", "simulate"},  # the statistic and its inputs
     {"engine"},                                                # the one place that compiles
-    {"analysis", "intervals", "pvalues", "streaming", "clusters", "columns"},  # summaries of resamples
+    {"analysis", "intervals", "pvalues", "streaming", "clusters", "columns", "measurement"},  # summaries of resamples
     {"options"},                                               # the analyses' shared settings, checked once
     {"bootstrap", "sensitivity", "families", "compare", "correlate", "coverage", "plan", "adjust", "axes"},  # analyses
     {"tables", "figures", "check", "report", "writers", "atlas_page"},  # presentation and files

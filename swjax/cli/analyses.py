@@ -13,11 +13,12 @@ import typer
 from ..errors import SwjaxError
 from .options import (
     AgainstOpt, BatchOpt, CapsOpt, ClusterByOpt, DataDirOpt, DataOpt, Device, DeviceOpt, FamiliesOpt, Format,
-    FormatOpt, InfoOpt, LevelOpt, Method, MethodOpt, Missing, MissingCapsOpt, ModelSet, NOpt, OutOpt,
+    FormatOpt, InfoOpt, ItemsOpt, StderrOpt, LevelOpt, Method, MethodOpt, Missing, MissingCapsOpt, ModelSet, NOpt, OutOpt,
     PermutationsOpt, READS, Score, ScoreOpt, SeedOpt, SetOpt, ThresholdOpt, WRITES_FILE, WRITES_INTO, X64Opt, writes_folder,
 )
 from .common import (
-    check_bootstrap_space, cluster_labels, handle_errors, load_sets, parse_list, progress_bar, working,
+    check_bootstrap_space, cluster_labels, handle_errors, load_sets, measurement_errors, parse_list, progress_bar,
+    working,
 )
 from .output import emit, formatted, render, write_stdout
 
@@ -95,6 +96,8 @@ def bootstrap(
                      "'all', or a comma-separated list. Default: 'main' in the terminal table of the public "
                      "sets, else 'all'."),
     ] = None,
+    stderr: StderrOpt = None,
+    items: ItemsOpt = None,
 ):
     """Bootstrap the whole pipeline: interval, p-value and verdict for every correlation."""
     from .. import tables
@@ -107,6 +110,7 @@ def bootstrap(
             for name in parse_list(show):
                 ds.resolve(name)
     check_bootstrap_space(datasets, n, x64, eigenvalues, out, stream_to)
+    errors = measurement_errors(stderr, items)
     results = []
     for ds in datasets:
         with progress_bar(n, f"{ds.label}: resampling") as advance:
@@ -118,6 +122,7 @@ def bootstrap(
                     clusters=cluster_labels(ds, cluster_by, families, known=datasets),
                     stream_to=None if stream_to is None else stream_to / f"{ds.label}.f32",
                     eigenvalues=eigenvalues, missing=missing.value, score=score.value,
+                    stderr=errors(ds),
                 )
             )
     full = results
@@ -417,6 +422,8 @@ def axes(
                     WRITES_FILE] = None,
     with_scale: Annotated[bool, typer.Option("--scale", help="Also the partial correlations with the capabilities score "
                                              "given log FLOP and with log FLOP given the score (models with FLOP).")] = False,
+    stderr: StderrOpt = None,
+    items: ItemsOpt = None,
 ):
     """Which capability? Each benchmark's correlation, interval and verdict under every capability
     measure, on the same resamples, with the differences between measures."""
@@ -428,12 +435,14 @@ def axes(
     if model_set is ModelSet.both:
         raise SwjaxError("set: axes runs on one set (--set base or --set chat)")
     (ds,) = load_sets(model_set, data, info, data_dir)
+    errors = measurement_errors(stderr, items)
     which = None if not benchmarks else benchmarks[0] if benchmarks in (["main"], ["all"]) else benchmarks
     with working(f"{ds.label}: {n} resamples under each capability measure"):
         res = run(ds, which, scores=measures, n=n, seed=seed, method=method and method.value, level=level,
                   threshold=threshold, capabilities=parse_list(capabilities), device=device.value,
                   batch_size=batch_size, x64=x64, missing=missing.value,
-                  clusters=cluster_labels(ds, cluster_by, families), progress=lambda t: typer.echo(t, err=True))
+                  clusters=cluster_labels(ds, cluster_by, families), progress=lambda t: typer.echo(t, err=True),
+                  stderr=errors(ds))
         partials = None
         if with_scale:
             import importlib

@@ -190,6 +190,18 @@ def load_sets(model_set: ModelSet, data: Path | None, info: Path | None, data_di
     return [load_dataset(name, data_dir) for name in names]
 
 
+def measurement_errors(stderr: Path | None, items: Path | None):
+    """A function of a dataset giving its scores' standard errors from ``--stderr`` and
+    ``--items`` (read once, here, before any resampling), or None when neither is given."""
+    if stderr is None and items is None:
+        return lambda ds: None
+    from .. import measurement
+
+    tables = (None if stderr is None else measurement.read_table(stderr, "stderr"),
+              None if items is None else measurement.read_table(items, "items"))
+    return lambda ds: measurement.combined(ds.scores, *tables)
+
+
 def parse_list(value: str | None) -> list[str] | None:
     if value is None:
         return None

@@ -76,6 +76,18 @@ DataOpt = Annotated[
     Optional[Path], typer.Option("--data", help="Your own matrix CSV (model column + benchmarks)."), READS
 ]
 InfoOpt = Annotated[Optional[Path], typer.Option("--info", help="CSV of benchmark,name,metric."), READS]
+StderrOpt = Annotated[
+    Optional[Path],
+    typer.Option("--stderr", help="CSV of each score's standard error (model column, benchmark columns: the "
+                 "stderr.csv of 'swjax import'): every resample also perturbs the scores by it."),
+    READS,
+]
+ItemsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--items", help="CSV of each score's item count (the n.csv of 'swjax import'): a binomial "
+                 "standard error for shares in [0, 1] where --stderr has none."),
+    READS,
+]
 DataDirOpt = Annotated[
     Optional[Path],
     typer.Option("--data-dir", help="Folder holding the public files (default $SWJAX_DATA_DIR or the cache)."),
