@@ -435,11 +435,13 @@ def simulate(
     family_share: float = 0.5,
     seed: int = 0,
     population_size: int = POPULATION_SIZE,
+    items: int = 0,
 ) -> Simulation:
     """One benchmark matrix from the latent-factor model, with its population truth.
 
     Parameters are those of :class:`Design`; ``seed`` seeds numpy's default generator;
-    ``population_size`` models define the truth (:func:`population`).
+    ``population_size`` models define the truth (:func:`population`). With ``items``, the
+    scores' binomial standard errors are :func:`item_stderr` of the dataset's values.
 
     Examples
     --------
@@ -456,7 +458,7 @@ def simulate(
     design = check_design(
         Design(
             n_models=n_models, capabilities=capabilities, rho=tuple(rho), loading=loading, link=link,
-            step=step, missing=missing, hetero=hetero, families=families, family_share=family_share,
+            step=step, missing=missing, hetero=hetero, families=families, family_share=family_share, items=items,
         )
     )
     values = draw(design, design.n_models, np.random.default_rng(seed))

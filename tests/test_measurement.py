@@ -120,6 +120,10 @@ def test_simulated_items_are_binomial_shares_around_the_true_scores():
     assert attenuated < population(design, 20_000).iloc[-1] - 0.01  # item error attenuates
     se = item_stderr(design, values)
     np.testing.assert_allclose(se, np.sqrt(values * (1 - values) / 25))
+    sim = swjax.simulate(20, rho=(0.5,), link="logistic", items=30, seed=2, population_size=20_000)
+    x = sim.dataset.scores.to_numpy()
+    np.testing.assert_allclose(x * 30, np.round(x * 30), atol=1e-9)
+    assert sim.design.items == 30 and "items=30" in sim.design.label()
     with pytest.raises(swjax.SwjaxError, match="items: expected 0 unless link='logistic'"):
         check_design(dataclasses.replace(true, link="linear", items=10))
 
