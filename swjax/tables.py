@@ -219,13 +219,16 @@ def bootstrap_rich(result, file=None) -> None:
         f"{md['method']} {md['level']:.0%} intervals, threshold {md['threshold']}, "
         f"{md['dtype']} on {md['device']}"
         + measure_note(md)
+        + (f", each resample's scores perturbed by their standard errors ({md['errors']['copies']} copies)"
+           if md.get("errors") else "")
     )
     frame = result.table.sort_values("estimate", ascending=False, na_position="last")
+    with_err = "error_share" in frame.columns  # measurement error: the share of the spread it adds
     with_p = bool(np.isfinite(frame["p_value"].to_numpy(dtype=float)).any())  # only with permutations
     counts = frame["n_models"].to_numpy(dtype=float)
     with_n = bool((counts < md["n_models"]).any())  # some benchmark rests on fewer models than the set
     cells: dict[str, list[str]] = {"name": [], "estimate": [], "n": [], "interval": [], "se": [], "p": [],
-                                   "q (BH)": [], "verdict": [], "note": []}
+                                   "q (BH)": [], "verdict": [], "note": [], "error share": []}
     for row in frame.itertuples():
         notes = []
         if row.capability:
@@ -245,14 +248,16 @@ def bootstrap_rich(result, file=None) -> None:
         cells["q (BH)"].append(_fmt_p(row.q_value))
         cells["verdict"].append(str(row.verdict))
         cells["note"].append("; ".join(notes))
-    order = ["name", "estimate", *(["n"] if with_n else []), "interval", "se", *(["p", "q (BH)"] if with_p else []),
-             "verdict", "note"]
+        share = row.error_share if with_err else np.nan
+        cells["error share"].append("" if not np.isfinite(share) else f"{share:.2f}")
+    order = ["name", "estimate", *(["n"] if with_n else []), "interval", "se",
+             *(["error share"] if with_err else []), *(["p", "q (BH)"] if with_p else []), "verdict", "note"]
     required = {"estimate", "n", "interval", "verdict"}
     ids = [str(i) for i in frame.index]
     id_width = max([len(i) for i in ids] + [len("benchmark")])
     widths = {h: max([len(c) for c in cells[h]] + [len(h)]) for h in order}
     console, kept, left_out, width = _fit_console(file, id_width, [(h, widths[h], h in required) for h in order],
-                                                  drop_order=["name", "note", "q (BH)", "p", "se"])
+                                                  drop_order=["name", "note", "error share", "q (BH)", "p", "se"])
     console.print(_cells_table(title, ids, cells, kept, required, text_columns=("name", "verdict", "note")))
     if left_out:
         console.print(_left_out_line(left_out, width))

@@ -158,6 +158,9 @@ def test_cli_stderr_and_items_files(tmp_path):
                            stderr=measurement.binomial_stderr(ds.scores, items))
     np.testing.assert_allclose(table(by_items.stdout)["high"].astype(float), want.table["high"], rtol=1e-12)
     assert not np.allclose(table(by_items.stdout)["high"].astype(float), cli["high"].astype(float))
+    shown = runner.invoke(app, base[:-2] + ["--stderr", str(tmp_path / "stderr.csv")], env={"COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    assert "error share" in shown.stdout and "perturbed by their standard errors (100 copies)" in shown.stdout
     (tmp_path / "bad.csv").write_text("model,cap_1\nsim-001,oops\n")
     bad = runner.invoke(app, base + ["--stderr", str(tmp_path / "bad.csv")])
     assert bad.exit_code == 2 and "stderr:" in bad.output and "Traceback" not in bad.output, bad.output
