@@ -35,6 +35,14 @@ def _data(seed=3, m=18):
     return ds, se
 
 
+def _written(folder):
+    """The data and standard errors of :func:`_data`, also as ``scores.csv`` and ``stderr.csv``."""
+    ds, se = _data()
+    ds.scores.rename_axis("model").to_csv(folder / "scores.csv")
+    se.rename_axis("model").to_csv(folder / "stderr.csv")
+    return ds, se
+
+
 def test_binomial_stderr_is_the_binomial_formula_for_shares_only():
     scores = pd.DataFrame({"a": [0.5, 0.9, np.nan], "b": [40.0, 60.0, 70.0]}, index=["x", "y", "z"])
     items = pd.DataFrame({"a": [100, 10, 5], "b": [100, 100, 100]}, index=["x", "y", "z"])
@@ -130,11 +138,7 @@ def test_simulated_items_are_binomial_shares_around_the_true_scores():
 
 @pytest.mark.slow  # three bootstraps through the command line and three through the API
 def test_cli_stderr_and_items_files(tmp_path):
-    ds, se = _data()
-    frame = ds.scores.copy()
-    frame.index.name = "model"
-    frame.to_csv(tmp_path / "scores.csv")
-    se.rename_axis("model").to_csv(tmp_path / "stderr.csv")
+    ds, se = _written(tmp_path)
     items = pd.DataFrame(10, index=ds.models, columns=ds.benchmarks).rename_axis("model")
     items.to_csv(tmp_path / "n.csv")
     runner = CliRunner()
@@ -187,11 +191,7 @@ def test_epoch_runs_with_their_own_standard_errors(tmp_path):
 
 @pytest.mark.slow  # two capability measures, each with the copies' program
 def test_axes_pairs_the_measures_on_the_same_perturbed_copies(tmp_path):
-    ds, se = _data()
-    frame = ds.scores.copy()
-    frame.index.name = "model"
-    frame.to_csv(tmp_path / "scores.csv")
-    se.rename_axis("model").to_csv(tmp_path / "stderr.csv")
+    ds, se = _written(tmp_path)
     got = CliRunner().invoke(app, ["axes", "safety_1", "--data", str(tmp_path / "scores.csv"), "--capabilities",
                                    ",".join(CAPS), "--measures", "paper,mean-z", "--n", "120", "--format", "json",
                                    "--stderr", str(tmp_path / "stderr.csv")])
