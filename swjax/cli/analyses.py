@@ -13,8 +13,8 @@ import typer
 from ..errors import SwjaxError
 from .options import (
     AgainstOpt, BatchOpt, CapsOpt, ClusterByOpt, DataDirOpt, DataOpt, Device, DeviceOpt, FamiliesOpt, Format,
-    FormatOpt, InfoOpt, ItemsOpt, StderrOpt, LevelOpt, Method, MethodOpt, Missing, MissingCapsOpt, ModelSet, NOpt, OutOpt,
-    PermutationsOpt, READS, Score, ScoreOpt, SeedOpt, SetOpt, ThresholdOpt, WRITES_FILE, WRITES_INTO, X64Opt, writes_folder,
+    FormatOpt, InfoOpt, ItemsOpt, LevelOpt, Method, MethodOpt, Missing, MissingCapsOpt, ModelSet, NOpt, OutOpt,
+    PermutationsOpt, READS, Score, ScoreOpt, SeedOpt, SetOpt, StderrOpt, ThresholdOpt, WRITES_FILE, WRITES_INTO, X64Opt, writes_folder,
 )
 from .common import (
     check_bootstrap_space, cluster_labels, handle_errors, load_sets, measurement_errors, parse_list, progress_bar,

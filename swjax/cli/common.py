@@ -192,7 +192,8 @@ def load_sets(model_set: ModelSet, data: Path | None, info: Path | None, data_di
 
 def measurement_errors(stderr: Path | None, items: Path | None):
     """A function of a dataset giving its scores' standard errors from ``--stderr`` and
-    ``--items`` (read once, here, before any resampling), or None when neither is given."""
+    ``--items`` (the files read once, here, before any resampling); it gives None when neither
+    option is given."""
     if stderr is None and items is None:
         return lambda ds: None
     from .. import measurement
