@@ -100,10 +100,11 @@ def _distribution(dataset, *, n, key, capabilities, against, device, batch_size,
     """(names, estimate, jackknife, distribution, label, support) of every benchmark and scalar
     statistic; ``support``: :func:`swjax.bootstrap.interval_support` at ``level``; ``score``: the
     capability measure."""
-    problem, layout, full, jack, draws, _, _ = resample_pipeline(
+    run = resample_pipeline(
         dataset, n=n, key=key, capabilities=capabilities, against=against, device=device,
         batch_size=batch_size, x64=x64, clusters=clusters, score=score,
     )
+    problem, layout, full, jack, draws = run.problem, run.layout, run.full, run.jack, run.draws
     estimate, names = stat_columns(full, layout)
     jack_cols, _ = stat_columns(jack, layout)
     dist, _ = stat_columns(draws, layout)
