@@ -46,7 +46,7 @@ import jax  # noqa: E402
 from swjax import engine, intervals, measurement, resample  # noqa: E402
 from swjax.coverage import scheme_run, stacked_problems  # noqa: E402
 from swjax.problem import build_problem, stack_problems  # noqa: E402
-from swjax.simulate import Design, draw, draw_many, item_stderr, pipeline_correlations, population, to_dataset  # noqa: E402
+from swjax.simulate import Design, draw, draw_many, pipeline_correlations, population, to_dataset  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "errors"
 METHODS = ("bca", "percentile")
@@ -65,7 +65,7 @@ def errors_on(design: Design, values: np.ndarray, B: int, copies: int, key, seed
         problems = []
         for r in range(start, min(start + block, R)):
             ds = to_dataset(design, values[r])
-            se = np.nan_to_num(item_stderr(design, values[r]))
+            se = np.nan_to_num(measurement.binomial_stderr(ds.scores, design.items).to_numpy())
             copies_r = measurement.perturbed(ds, se, ds.models, ds.benchmarks, copies, seed * 1_000_003 + r)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -25,11 +25,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from swjax.simulate import Design, draw_many, item_stderr, pipeline_correlations, population  # noqa: E402
+from swjax.measurement import binomial_stderr  # noqa: E402
+from swjax.simulate import Design, draw_many, pipeline_correlations, population  # noqa: E402
 
 LAMBDAS = np.array([0.5, 1.0, 1.5, 2.0])
 
@@ -62,7 +64,7 @@ def main():
         values = draw_many(design, args.datasets, args.seed)
         k = design.capabilities
         plain = np.array([pipeline_correlations(v, k)[k:] for v in values])
-        corrected = np.array([simex(v, np.nan_to_num(item_stderr(design, v)), k, args.copies,
+        corrected = np.array([simex(v, np.nan_to_num(binomial_stderr(pd.DataFrame(v), items).to_numpy()), k, args.copies,
                                     np.random.default_rng([args.seed, r, 5])) for r, v in enumerate(values)])
         for j, t in enumerate(truth):
             row = dict(items=items, truth=round(float(t), 3),

@@ -518,7 +518,7 @@ def _pipeline_with_errors(dataset, problem, layout, build, stderr, seed, *, n, k
     from the perturbed copies (:mod:`swjax.measurement`), which go to the sink."""
     from . import measurement
 
-    columns = measurement.analysed_columns(layout)
+    columns = list(layout.benchmarks)  # capabilities and an against column among them; FLOP is not perturbed
     se = measurement.stderr_matrix(stderr, layout.models, columns, layout.label)
     copies, per_copy = measurement.copies_for(n)
     sent = [0]

@@ -37,7 +37,7 @@ import pandas as pd
 from .errors import SwjaxError
 
 __all__ = [
-    "COPIES", "binomial_stderr", "read_table", "combined", "stderr_matrix", "analysed_columns", "perturbed", "build_copies", "copies_for",
+    "COPIES", "binomial_stderr", "read_table", "combined", "stderr_matrix", "perturbed", "build_copies", "copies_for",
     "pooled_order", "error_share",
 ]
 
@@ -46,15 +46,18 @@ __all__ = [
 COPIES = 100
 
 
-def binomial_stderr(scores: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Standard errors ``sqrt(p (1 - p) / n)`` of shares ``p`` in [0, 1] from item counts ``n``.
+def binomial_stderr(scores: pd.DataFrame, items) -> pd.DataFrame:
+    """Standard errors ``sqrt(p (1 - p) / n)`` of shares ``p`` in [0, 1] from item counts ``n``
+    (a DataFrame of counts per cell, or one count for every cell).
 
     Cells without a count, or whose column holds a value outside [0, 1] (a percentage, a
     score on another scale: the binomial formula would be wrong there), are NaN.
     """
-    items = items.reindex(index=scores.index, columns=scores.columns).astype(float)
     p = scores.to_numpy(dtype=float)
-    n = items.to_numpy(dtype=float)
+    if isinstance(items, pd.DataFrame):
+        n = items.reindex(index=scores.index, columns=scores.columns).to_numpy(dtype=float)
+    else:
+        n = np.full(p.shape, float(items))
     seen = np.isfinite(p)
     share = np.all(~seen | ((p >= 0) & (p <= 1)), axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -81,8 +84,9 @@ def combined(scores: pd.DataFrame, stderr: pd.DataFrame | None = None, items: pd
     (:func:`binomial_stderr`), aligned with ``scores``; None when neither is given."""
     if stderr is None and items is None:
         return None
-    out = pd.DataFrame(np.nan, index=scores.index, columns=scores.columns)
-    if stderr is not None:
+    if stderr is None:
+        out = pd.DataFrame(np.nan, index=scores.index, columns=scores.columns)
+    else:
         out = stderr.reindex(index=scores.index, columns=scores.columns).astype(float)
     if items is not None:
         out = out.fillna(binomial_stderr(scores, items))
@@ -116,12 +120,6 @@ def stderr_matrix(stderr, models, columns, label: str = "the data") -> np.ndarra
     return se
 
 
-def analysed_columns(layout) -> list[str]:
-    """The score columns a run reads and perturbs: its benchmarks (capabilities and an
-    ``against`` column among them). Training FLOP, model metadata, is not perturbed."""
-    return list(layout.benchmarks)
-
-
 def perturbed(dataset, se: np.ndarray, models, columns, copies: int, seed: int):
     """``copies`` datasets: ``dataset`` restricted to ``models`` x ``columns``, each cell plus
     an independent normal error of standard deviation ``se`` (missing cells stay missing).
@@ -132,12 +130,13 @@ def perturbed(dataset, se: np.ndarray, models, columns, copies: int, seed: int):
     from .data import Dataset
 
     scores = dataset.scores.loc[list(models), list(columns)]
+    meta = dataset.meta.loc[list(models)]
     x = scores.to_numpy(dtype=np.float64)
     out = []
     for d in range(copies):
         noise = np.random.default_rng([int(seed), d, 7919]).standard_normal(x.shape)
         frame = pd.DataFrame(x + se * noise, index=scores.index, columns=scores.columns)
-        out.append(Dataset(label=dataset.label, scores=frame, meta=dataset.meta.loc[list(models)], info=dataset.info))
+        out.append(Dataset(label=dataset.label, scores=frame, meta=meta, info=dataset.info))
     return out
 
 

@@ -47,7 +47,6 @@ __all__ = [
     "simulate",
     "draw",
     "population",
-    "item_stderr",
     "pipeline_correlations",
     "POPULATION_SIZE",
 ]
@@ -97,7 +96,8 @@ class Design:
         scores are accuracies in (0, 1)): each score is the share of ``items`` items answered
         right, a binomial draw around the true accuracy, as a benchmark of that many
         questions measures it (item-level measurement error). The truth stays that of the true
-        accuracies; :func:`item_stderr` gives each score's binomial standard error.
+        accuracies; :func:`swjax.measurement.binomial_stderr` of the scores and ``items`` gives
+        each score's binomial standard error.
     """
 
     n_models: int = 26
@@ -371,14 +371,6 @@ def pipeline_correlations(values: np.ndarray, n_capabilities: int) -> np.ndarray
     return out
 
 
-def item_stderr(design: Design, values: np.ndarray) -> np.ndarray:
-    """Each score's binomial standard error ``sqrt(p (1 - p) / items)`` (NaN where missing; 0
-    for a design without ``items``)."""
-    if not design.items:
-        return np.where(np.isfinite(values), 0.0, np.nan)
-    return np.sqrt(values * (1 - values) / design.items)
-
-
 @functools.lru_cache(maxsize=64)
 def _population(design: Design, n: int, seed: int) -> tuple[float, ...]:
     rng = np.random.default_rng([seed, 7])
@@ -441,7 +433,8 @@ def simulate(
 
     Parameters are those of :class:`Design`; ``seed`` seeds numpy's default generator;
     ``population_size`` models define the truth (:func:`population`). With ``items``, the
-    scores' binomial standard errors are :func:`item_stderr` of the dataset's values.
+    scores' binomial standard errors are :func:`swjax.measurement.binomial_stderr` of the
+    dataset's scores and ``items``.
 
     Examples
     --------

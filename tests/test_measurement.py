@@ -17,7 +17,7 @@ import swjax
 from swjax import measurement, resample
 from swjax.cli import app
 from swjax.data import Dataset
-from swjax.simulate import Design, check_design, draw, item_stderr, pipeline_correlations, population, to_dataset
+from swjax.simulate import Design, check_design, draw, pipeline_correlations, population, to_dataset
 
 from .reference import reference
 
@@ -30,7 +30,7 @@ def _data(seed=3, m=18):
     values = draw(design, m, np.random.default_rng(seed))
     values[2, 5] = np.nan  # a model without one safety score
     ds = to_dataset(design, values)
-    se = pd.DataFrame(np.nan_to_num(item_stderr(design, values)), index=ds.models, columns=ds.benchmarks)
+    se = measurement.binomial_stderr(ds.scores, design.items).fillna(0.0)
     se.iloc[0, 0] = np.nan  # a cell whose standard error is unknown: not perturbed
     return ds, se
 
@@ -126,7 +126,7 @@ def test_simulated_items_are_binomial_shares_around_the_true_scores():
     big = draw(design, 20_000, np.random.default_rng(1))
     attenuated = pipeline_correlations(big, design.capabilities)[-1]
     assert attenuated < population(design, 20_000).iloc[-1] - 0.01  # item error attenuates
-    se = item_stderr(design, values)
+    se = measurement.binomial_stderr(pd.DataFrame(values), design.items)  # one count for every cell
     np.testing.assert_allclose(se, np.sqrt(values * (1 - values) / 25))
     sim = swjax.simulate(20, rho=(0.5,), link="logistic", items=30, seed=2, population_size=20_000)
     x = sim.dataset.scores.to_numpy()
