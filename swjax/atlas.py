@@ -29,6 +29,12 @@
 5. **Resuming.** Each finished population is kept in a cache folder under a key made of its
    data (the sha256 of its matrix and families) and every setting, so an interrupted atlas
    run again redoes only the populations it had not finished, and a changed setting redoes all.
+6. **Across devices and hosts.** Each population's resamples run on every device of the
+   platform (the engine's sharding). ``part=(i, count)`` analyses only the populations of
+   part ``i`` of ``count`` (:func:`assign_parts`: balanced by work, the same on every host that
+   reads the same sources with the same settings), so ``count`` hosts sharing one cache folder
+   split the work; a run without ``part`` on that cache then takes every population from it and
+   assembles the atlas, with q-values across all of it.
 
 The computation is :func:`swjax.bootstrap` per population (the same resamples, intervals and
 verdicts as the ``bootstrap`` command on that population alone).
@@ -49,8 +55,8 @@ import pandas as pd
 from . import validate
 from .errors import SwjaxError
 
-__all__ = ["AtlasResult", "Population", "atlas", "populations", "bh_qvalues", "source_provenance", "MIN_CAPABILITIES",
-           "MIN_MODELS"]
+__all__ = ["AtlasResult", "Population", "atlas", "populations", "bh_qvalues", "source_provenance", "assign_parts",
+           "parse_part", "MIN_CAPABILITIES", "MIN_MODELS"]
 
 #: Fewest capability benchmarks a population's capabilities score may rest on.
 MIN_CAPABILITIES = 3
@@ -297,6 +303,33 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def parse_part(part) -> tuple[int, int] | None:
+    """``part`` as ``(i, count)`` with ``1 <= i <= count``: from None, ``"I/N"`` or a pair."""
+    if part is None:
+        return None
+    text = part if isinstance(part, str) else "/".join(map(str, part)) if isinstance(part, (tuple, list)) else None
+    try:
+        i, count = (int(x) for x in text.strip().split("/"))
+    except (AttributeError, TypeError, ValueError):
+        raise SwjaxError(f"part: expected I/N (this run's part I of N, for example 2/4), got {part!r}") from None
+    if not 1 <= i <= count:
+        raise SwjaxError(f"part: expected I/N with 1 <= I <= N, got {i}/{count}")
+    return i, count
+
+
+def assign_parts(units, count: int) -> list[int]:
+    """The part (1..count) of each population, given each one's work: the largest first, each
+    to the part with the least work so far (the lowest-numbered among equals). Deterministic,
+    so every host that plans the same populations agrees on who does what."""
+    load = [0] * count
+    part = [0] * len(units)
+    for j in sorted(range(len(units)), key=lambda j: (-units[j], j)):
+        best = min(range(count), key=lambda p: (load[p], p))
+        part[j] = best + 1
+        load[best] += units[j]
+    return part
+
+
 def _analyse(pop: Population, *, settings: dict, families, device, progress) -> tuple[pd.DataFrame, dict]:
     """The rows of one population (every analysed benchmark) and the models behind each."""
     import warnings
@@ -345,6 +378,7 @@ def atlas(
     cache=None,
     progress=None,
     revision: str | None = None,
+    part=None,
     **import_options,
 ) -> AtlasResult:
     """The capabilities correlation, interval, q-value and verdict of every benchmark of every
@@ -372,6 +406,10 @@ def atlas(
         Called with one line of text per step.
     revision : str, optional
         The revision of the sources (a datastore's commit), recorded with their sha256.
+    part : "I/N" or (I, N), optional
+        Analyse only part ``I`` of ``N`` of the populations (:func:`assign_parts`), keeping them
+        in the cache; its table's q-values are across that part. Hosts sharing one cache run one
+        part each; a run without ``part`` on that cache assembles the whole atlas.
     """
     from ._version import __version__
     from .validate import integer
@@ -379,10 +417,14 @@ def atlas(
     min_models = integer("min_models", min_models, minimum=5)
     if permutations < 1:
         raise SwjaxError("permutations: the atlas needs permutation p-values for its q-values (at least 1)")
+    split = parse_part(part)
+    folder = _cache_dir(cache)
+    if split is not None and folder is None:
+        raise SwjaxError("part: the parts of an atlas are put together through the cache; give a cache "
+                         "folder that every part shares (not cache=False / --no-cache)")
     pops = populations(sources, capabilities=capabilities, merge=merge, min_models=min_models, **import_options)
     settings = dict(n=n, seed=seed, level=level, threshold=threshold, permutations=permutations,
                     missing=import_options.get("missing", "drop"))
-    folder = _cache_dir(cache)
     say = progress or (lambda text: None)
     todo = [p for p in pops if not p.skipped]
     if not todo:
@@ -400,11 +442,22 @@ def atlas(
         key = _key(pop, settings, clusters)
         cached = None if folder is None else folder / f"{key}.json"
         plan.append((pop, clusters, key, cached, _units(pop, n, permutations, clusters is not None)))
+    elsewhere = {}  # population name -> the part that analyses it, for a run of one part
+    if split is not None:
+        i_part, count = split
+        owner = assign_parts([units for *_, units in plan], count)
+        elsewhere = {entry[0].name: o for entry, o in zip(plan, owner) if o != i_part}
+        plan = [entry for entry, o in zip(plan, owner) if o == i_part]
+        if not plan:
+            raise SwjaxError(f"part: part {i_part} of {count} has no population (there are {len(todo)} to analyse); "
+                             f"split into at most {len(todo)} parts")
+        todo = [entry[0] for entry in plan]
     left = sum(u for *_, cached, u in plan if cached is None or not cached.is_file())
     rate = _rate(folder)
     benchmarks = sum(len(p.data.scores.columns) - len(p.capabilities) - len(p.few_models) for p in todo)
     done_before = sum(1 for *_, cached, _ in plan if cached is not None and cached.is_file())
-    say(f"atlas: {len(pops)} population(s), {len(todo)} to analyse ({done_before} finished in an earlier run), "
+    say(f"atlas: {len(pops)} population(s), {len(todo)} to analyse"
+        + (f" in part {split[0]} of {split[1]}" if split else "") + f" ({done_before} finished in an earlier run), "
         f"{benchmarks} benchmark(s), {n:,} resamples and {permutations:,} permutations each; "
         + (f"about {_duration(rate * left)} left by the speed of earlier runs here" if rate and left
            else "a time estimate follows the first population" if left else "nothing to compute"))
@@ -449,7 +502,8 @@ def atlas(
         "capabilities": ", ".join(p.capabilities),
         "capabilities_from": p.capabilities_from,
         "below_min_models": "; ".join(f"{b} ({k})" for b, k in p.few_models.items()),
-        "skipped": p.skipped,
+        "skipped": p.skipped or (f"in part {elsewhere[p.name]} of {split[1]} (this run is part {split[0]})"
+                                  if p.name in elsewhere else ""),
     } for p in pops])
     summary["models"] = summary["models"].astype("Int64")
     from .provenance import environment, matrix_sha256
@@ -460,7 +514,10 @@ def atlas(
         interval_note="cluster-t over model families (each model's developer)" if families is not None
         else "BCa over models",
         version=__version__, keys=digests,
-        q_values="Benjamini-Hochberg over every row of the atlas with a permutation p-value",
+        part=None if split is None else f"{split[0]}/{split[1]}",
+        q_values="Benjamini-Hochberg over every row of the atlas with a permutation p-value" + (
+            "" if split is None else f" (of part {split[0]} of {split[1]} only: a run without part on the "
+            "same cache assembles the whole atlas)"),
         sources=[dict(source_provenance(s), revision=revision) for s in dict.fromkeys(
             s for p in pops for s in p.sources)],
         data_sha256={p.name: matrix_sha256(p.data.scores) for p in pops if p.data is not None},

@@ -49,6 +49,9 @@ def atlas(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep nothing between runs.")] = False,
     device: DeviceOpt = Device.auto,
+    part: Annotated[
+        Optional[str], typer.Option("--part", help="Analyse only part I/N of the populations (hosts sharing one --cache run one part each; a run without --part assembles).")
+    ] = None,
 ):
     """The atlas: every benchmark of every population in SOURCES with its capabilities correlation."""
     from ..atlas import atlas as run
@@ -61,12 +64,13 @@ def atlas(
     res = run(
         [str(s) for s in sources], capabilities=capabilities, merge=merge, min_models=min_models, families=families,
         n=n, seed=seed, level=level, threshold=threshold, permutations=permutations, device=device.value,
-        cache=False if no_cache else cache, progress=progress_lines(), revision=revision, missing=missing.value,
+        cache=False if no_cache else cache, progress=progress_lines(), revision=revision, missing=missing.value, part=part,
         **imports,
     )
     res.write(out)
+    split = res.metadata.get("part")
     for row in res.populations.itertuples(index=False):
-        if row.skipped:
+        if row.skipped and not (split and row.skipped.startswith("in part ")):
             typer.echo(f"{row.population}: not analysed ({row.skipped})", err=True)
     for pop, benches in res.metadata.get("assumed_directions", {}).items():
         typer.echo(f"{pop}: direction assumed higher-is-better for {len(benches)} analysed benchmark(s) "
@@ -75,4 +79,9 @@ def atlas(
     counts = res.table["verdict"].value_counts()
     typer.echo(f"{len(res.table)} benchmark(s) in {int((res.populations['skipped'] == '').sum())} population(s): "
                + ", ".join(f"{v} {k}" for k, v in counts.items()), err=True)
+    if split:
+        others = int(res.populations["skipped"].str.startswith("in part ").sum())
+        typer.echo(f"part {split}: {others} population(s) are the other parts'; once every part is done, the same "
+                   "command without --part on the same --cache assembles the whole atlas (q-values across all of it)",
+                   err=True)
     typer.echo(f"wrote {out}/ (open {out}/index.html)", err=True)
