@@ -167,24 +167,33 @@ def axes(
     table = pd.DataFrame(rows).set_index(["benchmark", "measure"])
     table["n_models"] = table["n_models"].astype("Int64")
 
-    diffs = []
-    for b in chosen:
-        for a, c in itertools.combinations(picked, 2):
-            ra, rc = runs[a], runs[c]
-            ja, jc = ra.benchmarks.index(b), rc.benchmarks.index(b)
-            est = float(ra.table.at[b, "estimate"] - rc.table.at[b, "estimate"])
-            dist = (np.asarray(ra.distribution, np.float64)[:, ja] - np.asarray(rc.distribution, np.float64)[:, jc])[:, None]
-            jack = (np.asarray(ra.jackknife, np.float64)[:, ja] - np.asarray(rc.jackknife, np.float64)[:, jc])[:, None]
-            no_interval = "no interval" in (ra.table.at[b, "verdict"], rc.table.at[b, "verdict"])
-            if no_interval:
-                low = high = np.nan
-                used = "none: " + "; ".join(f"{m}: {r.table.at[b, 'interval'].removeprefix('none: ')}"
-                                            for m, r in ((a, ra), (c, rc)) if r.table.at[b, "verdict"] == "no interval")
-            else:
-                lo, hi, u = intervals.interval(dist, np.array([est]), level, "bca", jack)
-                low, high, used = float(lo[0]), float(hi[0]), str(u[0])
-            diffs.append(dict(benchmark=b, first=a, second=c, estimate=est, low=low, high=high, interval=used,
-                              excludes_zero=bool(np.isfinite(low) and (low > 0 or high < 0))))
+    # Each pair of measures in one interval call over the benchmarks, each run's arrays read once.
+    dists = {m: np.asarray(r.distribution, np.float64) for m, r in runs.items()}
+    jacks = {m: np.asarray(r.jackknife, np.float64) for m, r in runs.items()}
+    cols = {m: [r.benchmarks.index(b) for b in chosen] for m, r in runs.items()}
+    found = {}
+    for a, c in itertools.combinations(picked, 2):
+        ra, rc = runs[a], runs[c]
+        est = (ra.table.loc[chosen, "estimate"].to_numpy(np.float64) - rc.table.loc[chosen, "estimate"].to_numpy(np.float64))
+        none = ((ra.table.loc[chosen, "verdict"] == "no interval").to_numpy()
+                | (rc.table.loc[chosen, "verdict"] == "no interval").to_numpy())
+        low, high = np.full(len(chosen), np.nan), np.full(len(chosen), np.nan)
+        used = np.empty(len(chosen), object)
+        ok = np.flatnonzero(~none)
+        if len(ok):
+            ia, ic = np.asarray(cols[a])[ok], np.asarray(cols[c])[ok]
+            lo, hi, u = intervals.interval(dists[a][:, ia] - dists[c][:, ic], est[ok], level, "bca",
+                                           jacks[a][:, ia] - jacks[c][:, ic])
+            low[ok], high[ok], used[ok] = lo, hi, [str(x) for x in u]
+        for j in np.flatnonzero(none):
+            b = chosen[j]
+            used[j] = "none: " + "; ".join(f"{m}: {r.table.at[b, 'interval'].removeprefix('none: ')}"
+                                           for m, r in ((a, ra), (c, rc)) if r.table.at[b, "verdict"] == "no interval")
+        for j, b in enumerate(chosen):
+            found[b, a, c] = dict(benchmark=b, first=a, second=c, estimate=float(est[j]), low=float(low[j]),
+                                  high=float(high[j]), interval=str(used[j]),
+                                  excludes_zero=bool(np.isfinite(low[j]) and (low[j] > 0 or high[j] < 0)))
+    diffs = [found[b, a, c] for b in chosen for a, c in itertools.combinations(picked, 2)]
     differences = pd.DataFrame(diffs).set_index(["benchmark", "first", "second"])
 
     wide = table["verdict"].unstack("measure")[picked]
