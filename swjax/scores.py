@@ -38,7 +38,7 @@ from .errors import SwjaxError
 
 __all__ = [
     "SCORES", "PAPER", "check_score", "prepare", "pearson_matrix", "mean_z", "irt_abilities",
-    "irt_responses", "IRT_SWEEPS", "IRT_ITEM_STEPS", "IRT_STEP_LIMIT",
+    "irt_responses", "IRT_SWEEPS", "IRT_TOLERANCE", "IRT_ITEM_STEPS", "IRT_STEP_LIMIT",
 ]
 
 PAPER = "paper"
@@ -110,8 +110,12 @@ def mean_z(z: Array, c: Array, fsum) -> Array:
     return fsum(z * c) * (1 / jnp.sum(c))
 
 
-#: Sweeps of the alternating fit of :func:`irt_abilities` (a fixed number: one program).
+#: Most sweeps of the alternating fit of :func:`irt_abilities`; it stops earlier once a sweep
+#: moves no ability by :data:`IRT_TOLERANCE` or more.
 IRT_SWEEPS = 60
+#: The fit has converged when one sweep moves every ability by less than this, per dtype (in
+#: float32 a sweep's rounding alone moves an ability by up to about 1e-6).
+IRT_TOLERANCE = {"float64": 1e-10, "float32": 4e-6}
 #: Newton steps on each benchmark's two parameters per sweep.
 IRT_ITEM_STEPS = 2
 #: Largest change of a logit-scale parameter in one Newton step (a damping that only acts far
@@ -135,10 +139,13 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array, fsum=None) -> Arra
     weighted mean 0 and weighted standard deviation 1 (ddof 0) over the models of positive
     weight (and some kept score), and a positive sum of the kept discriminations ``a_b``.
 
-    The fit alternates, :data:`IRT_SWEEPS` times from ``start`` (any ability vector: the mean
-    z-score), :data:`IRT_ITEM_STEPS` Newton steps on every benchmark's ``(a_b, beta_b)`` given
-    the abilities, one Newton step on every model's ability given the benchmarks, and the
-    standardization (which leaves the likelihood as it is). A model of weight 0 gets the
+    The fit alternates, from ``start`` (any ability vector: the mean z-score),
+    :data:`IRT_ITEM_STEPS` Newton steps on every benchmark's ``(a_b, beta_b)`` given the
+    abilities, one Newton step on every model's ability given the benchmarks, and the
+    standardization (which leaves the likelihood as it is); it stops after the first sweep that
+    moves no ability by :data:`IRT_TOLERANCE` or more, or after :data:`IRT_SWEEPS`. Under vmap
+    a batch runs until its slowest fit stops, and each fit keeps the values of its own last
+    sweep, so a resample's abilities do not depend on the batch it is in. A model of weight 0 gets the
     ability that maximizes its own likelihood given the fitted benchmarks. ``fsum`` sums along
     the last axis in a fixed order (default ``jnp.sum``): with it, identical rows of ``y`` get
     bit-identical abilities, as copies of a model must (they tie). Pure, fixed shapes:
@@ -182,16 +189,19 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array, fsum=None) -> Arra
         step = jnp.where(h > 0, g / jnp.where(h > 0, h, 1.0), 0.0)
         return theta - jnp.clip(step, -lim, lim)
 
-    def sweep(state, _):
-        theta, a, beta = state
+    def sweep(state):
+        i, theta, a, beta, _ = state
         (a, beta), _ = lax.scan(lambda ab, _: item_step(ab, theta), (a, beta), None, length=IRT_ITEM_STEPS)
-        theta = person_step(theta, a, beta)
-        return standardize(theta, a, beta), None
+        new, a, beta = standardize(person_step(theta, a, beta), a, beta)
+        return i + 1, new, a, beta, jnp.max(jnp.abs(new - theta))
+
+    tol = jnp.asarray(IRT_TOLERANCE["float64" if dtype == jnp.float64 else "float32"], dtype)
 
     k = y.shape[1]
     theta0, a0, b0 = standardize(jnp.asarray(start, dtype), jnp.ones(k, dtype), jnp.zeros(k, dtype))
     ybar = jnp.sum(wo * y, axis=0) / jnp.where(jnp.sum(wo, axis=0) > 0, jnp.sum(wo, axis=0), 1.0)
     ybar = jnp.clip(ybar, 1e-3, 1 - 1e-3)
     b0 = jnp.log(ybar) - jnp.log1p(-ybar)
-    (theta, a, _), _ = lax.scan(sweep, (theta0, a0, b0), None, length=IRT_SWEEPS)
+    state = (jnp.asarray(0), theta0, a0, b0, jnp.asarray(jnp.inf, dtype))
+    _, theta, a, _, _ = lax.while_loop(lambda s: (s[0] < IRT_SWEEPS) & (s[4] >= tol), sweep, state)
     return jnp.where(jnp.sum(c * a) < 0, -theta, theta)

@@ -348,3 +348,48 @@ def test_stacked_problems_keep_their_measure():
     assert set(stack_problems([a._replace(measure={"mean-z": None})] * 2).measure) == {"mean-z"}
     with pytest.raises(SwjaxError, match="different capability measures"):
         stack_problems([a, a._replace(measure=None)])
+
+
+
+# ------------------------------------------------------------------ irt's stopping rule
+
+
+@pytest.mark.slow  # four compiled fits of twelve resamples, stopped and not
+def test_irt_stops_where_the_full_sweeps_would_have_arrived(monkeypatch):
+    """The fit stops once a sweep moves no ability by the dtype's tolerance; its abilities are
+    those of all :data:`swjax.scores.IRT_SWEEPS` sweeps (float64: to 1e-9; float32: to 2e-5),
+    on bootstrap weights and masked benchmarks of the chat set and of a random matrix."""
+    from swjax import scores
+
+    cases = [swjax.load_dataset("chat").scores[list(CAPS)].dropna().to_numpy(float)]
+    ds, caps = random_dataset(4, m=20, k=5)
+    cases.append(ds.scores[caps].to_numpy(float))
+    rng = np.random.default_rng(5)
+    for x in cases:
+        y = scores.irt_responses(x)
+        m, k = y.shape
+        w = rng.multinomial(m, np.full(m, 1 / m), size=12).astype(float)
+        c = np.ones((12, k))
+        c[np.arange(0, 12, 2), rng.integers(0, k, 6)] = 0
+        start = np.nan_to_num((x - np.nanmean(x, 0)) / np.nanstd(x, 0)).mean(1)
+        for x64, tol in ((True, 1e-9), (False, 2e-5)):
+            dtype = np.float64 if x64 else np.float32
+            fit = jax.vmap(lambda w, c: scores.irt_abilities(jax.numpy.asarray(y, dtype), w, c, start.astype(dtype)))
+            with engine.precision(x64):
+                stopped = np.asarray(jax.jit(fit)(w.astype(dtype), c.astype(dtype)))
+                monkeypatch.setattr(scores, "IRT_TOLERANCE", {"float64": 0.0, "float32": 0.0})
+                full = np.asarray(jax.jit(fit)(w.astype(dtype), c.astype(dtype)))
+                monkeypatch.undo()
+            np.testing.assert_allclose(stopped, full, rtol=0, atol=tol, err_msg=str(dtype))
+
+
+@pytest.mark.slow  # three compiled bootstraps
+def test_irt_resamples_do_not_depend_on_the_batch():
+    """A batch runs until its slowest fit stops, each fit keeping its own last sweep: the same
+    resamples in chunks of 7, 64 and the default are identical."""
+    ds = swjax.load_dataset("chat")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = [swjax.bootstrap(ds, n=150, seed=3, score="irt", batch_size=b) for b in (7, 64, None)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.distribution, runs[0].distribution)
