@@ -170,7 +170,7 @@ def axes(
     # Each pair of measures in one interval call over the benchmarks, each run's arrays read once.
     dists = {m: np.asarray(r.distribution, np.float64) for m, r in runs.items()}
     jacks = {m: np.asarray(r.jackknife, np.float64) for m, r in runs.items()}
-    cols = {m: [r.benchmarks.index(b) for b in chosen] for m, r in runs.items()}
+    cols = {m: r.table.index.get_indexer(chosen) for m, r in runs.items()}  # the distribution's columns
     found = {}
     for a, c in itertools.combinations(picked, 2):
         ra, rc = runs[a], runs[c]
@@ -181,7 +181,7 @@ def axes(
         used = np.empty(len(chosen), object)
         ok = np.flatnonzero(~none)
         if len(ok):
-            ia, ic = np.asarray(cols[a])[ok], np.asarray(cols[c])[ok]
+            ia, ic = cols[a][ok], cols[c][ok]
             lo, hi, u = intervals.interval(dists[a][:, ia] - dists[c][:, ic], est[ok], level, "bca",
                                            jacks[a][:, ia] - jacks[c][:, ic])
             low[ok], high[ok], used[ok] = lo, hi, [str(x) for x in u]
