@@ -443,10 +443,12 @@ def atlas(
         cached = None if folder is None else folder / f"{key}.json"
         plan.append((pop, clusters, key, cached, _units(pop, n, permutations, clusters is not None)))
     elsewhere = {}  # population name -> the part that analyses it, for a run of one part
+    part_of = {}  # population name -> its part, for every population analysed by some part
     if split is not None:
         i_part, count = split
         owner = assign_parts([units for *_, units in plan], count)
-        elsewhere = {entry[0].name: o for entry, o in zip(plan, owner) if o != i_part}
+        part_of = {entry[0].name: o for entry, o in zip(plan, owner)}
+        elsewhere = {name: o for name, o in part_of.items() if o != i_part}
         plan = [entry for entry, o in zip(plan, owner) if o == i_part]
         if not plan:
             raise SwjaxError(f"part: part {i_part} of {count} has no population (there are {len(todo)} to analyse); "
@@ -504,8 +506,10 @@ def atlas(
         "below_min_models": "; ".join(f"{b} ({k})" for b, k in p.few_models.items()),
         "skipped": p.skipped or (f"in part {elsewhere[p.name]} of {split[1]} (this run is part {split[0]})"
                                   if p.name in elsewhere else ""),
+        "part": part_of.get(p.name, pd.NA),
     } for p in pops])
     summary["models"] = summary["models"].astype("Int64")
+    summary["part"] = summary["part"].astype("Int64")
     from .provenance import environment, matrix_sha256
 
     metadata = dict(

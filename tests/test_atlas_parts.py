@@ -83,6 +83,8 @@ def test_parts_assemble_the_atlas_of_one_run(tmp_path):
         assert p.metadata["part"] == f"{i}/2" and f"of part {i} of 2 only" in p.metadata["q_values"]
         other = p.populations[~p.populations["population"].isin(done[i - 1])]
         assert other["skipped"].str.fullmatch(rf"in part {3 - i} of 2 \(this run is part {i}\)").all()
+        # populations.csv names each population's part, the same in both parts' runs
+        assert (p.populations["part"] == np.where(p.populations["population"].isin(done[0]), 1, 2)).all()
     # a run without part takes every population from the shared cache and is the whole atlas
     orig = atlas_mod._analyse
     atlas_mod._analyse = lambda *a, **k: pytest.fail("recomputed a population a part had finished")
@@ -93,6 +95,7 @@ def test_parts_assemble_the_atlas_of_one_run(tmp_path):
         atlas_mod._analyse = orig
     assert lines[0].endswith("nothing to compute")
     pd.testing.assert_frame_equal(assembled.table, whole.table)
+    assert assembled.populations["part"].isna().all()
     assert assembled.metadata["part"] is None
 
 
@@ -126,6 +129,9 @@ def test_cli_part_and_two_devices_give_the_one_device_table(tmp_path):
     got = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert got.returncode == 0, got.stderr
     assert "part 1/2: 1 population(s) are the other parts'" in got.stderr
+    assert "not analysed (in part" not in got.stderr  # the other part's population is not reported as skipped
+    pops = pd.read_csv(out / "populations.csv")
+    assert sorted(pops["part"]) == [1, 2]
     table = pd.read_csv(out / "atlas.csv")
     rows = whole.table[whole.table["population"].isin(set(table["population"]))]
     assert len(table) == len(rows) > 0
