@@ -171,7 +171,7 @@ def axes(
     dists = {m: np.asarray(r.distribution, np.float64) for m, r in runs.items()}
     jacks = {m: np.asarray(r.jackknife, np.float64) for m, r in runs.items()}
     cols = {m: r.table.index.get_indexer(chosen) for m, r in runs.items()}  # the distribution's columns
-    found = {}
+    frames = []
     for a, c in itertools.combinations(picked, 2):
         ra, rc = runs[a], runs[c]
         est = (ra.table.loc[chosen, "estimate"].to_numpy(np.float64) - rc.table.loc[chosen, "estimate"].to_numpy(np.float64))
@@ -189,12 +189,12 @@ def axes(
             b = chosen[j]
             used[j] = "none: " + "; ".join(f"{m}: {r.table.at[b, 'interval'].removeprefix('none: ')}"
                                            for m, r in ((a, ra), (c, rc)) if r.table.at[b, "verdict"] == "no interval")
-        for j, b in enumerate(chosen):
-            found[b, a, c] = dict(benchmark=b, first=a, second=c, estimate=float(est[j]), low=float(low[j]),
-                                  high=float(high[j]), interval=str(used[j]),
-                                  excludes_zero=bool(np.isfinite(low[j]) and (low[j] > 0 or high[j] < 0)))
-    diffs = [found[b, a, c] for b in chosen for a, c in itertools.combinations(picked, 2)]
-    differences = pd.DataFrame(diffs).set_index(["benchmark", "first", "second"])
+        frames.append(pd.DataFrame(dict(
+            benchmark=chosen, first=a, second=c, estimate=est, low=low, high=high, interval=used.astype(str),
+            excludes_zero=np.isfinite(low) & ((low > 0) | (high < 0)), order=np.arange(len(chosen)))))
+    # benchmark by benchmark, each with its pairs of measures in the order of the measures
+    diffs = pd.concat(frames, ignore_index=True).sort_values("order", kind="stable").drop(columns="order")
+    differences = diffs.set_index(["benchmark", "first", "second"])
 
     wide = table["verdict"].unstack("measure")[picked]
     given = wide.where(wide != "no interval")
