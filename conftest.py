@@ -16,6 +16,21 @@ if "SWJAX_DATA_DIR" not in os.environ and _SHARED.is_dir():
     os.environ["SWJAX_DATA_DIR"] = str(_SHARED)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# One JAX compilation cache for the whole test run: both passes (`pytest`, then `pytest -m
+# slow`) and the processes the tests start compile many of the same programs, and on 2 CPU cores
+# compiling is most of a test's time. The cache is keyed by the compiled program itself, so a
+# test that patches swjax's code compiles its own. SWJAX_TEST_COMPILE_CACHE=DIR puts it
+# elsewhere, SWJAX_TEST_COMPILE_CACHE=0 turns it off; an inherited JAX_COMPILATION_CACHE_DIR wins.
+_XLA_CACHE = os.environ.get("SWJAX_TEST_COMPILE_CACHE", "").strip()
+if _XLA_CACHE != "0":
+    import tempfile
+
+    _user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    os.environ.setdefault(
+        "JAX_COMPILATION_CACHE_DIR", _XLA_CACHE or str(Path(tempfile.gettempdir()) / f"swjax-tests-xla-{_user}"))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
 _DEVICE = os.environ.get("SWJAX_TEST_DEVICE", "").strip().lower()
 if _DEVICE not in ("", "auto", "cpu", "gpu"):
     raise pytest.UsageError(f"SWJAX_TEST_DEVICE: expected 'cpu' or 'gpu', got {_DEVICE!r}")
@@ -33,6 +48,11 @@ def _gpus():
 
 
 def pytest_configure(config):
+    # In this process tests patch swjax's functions: trace every kernel rather than load one
+    # lowered before a patch (the processes the tests start, which patch nothing, keep it).
+    from swjax.engine import cache
+
+    cache.PROGRAMS_ON_DISK = False
     if _DEVICE == "gpu":
         gpus = _gpus()
         if not gpus:

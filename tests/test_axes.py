@@ -84,12 +84,13 @@ def test_compute_is_left_out_without_flop_and_two_measures_are_needed(chat):
 @pytest.mark.slow  # compiles five measures' programs
 def test_cli_axes_every_measure(tmp_path):
     runner = CliRunner()
-    got = runner.invoke(app, ["axes", "MT_Bench", "wmdp_bio", "--set", "chat", "--n", str(N), "--format", "json",
-                              "--plot", str(tmp_path / "axes.png"), "--scale"])
+    # the benchmarks, n and seed of the API tests' run: the same shapes, so the same compiled programs
+    got = runner.invoke(app, ["axes", "MT_Bench", "wmdp_bio", "truthfulqa_mc1", "--set", "chat", "--n", str(N),
+                              "--seed", str(SEED), "--format", "json", "--plot", str(tmp_path / "axes.png"), "--scale"])
     assert got.exit_code == 0, got.output
     doc = json.loads(got.stdout)
     assert {r["measure"] for r in doc["table"]} == {"paper", "pearson", "mean-z", "irt", "compute"}
-    assert len(doc["differences"]) == 2 * 10  # two benchmarks, 5 choose 2 pairs
+    assert len(doc["differences"]) == 3 * 10  # three benchmarks, 5 choose 2 pairs
     assert (tmp_path / "axes.png").stat().st_size > 10000
     compute = [r for r in doc["table"] if r["measure"] == "compute"]
     assert all(r["n_models"] == 21 for r in compute)  # FLOP is known for 21 of the 26 chat models

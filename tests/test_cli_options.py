@@ -113,9 +113,23 @@ def test_plot_forest_with_a_list_of_benchmarks_and_subsets_sampled(tmp_path):
 
 
 @pytest.mark.slow
-def test_report_with_published_figures_and_a_plan(tmp_path):
+def test_report_with_published_figures_and_a_plan(tmp_path, monkeypatch):
+    import importlib
+
+    plan_module = importlib.import_module("swjax.plan")  # the module (swjax.plan is also the function)
+    # --plan reaches swjax.plan with its datasets; the plan runs for real, on one grid size and
+    # 40 resamples (its default grid costs minutes, and tests/test_plan.py checks the plan itself)
+    real, asked = plan_module.plan, []
+
+    def smaller(data, **kw):
+        asked.append(kw)
+        return real(data, **dict(kw, grid=[15], n=40))
+
+    monkeypatch.setattr(plan_module, "plan", smaller)
     published = tmp_path / "published.json"
     published.write_text(json.dumps({"chat": {"safety_correlations": {"MT_Bench": 0.5}, "capability_correlations": {}}}))
     invoke("report", "--set", "chat", "--n", 60, "--published", published, "--plan", 20, "--out", tmp_path / "r")
+    assert [k["datasets"] for k in asked] == [20]
     html = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "0.500" in html and "power_chat.png" in {p.name for p in (tmp_path / "r").iterdir()}
+    assert "What would settle it" in html

@@ -35,10 +35,15 @@ __all__ = ["MAX_COMPILED", "compiled_count"]
 
 _programs: dict = {}
 _program_cache_failed = False
+#: Whether lowered kernels are kept on disk where JAX's compilation cache is on. A process that
+#: patches swjax's functions (the tests do) turns it off: a patch is not part of a saved
+#: program's name, so a program saved before it would run instead of the patched code. JAX's
+#: own compilation cache is keyed by the program itself and stays safe.
+PROGRAMS_ON_DISK = True
 
 
 def _program_folder():
-    if _program_cache_failed:
+    if _program_cache_failed or not PROGRAMS_ON_DISK:
         return None
     folder = getattr(jax.config, "jax_compilation_cache_dir", None)
     if not folder:
