@@ -144,7 +144,7 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array, fsum=None) -> Arra
     abilities, one Newton step on every model's ability given the benchmarks, and the
     standardization (which leaves the likelihood as it is). Alternating sweeps converge
     linearly, and slowly where the data nearly separate or many cells are missing (there 60 of
-    them could leave an ability 0.1 from the optimum), so the sweeps are accelerated by SQUAREM
+    them could stop an ability 0.037 from the optimum), so the sweeps are accelerated by SQUAREM
     (Varadhan & Roland 2008, scheme S3): two sweeps, an extrapolation along them with step
     length ``-|r| / |v|`` (at most -1; ``r`` and ``v`` the first and second differences of the
     parameters), the standardization, and a third sweep from there (or from the second sweep's
