@@ -162,10 +162,11 @@ def irt_abilities(y: Array, w: Array, c: Array, start: Array, fsum=None) -> Arra
 
 
 def irt_fit(y: Array, w: Array, c: Array, start: Array, fsum=None, accelerate: bool = True,
-            sweeps: int | None = None) -> tuple[Array, Array]:
+            sweeps: int | None = None, tolerance: float | None = None) -> tuple[Array, Array]:
     """``(abilities, sweeps run)`` of the fit of :func:`irt_abilities`; ``accelerate=False``
     runs the plain alternating sweeps (each stopping check after one sweep), for comparison.
-    ``sweeps`` overrides :data:`IRT_SWEEPS`."""
+    ``sweeps`` overrides :data:`IRT_SWEEPS` and ``tolerance`` :data:`IRT_TOLERANCE` (0: run
+    every sweep, as a converged reference does)."""
     most = IRT_SWEEPS if sweeps is None else int(sweeps)
     dtype = y.dtype
     fsum = (lambda x: jnp.sum(x, axis=-1)) if fsum is None else fsum
@@ -229,7 +230,9 @@ def irt_fit(y: Array, w: Array, c: Array, start: Array, fsum=None, accelerate: b
         x1 = sweep(x0)
         return i + 1, x1, jnp.max(jnp.abs(x1[0] - x0[0]))
 
-    tol = jnp.asarray(IRT_TOLERANCE["float64" if dtype == jnp.float64 else "float32"], dtype)
+    if tolerance is None:
+        tolerance = IRT_TOLERANCE["float64" if dtype == jnp.float64 else "float32"]
+    tol = jnp.asarray(tolerance, dtype)
 
     k = y.shape[1]
     theta0, a0, b0 = standardize(jnp.asarray(start, dtype), jnp.ones(k, dtype), jnp.zeros(k, dtype))
