@@ -175,6 +175,19 @@ SLOW = {
     "tests/test_families.py::test_leave_one_family_out_equals_analyze_without_it",
     "tests/test_cli.py::test_model_missing_a_capability_is_left_out_with_a_warning",
     "tests/test_display.py::test_analysis_n_models_is_the_number_of_models",
+    # the default suite took 7.8 minutes on a clean clone (quiet 2 cores, empty compilation
+    # cache): checks of 4-18 s each that start a command in a pseudo-terminal or a browser, or
+    # compile a program that no other check of the default suite needs
+    "tests/test_measurement.py::test_a_resample_is_the_reference_on_its_perturbed_copy_and_weights",
+    "tests/test_terminal.py::test_bootstrap_in_a_real_terminal",
+    "tests/test_report.py::test_report_fits_the_page",
+    "tests/test_no_interval.py::test_se_is_the_standard_error_of_the_interval_shown",
+    "tests/test_limits.py::test_against_a_column_beyond_float32",
+    "tests/test_names.py::test_display_names_are_accepted_wherever_ids_are",
+    "tests/test_analysis.py::test_monotone_transform_of_a_capability_keeps_the_spearman_matrix",
+    "tests/test_no_interval.py::test_cli_csv_json_and_table",
+    "swjax/sensitivity.py::swjax.sensitivity.lobo",
+    "swjax/sensitivity.py::swjax.sensitivity.subsets",
     # the documentation's examples that take more than ~3 s (marked <!-- slow --> in the pages)
     "tests/test_docs_examples.py::test_slow_blocks",
     # Each capability measure compiles its own program per dtype and shape (5-20 s apiece).

@@ -112,7 +112,7 @@ def _compare_reference(ds: Dataset, caps, against=None, atol=1e-10):
     return a
 
 
-@pytest.mark.parametrize("which", ["base", "chat"])
+@pytest.mark.parametrize("which", [pytest.param("base", marks=pytest.mark.slow), "chat"])  # 17 s each
 def test_real_data_matches_scipy_reference(which):
     ds = swjax.load_dataset(which)
     _compare_reference(ds, list(swjax.PAPER_CAPABILITIES))

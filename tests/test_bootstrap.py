@@ -177,7 +177,7 @@ def test_bootstrap_table_and_metadata(chat):
     assert res.summary.loc["variance_explained", "low"] < 0.708 < res.summary.loc["variance_explained", "high"]
 
 
-@pytest.mark.parametrize("x64", [False, True])
+@pytest.mark.parametrize("x64", [False, pytest.param(True, marks=pytest.mark.slow)])  # float64: 7 s
 def test_the_bootstraps_full_sample_is_analyze_bit_for_bit(chat, x64):
     """The full sample is the kernel's first call (a chunk of all-ones rows, the released sign
     rule, its spectrum from one eigensolver call), not analyze's program: every field agrees."""

@@ -152,8 +152,10 @@ def _line_pixels(line, step: float = 0.5) -> np.ndarray:
 
 
 @pytest.mark.parametrize("which, benchmark", [
-    ("chat", "wmdp_bio"), ("chat", "MT_Bench"), ("chat", "truthfulqa_mc1"), ("chat", "gpqa"),
-    ("base", "wmdp_bio"), ("base", "anli"),
+    ("chat", "wmdp_bio"), ("base", "anli"),
+    # 1.5 s each: drawn twice and measured
+    *(pytest.param(w, b, marks=pytest.mark.slow)
+      for w, b in [("chat", "MT_Bench"), ("chat", "truthfulqa_mc1"), ("chat", "gpqa"), ("base", "wmdp_bio")]),
 ])
 def test_scatter_fitted_line_crosses_no_label(res, res_base, chat, base, which, benchmark):
     """No label box meets the fitted line or another label, measured from the renderer's extents

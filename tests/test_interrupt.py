@@ -129,7 +129,7 @@ def test_ctrl_c_after_the_write_says_it_was_written(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name,line", [
     ("SIGTERM", "terminated: nothing was written"),
-    ("SIGHUP", "terminated (SIGHUP): nothing was written"),  # the terminal closed
+    pytest.param("SIGHUP", "terminated (SIGHUP): nothing was written", marks=pytest.mark.slow),  # the terminal closed
     pytest.param("SIGQUIT", "terminated (SIGQUIT): nothing was written", marks=pytest.mark.slow),  # Ctrl-\\
 ])
 def test_sigterm_cleans_up(tmp_path, name, line):
@@ -179,7 +179,9 @@ sys.meta_path.insert(0, _Watch())
 
 @pytest.mark.parametrize(
     "command, stop_at",
-    [("analyze", "numpy"), ("analyze", "scipy"), ("plot", "matplotlib"), ("analyze", None), ("plot", None)],
+    [("analyze", "numpy"), ("analyze", "scipy"), ("plot", "matplotlib"),
+     # 10-13 s each: the whole command in a process of its own, to its end
+     pytest.param("analyze", None, marks=pytest.mark.slow), pytest.param("plot", None, marks=pytest.mark.slow)],
 )
 def test_every_import_runs_with_the_signal_held(tmp_path, command, stop_at):
     """Libraries load with Ctrl-C held, whichever module imports them and whenever: at start-up

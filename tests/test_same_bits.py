@@ -30,7 +30,7 @@ def before():
 
 
 #: The cases of the default suite; the others (compile-heavy) run in the slow pass.
-QUICK = ("bootstrap_models", "bootstrap_x64")
+QUICK = ("bootstrap_x64",)
 
 
 @pytest.mark.parametrize("case", QUICK)
