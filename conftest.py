@@ -38,6 +38,31 @@ if _DEVICE == "cpu":
     os.environ["JAX_PLATFORMS"] = "cpu"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Where pytest-xdist is installed (the ``test`` extra), the whole default suite (``python -m
+    pytest``: no paths, no ``-m``) runs in one process per CPU core, at most 4: on 2 cores most
+    of its time is compiling, one program per core. ``-n N`` or ``SWJAX_TEST_WORKERS=N`` (1: one
+    process) decides instead, for any run. The slow pass (``-m slow``), a run of chosen tests, a
+    GPU run (``SWJAX_TEST_DEVICE=gpu``: each process would claim most of the GPU's memory) and a
+    debugger session otherwise stay in one process."""
+    if getattr(config.option, "numprocesses", "absent") is not None or hasattr(config, "workerinput"):
+        return  # -n given, xdist not installed or turned off (-p no:xdist), or this is a worker
+    if config.getoption("collectonly") or config.getoption("usepdb", False):
+        return
+    given = os.environ.get("SWJAX_TEST_WORKERS", "").strip()
+    if given:
+        if not given.isdigit():
+            raise pytest.UsageError(f"SWJAX_TEST_WORKERS: expected a number of processes, got {given!r}")
+        workers = int(given)
+    else:
+        whole = getattr(getattr(config, "args_source", None), "name", "") == "TESTPATHS"  # no paths given
+        default_pass = whole and (config.getoption("markexpr") or "") == "not slow"
+        workers = min(os.cpu_count() or 1, 4) if default_pass and _DEVICE != "gpu" else 1
+    if workers > 1:
+        config.option.numprocesses = workers
+
+
 def _gpus():
     import jax
 
